@@ -1,0 +1,41 @@
+# Token authentication against the public endpoint of a region.
+provider "iotda" {
+  region     = "cn-north-4"
+  project_id = var.project_id
+  auth_token = var.auth_token
+}
+
+# AK/SK signing against an instance access address (standard and enterprise
+# editions). The V11-HMAC-SHA256 algorithm is chosen automatically for such hosts.
+provider "iotda" {
+  alias       = "instance"
+  endpoint    = "https://0123456789.st1.iotda-app.cn-north-4.myhuaweicloud.com"
+  region      = "cn-north-4"
+  project_id  = var.project_id
+  instance_id = var.instance_id
+  access_key  = var.access_key
+  secret_key  = var.secret_key
+}
+
+variable "project_id" {
+  type = string
+}
+
+variable "instance_id" {
+  type = string
+}
+
+variable "auth_token" {
+  type      = string
+  sensitive = true
+}
+
+variable "access_key" {
+  type      = string
+  sensitive = true
+}
+
+variable "secret_key" {
+  type      = string
+  sensitive = true
+}

@@ -1,0 +1,250 @@
+// Package mockserver is an IoTDA mock platform: the synchronous command API over HTTP, a
+// device registry, an embedded MQTT broker with the platform's device authentication, a
+// journal of everything that happened, and fault injection. Tests and the standalone
+// iotda-mock binary share this one implementation.
+//
+// The package has two halves that meet only through the Server:
+//
+//   - the HTTP side (http.go, auth.go, journal.go, faults.go, admin.go, tls.go) accepts
+//     command requests, authenticates them, journals them and asks the device side to
+//     deliver;
+//   - the device side (broker.go, devices.go, simdevice.go) owns the registry, the MQTT
+//     broker, the live sessions and the matching of replies to commands.
+package mockserver
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// DefaultPlatformTimeout is how long the platform waits for a device's reply.
+const DefaultPlatformTimeout = 20 * time.Second
+
+// Options configures a mock platform. The zero value of every field has a usable default.
+type Options struct {
+	// ProjectID is the only project the command API accepts. Default "mock-project".
+	ProjectID string
+	// Region is the region V11-HMAC-SHA256 signatures must be scoped to. Default "cn-north-4".
+	Region string
+	// AuthToken is the X-Auth-Token the API accepts. Empty disables token authentication.
+	AuthToken string
+	// Credentials maps access keys to secret keys accepted in AK/SK signatures.
+	// With neither AuthToken nor Credentials set, requests are not authenticated.
+	Credentials map[string]string
+	// InstanceID, when set, must be sent in the Instance-Id header.
+	InstanceID string
+	// PlatformTimeout is how long a command waits for the device's reply. Default 20 s.
+	PlatformTimeout time.Duration
+	// HTTPAddr is the command API's listen address. Default "127.0.0.1:0".
+	HTTPAddr string
+	// MQTTAddr is the MQTT broker's listen address. Default "127.0.0.1:0".
+	MQTTAddr string
+	// TLS serves the HTTP API over HTTPS with a certificate from a CA the mock generates
+	// (see Server.CACertPEM), valid for 127.0.0.1, localhost and TLSHosts.
+	TLS bool
+	// TLSHosts are extra DNS names for the generated server certificate.
+	TLSHosts []string
+	// TLSConfig, when set, overrides the generated certificate.
+	TLSConfig *tls.Config
+	// Logger receives a line per delivery. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock for signature dates and device timestamps. Default time.Now.
+	Now func() time.Time
+	// Devices are registered at start.
+	Devices []Device
+}
+
+// Device is an entry in the platform's device registry.
+type Device struct {
+	// ID is the device id, ^[A-Za-z0-9_-]{1,128}$.
+	ID string `json:"id"`
+	// Secret is the device secret used for MQTT authentication. Default "secret-" + ID.
+	Secret string `json:"secret,omitempty"`
+	// Simulated, when set, makes the mock run a built-in device that connects over MQTT
+	// with the device's credentials and answers commands as the behaviour says. Without
+	// it the device is offline until a real client connects as it.
+	Simulated *Behavior `json:"simulated,omitempty"`
+}
+
+// BehaviorKind selects how a simulated device answers.
+type BehaviorKind string
+
+// Simulated device behaviours.
+const (
+	// BehaviorReply answers every command with Behavior.Response.
+	BehaviorReply BehaviorKind = "reply"
+	// BehaviorEcho answers with the command's own paras:
+	// {"result_code":0,"response_name":<command_name>,"paras":<paras>}.
+	BehaviorEcho BehaviorKind = "echo"
+	// BehaviorSilent never answers.
+	BehaviorSilent BehaviorKind = "silent"
+)
+
+// Behavior is what a simulated device does with a command.
+type Behavior struct {
+	// Kind defaults to BehaviorReply.
+	Kind BehaviorKind `json:"kind,omitempty"`
+	// Response is the reply for BehaviorReply, published as is. Default
+	// {"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}.
+	Response json.RawMessage `json:"response,omitempty"`
+	// ResultCode, when non-zero, replaces result_code in the reply (reply and echo).
+	ResultCode int `json:"result_code,omitempty"`
+	// Delay is how long the device waits before answering.
+	Delay time.Duration `json:"delay,omitempty"`
+	// DisconnectAfter, when positive, makes the device disconnect (and stay offline)
+	// after answering that many commands.
+	DisconnectAfter int `json:"disconnect_after,omitempty"`
+}
+
+// Errors shared by both halves.
+var (
+	// ErrDeviceNotFound means the device is not in the registry.
+	ErrDeviceNotFound = errors.New("device not found")
+	// ErrDeviceOffline means the device has no live MQTT session.
+	ErrDeviceOffline = errors.New("device offline")
+)
+
+// Command is a command on its way to a device, as the HTTP side hands it to the device side.
+type Command struct {
+	DeviceID    string
+	CommandID   string
+	ServiceID   string
+	CommandName string
+	Paras       json.RawMessage
+}
+
+// EntryKind says what a journal entry records.
+type EntryKind string
+
+// Journal entry kinds.
+const (
+	// EntryRequest is one HTTP request to the command API, recorded when it is answered
+	// (or dropped by a fault), with its status and error code.
+	EntryRequest EntryKind = "request"
+	// EntryDelivery is a command published to a device over MQTT.
+	EntryDelivery EntryKind = "delivery"
+	// EntryReply is a device's reply matched to a waiting command.
+	EntryReply EntryKind = "reply"
+	// EntryLateReply is a device's reply that arrived after its command timed out (dropped).
+	EntryLateReply EntryKind = "late_reply"
+	// EntryConnect and EntryDisconnect record device sessions.
+	EntryConnect    EntryKind = "connect"
+	EntryDisconnect EntryKind = "disconnect"
+)
+
+// Entry is one thing the mock saw or did.
+type Entry struct {
+	Time time.Time `json:"time"`
+	Kind EntryKind `json:"kind"`
+	// RequestID is the X-Request-Id the HTTP side answered with (requests only).
+	RequestID string `json:"request_id,omitempty"`
+	Method    string `json:"method,omitempty"`
+	Path      string `json:"path,omitempty"`
+	// Header holds the request headers with Authorization, X-Auth-Token and
+	// X-Security-Token values masked.
+	Header    map[string][]string `json:"header,omitempty"`
+	Status    int                 `json:"status,omitempty"`
+	ErrorCode string              `json:"error_code,omitempty"`
+	Fault     string              `json:"fault,omitempty"`
+	DeviceID  string              `json:"device_id,omitempty"`
+	CommandID string              `json:"command_id,omitempty"`
+	// Body is the request body (requests) or the MQTT payload (deliveries and replies).
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// Server is a running mock platform.
+type Server struct {
+	opts    Options
+	journal *journal    // journal.go (HTTP side)
+	faults  *faultSet   // faults.go (HTTP side)
+	devices *deviceSide // devices.go (device side)
+	http    *httpSide   // http.go (HTTP side)
+}
+
+// New builds a mock platform from opts without starting it.
+func New(opts Options) (*Server, error) {
+	opts = opts.withDefaults()
+	s := &Server{opts: opts, journal: newJournal(opts.Now), faults: newFaultSet()}
+	s.devices = newDeviceSide(&s.opts, s.journal)
+	h, err := newHTTPSide(&s.opts, s.journal, s.faults, s.devices)
+	if err != nil {
+		return nil, err
+	}
+	s.http = h
+	return s, nil
+}
+
+// Start opens the MQTT broker and the HTTP API, then registers Options.Devices, waiting
+// until every simulated device is online. It returns once everything is ready.
+func (s *Server) Start() error {
+	if err := s.devices.start(); err != nil {
+		return err
+	}
+	if err := s.http.start(); err != nil {
+		_ = s.devices.close()
+		return err
+	}
+	for _, d := range s.opts.Devices {
+		if err := s.AddDevice(d); err != nil {
+			_ = s.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the HTTP API, the simulated devices and the broker.
+func (s *Server) Close() error {
+	return errors.Join(s.http.close(), s.devices.close())
+}
+
+// URL is the command API's base URL, e.g. http://127.0.0.1:41234.
+func (s *Server) URL() string { return s.http.url() }
+
+// MQTTAddr is the broker's host:port.
+func (s *Server) MQTTAddr() string { return s.devices.addr() }
+
+// ProjectID is the project the API accepts.
+func (s *Server) ProjectID() string { return s.opts.ProjectID }
+
+// Journal returns a copy of every entry so far, oldest first.
+func (s *Server) Journal() []Entry { return s.journal.entries() }
+
+// Deliveries returns the EntryDelivery entries for deviceID ("" for every device).
+func (s *Server) Deliveries(deviceID string) []Entry {
+	var out []Entry
+	for _, e := range s.journal.entries() {
+		if e.Kind == EntryDelivery && (deviceID == "" || e.DeviceID == deviceID) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (o Options) withDefaults() Options {
+	if o.ProjectID == "" {
+		o.ProjectID = "mock-project"
+	}
+	if o.Region == "" {
+		o.Region = "cn-north-4"
+	}
+	if o.PlatformTimeout <= 0 {
+		o.PlatformTimeout = DefaultPlatformTimeout
+	}
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = "127.0.0.1:0"
+	}
+	if o.MQTTAddr == "" {
+		o.MQTTAddr = "127.0.0.1:0"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
