@@ -173,6 +173,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.server = s // the admin API manages devices through the Server
 	s.http = h
 	return s, nil
 }
@@ -209,6 +210,9 @@ func (s *Server) MQTTAddr() string { return s.devices.addr() }
 
 // ProjectID is the project the API accepts.
 func (s *Server) ProjectID() string { return s.opts.ProjectID }
+
+// Region is the region V11-HMAC-SHA256 signatures must be scoped to.
+func (s *Server) Region() string { return s.opts.Region }
 
 // Journal returns a copy of every entry so far, oldest first.
 func (s *Server) Journal() []Entry { return s.journal.entries() }

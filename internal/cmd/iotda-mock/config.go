@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+// fileConfig is the JSON configuration file. Every field is optional.
+type fileConfig struct {
+	ProjectID       string              `json:"project_id"`
+	Region          string              `json:"region"`
+	AuthToken       string              `json:"auth_token"`
+	Credentials     map[string]string   `json:"credentials"`
+	InstanceID      string              `json:"instance_id"`
+	PlatformTimeout string              `json:"platform_timeout"`
+	HTTPAddr        string              `json:"http_addr"`
+	MQTTAddr        string              `json:"mqtt_addr"`
+	TLS             bool                `json:"tls"`
+	TLSHosts        []string            `json:"tls_hosts"`
+	Devices         []mockserver.Device `json:"devices"`
+}
+
+// flags are the command line settings. Only the flags given on the command line override
+// the configuration file; the defaults apply when neither sets a value.
+type flags struct {
+	config  string
+	http    string
+	mqtt    string
+	project string
+	token   string
+	timeout time.Duration
+	tls     bool
+	caOut   string
+	set     map[string]bool // names of the flags given on the command line
+}
+
+const (
+	defaultHTTPAddr = "127.0.0.1:8080"
+	defaultMQTTAddr = "127.0.0.1:1883"
+)
+
+// parseFlags parses args. It returns flag.ErrHelp for -help.
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("iotda-mock", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		_, _ = fmt.Fprintln(stderr, "Usage: iotda-mock [flags]\n\nRuns the IoTDA mock platform: the command API, "+
+			"the MQTT broker and simulated devices.\nFlags override the configuration file.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.config, "config", "", "JSON configuration `file` (see example-config.json)")
+	fs.StringVar(&f.http, "http", defaultHTTPAddr, "command API listen `address` (port 0 picks a free port)")
+	fs.StringVar(&f.mqtt, "mqtt", defaultMQTTAddr, "MQTT broker listen `address` (port 0 picks a free port)")
+	fs.StringVar(&f.project, "project", "", "the project id the API accepts (default \"mock-project\")")
+	fs.StringVar(&f.token, "token", "", "the X-Auth-Token the API accepts (visible to other local users; prefer the config file)")
+	fs.DurationVar(&f.timeout, "timeout", mockserver.DefaultPlatformTimeout, "platform timeout: how long a command waits for the device")
+	fs.BoolVar(&f.tls, "tls", false, "serve the API over HTTPS with a generated certificate")
+	fs.StringVar(&f.caOut, "ca-out", "", "with -tls, write the generated CA certificate (PEM) to this `file`")
+	if err := fs.Parse(args); err != nil {
+		return flags{}, err
+	}
+	if fs.NArg() > 0 {
+		return flags{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	return f, nil
+}
+
+// loadConfig reads the configuration file, rejecting unknown fields so that a misspelt
+// setting is not silently ignored.
+func loadConfig(path string) (fileConfig, error) {
+	var c fileConfig
+	if path == "" {
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("read config: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if dec.More() {
+		return c, fmt.Errorf("config %s: unexpected data after the JSON object", path)
+	}
+	return c, nil
+}
+
+// options merges the file and the flags: a flag given on the command line wins, then the
+// file, then the flag's default.
+func options(c fileConfig, f flags) (mockserver.Options, error) {
+	o := mockserver.Options{
+		ProjectID:   c.ProjectID,
+		Region:      c.Region,
+		AuthToken:   c.AuthToken,
+		Credentials: c.Credentials,
+		InstanceID:  c.InstanceID,
+		HTTPAddr:    pick(f.set["http"], f.http, c.HTTPAddr),
+		MQTTAddr:    pick(f.set["mqtt"], f.mqtt, c.MQTTAddr),
+		TLS:         c.TLS,
+		TLSHosts:    c.TLSHosts,
+		Devices:     c.Devices,
+	}
+	if f.set["tls"] {
+		o.TLS = f.tls
+	}
+	if f.set["project"] {
+		o.ProjectID = f.project
+	}
+	if f.set["token"] {
+		o.AuthToken = f.token
+	}
+	o.PlatformTimeout = f.timeout
+	if c.PlatformTimeout != "" && !f.set["timeout"] {
+		d, err := time.ParseDuration(c.PlatformTimeout)
+		if err != nil {
+			return o, fmt.Errorf("config: platform_timeout: %w", err)
+		}
+		o.PlatformTimeout = d
+	}
+	if o.PlatformTimeout <= 0 {
+		return o, errors.New("the platform timeout must be positive")
+	}
+	if f.caOut != "" && !o.TLS {
+		return o, errors.New("-ca-out needs -tls (or \"tls\": true in the config)")
+	}
+	return o, nil
+}
+
+// pick returns the flag's value when it was given, else the file's value when set, else
+// the flag's default.
+func pick(flagSet bool, flagValue, fileValue string) string {
+	if flagSet || fileValue == "" {
+		return flagValue
+	}
+	return fileValue
+}

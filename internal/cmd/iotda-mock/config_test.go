@@ -1,0 +1,146 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestOptions_FlagsOverrideTheFile(t *testing.T) {
+	path := writeConfig(t, `{"project_id":"file-project","auth_token":"file-token","platform_timeout":"3s",
+		"http_addr":"127.0.0.1:9000","mqtt_addr":"127.0.0.1:9001","region":"ap-southeast-1",
+		"credentials":{"AK":"SK"},"instance_id":"inst","tls":true,"tls_hosts":["h"],
+		"devices":[{"id":"d","simulated":{"kind":"echo","delay":"50ms"}}]}`)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := parseFlags([]string{"-config", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := options(cfg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ProjectID != "file-project" || o.AuthToken != "file-token" || o.PlatformTimeout != 3*time.Second ||
+		o.HTTPAddr != "127.0.0.1:9000" || o.MQTTAddr != "127.0.0.1:9001" || o.Region != "ap-southeast-1" ||
+		o.Credentials["AK"] != "SK" || o.InstanceID != "inst" || !o.TLS || len(o.TLSHosts) != 1 {
+		t.Errorf("file options = %+v", o)
+	}
+	if len(o.Devices) != 1 || o.Devices[0].Simulated == nil || o.Devices[0].Simulated.Kind != mockserver.BehaviorEcho ||
+		o.Devices[0].Simulated.Delay != 50*time.Millisecond {
+		t.Errorf("devices = %+v", o.Devices)
+	}
+
+	f, err = parseFlags([]string{"-config", path, "-project", "flag-project", "-token", "flag-token",
+		"-timeout", "1s", "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0", "-tls=false"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err = options(cfg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ProjectID != "flag-project" || o.AuthToken != "flag-token" || o.PlatformTimeout != time.Second ||
+		o.HTTPAddr != "127.0.0.1:0" || o.MQTTAddr != "127.0.0.1:0" || o.TLS {
+		t.Errorf("flag options = %+v", o)
+	}
+}
+
+func TestOptions_Defaults(t *testing.T) {
+	f, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := options(fileConfig{}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.HTTPAddr != defaultHTTPAddr || o.MQTTAddr != defaultMQTTAddr || o.PlatformTimeout != mockserver.DefaultPlatformTimeout ||
+		o.TLS || o.ProjectID != "" {
+		t.Errorf("default options = %+v", o)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for name, content := range map[string]string{
+		"unknown field":     `{"project":"p"}`,
+		"not json":          `project_id = "p"`,
+		"trailing data":     `{} {}`,
+		"bad device delay":  `{"devices":[{"id":"d","simulated":{"delay":"soon"}}]}`,
+		"misspelt behavior": `{"devices":[{"id":"d","simulated":{"knd":"echo"}}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := loadConfig(writeConfig(t, content)); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+	if _, err := loadConfig(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Error("missing file: no error")
+	}
+
+	f, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := options(fileConfig{PlatformTimeout: "twenty"}, f); err == nil {
+		t.Error("bad platform_timeout: no error")
+	}
+	f.caOut = "ca.pem"
+	if _, err := options(fileConfig{}, f); err == nil || !strings.Contains(err.Error(), "-tls") {
+		t.Errorf("-ca-out without TLS: %v", err)
+	}
+	f, err = parseFlags([]string{"-timeout", "-1s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := options(fileConfig{}, f); err == nil {
+		t.Error("negative timeout: no error")
+	}
+	if _, err := parseFlags([]string{"extra"}, io.Discard); err == nil {
+		t.Error("positional argument: no error")
+	}
+	if _, err := parseFlags([]string{"-help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-help: %v", err)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := loadConfig("example-config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := options(cfg, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example must run as is: start it on free ports.
+	o.HTTPAddr, o.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0"
+	s := mockserver.NewForTest(t, o)
+	if n := len(s.Devices()); n != len(cfg.Devices) || n == 0 {
+		t.Errorf("%d devices registered, want %d", n, len(cfg.Devices))
+	}
+}

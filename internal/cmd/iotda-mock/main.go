@@ -1,0 +1,121 @@
+// Command iotda-mock runs the IoTDA mock platform on its own: the synchronous command API
+// (POST /v5/iot/{project_id}/devices/{device_id}/commands), an MQTT broker that devices
+// connect to with IoTDA credentials, simulated devices, and the admin API under /_mock/.
+//
+// Usage:
+//
+//	iotda-mock [-config file.json] [-http 127.0.0.1:8080] [-mqtt 127.0.0.1:1883]
+//	           [-project id] [-token token] [-timeout 20s] [-tls [-ca-out ca.pem]]
+//
+// Once the API and the broker listen, it prints one line to standard output, for scripts
+// to parse:
+//
+//	iotda-mock: api=http://127.0.0.1:8080 mqtt=127.0.0.1:1883 project=mock-project region=cn-north-4 devices=1
+//
+// Logs (one line per delivered command) go to standard error. SIGINT or SIGTERM stops it
+// gracefully with exit status 0.
+//
+// # Configuration file
+//
+// Every field is optional; flags given on the command line override the file, and the
+// flags' defaults apply when neither sets a value. See example-config.json.
+//
+//	{
+//	  "project_id": "mock-project",          // the only project the API accepts
+//	  "region": "cn-north-4",                // the region V11-HMAC-SHA256 scopes must name
+//	  "auth_token": "mock-token",            // the accepted X-Auth-Token ("" disables tokens)
+//	  "credentials": {"AK": "SK"},           // accepted AK/SK pairs for signed requests
+//	  "instance_id": "",                     // when set, the required Instance-Id header
+//	  "platform_timeout": "20s",             // how long a command waits for the device
+//	  "http_addr": "127.0.0.1:8080",         // command API (and admin API) address
+//	  "mqtt_addr": "127.0.0.1:1883",         // MQTT broker address
+//	  "tls": false,                          // HTTPS with a generated CA
+//	  "tls_hosts": ["mock.example"],         // extra names for the HTTPS certificate
+//	  "devices": [
+//	    {"id": "lamp-1", "secret": "lamp-1-secret",
+//	     "simulated": {"kind": "echo", "delay": "200ms"}}
+//	  ]
+//	}
+//
+// With neither auth_token nor credentials, requests are not authenticated. A device
+// without "simulated" is offline until a real client connects as it; "simulated" takes
+// kind ("reply", "echo" or "silent"), response (the reply for "reply"), result_code,
+// delay (a Go duration) and disconnect_after.
+//
+// The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET/DELETE
+// /_mock/journal, GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) needs no
+// authentication: it is meant for local use, so keep the mock on a loopback address.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run starts the mock, prints the ready line, and serves until ctx ends. It returns the
+// exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
+		return 2
+	}
+	cfg, err := loadConfig(f.config)
+	if err != nil {
+		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
+		return 2
+	}
+	opts, err := options(cfg, f)
+	if err != nil {
+		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	opts.Logger = logger
+
+	s, err := mockserver.New(opts)
+	if err != nil {
+		logger.Error("cannot create the mock", "error", err)
+		return 1
+	}
+	if err := s.Start(); err != nil {
+		logger.Error("cannot start the mock", "error", err)
+		return 1
+	}
+	if f.caOut != "" {
+		if err := os.WriteFile(f.caOut, []byte(s.CACertPEM()), 0o600); err != nil {
+			logger.Error("cannot write the CA certificate", "error", err)
+			_ = s.Close()
+			return 1
+		}
+	}
+	_, _ = fmt.Fprintf(stdout, "iotda-mock: api=%s mqtt=%s project=%s region=%s devices=%d\n",
+		s.URL(), s.MQTTAddr(), s.ProjectID(), s.Region(), len(opts.Devices))
+
+	<-ctx.Done()
+	logger.Info("shutting down")
+	if err := s.Close(); err != nil {
+		logger.Error("shutdown", "error", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,169 @@
+package iotda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// Command is one synchronous command for one device.
+type Command struct {
+	// DeviceID, ServiceID and CommandName; ServiceID and CommandName are omitted from the body when empty.
+	DeviceID, ServiceID, CommandName string
+	// Paras is sent byte-for-byte as the "paras" value; it must be a JSON object.
+	Paras json.RawMessage
+}
+
+// CommandResult is the platform's answer to a delivered command.
+type CommandResult struct {
+	CommandID string
+	// Response is the device's reply object exactly as received; nil when absent or null.
+	Response json.RawMessage
+	// ErrorCode and ErrorMsg report a delivery problem carried in a 200 answer (e.g. IOTDA.014111).
+	// ErrorMsg keeps a JSON string as is and renders any other JSON value compactly.
+	ErrorCode, ErrorMsg string
+	// RequestID is the X-Request-Id response header.
+	RequestID  string
+	StatusCode int
+}
+
+// CreateCommand delivers cmd synchronously: POST {endpoint}/v5/iot/{project_id}/devices/{device_id}/commands.
+//
+// On a 200 it returns the result; when the body carries an error_code it also returns an *APIError
+// (errors.Is(err, ErrDeviceTimeout) for IOTDA.014111). Other failures are an *APIError, a
+// *NotSentError (provably not delivered) or a *DeliveryUnknownError (possibly delivered).
+func (c *Client) CreateCommand(ctx context.Context, cmd Command) (*CommandResult, error) {
+	body, err := commandBody(cmd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, c.commandsURL(cmd.DeviceID).String(), body)
+	if err != nil {
+		return nil, err
+	}
+	return c.decodeResult(resp)
+}
+
+// commandBody renders the JSON body by hand so that paras keeps its exact bytes (encoding/json would
+// re-escape it) and strings are not HTML-escaped, like the SDK's encoder.
+func commandBody(cmd Command) ([]byte, error) {
+	if cmd.DeviceID == "" || cmd.DeviceID == "." || cmd.DeviceID == ".." {
+		return nil, errors.New("iotda: device id is required")
+	}
+	paras := bytes.TrimSpace(cmd.Paras)
+	if len(paras) == 0 || paras[0] != '{' || !json.Valid(paras) {
+		return nil, errors.New("iotda: paras must be a JSON object")
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, f := range []struct{ key, value string }{{"service_id", cmd.ServiceID}, {"command_name", cmd.CommandName}} {
+		if f.value == "" {
+			continue
+		}
+		b.WriteString(`"` + f.key + `":`)
+		if err := writeJSONString(&b, f.value); err != nil {
+			return nil, err
+		}
+		b.WriteByte(',')
+	}
+	b.WriteString(`"paras":`)
+	b.Write(paras)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func writeJSONString(b *bytes.Buffer, s string) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // Encode appends a newline.
+	return nil
+}
+
+// wireResult is the 200 body; error_msg may be any JSON type.
+type wireResult struct {
+	CommandID string          `json:"command_id"`
+	Response  json.RawMessage `json:"response"`
+	ErrorCode string          `json:"error_code"`
+	ErrorMsg  json.RawMessage `json:"error_msg"`
+}
+
+// decodeResult turns a 2xx answer into a result. A body we cannot read or parse leaves the outcome
+// unknown: the platform did receive the command.
+func (c *Client) decodeResult(r *response) (*CommandResult, error) {
+	if r.readErr != nil {
+		return nil, &DeliveryUnknownError{Err: r.readErr, RequestID: r.requestID, host: c.host}
+	}
+	var w wireResult
+	if trimmed := bytes.TrimSpace(r.body); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &w) != nil {
+		return nil, &DeliveryUnknownError{Err: errors.New("the HTTP " + http.StatusText(r.status) +
+			" answer is not a valid JSON object: " + sanitize(excerpt(r.body), c.secrets)), RequestID: r.requestID, host: c.host}
+	}
+	res := &CommandResult{CommandID: w.CommandID, ErrorCode: w.ErrorCode, ErrorMsg: c.renderMessage(w.ErrorMsg),
+		RequestID: r.requestID, StatusCode: r.status}
+	if len(w.Response) > 0 && !bytes.Equal(w.Response, []byte("null")) {
+		res.Response = w.Response
+	}
+	if res.ErrorCode != "" {
+		return res, &APIError{StatusCode: r.status, ErrorCode: sanitize(res.ErrorCode, c.secrets),
+			ErrorMsg: sanitize(res.ErrorMsg, c.secrets), RequestID: r.requestID, CommandID: res.CommandID}
+	}
+	return res, nil
+}
+
+// renderMessage keeps a JSON string as is and renders other JSON values compactly.
+func (c *Client) renderMessage(raw json.RawMessage) string {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+// apiError builds the error for a non-2xx answer. Bodies that are not JSON still yield the status and
+// request id, with a short sanitized excerpt as the message.
+func (c *Client) apiError(r *response) *APIError {
+	e := &APIError{StatusCode: r.status, RequestID: r.requestID, RetryAfter: r.retryAfter}
+	var w struct {
+		ErrorCode string          `json:"error_code"`
+		ErrorMsg  json.RawMessage `json:"error_msg"`
+		Code      string          `json:"code"`
+		Message   json.RawMessage `json:"message"`
+		CommandID string          `json:"command_id"`
+	}
+	if r.readErr == nil && json.Unmarshal(r.body, &w) == nil {
+		e.ErrorCode, e.ErrorMsg, e.CommandID = w.ErrorCode, c.renderMessage(w.ErrorMsg), w.CommandID
+		if e.ErrorCode == "" && e.ErrorMsg == "" { // The SDK falls back to code/message too.
+			e.ErrorCode, e.ErrorMsg = w.Code, c.renderMessage(w.Message)
+		}
+		e.ErrorCode, e.ErrorMsg = sanitize(e.ErrorCode, c.secrets), sanitize(e.ErrorMsg, c.secrets)
+		e.CommandID = sanitize(e.CommandID, c.secrets)
+		return e
+	}
+	e.ErrorMsg = sanitize(excerpt(r.body), c.secrets)
+	if r.readErr != nil {
+		e.ErrorMsg = strings.TrimSpace(e.ErrorMsg + " (response body unreadable: " + r.readErr.Error() + ")")
+	}
+	return e
+}
+
+// excerpt returns the start of a body for error messages.
+func excerpt(b []byte) string {
+	const n = 200
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

@@ -1,0 +1,184 @@
+package iotda
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Error codes with a meaning of their own.
+const (
+	codeDeviceTimeout  = "IOTDA.014111"
+	codeDeviceOffline  = "IOTDA.014016"
+	codeRateLimit      = "IOTDA.021101"
+	codeTenantLimit    = "IOTDA.021102"
+	codeGatewayLimited = "APIGW.0308"
+)
+
+// Sentinel errors matched by (*APIError).Is, for use with errors.Is.
+var (
+	// ErrDeviceTimeout: the platform answered 200 with IOTDA.014111, the device did not reply within 20 s.
+	ErrDeviceTimeout = errors.New("iotda: device did not respond in time")
+	// ErrDeviceOffline: 403 IOTDA.014016.
+	ErrDeviceOffline = errors.New("iotda: device is offline")
+	// ErrNotFound: 404.
+	ErrNotFound = errors.New("iotda: not found")
+	// ErrUnauthorized: 401.
+	ErrUnauthorized = errors.New("iotda: unauthorized")
+	// ErrForbidden: a 403 that is neither an offline device nor throttling.
+	ErrForbidden = errors.New("iotda: forbidden")
+	// ErrThrottled: 429, 403 IOTDA.021101/IOTDA.021102, or APIGW.0308.
+	ErrThrottled = errors.New("iotda: request throttled")
+	// ErrBadRequest: 400.
+	ErrBadRequest = errors.New("iotda: bad request")
+	// ErrServer: any 5xx.
+	ErrServer = errors.New("iotda: server error")
+)
+
+// APIError is an error answer of the IoTDA API, or a 200 whose body carries an error_code.
+type APIError struct {
+	StatusCode int
+	ErrorCode  string
+	ErrorMsg   string
+	RequestID  string
+	CommandID  string
+	// RetryAfter is the server's Retry-After hint, zero when absent.
+	RetryAfter time.Duration
+}
+
+// Error renders e.g. "IoTDA API error: HTTP 403, error_code IOTDA.014016: the device is not online, request id abc".
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "IoTDA API error: HTTP %d", e.StatusCode)
+	if e.ErrorCode != "" {
+		b.WriteString(", error_code " + e.ErrorCode)
+	}
+	if e.ErrorMsg != "" {
+		b.WriteString(": " + e.ErrorMsg)
+	}
+	if e.CommandID != "" {
+		b.WriteString(", command id " + e.CommandID)
+	}
+	if e.RequestID != "" {
+		b.WriteString(", request id " + e.RequestID)
+	}
+	return b.String()
+}
+
+// Is matches the package's sentinel errors.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrDeviceTimeout:
+		return e.StatusCode >= 200 && e.StatusCode < 300 && e.ErrorCode == codeDeviceTimeout
+	case ErrDeviceOffline:
+		return e.StatusCode == http.StatusForbidden && e.ErrorCode == codeDeviceOffline
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden && e.ErrorCode != codeDeviceOffline && !e.throttled()
+	case ErrThrottled:
+		return e.throttled()
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest
+	case ErrServer:
+		return e.StatusCode >= 500 && e.StatusCode < 600
+	}
+	return false
+}
+
+func (e *APIError) throttled() bool {
+	switch {
+	case e.StatusCode == http.StatusTooManyRequests, e.ErrorCode == codeGatewayLimited:
+		return true
+	case e.StatusCode == http.StatusForbidden:
+		return e.ErrorCode == codeRateLimit || e.ErrorCode == codeTenantLimit
+	}
+	return false
+}
+
+// DeliveryUnknownError: the request may have reached the platform but no usable answer came (client timeout,
+// context cancel after the request was written, connection reset after writing, malformed 200 body).
+// The command may or may not have been delivered; it must not be retried blindly.
+type DeliveryUnknownError struct {
+	Err       error
+	RequestID string
+	host      string
+}
+
+// Error says the outcome is unknown and names the endpoint host.
+func (e *DeliveryUnknownError) Error() string {
+	msg := "IoTDA request outcome unknown: the platform may have received the command, but no usable answer came"
+	if e.host != "" {
+		msg = "IoTDA request to " + e.host + " outcome unknown: the platform may have received the command, " +
+			"but no usable answer came"
+	}
+	if e.RequestID != "" {
+		msg += " (request id " + e.RequestID + ")"
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *DeliveryUnknownError) Unwrap() error { return e.Err }
+
+// NotSentError: the request provably never reached the platform after all retries (connection refused, DNS
+// failure, TLS handshake failure, ...). Err is the last cause; Attempts how many tries were made.
+type NotSentError struct {
+	Err      error
+	Attempts int
+	host     string
+}
+
+// Error names the endpoint host, the number of attempts and the last cause.
+func (e *NotSentError) Error() string {
+	target := "the IoTDA endpoint"
+	if e.host != "" {
+		target = e.host
+	}
+	tries := "1 attempt"
+	if e.Attempts != 1 {
+		tries = fmt.Sprintf("%d attempts", e.Attempts)
+	}
+	msg := fmt.Sprintf("could not send the request to %s (%s; the command was not delivered)", target, tries)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the last cause.
+func (e *NotSentError) Unwrap() error { return e.Err }
+
+// maxMessageRunes bounds error_msg and body excerpts kept in errors.
+const maxMessageRunes = 512
+
+// sanitize makes server-provided text safe to show: valid UTF-8, no control characters, bounded length,
+// and with any of the client's secrets replaced by "***" (a gateway could echo a credential back).
+func sanitize(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > maxMessageRunes {
+		s = string([]rune(s)[:maxMessageRunes]) + "…"
+	}
+	return s
+}

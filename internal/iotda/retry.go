@@ -1,0 +1,236 @@
+package iotda
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// maxRetryAfter is the longest server-requested wait honoured; a longer one ends the retries.
+const maxRetryAfter = 2 * time.Minute
+
+// response is a fully read HTTP answer.
+type response struct {
+	status     int
+	requestID  string
+	retryAfter time.Duration
+	body       []byte
+	readErr    error // set when the body could not be read completely or exceeded maxResponseBytes
+}
+
+// notSent is an attempt that provably put no request bytes on the wire.
+type notSent struct {
+	err       error
+	retryable bool
+}
+
+func (n *notSent) Error() string { return n.err.Error() }
+
+// sendTrace records, from httptrace callbacks, how far an attempt got.
+type sendTrace struct {
+	gotConn, wroteHeaders, tlsStarted atomic.Bool
+}
+
+func (s *sendTrace) clientTrace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		GotConn:           func(httptrace.GotConnInfo) { s.gotConn.Store(true) },
+		WroteHeaders:      func() { s.wroteHeaders.Store(true) },
+		TLSHandshakeStart: func() { s.tlsStarted.Store(true) },
+	}
+}
+
+// send POSTs body to target and returns the first 2xx answer. The command API is not idempotent, so
+// it retries only attempts that provably did not reach the platform: connection and DNS failures,
+// TLS handshake failures other than certificate verification, and throttling answers.
+func (c *Client) send(ctx context.Context, target string, body []byte) (*response, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := c.attempt(ctx, target, body)
+		var failure error
+		var retryable bool
+		var hint time.Duration
+		var ns *notSent
+		switch {
+		case err == nil && r.status >= 200 && r.status < 300:
+			return r, nil
+		case err == nil:
+			apiErr := c.apiError(r)
+			failure, retryable, hint = apiErr, apiErr.throttled(), r.retryAfter
+		case errors.As(err, &ns):
+			failure, retryable = ns.err, ns.retryable
+		default:
+			return nil, err // Possibly delivered: never retried.
+		}
+		if !retryable || attempt > c.maxRetries || hint > maxRetryAfter ||
+			!c.sleep(ctx, max(c.backoff(attempt), hint)) {
+			return nil, c.finalError(failure, attempt)
+		}
+	}
+}
+
+func (c *Client) finalError(failure error, attempts int) error {
+	var apiErr *APIError
+	if errors.As(failure, &apiErr) {
+		return apiErr
+	}
+	return &NotSentError{Err: failure, Attempts: attempts, host: c.host}
+}
+
+// attempt makes one request. It returns a *notSent error when nothing was written, a
+// *DeliveryUnknownError when the request may have been written, or the read response.
+//
+// "Nothing was written" is proven by the trace: no connection was ever handed to the request, so the
+// failure happened while resolving, dialing or in the TLS handshake. Go's transport itself replays a
+// POST only when it wrote nothing on a reused connection (the body is rewindable through GetBody).
+func (c *Client) attempt(ctx context.Context, target string, body []byte) (*response, error) {
+	var tr sendTrace
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tr.clientTrace()), http.MethodPost,
+		target, bytes.NewReader(body))
+	if err != nil {
+		return nil, &notSent{err: fmt.Errorf("building the request: %w", err)}
+	}
+	if err := c.prepare(req, body); err != nil {
+		return nil, &notSent{err: err}
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		if tr.gotConn.Load() || tr.wroteHeaders.Load() {
+			return nil, &DeliveryUnknownError{Err: err, host: c.host}
+		}
+		return nil, classifyPreSend(ctx, err, tr.tlsStarted.Load())
+	}
+	defer func() { _ = resp.Body.Close() }()
+	r := &response{status: resp.StatusCode, requestID: resp.Header.Get("X-Request-Id"),
+		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	r.body, r.readErr = readLimited(resp.Body, maxResponseBytes)
+	return r, nil
+}
+
+// prepare sets the headers and authenticates the request as the official SDK does: for AK/SK the
+// X-Project-Id and X-Security-Token headers are added before signing, so both are signed.
+func (c *Client) prepare(req *http.Request, body []byte) error {
+	req.Header.Set("Content-Type", "application/json")
+	ua := c.userAgent
+	if ua == "" {
+		ua = "terraform-provider-iotda"
+	}
+	req.Header.Set("User-Agent", ua)
+	if c.instanceID != "" {
+		req.Header.Set("Instance-Id", c.instanceID)
+	}
+	if c.signer == nil {
+		req.Header.Set("X-Auth-Token", c.authToken)
+		return nil
+	}
+	req.Header.Set("X-Project-Id", c.projectID)
+	if c.secToken != "" {
+		req.Header.Set("X-Security-Token", c.secToken)
+	}
+	if err := c.signer.Sign(req, body, c.now()); err != nil {
+		return fmt.Errorf("signing the request: %w", err)
+	}
+	return nil
+}
+
+// classifyPreSend decides whether an error that happened before any connection was obtained is worth
+// retrying. Certificate verification failures are permanent and get a hint.
+func classifyPreSend(ctx context.Context, err error, tlsStarted bool) *notSent {
+	if ctx.Err() != nil {
+		return &notSent{err: err}
+	}
+	if isCertificateError(err) {
+		return &notSent{err: fmt.Errorf("TLS certificate verification failed; if the endpoint uses a private "+
+			"certificate authority, set ca_cert_pem to its PEM certificate: %w", err)}
+	}
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &dnsErr):
+		return &notSent{err: err, retryable: true}
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return &notSent{err: err, retryable: true}
+	case tlsStarted:
+		return &notSent{err: fmt.Errorf("TLS handshake failed: %w", err), retryable: true}
+	}
+	return &notSent{err: err}
+}
+
+func isCertificateError(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid)
+}
+
+// backoff is a jittered exponential wait: a random value in [d/2, d] with d = base*2^(attempt-1), capped.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.backoffCap
+	if attempt < 30 {
+		d = min(c.backoffBase<<(attempt-1), c.backoffCap)
+	}
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1) //nolint:gosec // Jitter needs no cryptographic randomness.
+}
+
+// sleep waits for d unless ctx ends first. It refuses to start a wait that would outlast the
+// context's deadline, since the next attempt could not complete anyway.
+func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; zero when absent or invalid.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			return 24 * time.Hour
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// readLimited reads at most limit bytes; a longer body is an error.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return b, err
+	}
+	if int64(len(b)) > limit {
+		return b[:limit], fmt.Errorf("response body exceeds %d bytes", limit)
+	}
+	return b, nil
+}

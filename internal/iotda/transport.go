@@ -1,0 +1,145 @@
+package iotda
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+)
+
+const (
+	// logSubsystem is the tflog subsystem of the HTTP exchange logs.
+	logSubsystem = "iotda"
+	// maxLoggedBody bounds the body bytes written to a log entry.
+	maxLoggedBody = 4096
+	masked        = "***"
+)
+
+// credentialHeaders are never logged with their values.
+var credentialHeaders = map[string]bool{"Authorization": true, "X-Auth-Token": true, "X-Security-Token": true}
+
+// loggingTransport logs each request and response at DEBUG in the "iotda" subsystem. Credential
+// headers are replaced by "***", and the secret values themselves are masked in every field and
+// message, so a body echoing a credential does not leak it either.
+type loggingTransport struct {
+	next    http.RoundTripper
+	secrets []string
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := t.logContext(req.Context())
+	if !tflog.SubsystemIsDebug(ctx, logSubsystem) {
+		return t.next.RoundTrip(req)
+	}
+	tflog.SubsystemDebug(ctx, logSubsystem, "Sending IoTDA API request", map[string]any{
+		"method":  req.Method,
+		"url":     req.URL.Redacted(),
+		"headers": formatHeaders(req.Header),
+		"body":    requestBody(req),
+	})
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	fields := map[string]any{"method": req.Method, "url": req.URL.Redacted(),
+		"duration_ms": time.Since(start).Milliseconds()}
+	if err != nil {
+		fields["error"] = err.Error()
+		tflog.SubsystemDebug(ctx, logSubsystem, "IoTDA API request failed", fields)
+		return resp, err
+	}
+	fields["status"] = resp.StatusCode
+	fields["request_id"] = resp.Header.Get("X-Request-Id")
+	fields["headers"] = formatHeaders(resp.Header)
+	fields["body"] = peekBody(resp)
+	tflog.SubsystemDebug(ctx, logSubsystem, "Received IoTDA API response", fields)
+	return resp, nil
+}
+
+// logContext adds the subsystem and the secret masks to the request's context. The provider passes
+// the framework's context, which carries the root logger; without one tflog is a no-op.
+func (t *loggingTransport) logContext(ctx context.Context) context.Context {
+	ctx = tflog.NewSubsystem(ctx, logSubsystem)
+	if len(t.secrets) > 0 {
+		ctx = tflog.SubsystemMaskAllFieldValuesStrings(ctx, logSubsystem, t.secrets...)
+		ctx = tflog.SubsystemMaskMessageStrings(ctx, logSubsystem, t.secrets...)
+	}
+	return ctx
+}
+
+// formatHeaders renders headers one per line, sorted, as a string so that tflog's masks apply.
+func formatHeaders(h http.Header) string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		for _, v := range h[k] {
+			if credentialHeaders[http.CanonicalHeaderKey(k)] {
+				v = masked
+			}
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// requestBody reads a copy of the body through GetBody, leaving the request untouched.
+func requestBody(req *http.Request) string {
+	if req.GetBody == nil {
+		return ""
+	}
+	rc, err := req.GetBody()
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = rc.Close() }()
+	b, _ := io.ReadAll(io.LimitReader(rc, maxLoggedBody+1)) // A partial copy is fine for a log.
+	return truncateForLog(b)
+}
+
+// peekBody reads the start of the response body for the log and puts it back in front of the rest,
+// passing any read error on to the real reader.
+func peekBody(resp *http.Response) string {
+	buf := make([]byte, maxLoggedBody+1)
+	n, err := io.ReadFull(resp.Body, buf)
+	buf = buf[:n]
+	var rest io.Reader = resp.Body
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		rest = eofReader{}
+	case err != nil:
+		rest = errReader{err}
+	}
+	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), closer: resp.Body}
+	return truncateForLog(buf)
+}
+
+func truncateForLog(b []byte) string {
+	if len(b) > maxLoggedBody {
+		return strings.ToValidUTF8(string(b[:maxLoggedBody]), "\uFFFD") + "…(truncated)"
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+type replayBody struct {
+	io.Reader
+	closer io.Closer
+}
+
+func (r *replayBody) Close() error { return r.closer.Close() }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

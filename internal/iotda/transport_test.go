@@ -1,0 +1,104 @@
+package iotda
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-log/tflogtest"
+)
+
+func TestLoggingTransport_MasksSecrets(t *testing.T) {
+	// The server echoes the credentials in its body, as a misbehaving gateway might.
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		reply(http.StatusOK, `{"command_id":"c-log","response":{"seen":"`+r.Header.Get("X-Auth-Token")+
+			r.Header.Get("X-Security-Token")+`"}}`)(w, r)
+	})
+	for name, mutate := range map[string]func(*Config){
+		"token": nil,
+		"aksk": func(c *Config) {
+			c.AuthToken, c.AccessKey, c.SecretKey, c.SecurityToken = "", testAK, testSK, testSecTok
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			ctx := tflogtest.RootLogger(t.Context(), &buf)
+			c := newTestClient(t, ts.URL, mutate)
+			cmd := simpleCommand
+			inBody := testToken
+			if name == "aksk" {
+				inBody = testSK
+			}
+			cmd.Paras = []byte(`{"note":"` + inBody + `"}`) // Even a configured secret in the body is masked.
+			res, err := c.CreateCommand(ctx, cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(res.Response), "SECRET") {
+				t.Fatal("logging altered the response the caller sees")
+			}
+			out := buf.String() // Read before decoding, which drains the buffer.
+			entries, err := tflogtest.MultilineJSONDecode(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 2 {
+				t.Fatalf("%d log entries, want request and response: %s", len(entries), out)
+			}
+			for _, secret := range []string{testToken, testSK, testSecTok} {
+				if strings.Contains(out, secret) {
+					t.Errorf("log leaks %q:\n%s", secret, out)
+				}
+			}
+			wantHeader := "X-Auth-Token: ***"
+			if name == "aksk" {
+				wantHeader = "Authorization: ***"
+			}
+			for _, want := range []string{wantHeader, `"@module":"provider.iotda"`, `"status":200`, `"request_id":"req-123"`,
+				`"method":"POST"`, "/v5/iot/proj-1/devices/dev-1/commands", "c-log", `"@level":"debug"`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("log lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+func TestLoggingTransport_LogsFailures(t *testing.T) {
+	var buf bytes.Buffer
+	ctx := tflogtest.RootLogger(t.Context(), &buf)
+	c := newTestClient(t, "http://"+closedAddr(t), func(c *Config) { c.MaxRetries = 0 })
+	if _, err := c.CreateCommand(ctx, simpleCommand); err == nil {
+		t.Fatal("expected an error")
+	}
+	if out := buf.String(); !strings.Contains(out, "IoTDA API request failed") || strings.Contains(out, testToken) {
+		t.Fatalf("log:\n%s", out)
+	}
+}
+
+func TestLoggingTransport_NoLoggerIsNoop(t *testing.T) {
+	ts := newTestServer(t, reply(http.StatusOK, `{"command_id":"c"}`))
+	c := newTestClient(t, ts.URL, nil)
+	if _, err := c.CreateCommand(context.WithoutCancel(t.Context()), simpleCommand); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPeekBodyKeepsLongBodies(t *testing.T) {
+	long := strings.Repeat("a", maxLoggedBody*3)
+	resp := &http.Response{Body: nopCloser{strings.NewReader(long)}}
+	logged := peekBody(resp)
+	if !strings.HasSuffix(logged, "…(truncated)") || len(logged) > maxLoggedBody+20 {
+		t.Fatalf("logged %d bytes", len(logged))
+	}
+	var rest bytes.Buffer
+	if _, err := rest.ReadFrom(resp.Body); err != nil || rest.String() != long {
+		t.Fatalf("body changed: %d bytes, err %v", rest.Len(), err)
+	}
+}
+
+type nopCloser struct{ *strings.Reader }
+
+func (nopCloser) Close() error { return nil }

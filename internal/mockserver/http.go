@@ -1,0 +1,447 @@
+package mockserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Error codes of the command API. The IOTDA.* codes and messages are the platform's own
+// (see iotda-platform-facts.md §1); where the platform's answer is not documented the mock
+// makes a documented choice:
+//
+//   - an unknown path answers 404 and a known path with another method 405 (with Allow:
+//     POST), both with APIG.0101, the code API Gateway uses for an API that does not exist;
+//   - a project id in the path other than Options.ProjectID answers 403 IOTDA.000004;
+//   - a missing or different Instance-Id header, when Options.InstanceID is set, answers
+//     403 IOTDA.000021;
+//   - failures of the mock itself answer 500 MOCK.000500, and requests cut short by the
+//     mock shutting down 503 MOCK.000503.
+const (
+	codeNoAPI          = "APIG.0101"
+	codeUnauthorized   = "IOTDA.000002"
+	codeProject        = "IOTDA.000004"
+	codeInvalidInput   = "IOTDA.000006"
+	codeBadRequest     = "IOTDA.000008"
+	codeInstance       = "IOTDA.000021"
+	codeDeviceNotFound = "IOTDA.014000"
+	codeDeviceOffline  = "IOTDA.014016"
+	codeTimeout        = "IOTDA.014111"
+	codeInternal       = "MOCK.000500"
+	codeShuttingDown   = "MOCK.000503"
+
+	msgNoAPI         = "The API does not exist or has not been published in the environment."
+	msgInvalidInput  = "Invalid input data."
+	msgBadRequest    = "Invalid input. Bad request, for more detail, refer to the error message."
+	msgDeviceOffline = "Operation not allowed. The device is not online."
+	msgTimeout       = "Command request timed out. Check whether the device returns a response " +
+		"within the specified time after receiving the request."
+)
+
+// maxBodyBytes bounds a command request body.
+const maxBodyBytes = 1 << 20
+
+// httpSide serves the command API, the admin API and /healthz on one listener.
+type httpSide struct {
+	opts    *Options
+	journal *journal
+	faults  *faultSet
+	devices *deviceSide
+	// server gives the admin API the Server's device methods; New sets it.
+	server *Server
+
+	tlsConfig *tls.Config // nil for plain HTTP
+	caPEM     string      // the generated CA, when the mock made the certificate
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex
+	srv       *http.Server
+	ln        net.Listener
+	served    chan struct{} // closed when Serve returns
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newHTTPSide(opts *Options, j *journal, f *faultSet, d *deviceSide) (*httpSide, error) {
+	h := &httpSide{opts: opts, journal: j, faults: f, devices: d}
+	h.baseCtx, h.cancel = context.WithCancel(context.Background())
+	if opts.TLS || opts.TLSConfig != nil {
+		cfg, caPEM, err := newTLSConfig(opts)
+		if err != nil {
+			return nil, err
+		}
+		h.tlsConfig, h.caPEM = cfg, caPEM
+	}
+	return h, nil
+}
+
+// start listens on Options.HTTPAddr and serves in the background; it returns once the
+// listener is open, so the URL is usable as soon as it returns.
+func (h *httpSide) start() error {
+	ln, err := net.Listen("tcp", h.opts.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("mockserver: listen on %s: %w", h.opts.HTTPAddr, err)
+	}
+	if h.tlsConfig != nil {
+		ln = tls.NewListener(ln, h.tlsConfig)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return h.baseCtx },
+		ErrorLog:          slog.NewLogLogger(h.opts.Logger.Handler(), slog.LevelDebug),
+	}
+	h.mu.Lock()
+	h.srv, h.ln, h.served = srv, ln, make(chan struct{})
+	h.mu.Unlock()
+	go func() {
+		defer close(h.served)
+		// Serve always returns an error; http.ErrServerClosed is the normal end.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.opts.Logger.Error("mockserver: HTTP server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// close cancels the requests in flight (so that none waits out the platform timeout),
+// then shuts the server down.
+func (h *httpSide) close() error {
+	h.closeOnce.Do(func() {
+		h.cancel()
+		h.mu.Lock()
+		srv, served := h.srv, h.served
+		h.mu.Unlock()
+		if srv == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			h.closeErr = errors.Join(fmt.Errorf("mockserver: shut down HTTP API: %w", err), srv.Close())
+		}
+		<-served
+	})
+	return h.closeErr
+}
+
+// url is the API's base URL, or "" before start.
+func (h *httpSide) url() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ln == nil {
+		return ""
+	}
+	scheme := "http"
+	if h.tlsConfig != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + h.ln.Addr().String()
+}
+
+// ServeHTTP stamps every response with an X-Request-Id and a JSON content type, then routes.
+func (h *httpSide) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := randomHex(16)
+	w.Header().Set("X-Request-Id", reqID)
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.URL.Path == "/healthz":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody(codeNoAPI, msgNoAPI))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	case strings.HasPrefix(r.URL.Path, adminPrefix):
+		h.serveAdmin(w, r)
+	default:
+		h.serveCommandAPI(w, r, reqID)
+	}
+}
+
+// apiError is the platform's error body.
+type apiError struct {
+	ErrorCode string `json:"error_code"`
+	ErrorMsg  string `json:"error_msg"`
+}
+
+func errorBody(code, msg string) apiError { return apiError{ErrorCode: code, ErrorMsg: msg} }
+
+// writeJSON writes v as the JSON body of a status answer. Encoding our own types cannot
+// fail; if the client is gone the write error has nobody to go to.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error_code":"`+codeInternal+`","error_msg":"encoding failed"}`)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// randomHex returns n random bytes in hex. crypto/rand.Read never fails on supported
+// platforms.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newUUID returns a random (version 4) UUID, the format of IoTDA command ids.
+func newUUID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// exchange is one command API request on its way to an answer. Its entry is journaled
+// when the request is done.
+type exchange struct {
+	h     *httpSide
+	w     http.ResponseWriter
+	r     *http.Request
+	entry Entry
+	fault *Fault
+}
+
+// answer is what the command API decided to respond, before faults have their say.
+type answer struct {
+	status int
+	body   []byte
+}
+
+func errorAnswer(status int, code, msg string) answer {
+	b, _ := json.Marshal(errorBody(code, msg)) // two strings always encode
+	return answer{status: status, body: b}
+}
+
+func (h *httpSide) serveCommandAPI(w http.ResponseWriter, r *http.Request, reqID string) {
+	x := &exchange{h: h, w: w, r: r, entry: Entry{
+		Kind:      EntryRequest,
+		RequestID: reqID,
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Header:    maskHeader(r.Header),
+	}}
+	defer func() { h.journal.add(x.entry) }()
+
+	project, deviceID, ok := parseCommandPath(r.URL.EscapedPath())
+	if !ok {
+		x.respond(errorAnswer(http.StatusNotFound, codeNoAPI, msgNoAPI))
+		return
+	}
+	x.entry.DeviceID = deviceID
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
+		return
+	}
+	if f, ok := h.faults.take(deviceID); ok {
+		x.fault, x.entry.Fault = &f, f.label()
+		if f.ResetBeforeBody {
+			x.reset()
+			return
+		}
+		if f.Status != 0 {
+			x.respond(faultAnswer(f))
+			return
+		}
+	}
+	x.respond(h.command(x, project, deviceID))
+}
+
+// parseCommandPath splits /v5/iot/{project_id}/devices/{device_id}/commands. It works on
+// the escaped path so that an escaped "/" inside the device id is rejected as an invalid
+// id rather than routed elsewhere.
+func parseCommandPath(escaped string) (project, deviceID string, ok bool) {
+	segs := strings.Split(escaped, "/")
+	if len(segs) != 7 || segs[0] != "" || segs[1] != "v5" || segs[2] != "iot" || segs[4] != "devices" ||
+		segs[6] != "commands" {
+		return "", "", false
+	}
+	project, err := url.PathUnescape(segs[3])
+	if err != nil {
+		return "", "", false
+	}
+	deviceID, err = url.PathUnescape(segs[5])
+	if err != nil {
+		return "", "", false
+	}
+	return project, deviceID, true
+}
+
+// command runs the checks in the platform's order, then delivers the command.
+func (h *httpSide) command(x *exchange, project, deviceID string) answer {
+	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errorAnswer(http.StatusBadRequest, codeInvalidInput,
+				fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, maxBodyBytes))
+		}
+		return errorAnswer(http.StatusBadRequest, codeBadRequest, msgBadRequest+" The request body could not be read.")
+	}
+	x.entry.Body = body
+	if err := authenticate(h.opts, x.r, body); err != nil {
+		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+	}
+	if project != h.opts.ProjectID {
+		return errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
+			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")
+	}
+	if want := h.opts.InstanceID; want != "" {
+		if got := x.r.Header.Get("Instance-Id"); got != want {
+			return errorAnswer(http.StatusForbidden, codeInstance, "The Instance-Id header "+quote(got)+
+				" does not name this endpoint's instance "+quote(want)+".")
+		}
+	}
+	if !deviceIDPattern.MatchString(deviceID) {
+		return errorAnswer(http.StatusBadRequest, codeInvalidInput,
+			msgInvalidInput+" device_id must be 1 to 128 letters, digits, underscores or hyphens.")
+	}
+	cmd, bad := parseCommand(x.r.Header.Get("Content-Type"), body)
+	if bad != nil {
+		return *bad
+	}
+	cmd.DeviceID = deviceID
+	cmd.CommandID = newUUID()
+	x.entry.CommandID = cmd.CommandID
+	return h.deliver(x, cmd)
+}
+
+// commandBody is the request body. Paras stays raw so that it reaches the device byte for
+// byte: a round trip through float64 would change large or precise numbers.
+type commandBody struct {
+	ServiceID   *string         `json:"service_id"`
+	CommandName *string         `json:"command_name"`
+	Paras       json.RawMessage `json:"paras"`
+}
+
+// parseCommand validates the content type and body. It returns the command, or the error
+// answer.
+func parseCommand(contentType string, body []byte) (Command, *answer) {
+	bad := func(code, msg string) (Command, *answer) {
+		a := errorAnswer(http.StatusBadRequest, code, msg)
+		return Command{}, &a
+	}
+	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
+		return bad(codeBadRequest, msgBadRequest+" The Content-Type must be application/json.")
+	}
+	if !json.Valid(body) {
+		return bad(codeBadRequest, msgBadRequest+" The request body is not valid JSON.")
+	}
+	if !isJSONObject(body) {
+		return bad(codeInvalidInput, msgInvalidInput+" The request body must be a JSON object.")
+	}
+	var cb commandBody
+	if err := json.Unmarshal(body, &cb); err != nil {
+		return bad(codeInvalidInput,
+			msgInvalidInput+" service_id and command_name must be strings.")
+	}
+	if !isJSONObject(cb.Paras) {
+		return bad(codeInvalidInput, msgInvalidInput+" paras is required and must be a JSON object.")
+	}
+	cmd := Command{Paras: cb.Paras}
+	if cb.ServiceID != nil {
+		cmd.ServiceID = *cb.ServiceID
+	}
+	if cb.CommandName != nil {
+		cmd.CommandName = *cb.CommandName
+	}
+	if utf8.RuneCountInString(cmd.ServiceID) > 64 {
+		return bad(codeInvalidInput, msgInvalidInput+" service_id is longer than 64 characters.")
+	}
+	if utf8.RuneCountInString(cmd.CommandName) > 128 {
+		return bad(codeInvalidInput,
+			msgInvalidInput+" command_name is longer than 128 characters.")
+	}
+	return cmd, nil
+}
+
+// isJSONObject reports whether b, valid JSON, is an object.
+func isJSONObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+// deliver hands the command to the device side, waiting at most the platform timeout,
+// and turns the outcome into the platform's answer.
+func (h *httpSide) deliver(x *exchange, cmd Command) answer {
+	ctx, cancel := context.WithTimeout(x.r.Context(), h.opts.PlatformTimeout)
+	defer cancel()
+	start := time.Now()
+	reply, err := h.devices.deliver(ctx, cmd)
+	a, outcome := h.outcome(ctx, x, cmd, reply, err)
+	msg := "command delivered"
+	if errors.Is(err, ErrDeviceNotFound) || errors.Is(err, ErrDeviceOffline) {
+		msg = "command not delivered"
+	}
+	// Paras and replies are the user's data and may be sensitive: they go to the journal only.
+	h.opts.Logger.Info(msg,
+		"device_id", cmd.DeviceID, "command_id", cmd.CommandID, "service_id", cmd.ServiceID,
+		"command_name", cmd.CommandName, "outcome", outcome, "status", a.status,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return a
+}
+
+// outcome maps the device side's result to the platform's answer and a word for the log.
+func (h *httpSide) outcome(ctx context.Context, x *exchange, cmd Command, reply json.RawMessage, err error) (answer, string) {
+	switch {
+	case err == nil:
+		return answer{status: http.StatusOK, body: replyBody(cmd.CommandID, reply)}, "replied"
+	case errors.Is(err, ErrDeviceNotFound):
+		return errorAnswer(http.StatusNotFound, codeDeviceNotFound,
+			"The device does not exist. device_id: "+cmd.DeviceID), "not_found"
+	case errors.Is(err, ErrDeviceOffline):
+		return errorAnswer(http.StatusForbidden, codeDeviceOffline, msgDeviceOffline), "offline"
+	case h.baseCtx.Err() != nil:
+		return errorAnswer(http.StatusServiceUnavailable, codeShuttingDown, "The mock is shutting down."), "shutdown"
+	case x.r.Context().Err() != nil:
+		// The client went away: nobody reads the answer, and the journal records none.
+		return answer{}, "client_gone"
+	case ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded):
+		b, _ := json.Marshal(struct {
+			CommandID string `json:"command_id"`
+			apiError
+		}{cmd.CommandID, errorBody(codeTimeout, msgTimeout)})
+		return answer{status: http.StatusOK, body: b}, "timeout"
+	default:
+		return errorAnswer(http.StatusInternalServerError, codeInternal, "The mock failed to deliver: "+err.Error()),
+			"error"
+	}
+}
+
+// replyBody embeds the device's reply exactly as it was published. A payload that is not
+// JSON at all is passed on as a JSON string.
+func replyBody(commandID string, reply json.RawMessage) []byte {
+	resp := bytes.TrimSpace(reply)
+	if !json.Valid(resp) {
+		resp, _ = json.Marshal(string(reply)) // a string always encodes
+	}
+	id, _ := json.Marshal(commandID)
+	out := make([]byte, 0, len(id)+len(resp)+32)
+	out = append(out, `{"command_id":`...)
+	out = append(out, id...)
+	out = append(out, `,"response":`...)
+	out = append(out, resp...)
+	return append(out, '}')
+}

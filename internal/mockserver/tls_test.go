@@ -1,0 +1,117 @@
+package mockserver
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tlsClient trusts only caPEM.
+func tlsClient(t *testing.T, caPEM string) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+		t.Fatalf("CACertPEM is not a PEM certificate: %q", caPEM)
+	}
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		DisableKeepAlives: true,
+		ForceAttemptHTTP2: true, // the mock must still answer over HTTP/1.1
+	}}
+}
+
+func TestTLS_ServesWithGeneratedCA(t *testing.T) {
+	s := NewForTest(t, Options{
+		TLS:      true,
+		TLSHosts: []string{"abc.st1.iotda-app.cn-north-4.myhuaweicloud.com", "10.1.2.3"},
+		Devices:  []Device{{ID: "echo", Simulated: &Behavior{Kind: BehaviorEcho}}},
+	})
+	if !strings.HasPrefix(s.URL(), "https://127.0.0.1:") {
+		t.Fatalf("URL = %q, want https://127.0.0.1:port", s.URL())
+	}
+	client := tlsClient(t, s.CACertPEM())
+	resp, body := do(t, client, newCommandRequest(t, commandURL(s, "echo"), `{"paras":{"v":1}}`))
+	if resp.StatusCode != http.StatusOK || resp.TLS == nil || resp.Proto != "HTTP/1.1" {
+		t.Fatalf("answer %d %s over %s (TLS %v)", resp.StatusCode, body, resp.Proto, resp.TLS != nil)
+	}
+	leaf := resp.TLS.PeerCertificates[0]
+	for _, name := range []string{"localhost", "abc.st1.iotda-app.cn-north-4.myhuaweicloud.com"} {
+		if err := leaf.VerifyHostname(name); err != nil {
+			t.Errorf("certificate not valid for %s: %v", name, err)
+		}
+	}
+	for _, ip := range []string{"127.0.0.1", "::1", "10.1.2.3"} {
+		if !slices.ContainsFunc(leaf.IPAddresses, func(a net.IP) bool { return a.Equal(net.ParseIP(ip)) }) {
+			t.Errorf("certificate lacks IP %s: %v", ip, leaf.IPAddresses)
+		}
+	}
+
+	// A client that does not trust the CA fails the handshake.
+	plain := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	_, err := plain.Do(newCommandRequest(t, commandURL(s, "echo"), `{"paras":{}}`))
+	var unknownCA x509.UnknownAuthorityError
+	if !errors.As(err, &unknownCA) {
+		t.Errorf("untrusted client error = %v, want x509.UnknownAuthorityError", err)
+	}
+}
+
+func TestTLS_ConnectionFaultsWork(t *testing.T) {
+	s := NewForTest(t, Options{TLS: true, Devices: []Device{{ID: "echo", Simulated: &Behavior{Kind: BehaviorEcho}}}})
+	client := tlsClient(t, s.CACertPEM())
+	s.InjectFault(Fault{ResetAfterDelivery: true})
+	resp, err := client.Do(newCommandRequest(t, commandURL(s, "echo"), `{"paras":{}}`))
+	if err == nil {
+		_ = resp.Body.Close()
+		t.Fatalf("got %d, want a connection error", resp.StatusCode)
+	}
+	if n := len(s.Deliveries("echo")); n != 1 {
+		t.Errorf("%d deliveries, want 1", n)
+	}
+}
+
+func TestTLS_GivenConfig(t *testing.T) {
+	cert, caPEM, err := generateCertificates(nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewForTest(t, Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	if s.CACertPEM() != "" {
+		t.Error("CACertPEM is set although the certificate was given")
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := do(t, tlsClient(t, caPEM), req); resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestGenerateCertificates_CAShape(t *testing.T) {
+	now := time.Now()
+	_, caPEM, err := generateCertificates(nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode([]byte(caPEM))
+	if block == nil {
+		t.Fatal("no PEM block")
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ca.IsCA || ca.PublicKeyAlgorithm != x509.ECDSA || !ca.NotBefore.Before(now) || !ca.NotAfter.After(now) {
+		t.Errorf("CA: IsCA %v, key %v, valid %s to %s", ca.IsCA, ca.PublicKeyAlgorithm, ca.NotBefore, ca.NotAfter)
+	}
+	if s, err := New(Options{}); err != nil || s.CACertPEM() != "" {
+		t.Errorf("plain HTTP mock has a CA: %v", err)
+	}
+}

@@ -1,0 +1,207 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// The diagnostics below follow the table in DESIGN.md. Every detail names the device and
+// the error code where there is one, and none ever includes a credential.
+
+const (
+	summaryDeviceFailure   = "Device Reported a Command Failure"
+	summaryDeviceTimeout   = "Device Did Not Respond in Time"
+	summaryOutcomeUnknown  = "Command Delivery Outcome Unknown"
+	summaryDeviceOffline   = "Device Is Offline"
+	summaryDeviceNotFound  = "Device Not Found"
+	summaryAPIError        = "IoTDA API Error"
+	summaryCannotReach     = "Cannot Reach IoTDA"
+	summaryDeliveryFailure = "Command Delivery Failed"
+
+	errorCodeDeviceTimeout = "IOTDA.014111"
+)
+
+// describeCommand names a command for messages: `command "ON_OFF" of service "Switch"`.
+func describeCommand(cmd iotda.Command) string {
+	switch {
+	case cmd.CommandName != "" && cmd.ServiceID != "":
+		return fmt.Sprintf("command %q of service %q", cmd.CommandName, cmd.ServiceID)
+	case cmd.CommandName != "":
+		return fmt.Sprintf("command %q", cmd.CommandName)
+	case cmd.ServiceID != "":
+		return fmt.Sprintf("the command of service %q", cmd.ServiceID)
+	default:
+		return "the command"
+	}
+}
+
+func withRequestID(detail, requestID string) string {
+	if requestID == "" {
+		return detail
+	}
+	return detail + "\n\nX-Request-Id: " + requestID
+}
+
+// reportDeviceFailure reports a reply with a non-zero result_code, or a platform error code
+// carried in a 200 answer, as an error or, with fail_on_device_error = false, a warning.
+func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, diags *diag.Diagnostics) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Device %q answered command_id %s (", m.DeviceID.ValueString(), r.CommandID)
+	b.WriteString(describeCommand(iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()}))
+	fmt.Fprintf(&b, ") with result_code %d", m.ResultCode.ValueInt64())
+	if r.ErrorCode != "" {
+		fmt.Fprintf(&b, ", and IoTDA reported error_code %s: %s", r.ErrorCode, r.ErrorMsg)
+	}
+	b.WriteString(".")
+	if len(r.Response) > 0 {
+		fmt.Fprintf(&b, "\n\nThe device's reply: %s", r.Response)
+	}
+	if m.failOnDeviceError() {
+		b.WriteString("\n\nThe device did receive the command, so the result is recorded. A resource is marked " +
+			"as tainted and the command is delivered again on the next apply. Set fail_on_device_error = false " +
+			"to accept failures reported by the device.")
+		diags.AddError(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
+		return
+	}
+	b.WriteString("\n\nfail_on_device_error is false, so this is only a warning and the result is kept.")
+	diags.AddWarning(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
+}
+
+// diagnoseDeliveryError turns a CreateCommand error into the diagnostic the design calls
+// for. The order matters: a platform timeout carries a result, a request that provably
+// never left beats a context that expired meanwhile, and an expired context or a lost
+// answer makes the outcome unknown.
+func diagnoseDeliveryError(ctx context.Context, pd *providerData, cmd iotda.Command, r *iotda.CommandResult, err error, diags *diag.Diagnostics) {
+	if err == nil {
+		err = errors.New("IoTDA returned no result")
+	}
+	var (
+		apiErr     *iotda.APIError
+		notSent    *iotda.NotSentError
+		unknownErr *iotda.DeliveryUnknownError
+	)
+	switch {
+	case errors.Is(err, iotda.ErrDeviceTimeout):
+		diags.AddError(summaryDeviceTimeout, deviceTimeoutDetail(cmd, r, err))
+	case errors.As(err, &notSent):
+		diags.AddError(summaryCannotReach, cannotReachDetail(pd, cmd, notSent))
+	case errors.As(err, &unknownErr):
+		diags.AddError(summaryOutcomeUnknown, outcomeUnknownDetail(ctx, cmd, err, unknownErr.RequestID))
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		diags.AddError(summaryOutcomeUnknown, outcomeUnknownDetail(ctx, cmd, err, ""))
+	case errors.As(err, &apiErr):
+		diagnoseAPIError(pd, cmd, apiErr, diags)
+	default:
+		diags.AddError(summaryDeliveryFailure, fmt.Sprintf("Delivering %s to device %q failed: %v\n\n"+
+			"The device may or may not have received the command; it will not be retried automatically.",
+			describeCommand(cmd), cmd.DeviceID, err))
+	}
+}
+
+func deviceTimeoutDetail(cmd iotda.Command, r *iotda.CommandResult, err error) string {
+	commandID, msg, requestID := "", "", ""
+	var apiErr *iotda.APIError
+	if errors.As(err, &apiErr) {
+		commandID, msg, requestID = apiErr.CommandID, apiErr.ErrorMsg, apiErr.RequestID
+	}
+	if r != nil {
+		commandID = firstNonEmpty(r.CommandID, commandID)
+		msg = firstNonEmpty(r.ErrorMsg, msg)
+		requestID = firstNonEmpty(r.RequestID, requestID)
+	}
+	detail := fmt.Sprintf("Device %q did not answer %s (command_id %s) within the platform's 20 s limit: "+
+		"IoTDA returned error_code %s (%s).\n\n"+
+		"The device may still have executed the command, but no result was recorded and the next apply "+
+		"delivers it again. Check that:\n"+
+		"  - the device is online and connected over MQTT;\n"+
+		"  - it is subscribed to $oc/devices/%s/sys/commands/# and publishes its reply to "+
+		"$oc/devices/%s/sys/commands/response/request_id={request_id};\n"+
+		"  - it answers within 20 seconds. For slow devices, use asynchronous commands or device messages "+
+		"instead of a synchronous command.",
+		cmd.DeviceID, describeCommand(cmd), firstNonEmpty(commandID, "unknown"), errorCodeDeviceTimeout,
+		firstNonEmpty(msg, "command request timed out"), cmd.DeviceID, cmd.DeviceID)
+	return withRequestID(detail, requestID)
+}
+
+func outcomeUnknownDetail(ctx context.Context, cmd iotda.Command, err error, requestID string) string {
+	why := "no usable answer came back"
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
+		why = "the operation's timeout expired before IoTDA answered"
+	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
+		why = "the operation was cancelled before IoTDA answered"
+	}
+	detail := fmt.Sprintf("The request delivering %s to device %q may have reached IoTDA, but %s (%v).\n\n"+
+		"The device may or may not have executed the command. Nothing was saved, and the command will NOT be "+
+		"retried automatically, because a second delivery could act on the device twice. Check the device's "+
+		"state before applying again. If the platform is just slow to answer, raise the timeouts block's value "+
+		"above the platform's 20 s limit.",
+		describeCommand(cmd), cmd.DeviceID, why, err)
+	return withRequestID(detail, requestID)
+}
+
+func cannotReachDetail(pd *providerData, cmd iotda.Command, notSent *iotda.NotSentError) string {
+	return fmt.Sprintf("Could not connect to IoTDA at %s to deliver %s to device %q (%d attempt(s)): %v\n\n"+
+		"The request never reached the platform, so the command was not delivered. Check the endpoint and region "+
+		"settings, the network path and proxy, and the TLS settings (ca_cert_pem, insecure).",
+		pd.endpoint, describeCommand(cmd), cmd.DeviceID, notSent.Attempts, notSent.Err)
+}
+
+func diagnoseAPIError(pd *providerData, cmd iotda.Command, e *iotda.APIError, diags *diag.Diagnostics) {
+	status := fmt.Sprintf("HTTP %d %s, error_code %s, error_msg %q",
+		e.StatusCode, http.StatusText(e.StatusCode), firstNonEmpty(e.ErrorCode, "(none)"), e.ErrorMsg)
+	switch {
+	case errors.Is(e, iotda.ErrDeviceOffline):
+		diags.AddError(summaryDeviceOffline, withRequestID(fmt.Sprintf(
+			"IoTDA did not deliver %s because device %q is not online (%s).\n\n"+
+				"Nothing was delivered. Make sure the device is connected to the platform over MQTT, then apply again.",
+			describeCommand(cmd), cmd.DeviceID, status), e.RequestID))
+	case errors.Is(e, iotda.ErrNotFound):
+		diags.AddError(summaryDeviceNotFound, withRequestID(fmt.Sprintf(
+			"Device %q was not found in project %q (%s).\n\n"+
+				"Check device_id, and the provider's project_id and instance_id.",
+			cmd.DeviceID, pd.projectID, status), e.RequestID))
+	default:
+		diags.AddError(summaryAPIError, withRequestID(fmt.Sprintf(
+			"IoTDA rejected %s for device %q: %s.\n\n%s",
+			describeCommand(cmd), cmd.DeviceID, status, apiErrorHint(e)), e.RequestID))
+	}
+}
+
+// apiErrorHint says what to do next for each class of API error.
+func apiErrorHint(e *iotda.APIError) string {
+	switch {
+	case errors.Is(e, iotda.ErrUnauthorized):
+		return "Authentication failed. Check auth_token (IOTDA_AUTH_TOKEN), or access_key and secret_key " +
+			"(IOTDA_ACCESS_KEY, IOTDA_SECRET_KEY) and signing_algorithm."
+	case errors.Is(e, iotda.ErrForbidden):
+		return "The credentials are not allowed to deliver this command. Check the IAM permissions, the project_id " +
+			"and the instance_id."
+	case errors.Is(e, iotda.ErrThrottled):
+		return "The request was throttled. Try again later."
+	case errors.Is(e, iotda.ErrBadRequest):
+		return "The platform rejected the request. Check service_id, command_name and paras against the device's " +
+			"product model."
+	case errors.Is(e, iotda.ErrServer):
+		return "The platform reported an internal error. It does not say whether the command reached the device; " +
+			"check the device's state before applying again."
+	default:
+		return "The command was not delivered."
+	}
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,275 @@
+package provider
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+// One test per row of the diagnostics table in DESIGN.md. Terraform wraps long details,
+// so the patterns use \s+ between words and (?s) to span lines.
+
+// expectPlanned is a plan-only step asserting what the next apply would do: Create after
+// a failure that saved nothing, Replace after one that saved a tainted result.
+func expectPlanned(config string, action plancheck.ResourceActionType) resource.TestStep {
+	return resource.TestStep{
+		Config:             config,
+		PlanOnly:           true,
+		ExpectNonEmptyPlan: true,
+		ConfigPlanChecks: resource.ConfigPlanChecks{
+			PostApplyPreRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResourceAddr, action)},
+		},
+	}
+}
+
+func TestDeviceCommandResource_DeviceFailure(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "failing-dev", Simulated: &mockserver.Behavior{ResultCode: 5}},
+	}})
+	args := `
+  service_id   = "Switch"
+  command_name = "ON_OFF"
+  paras        = { value = "ON" }
+`
+	config := testAccDeviceCommandConfig(target, args)
+	tolerant := testAccDeviceCommandConfig(target, args+"  fail_on_device_error = false\n")
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// A non-zero result_code is an error naming the device and the code.
+			{
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Device Reported a Command Failure.*"failing-dev".*result_code\s+5`),
+			},
+			// The result was saved and tainted, so the next apply replaces it (delivers again).
+			expectPlanned(config, plancheck.ResourceActionReplace),
+			// With fail_on_device_error = false the failure is a warning and the state is kept.
+			{
+				Config: tolerant,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResourceAddr, plancheck.ResourceActionReplace)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(5)),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("command_id"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(testResourceAddr,
+						tfjsonpath.New("response").AtMapKey("paras").AtMapKey("result"), knownvalue.StringExact("success")),
+				},
+				Check: checkDeliveries(target.Server, "failing-dev", 2),
+			},
+			// A kept failure is not delivered again.
+			{
+				Config: tolerant,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: checkDeliveries(target.Server, "failing-dev", 2),
+			},
+		},
+	})
+}
+
+func TestDeviceCommandResource_DeviceTimeout(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{PlatformTimeout: time.Second, Devices: []mockserver.Device{
+		{ID: "silent-dev", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorSilent}},
+	}})
+	config := testAccDeviceCommandConfig(target, `
+  service_id   = "Switch"
+  command_name = "ON_OFF"
+  paras        = { value = "ON" }
+`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// The platform answers 200 with IOTDA.014111 once its timeout passes.
+			{
+				Config: config,
+				ExpectError: regexp.MustCompile(`(?s)Device Did Not Respond in Time.*"silent-dev".*"ON_OFF".*"Switch".*` +
+					`command_id\s+[0-9a-f-]+.*20\s+s\s+limit.*IOTDA\.014111.*online.*` +
+					`\$oc/devices/silent-dev/sys/commands/#.*asynchronous`),
+			},
+			// Nothing was saved: the next apply creates (delivers) it again.
+			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+}
+
+func TestDeviceCommandResource_ClientTimeout(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{PlatformTimeout: 10 * time.Second, Devices: []mockserver.Device{
+		{ID: "slow-dev", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorEcho, Delay: 3 * time.Second}},
+	}})
+	config := testAccDeviceCommandConfig(target, `
+  paras = { value = "ON" }
+  timeouts {
+    create = "1s"
+  }
+`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// The create timeout expires while the platform still waits for the device.
+			{
+				Config: config,
+				ExpectError: regexp.MustCompile(`(?s)Command Delivery Outcome Unknown.*"slow-dev".*timeout.*` +
+					`may\s+or\s+may\s+not\s+have\s+executed.*NOT\s+be\s+retried`),
+			},
+			// Nothing was saved, and the request was sent exactly once (never retried).
+			{
+				PreConfig: func() {
+					if n := len(target.Server.Deliveries("slow-dev")); n != 1 {
+						t.Errorf("the mock delivered %d commands to slow-dev, want exactly 1", n)
+					}
+				},
+				Config:             config,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPreRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResourceAddr, plancheck.ResourceActionCreate)},
+				},
+			},
+		},
+	})
+}
+
+func TestDeviceCommandResource_DeviceOffline(t *testing.T) {
+	t.Parallel()
+	// A registered device without a simulation has no MQTT session: it is offline.
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{{ID: "sleepy-dev"}}})
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Device Is Offline.*"sleepy-dev".*HTTP\s+403.*IOTDA\.014016`),
+			},
+			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+}
+
+func TestDeviceCommandResource_DeviceNotFound(t *testing.T) {
+	t.Parallel()
+	target := newTarget(t)
+	ghost := *target
+	ghost.DeviceID = "ghost-device-0"
+	pattern := `(?s)Device Not Found.*"ghost-device-0".*project\s+"` + regexp.QuoteMeta(target.ProjectID) + `".*HTTP\s+404`
+	if target.Server != nil {
+		pattern += `.*IOTDA\.014000`
+	}
+	config := testAccDeviceCommandConfig(&ghost, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config, ExpectError: regexp.MustCompile(pattern)},
+			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+}
+
+func TestDeviceCommandResource_Unauthorized(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{AuthToken: "right-token"})
+	target.ProviderHCL = strings.Replace(target.ProviderHCL, `"right-token"`, `"wrong-token"`, 1)
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ExpectError: regexp.MustCompile(`(?s)IoTDA API Error.*"d1".*HTTP\s+401.*IOTDA\.000002.*auth_token.*` +
+					`X-Request-Id:\s+\S+`),
+			},
+			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+	if n := len(target.Server.Deliveries("")); n != 0 {
+		t.Errorf("the mock delivered %d commands with a wrong token, want 0", n)
+	}
+}
+
+func TestDeviceCommandResource_APIErrors(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		fault   mockserver.Fault
+		pattern string
+	}{
+		"400 bad request": {
+			fault:   mockserver.Fault{Status: http.StatusBadRequest, ErrorCode: "IOTDA.000006", ErrorMsg: "Invalid input data."},
+			pattern: `(?s)IoTDA API Error.*"d1".*HTTP\s+400.*IOTDA\.000006.*Invalid\s+input\s+data.*product\s+model.*X-Request-Id`,
+		},
+		"403 forbidden": {
+			fault:   mockserver.Fault{Status: http.StatusForbidden, ErrorCode: "IOTDA.000021", ErrorMsg: "Not subscribed."},
+			pattern: `(?s)IoTDA API Error.*"d1".*HTTP\s+403.*IOTDA\.000021.*permissions.*X-Request-Id`,
+		},
+		"500 server error": {
+			fault:   mockserver.Fault{Status: http.StatusInternalServerError, ErrorCode: "IOTDA.000001", ErrorMsg: "Internal error."},
+			pattern: `(?s)IoTDA API Error.*"d1".*HTTP\s+500.*IOTDA\.000001.*check\s+the\s+device's\s+state.*X-Request-Id`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			target := newMockTarget(t, mockserver.Options{})
+			target.Server.InjectFault(tc.fault)
+			config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+			resource.UnitTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: testProviderFactories,
+				Steps: []resource.TestStep{
+					{Config: config, ExpectError: regexp.MustCompile(tc.pattern)},
+					expectPlanned(config, plancheck.ResourceActionCreate),
+				},
+			})
+			if n := len(target.Server.Deliveries("")); n != 0 {
+				t.Errorf("the mock delivered %d commands, want 0", n)
+			}
+		})
+	}
+}
+
+func TestDeviceCommandResource_Unreachable(t *testing.T) {
+	t.Parallel()
+	// A port that was just released: nothing listens there, so the connection is refused.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	target := &testTarget{DeviceID: "d1", ProviderHCL: fmt.Sprintf(`
+provider "iotda" {
+  endpoint    = "http://%[1]s"
+  project_id  = "p1"
+  auth_token  = "t"
+  max_retries = 0
+}
+`, addr)}
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Cannot Reach IoTDA.*` + regexp.QuoteMeta(addr) + `.*"d1".*never\s+reached`),
+			},
+			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+}

@@ -1,0 +1,213 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+func expectAction(action plancheck.ResourceActionType) resource.ConfigPlanChecks {
+	return resource.ConfigPlanChecks{
+		PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResourceAddr, action)},
+	}
+}
+
+func TestDeviceCommandResource_TriggersRedeliver(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	config := func(firmware string) string {
+		return testAccDeviceCommandConfig(target, fmt.Sprintf(`
+  command_name = "REBOOT"
+  paras        = { mode = "soft" }
+  triggers     = { firmware = %[1]q }
+`, firmware))
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// Create delivers once.
+			{Config: config("1.1"), Check: checkDeliveries(target.Server, "d1", 1)},
+			// A trigger change replaces the resource: exactly one more delivery.
+			{
+				Config:           config("1.2"),
+				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				Check:            checkDeliveries(target.Server, "d1", 2),
+			},
+			// Unchanged triggers deliver nothing.
+			{
+				Config:           config("1.2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkDeliveries(target.Server, "d1", 2),
+			},
+		},
+	})
+}
+
+func TestDeviceCommandResource_ReplaceOnArgumentChange(t *testing.T) {
+	t.Parallel()
+	echo := &mockserver.Behavior{Kind: mockserver.BehaviorEcho}
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "d1", Simulated: echo}, {ID: "d2", Simulated: echo},
+	}})
+	config := func(deviceID, service, command, paras string) string {
+		return fmt.Sprintf(`%[1]s
+resource "iotda_device_command" "test" {
+  device_id    = %[2]q
+  service_id   = %[3]q
+  command_name = %[4]q
+  paras        = %[5]s
+}
+`, target.ProviderHCL, deviceID, service, command, paras)
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config("d1", "Switch", "ON_OFF", `{ value = "ON" }`), Check: checkDeliveries(target.Server, "d1", 1)},
+			// Each argument change is a new delivery.
+			{
+				Config:           config("d1", "Switch", "ON_OFF", `{ value = "OFF" }`),
+				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response").AtMapKey("paras").AtMapKey("value"), knownvalue.StringExact("OFF")),
+				},
+				Check: checkDeliveries(target.Server, "d1", 2),
+			},
+			{
+				Config:           config("d1", "Switch", "TOGGLE", `{ value = "OFF" }`),
+				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				Check:            checkDeliveries(target.Server, "d1", 3),
+			},
+			{
+				Config:           config("d1", "Light", "TOGGLE", `{ value = "OFF" }`),
+				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				Check:            checkDeliveries(target.Server, "d1", 4),
+			},
+			// Same object written as a JSON string is a different value: delivered again.
+			{
+				Config:           config("d1", "Light", "TOGGLE", `jsonencode({ value = "OFF" })`),
+				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				Check:            checkDeliveries(target.Server, "d1", 5),
+			},
+			{
+				Config:           config("d2", "Light", "TOGGLE", `jsonencode({ value = "OFF" })`),
+				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkDeliveries(target.Server, "d1", 5),
+					checkDeliveries(target.Server, "d2", 1),
+				),
+			},
+		},
+	})
+}
+
+func TestDeviceCommandResource_InPlaceSettings(t *testing.T) {
+	t.Parallel()
+	target := newTarget(t)
+	base := `
+  command_name = "ON_OFF"
+  paras        = { value = "ON" }
+`
+	tuned := base + `
+  fail_on_device_error = false
+  timeouts {
+    create = "2m"
+  }
+`
+	// The prior results stay known in the plan: nothing is "(known after apply)".
+	resultsKnown := []plancheck.PlanCheck{
+		plancheck.ExpectResourceAction(testResourceAddr, plancheck.ResourceActionUpdate),
+		plancheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("command_id"), knownvalue.NotNull()),
+		plancheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("id"), knownvalue.NotNull()),
+		plancheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response"), knownvalue.NotNull()),
+		plancheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"), knownvalue.NotNull()),
+		plancheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(0)),
+		plancheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("delivered_at"), knownvalue.NotNull()),
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: testAccDeviceCommandConfig(target, base), Check: checkDeliveries(target.Server, target.DeviceID, 1)},
+			// fail_on_device_error and timeouts update in place without a delivery.
+			{
+				Config:           testAccDeviceCommandConfig(target, tuned),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: resultsKnown},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("fail_on_device_error"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("timeouts").AtMapKey("create"), knownvalue.StringExact("2m")),
+				},
+				Check: checkDeliveries(target.Server, target.DeviceID, 1),
+			},
+			// And back to the defaults.
+			{
+				Config:           testAccDeviceCommandConfig(target, base),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: resultsKnown},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("fail_on_device_error"), knownvalue.Bool(true)),
+				},
+				Check: checkDeliveries(target.Server, target.DeviceID, 1),
+			},
+		},
+	})
+}
+
+func TestDeviceCommandResource_ImportRefused(t *testing.T) {
+	t.Parallel()
+	target := newTarget(t)
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config},
+			// A command is an event: there is nothing on the platform to import.
+			{
+				Config:        config,
+				ResourceName:  testResourceAddr,
+				ImportState:   true,
+				ImportStateId: "b1224afb-e9f0-4916-8220-b6bab568e888",
+				ExpectError:   regexp.MustCompile(`(?s)Import Not Supported.*command\s+is\s+an\s+event.*Declare\s+the\s+resource`),
+			},
+		},
+	})
+}
+
+func TestDeviceCommandResource_Validation(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	invalid := func(deviceID, body string) string {
+		return fmt.Sprintf(`%[1]s
+resource "iotda_device_command" "test" {
+  device_id = %[2]q
+%[3]s
+}
+`, target.ProviderHCL, deviceID, body)
+	}
+	step := func(config, pattern string) resource.TestStep {
+		return resource.TestStep{Config: config, PlanOnly: true, ExpectError: regexp.MustCompile(pattern)}
+	}
+	ok := `  paras = { value = "ON" }`
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			step(invalid("bad id!", ok), `(?s)device_id.*letters,\s+digits,\s+underscores\s+\(_\)\s+and\s+hyphens`),
+			step(invalid("a/b", ok), `(?s)Invalid Attribute Value Match.*device_id`),
+			step(invalid("d1", ok+"\n  service_id = \""+strings.Repeat("s", 65)+"\""), `(?s)service_id.*at\s+most\s+64`),
+			step(invalid("d1", ok+"\n  command_name = \""+strings.Repeat("c", 129)+"\""), `(?s)command_name.*at\s+most\s+128`),
+			step(invalid("d1", `  paras = ["ON"]`), `(?s)Invalid Paras Value.*paras.*got\s+a\s+list`),
+			step(invalid("d1", `  paras = 42`), `(?s)Invalid Paras Value.*paras.*got\s+a\s+number`),
+			step(invalid("d1", `  paras = "ON"`), `(?s)Invalid Paras Value.*must\s+hold\s+a\s+JSON\s+object`),
+			step(invalid("d1", `  paras = "{\"value\": ON}"`), `(?s)Invalid Paras Value.*not\s+valid\s+JSON`),
+		},
+	})
+	if n := requests(target.Server, ""); n != 0 {
+		t.Errorf("validation errors sent %d request(s) to the mock, want none", n)
+	}
+}

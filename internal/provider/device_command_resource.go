@@ -1,0 +1,201 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/dynamicplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// Interface assertions.
+var (
+	_ resource.Resource                = (*deviceCommandResource)(nil)
+	_ resource.ResourceWithConfigure   = (*deviceCommandResource)(nil)
+	_ resource.ResourceWithImportState = (*deviceCommandResource)(nil)
+)
+
+// NewDeviceCommandResource returns the iotda_device_command resource.
+func NewDeviceCommandResource() resource.Resource {
+	return &deviceCommandResource{}
+}
+
+// deviceCommandResource delivers a command once, when it is created.
+type deviceCommandResource struct {
+	data *providerData
+}
+
+// deviceCommandResourceModel is the resource's state.
+type deviceCommandResourceModel struct {
+	deviceCommandModel
+
+	Triggers types.Map      `tfsdk:"triggers"`
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (r *deviceCommandResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_device_command"
+}
+
+const resourceDescription = "Delivers a command to an IoTDA device through the synchronous command API and " +
+	"records the device's reply.\n\n" +
+	"The command is delivered when the resource is created: on the first apply, whenever any argument " +
+	"(`device_id`, `service_id`, `command_name`, `paras` or `triggers`) changes, which replaces the resource, and " +
+	"when the resource is tainted or replaced with `-replace`. Refresh and plan never deliver it, and destroying " +
+	"the resource only forgets it. Use `triggers` to deliver the same command again when something else changes. " +
+	"To deliver a command on every plan, use the `iotda_device_command` data source instead.\n\n" +
+	"The platform waits up to 20 seconds for the device to answer. A device that does not answer in time, is " +
+	"offline or does not exist is an error and nothing is saved. A device that answers with a non-zero " +
+	"`result_code` is an error too (unless `fail_on_device_error = false`), but the result is saved and the " +
+	"resource is tainted, so the next apply delivers the command again. A request is never retried once it may " +
+	"have reached the platform."
+
+func (r *deviceCommandResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	timeoutsBlock := timeouts.Block(ctx, timeouts.Opts{
+		Create: true,
+		CreateDescription: "How long to wait for the delivery and the device's answer, as a duration such as " +
+			"`\"60s\"` or `\"2m\"`. Defaults to `60s`, above the platform's own 20 s limit, so a slow device is " +
+			"reported by the platform. When it expires first, the outcome is unknown and the command is not retried.",
+	})
+	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
+		b.MarkdownDescription = "Time limit for delivering the command. Changing it does not deliver the command again."
+		timeoutsBlock = b
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: resourceDescription,
+		Attributes:          deviceCommandResourceAttributes(),
+		Blocks:              map[string]schema.Block{"timeouts": timeoutsBlock},
+	}
+}
+
+func deviceCommandResourceAttributes() map[string]schema.Attribute {
+	keepString := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	replaceString := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	return map[string]schema.Attribute{
+		"id": schema.StringAttribute{
+			MarkdownDescription: "Same as `command_id`.", Computed: true, PlanModifiers: keepString,
+		},
+		"device_id": schema.StringAttribute{
+			MarkdownDescription: descDeviceID + " Changing it delivers the command to the new device.",
+			Required:            true, PlanModifiers: replaceString,
+			Validators: []validator.String{deviceIDValidator()},
+		},
+		"service_id": schema.StringAttribute{
+			MarkdownDescription: descServiceID + " Changing it delivers the command again.",
+			Optional:            true, PlanModifiers: replaceString,
+			Validators: []validator.String{stringvalidator.LengthAtMost(64)},
+		},
+		"command_name": schema.StringAttribute{
+			MarkdownDescription: descCommandName + " Changing it delivers the command again.",
+			Optional:            true, PlanModifiers: replaceString,
+			Validators: []validator.String{stringvalidator.LengthAtMost(128)},
+		},
+		"paras": schema.DynamicAttribute{
+			MarkdownDescription: descParas + " Changing it delivers the command again.",
+			Required:            true,
+			PlanModifiers:       []planmodifier.Dynamic{dynamicplanmodifier.RequiresReplace()},
+			Validators:          []validator.Dynamic{parasValidator{}},
+		},
+		"triggers": schema.MapAttribute{
+			MarkdownDescription: "Arbitrary map of strings. Any change delivers the command again, for example " +
+				"`triggers = { firmware = var.firmware_version }`.",
+			ElementType: types.StringType, Optional: true,
+			PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+		},
+		"fail_on_device_error": schema.BoolAttribute{
+			MarkdownDescription: descFailOnDeviceError + " Changing it does not deliver the command again.",
+			Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
+		},
+		"command_id":    schema.StringAttribute{MarkdownDescription: descCommandID, Computed: true, PlanModifiers: keepString},
+		"response":      schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true, PlanModifiers: []planmodifier.Dynamic{dynamicplanmodifier.UseStateForUnknown()}},
+		"response_json": schema.StringAttribute{MarkdownDescription: descResponseJSON, CustomType: jsontypes.NormalizedType{}, Computed: true, PlanModifiers: keepString},
+		"result_code":   schema.Int64Attribute{MarkdownDescription: descResultCode, Computed: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
+		"error_code":    schema.StringAttribute{MarkdownDescription: descErrorCode, Computed: true, PlanModifiers: keepString},
+		"error_msg":     schema.StringAttribute{MarkdownDescription: descErrorMsg, Computed: true, PlanModifiers: keepString},
+		"delivered_at":  schema.StringAttribute{MarkdownDescription: descDeliveredAt, Computed: true, PlanModifiers: keepString},
+	}
+}
+
+func (r *deviceCommandResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return // Not configured yet (validation); Create reports a missing client.
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data",
+			fmt.Sprintf("Expected *provider.providerData, got %T. Please report this issue to the provider developers.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// Create delivers the command. The state is saved whenever the device answered, even with
+// a failure, because the command was executed and forgetting it would hide that.
+func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan deviceCommandResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultDeliveryTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	if !deliver(ctx, r.data, &plan.deviceCommandModel, &resp.Diagnostics) {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Read keeps the state as it is: a synchronous command cannot be queried afterwards, and
+// a refresh must never deliver it again.
+func (r *deviceCommandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state deviceCommandResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update only happens for fail_on_device_error and timeouts, which change nothing on the
+// device; every other argument forces a replacement. The results of the delivery are
+// kept from the prior state.
+func (r *deviceCommandResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state deviceCommandResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.copyResults(&state.deviceCommandModel)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Delete only forgets the command: a delivered command cannot be taken back.
+func (r *deviceCommandResource) Delete(_ context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
+}
+
+// ImportState refuses: a command is an event, and there is nothing on the platform to import.
+func (r *deviceCommandResource) ImportState(_ context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.AddAttributeError(path.Root("id"), "Import Not Supported",
+		fmt.Sprintf("iotda_device_command cannot import %q. A command is an event, not an object that exists on the "+
+			"platform: IoTDA has no API to look up a synchronous command afterwards, so there is nothing to import. "+
+			"Declare the resource in the configuration to deliver a command.", req.ID))
+}

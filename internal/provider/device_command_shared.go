@@ -1,0 +1,189 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// defaultDeliveryTimeout bounds one delivery. It is longer than the platform's own 20 s
+// wait for the device, so users normally see the platform's clear timeout answer rather
+// than an unknown outcome.
+const defaultDeliveryTimeout = 60 * time.Second
+
+// Descriptions shared by the resource and the data source, so both documents agree.
+const (
+	descDeviceID = "ID of the device that receives the command, as allocated by IoTDA when the device was " +
+		"registered. 1 to 128 characters: letters, digits, underscores (`_`) and hyphens (`-`)."
+	descServiceID = "ID of the service in the device's product model that defines the command. At most " +
+		"64 characters. Omit it to send a command in a custom format."
+	descCommandName = "Name of the command, as defined in the product model. At most 128 characters."
+	descParas       = "The command's parameters: an object of any depth, such as `{ value = \"ON\" }`, or a " +
+		"string containing a JSON object, such as `jsonencode({ value = \"ON\" })`. Numbers are sent with every " +
+		"digit preserved. Any other type (a list, a number, a plain string) or malformed JSON is rejected at plan time."
+	descFailOnDeviceError = "Whether a non-zero `result_code` in the device's reply is an error. Defaults to `true`. " +
+		"With `false`, a failure reported by the device is only a warning and the result is kept."
+	descCommandID    = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
+	descResponse     = "The device's reply as an object, for example `response.paras.result`. JSON objects become objects, arrays become tuples, numbers keep their full precision. Null when the device's reply was empty."
+	descResponseJSON = "The device's reply as normalized JSON, for use with `jsondecode()`."
+	descResultCode   = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
+		"device omits it."
+	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
+	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
+	descDeliveredAt = "When the device's answer was received, in RFC 3339 format (UTC)."
+)
+
+// deviceCommandModel is what the resource and the data source have in common.
+type deviceCommandModel struct {
+	ID                types.String         `tfsdk:"id"`
+	DeviceID          types.String         `tfsdk:"device_id"`
+	ServiceID         types.String         `tfsdk:"service_id"`
+	CommandName       types.String         `tfsdk:"command_name"`
+	Paras             types.Dynamic        `tfsdk:"paras"`
+	FailOnDeviceError types.Bool           `tfsdk:"fail_on_device_error"`
+	CommandID         types.String         `tfsdk:"command_id"`
+	Response          types.Dynamic        `tfsdk:"response"`
+	ResponseJSON      jsontypes.Normalized `tfsdk:"response_json"`
+	ResultCode        types.Int64          `tfsdk:"result_code"`
+	ErrorCode         types.String         `tfsdk:"error_code"`
+	ErrorMsg          types.String         `tfsdk:"error_msg"`
+	DeliveredAt       types.String         `tfsdk:"delivered_at"`
+}
+
+// failOnDeviceError reads the flag, defaulting to true when it is not set (the data source
+// has no schema default).
+func (m *deviceCommandModel) failOnDeviceError() bool {
+	if m.FailOnDeviceError.IsNull() || m.FailOnDeviceError.IsUnknown() {
+		return true
+	}
+	return m.FailOnDeviceError.ValueBool()
+}
+
+// copyResults copies the computed results of a delivery from another model.
+func (m *deviceCommandModel) copyResults(from *deviceCommandModel) {
+	m.ID, m.CommandID, m.Response, m.ResponseJSON = from.ID, from.CommandID, from.Response, from.ResponseJSON
+	m.ResultCode, m.ErrorCode, m.ErrorMsg, m.DeliveredAt = from.ResultCode, from.ErrorCode, from.ErrorMsg, from.DeliveredAt
+}
+
+// command builds the API request, reporting a bad paras value on its attribute path.
+func (m *deviceCommandModel) command(diags *diag.Diagnostics) (iotda.Command, bool) {
+	paras, err := parasJSON(m.Paras)
+	if err != nil {
+		if errors.Is(err, errParasUnknown) {
+			diags.AddAttributeError(path.Root("paras"), "Paras Not Known",
+				"The value of paras must be known before the command can be delivered.")
+		} else {
+			diags.AddAttributeError(path.Root("paras"), "Invalid Paras Value", err.Error())
+		}
+		return iotda.Command{}, false
+	}
+	return iotda.Command{
+		DeviceID:    m.DeviceID.ValueString(),
+		ServiceID:   m.ServiceID.ValueString(),
+		CommandName: m.CommandName.ValueString(),
+		Paras:       paras,
+	}, true
+}
+
+// deliver sends the command described by m and records the result in m. It reports
+// whether m now holds a delivery that must be kept in state: true after the device
+// answered (even when it reported a failure, so Terraform taints the resource rather
+// than forgetting a command the device executed), false when nothing usable came back.
+func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, diags *diag.Diagnostics) bool {
+	if pd == nil || pd.client == nil {
+		diags.AddError("Provider Not Configured",
+			"The iotda provider has no API client, so the command to device "+strconv.Quote(m.DeviceID.ValueString())+
+				" cannot be delivered. This happens when the provider configuration depends on values that are "+
+				"not known yet; make sure endpoint, region, project_id and the credentials are known when applying.")
+		return false
+	}
+	cmd, ok := m.command(diags)
+	if !ok {
+		return false
+	}
+	tflog.Debug(ctx, "delivering command", map[string]any{
+		"device_id": cmd.DeviceID, "service_id": cmd.ServiceID, "command_name": cmd.CommandName,
+	})
+	result, err := pd.client.CreateCommand(ctx, cmd)
+	if err != nil || result == nil {
+		diagnoseDeliveryError(ctx, pd, cmd, result, err, diags)
+		return false
+	}
+	m.setResult(ctx, result, time.Now(), diags)
+	if m.ResultCode.ValueInt64() != 0 || result.ErrorCode != "" {
+		reportDeviceFailure(m, result, diags)
+	}
+	return true
+}
+
+// setResult copies a delivery's answer into the computed attributes.
+func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time, diags *diag.Diagnostics) {
+	m.CommandID = types.StringValue(r.CommandID)
+	m.ID = types.StringValue(r.CommandID)
+	if r.CommandID == "" {
+		// The platform always allocates a command id; keep the resource identifiable anyway.
+		m.ID = types.StringValue(m.DeviceID.ValueString() + "@" + at.UTC().Format(time.RFC3339Nano))
+	}
+	m.ErrorCode = nullIfEmpty(r.ErrorCode)
+	m.ErrorMsg = nullIfEmpty(r.ErrorMsg)
+	m.DeliveredAt = types.StringValue(at.UTC().Format(time.RFC3339))
+	m.ResultCode = types.Int64Value(resultCode(r.Response))
+	m.Response = types.DynamicNull()
+	m.ResponseJSON = jsontypes.NewNormalizedNull()
+	raw := bytes.TrimSpace(r.Response)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return
+	}
+	resp, err := jsonToDynamic(ctx, raw)
+	if err != nil {
+		diags.AddWarning("Device Reply Is Not Valid JSON",
+			fmt.Sprintf("Device %q answered command %s, but its reply could not be read (%v), so response "+
+				"and response_json are null. The reply was: %s", m.DeviceID.ValueString(), r.CommandID, err, raw))
+		return
+	}
+	m.Response = resp
+	m.ResponseJSON = jsontypes.NewNormalizedValue(string(raw))
+}
+
+func nullIfEmpty(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+// resultCode reads result_code from a device reply. The platform treats a missing
+// result_code as success, and so does this.
+func resultCode(raw json.RawMessage) int64 {
+	var reply struct {
+		ResultCode json.RawMessage `json:"result_code"`
+	}
+	if json.Unmarshal(raw, &reply) != nil || len(reply.ResultCode) == 0 {
+		return 0
+	}
+	var n json.Number
+	if json.Unmarshal(reply.ResultCode, &n) != nil {
+		var s string
+		if json.Unmarshal(reply.ResultCode, &s) != nil {
+			return 0
+		}
+		n = json.Number(s)
+	}
+	code, err := n.Int64()
+	if err != nil {
+		return 0
+	}
+	return code
+}

@@ -1,0 +1,303 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+)
+
+// numberPrecision is the mantissa precision Terraform itself uses for numbers, so a value
+// parsed from a device's reply survives the trip through state unchanged.
+const numberPrecision = 512
+
+// errParasUnknown means paras (or a value inside it) is not known yet, so it cannot be
+// converted; validators skip it and Create never sees it.
+var errParasUnknown = errors.New("paras is not known yet")
+
+// parasError is a problem with the paras argument that the user must fix. Where points
+// inside paras ("" for paras itself, ".a.b[0]" below it).
+type parasError struct {
+	Where string
+	Msg   string
+}
+
+func (e *parasError) Error() string {
+	if e.Where == "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("paras%s: %s", e.Where, e.Msg)
+}
+
+// parasJSON converts the paras argument into the JSON object sent to the platform.
+//
+// An HCL object or map is encoded here rather than through encoding/json so that numbers
+// keep every digit Terraform gave them (12345678901234567890 and 0.1 go on the wire as
+// exactly those literals). A string must hold a JSON object; it is compacted, never decoded
+// and re-encoded, so its numbers stay untouched as well.
+func parasJSON(v types.Dynamic) (json.RawMessage, error) {
+	if v.IsUnknown() || v.IsUnderlyingValueUnknown() {
+		return nil, errParasUnknown
+	}
+	if v.IsNull() || v.IsUnderlyingValueNull() {
+		return nil, &parasError{Msg: "paras must be set to an object"}
+	}
+	switch u := v.UnderlyingValue().(type) {
+	case basetypes.StringValue:
+		return compactJSONObject(u.ValueString())
+	case basetypes.ObjectValue, basetypes.MapValue:
+		var buf bytes.Buffer
+		if err := encodeValue(&buf, u, ""); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	default:
+		return nil, &parasError{Msg: fmt.Sprintf(
+			"paras must be an object, such as { value = \"ON\" }, or a string holding a JSON object, "+
+				"such as jsonencode({ value = \"ON\" }); got %s", describeType(u))}
+	}
+}
+
+// compactJSONObject checks that s is exactly one JSON object and returns it compacted.
+func compactJSONObject(s string) (json.RawMessage, error) {
+	trimmed := strings.TrimSpace(s)
+	if !strings.HasPrefix(trimmed, "{") {
+		return nil, &parasError{Msg: "the paras string must hold a JSON object (it must start with \"{\"), " +
+			"such as jsonencode({ value = \"ON\" }); the platform does not accept other JSON values"}
+	}
+	var raw json.RawMessage
+	if err := json.Unmarshal([]byte(trimmed), &raw); err != nil {
+		return nil, &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err)}
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err)}
+	}
+	return buf.Bytes(), nil
+}
+
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("%s (at byte %d)", syn.Error(), syn.Offset)
+	}
+	return err.Error()
+}
+
+// encodeValue writes v as JSON. where is the position inside paras, for error messages.
+func encodeValue(buf *bytes.Buffer, v attr.Value, where string) error {
+	if v.IsUnknown() {
+		return errParasUnknown
+	}
+	if v.IsNull() {
+		buf.WriteString("null")
+		return nil
+	}
+	switch v := v.(type) {
+	case basetypes.DynamicValue:
+		return encodeValue(buf, v.UnderlyingValue(), where)
+	case basetypes.StringValue:
+		return encodeString(buf, v.ValueString())
+	case basetypes.BoolValue:
+		buf.WriteString(strconv.FormatBool(v.ValueBool()))
+		return nil
+	case basetypes.NumberValue:
+		s, err := formatNumber(v.ValueBigFloat())
+		if err != nil {
+			return &parasError{Where: where, Msg: err.Error()}
+		}
+		buf.WriteString(s)
+		return nil
+	case basetypes.Int64Value:
+		buf.WriteString(strconv.FormatInt(v.ValueInt64(), 10))
+		return nil
+	case basetypes.Float64Value:
+		s, err := formatNumber(big.NewFloat(v.ValueFloat64()))
+		if err != nil {
+			return &parasError{Where: where, Msg: err.Error()}
+		}
+		buf.WriteString(s)
+		return nil
+	case basetypes.ObjectValue:
+		return encodeMembers(buf, v.Attributes(), where)
+	case basetypes.MapValue:
+		return encodeMembers(buf, v.Elements(), where)
+	case basetypes.TupleValue:
+		return encodeElements(buf, v.Elements(), where)
+	case basetypes.ListValue:
+		return encodeElements(buf, v.Elements(), where)
+	case basetypes.SetValue:
+		return encodeElements(buf, v.Elements(), where)
+	default:
+		return &parasError{Where: where, Msg: fmt.Sprintf("values of type %s cannot be sent as JSON", v.Type(context.Background()))}
+	}
+}
+
+// encodeMembers writes a JSON object with its keys sorted, as Terraform's jsonencode does.
+func encodeMembers(buf *bytes.Buffer, members map[string]attr.Value, where string) error {
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := encodeString(buf, k); err != nil {
+			return err
+		}
+		buf.WriteByte(':')
+		if err := encodeValue(buf, members[k], where+"."+k); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
+	return nil
+}
+
+func encodeElements(buf *bytes.Buffer, elems []attr.Value, where string) error {
+	buf.WriteByte('[')
+	for i, e := range elems {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := encodeValue(buf, e, fmt.Sprintf("%s[%d]", where, i)); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte(']')
+	return nil
+}
+
+// encodeString writes s as a JSON string without escaping <, > and &, which the device
+// should receive exactly as written.
+func encodeString(buf *bytes.Buffer, s string) error {
+	var tmp bytes.Buffer
+	enc := json.NewEncoder(&tmp)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	buf.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
+	return nil
+}
+
+// formatNumber renders f as an exact JSON number literal: integers with all their digits
+// and fractions in the shortest decimal form that identifies the value at its precision,
+// which is how Terraform's own jsonencode writes numbers.
+func formatNumber(f *big.Float) (string, error) {
+	if f == nil {
+		return "null", nil
+	}
+	if f.IsInf() {
+		return "", errors.New("infinity cannot be sent as a JSON number")
+	}
+	if f.IsInt() {
+		i, _ := f.Int(nil)
+		return i.String(), nil
+	}
+	return f.Text('f', -1), nil
+}
+
+// describeType names the kind of value a user wrote, for error messages.
+func describeType(v attr.Value) string {
+	switch v.(type) {
+	case basetypes.StringValue:
+		return "a string"
+	case basetypes.NumberValue, basetypes.Int64Value, basetypes.Float64Value:
+		return "a number"
+	case basetypes.BoolValue:
+		return "a bool"
+	case basetypes.TupleValue, basetypes.ListValue:
+		return "a list"
+	case basetypes.SetValue:
+		return "a set"
+	default:
+		return v.Type(context.Background()).String()
+	}
+}
+
+// jsonToDynamic converts a device's JSON reply into a Terraform value: objects become
+// objects, arrays tuples, numbers numbers (every digit kept) and null a null value, so
+// that configurations can write response.paras.result.
+func jsonToDynamic(ctx context.Context, raw []byte) (types.Dynamic, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return types.DynamicNull(), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var decoded any
+	if err := dec.Decode(&decoded); err != nil {
+		return types.DynamicNull(), fmt.Errorf("decoding the device's reply: %w", err)
+	}
+	if dec.More() {
+		return types.DynamicNull(), errors.New("decoding the device's reply: unexpected data after the JSON value")
+	}
+	v, err := goToValue(ctx, decoded)
+	if err != nil {
+		return types.DynamicNull(), err
+	}
+	return types.DynamicValue(v), nil
+}
+
+func goToValue(ctx context.Context, in any) (attr.Value, error) {
+	switch in := in.(type) {
+	case nil:
+		return types.DynamicNull(), nil
+	case string:
+		return types.StringValue(in), nil
+	case bool:
+		return types.BoolValue(in), nil
+	case json.Number:
+		f, _, err := big.ParseFloat(string(in), 10, numberPrecision, big.ToNearestEven)
+		if err != nil {
+			return nil, fmt.Errorf("decoding the number %s in the device's reply: %w", in, err)
+		}
+		return types.NumberValue(f), nil
+	case map[string]any:
+		attrTypes := make(map[string]attr.Type, len(in))
+		attrs := make(map[string]attr.Value, len(in))
+		for k, e := range in {
+			v, err := goToValue(ctx, e)
+			if err != nil {
+				return nil, err
+			}
+			attrs[k] = v
+			attrTypes[k] = v.Type(ctx)
+		}
+		obj, diags := types.ObjectValue(attrTypes, attrs)
+		if diags.HasError() {
+			return nil, errors.New("converting the device's reply to an object failed")
+		}
+		return obj, nil
+	case []any:
+		elemTypes := make([]attr.Type, len(in))
+		elems := make([]attr.Value, len(in))
+		for i, e := range in {
+			v, err := goToValue(ctx, e)
+			if err != nil {
+				return nil, err
+			}
+			elems[i] = v
+			elemTypes[i] = v.Type(ctx)
+		}
+		tup, diags := types.TupleValue(elemTypes, elems)
+		if diags.HasError() {
+			return nil, errors.New("converting the device's reply to a tuple failed")
+		}
+		return tup, nil
+	default:
+		return nil, fmt.Errorf("unexpected value %T in the device's reply", in)
+	}
+}

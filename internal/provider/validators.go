@@ -1,0 +1,110 @@
+package provider
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"net/url"
+	"regexp"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+)
+
+// deviceIDPattern is the platform's rule for device ids.
+var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// deviceIDValidator rejects ids the platform would reject, before anything is sent.
+func deviceIDValidator() validator.String {
+	return stringvalidator.RegexMatches(deviceIDPattern,
+		"must be 1 to 128 characters long and contain only letters, digits, underscores (_) and hyphens (-)")
+}
+
+// Interface assertions.
+var (
+	_ validator.Dynamic = parasValidator{}
+	_ validator.String  = endpointValidator{}
+	_ validator.String  = pemCertificatesValidator{}
+)
+
+// parasValidator checks at plan time that paras is an object, a map, or a string holding a
+// JSON object, and that it can be encoded.
+type parasValidator struct{}
+
+func (parasValidator) Description(_ context.Context) string {
+	return "value must be an object or a string containing a JSON object"
+}
+
+func (v parasValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (parasValidator) ValidateDynamic(_ context.Context, req validator.DynamicRequest, resp *validator.DynamicResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnderlyingValueNull() {
+		return // Required attributes are reported missing by Terraform itself.
+	}
+	_, err := parasJSON(req.ConfigValue)
+	if err == nil || errors.Is(err, errParasUnknown) {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Paras Value", err.Error())
+}
+
+// endpointValidator requires an absolute http or https URL.
+type endpointValidator struct{}
+
+func (endpointValidator) Description(_ context.Context) string {
+	return "value must be an http:// or https:// URL"
+}
+
+func (v endpointValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (endpointValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := checkEndpoint(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Endpoint", err.Error())
+	}
+}
+
+// checkEndpoint is shared with the environment-variable path of Configure.
+func checkEndpoint(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// The value is not echoed: a URL can carry user credentials.
+		return errors.New("the endpoint must be an absolute http:// or https:// URL, " +
+			"such as https://iotda.cn-north-4.myhuaweicloud.com")
+	}
+	return nil
+}
+
+// pemCertificatesValidator requires at least one PEM certificate.
+type pemCertificatesValidator struct{}
+
+func (pemCertificatesValidator) Description(_ context.Context) string {
+	return "value must contain one or more PEM-encoded certificates"
+}
+
+func (v pemCertificatesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (pemCertificatesValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := checkCACertPEM(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid CA Certificate", err.Error())
+	}
+}
+
+func checkCACertPEM(s string) error {
+	if !x509.NewCertPool().AppendCertsFromPEM([]byte(s)) {
+		return errors.New("ca_cert_pem must contain at least one PEM-encoded certificate " +
+			"(-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)")
+	}
+	return nil
+}

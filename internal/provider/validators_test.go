@@ -1,0 +1,148 @@
+package provider
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+func TestDeviceIDValidator(t *testing.T) {
+	t.Parallel()
+	for id, ok := range map[string]bool{
+		"d1":                        true,
+		"Dev_01-a":                  true,
+		strings.Repeat("a", 128):    true,
+		strings.Repeat("a", 129):    false,
+		"":                          false,
+		"has space":                 false,
+		"dot.id":                    false,
+		"slash/id":                  false,
+		"ünïcode":                   false,
+		"$oc/devices/x/sys/#":       false,
+		"plus+sign":                 false,
+		"0123456789_ABCDEFabcdef-x": true,
+	} {
+		req := validator.StringRequest{Path: path.Root("device_id"), ConfigValue: types.StringValue(id)}
+		var resp validator.StringResponse
+		deviceIDValidator().ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != ok {
+			t.Errorf("device_id %q valid = %v, want %v", id, got, ok)
+		}
+		if !ok && !strings.Contains(resp.Diagnostics[0].Detail(), "letters, digits, underscores (_) and hyphens (-)") {
+			t.Errorf("device_id %q: detail %q does not say which characters are allowed", id, resp.Diagnostics[0].Detail())
+		}
+	}
+}
+
+func TestParasValidator(t *testing.T) {
+	t.Parallel()
+	good := types.DynamicValue(obj(t, map[string]attr.Value{"value": types.StringValue("ON")}))
+	tests := map[string]struct {
+		in      types.Dynamic
+		wantErr string
+	}{
+		"object":         {in: good},
+		"json string":    {in: types.DynamicValue(types.StringValue(`{"value":"ON"}`))},
+		"unknown":        {in: types.DynamicUnknown()},
+		"unknown inside": {in: types.DynamicValue(obj(t, map[string]attr.Value{"a": types.StringUnknown()}))},
+		"null":           {in: types.DynamicNull()},
+		"list":           {in: types.DynamicValue(tuple(t, types.StringValue("ON"))), wantErr: "got a list"},
+		"number":         {in: types.DynamicValue(num(t, "3")), wantErr: "got a number"},
+		"malformed":      {in: types.DynamicValue(types.StringValue(`{"value":ON}`)), wantErr: "not valid JSON"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			req := validator.DynamicRequest{Path: path.Root("paras"), ConfigValue: tc.in}
+			var resp validator.DynamicResponse
+			parasValidator{}.ValidateDynamic(t.Context(), req, &resp)
+			if tc.wantErr == "" {
+				if resp.Diagnostics.HasError() {
+					t.Fatalf("unexpected error: %v", resp.Diagnostics)
+				}
+				return
+			}
+			if len(resp.Diagnostics) != 1 {
+				t.Fatalf("diagnostics = %v, want one error", resp.Diagnostics)
+			}
+			d := resp.Diagnostics[0]
+			if !strings.Contains(d.Detail(), tc.wantErr) {
+				t.Errorf("detail = %q, want it to contain %q", d.Detail(), tc.wantErr)
+			}
+			withPath, ok := d.(interface{ Path() path.Path })
+			if !ok || !withPath.Path().Equal(path.Root("paras")) {
+				t.Errorf("diagnostic %v is not on the paras path", d)
+			}
+		})
+	}
+}
+
+func TestEndpointValidator(t *testing.T) {
+	t.Parallel()
+	for endpoint, ok := range map[string]bool{
+		"https://iotda.cn-north-4.myhuaweicloud.com":                true,
+		"http://127.0.0.1:8080":                                     true,
+		"https://x.st1.iotda-app.cn-north-4.myhuaweicloud.com:443/": true,
+		"iotda.cn-north-4.myhuaweicloud.com":                        false,
+		"ftp://host":                                                false,
+		"https://":                                                  false,
+		"":                                                          false,
+	} {
+		req := validator.StringRequest{Path: path.Root("endpoint"), ConfigValue: types.StringValue(endpoint)}
+		var resp validator.StringResponse
+		endpointValidator{}.ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != ok {
+			t.Errorf("endpoint %q valid = %v, want %v (%v)", endpoint, got, ok, resp.Diagnostics)
+		}
+	}
+}
+
+func TestPEMCertificatesValidator(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		pem string
+		ok  bool
+	}{
+		"certificate": {pem: selfSignedPEM(t), ok: true},
+		"garbage":     {pem: "not a certificate"},
+		"private key": {pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"},
+	} {
+		req := validator.StringRequest{Path: path.Root("ca_cert_pem"), ConfigValue: types.StringValue(tc.pem)}
+		var resp validator.StringResponse
+		pemCertificatesValidator{}.ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != tc.ok {
+			t.Errorf("%s: valid = %v, want %v", name, got, tc.ok)
+		}
+	}
+}
+
+// selfSignedPEM returns a freshly generated self-signed CA certificate in PEM form.
+func selfSignedPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
