@@ -46,7 +46,13 @@ func TestDeliver_OfflineOnlineOffline(t *testing.T) {
 	}
 
 	dev.client.Disconnect(0)
-	mqWaitFor(t, s, "the device going offline", func() bool { return !s.Online("dev1") })
+	// A closed session reads as offline before its disconnect is journaled: wait for the entry.
+	if _, err := s.WaitJournal(ctx, func(e Entry) bool { return e.Kind == EntryDisconnect && e.DeviceID == "dev1" }); err != nil {
+		t.Fatalf("waiting for the disconnect to be journaled: %v", err)
+	}
+	if s.Online("dev1") {
+		t.Fatal("Online is true after the device disconnected")
+	}
 	if _, err := s.devices.deliver(ctx, cmd); !errors.Is(err, ErrDeviceOffline) {
 		t.Fatalf("deliver after disconnect: %v, want ErrDeviceOffline", err)
 	}

@@ -1,0 +1,151 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+const testDataSourceAddr = "data.iotda_device_command.test"
+
+// testAccDeviceCommandDataSourceConfig renders a provider block and one
+// data.iotda_device_command.test; body holds its arguments after device_id.
+func testAccDeviceCommandDataSourceConfig(target *testTarget, body string) string {
+	return fmt.Sprintf(`%[1]s
+data "iotda_device_command" "test" {
+  device_id = %[2]q
+%[3]s
+}
+`, target.ProviderHCL, target.DeviceID, body)
+}
+
+// checkMoreDeliveries asserts that the mock delivered at least one more command to
+// deviceID since the last call, which is what every read of the data source does.
+func checkMoreDeliveries(s *mockserver.Server, deviceID string, last *int) func(*terraform.State) error {
+	return func(*terraform.State) error {
+		if s == nil {
+			return nil
+		}
+		got := len(s.Deliveries(deviceID))
+		if got <= *last {
+			return fmt.Errorf("the mock delivered %d command(s) to %s, want more than %d", got, deviceID, *last)
+		}
+		*last = got
+		return nil
+	}
+}
+
+func TestDeviceCommandDataSource_DeliversOnEveryRead(t *testing.T) {
+	t.Parallel()
+	target := newTarget(t)
+	config := testAccDeviceCommandDataSourceConfig(target, `
+  command_name = "GET_STATUS"
+  paras        = { detail = true }
+`) + `
+output "reply" {
+  value = data.iotda_device_command.test.response
+}
+`
+	checks := []statecheck.StateCheck{
+		statecheck.ExpectKnownValue(testDataSourceAddr, tfjsonpath.New("command_id"), knownvalue.NotNull()),
+		statecheck.CompareValuePairs(testDataSourceAddr, tfjsonpath.New("id"), testDataSourceAddr, tfjsonpath.New("command_id"), compare.ValuesSame()),
+		statecheck.ExpectKnownValue(testDataSourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(0)),
+		statecheck.ExpectKnownValue(testDataSourceAddr, tfjsonpath.New("delivered_at"), knownvalue.StringRegexp(rfc3339UTC)),
+		statecheck.ExpectKnownValue(testDataSourceAddr, tfjsonpath.New("response_json"), knownvalue.NotNull()),
+		statecheck.ExpectKnownOutputValue("reply", knownvalue.NotNull()),
+	}
+	if target.Server != nil {
+		checks = append(checks, statecheck.ExpectKnownOutputValueAtPath("reply",
+			tfjsonpath.New("paras").AtMapKey("detail"), knownvalue.Bool(true)))
+	}
+	delivered := 0
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// Reading the data source delivers the command.
+			{Config: config, ConfigStateChecks: checks, Check: checkMoreDeliveries(target.Server, target.DeviceID, &delivered)},
+			// Every later read (plan and refresh) delivers it again.
+			{Config: config, Check: checkMoreDeliveries(target.Server, target.DeviceID, &delivered)},
+			{RefreshState: true, Check: checkMoreDeliveries(target.Server, target.DeviceID, &delivered)},
+		},
+	})
+}
+
+func TestDeviceCommandDataSource_DeviceFailure(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "failing-dev", Simulated: &mockserver.Behavior{ResultCode: 3}},
+	}})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// A non-zero result_code fails the read.
+			{
+				Config:      testAccDeviceCommandDataSourceConfig(target, `  paras = { value = "ON" }`),
+				ExpectError: regexp.MustCompile(`(?s)Device Reported a Command Failure.*"failing-dev".*result_code\s+3`),
+			},
+			// With fail_on_device_error = false it is a warning and the result is returned.
+			{
+				Config: testAccDeviceCommandDataSourceConfig(target, `
+  paras                = { value = "ON" }
+  fail_on_device_error = false
+`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testDataSourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(3)),
+					statecheck.ExpectKnownValue(testDataSourceAddr,
+						tfjsonpath.New("response").AtMapKey("paras").AtMapKey("result"), knownvalue.StringExact("success")),
+				},
+			},
+		},
+	})
+}
+
+func TestDeviceCommandDataSource_DeviceTimeout(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "slow-dev", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorEcho, Delay: 3 * time.Second}},
+	}})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// timeouts.read bounds the delivery.
+			{
+				Config: testAccDeviceCommandDataSourceConfig(target, `
+  paras = { value = "ON" }
+  timeouts {
+    read = "1s"
+  }
+`),
+				ExpectError: regexp.MustCompile(`(?s)Command Delivery Outcome Unknown.*"slow-dev"`),
+			},
+		},
+	})
+}
+
+func TestDeviceCommandDataSource_Validation(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      testAccDeviceCommandDataSourceConfig(target, `  paras = ["ON"]`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Invalid Paras Value.*got\s+a\s+list`),
+			},
+		},
+	})
+	if n := requests(target.Server, ""); n != 0 {
+		t.Errorf("an invalid data source sent %d request(s), want none", n)
+	}
+}
