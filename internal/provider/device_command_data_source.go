@@ -106,6 +106,11 @@ func (d *deviceCommandDataSource) Configure(_ context.Context, req datasource.Co
 // Read delivers the command. A failure reported by the device is an error unless
 // fail_on_device_error is false, in which case the result is returned with a warning.
 func (d *deviceCommandDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	if d.data != nil && d.data.configUnknown && req.ClientCapabilities.DeferralAllowed {
+		// Terraform can read the data source again once the provider configuration is known.
+		resp.Deferred = &datasource.Deferred{Reason: datasource.DeferredReasonProviderConfigUnknown}
+		return
+	}
 	var config deviceCommandDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	if resp.Diagnostics.HasError() {
@@ -119,7 +124,7 @@ func (d *deviceCommandDataSource) Read(ctx context.Context, req datasource.ReadR
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if !deliver(ctx, d.data, &config.deviceCommandModel, &resp.Diagnostics) || resp.Diagnostics.HasError() {
+	if !deliver(ctx, d.data, &config.deviceCommandModel, false, &resp.Diagnostics) || resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)

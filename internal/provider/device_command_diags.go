@@ -49,24 +49,23 @@ func withRequestID(detail, requestID string) string {
 	return detail + "\n\nX-Request-Id: " + requestID
 }
 
-// reportDeviceFailure reports a reply with a non-zero result_code, or a platform error code
-// carried in a 200 answer, as an error or, with fail_on_device_error = false, a warning.
-func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, diags *diag.Diagnostics) {
+// reportDeviceFailure reports a reply with a non-zero result_code as an error or, with
+// fail_on_device_error = false, a warning.
+func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, forResource bool, diags *diag.Diagnostics) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Device %q answered command_id %s (", m.DeviceID.ValueString(), r.CommandID)
-	b.WriteString(describeCommand(iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()}))
-	fmt.Fprintf(&b, ") with result_code %d", m.ResultCode.ValueInt64())
-	if r.ErrorCode != "" {
-		fmt.Fprintf(&b, ", and IoTDA reported error_code %s: %s", r.ErrorCode, r.ErrorMsg)
-	}
-	b.WriteString(".")
+	cmd := iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()}
+	fmt.Fprintf(&b, "Device %q answered %s (command_id %s) with result_code %d.",
+		m.DeviceID.ValueString(), describeCommand(cmd), r.CommandID, m.ResultCode.ValueInt64())
 	if len(r.Response) > 0 {
 		fmt.Fprintf(&b, "\n\nThe device's reply: %s", r.Response)
 	}
 	if m.failOnDeviceError() {
-		b.WriteString("\n\nThe device did receive the command, so the result is recorded. A resource is marked " +
-			"as tainted and the command is delivered again on the next apply. Set fail_on_device_error = false " +
-			"to accept failures reported by the device.")
+		b.WriteString("\n\n")
+		if forResource {
+			b.WriteString("The device received the command, so the result is saved, and Terraform marks the " +
+				"resource as tainted: the next apply delivers the command again. ")
+		}
+		b.WriteString("Set fail_on_device_error = false to accept failures reported by the device.")
 		diags.AddError(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
 		return
 	}
@@ -141,8 +140,8 @@ func outcomeUnknownDetail(ctx context.Context, cmd iotda.Command, err error, req
 	detail := fmt.Sprintf("The request delivering %s to device %q may have reached IoTDA, but %s (%v).\n\n"+
 		"The device may or may not have executed the command. Nothing was saved, and the command will NOT be "+
 		"retried automatically, because a second delivery could act on the device twice. Check the device's "+
-		"state before applying again. If the platform is just slow to answer, raise the timeouts block's value "+
-		"above the platform's 20 s limit.",
+		"state before applying again. If the platform is just slow to answer, raise the timeout in the "+
+		"timeouts block above the platform's 20 s limit.",
 		describeCommand(cmd), cmd.DeviceID, why, err)
 	return withRequestID(detail, requestID)
 }
@@ -170,7 +169,7 @@ func diagnoseAPIError(pd *providerData, cmd iotda.Command, e *iotda.APIError, di
 			cmd.DeviceID, pd.projectID, status), e.RequestID))
 	default:
 		diags.AddError(summaryAPIError, withRequestID(fmt.Sprintf(
-			"IoTDA rejected %s for device %q: %s.\n\n%s",
+			"IoTDA answered the request delivering %s to device %q with an error: %s.\n\n%s",
 			describeCommand(cmd), cmd.DeviceID, status, apiErrorHint(e)), e.RequestID))
 	}
 }
@@ -178,6 +177,9 @@ func diagnoseAPIError(pd *providerData, cmd iotda.Command, e *iotda.APIError, di
 // apiErrorHint says what to do next for each class of API error.
 func apiErrorHint(e *iotda.APIError) string {
 	switch {
+	case e.StatusCode == http.StatusOK:
+		return "IoTDA accepted the request but reported a command delivery exception. The device may or may not " +
+			"have received the command; nothing was saved, and it will not be retried automatically."
 	case errors.Is(e, iotda.ErrUnauthorized):
 		return "Authentication failed. Check auth_token (IOTDA_AUTH_TOKEN), or access_key and secret_key " +
 			"(IOTDA_ACCESS_KEY, IOTDA_SECRET_KEY) and signing_algorithm."

@@ -203,11 +203,12 @@ func TestDeviceCommandResource_Unauthorized(t *testing.T) {
 	}
 }
 
-func TestDeviceCommandResource_APIErrors(t *testing.T) {
+func TestDeviceCommandResource_PlatformErrors(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
-		fault   mockserver.Fault
-		pattern string
+		fault          mockserver.Fault
+		pattern        string
+		wantDeliveries int
 	}{
 		"400 bad request": {
 			fault:   mockserver.Fault{Status: http.StatusBadRequest, ErrorCode: "IOTDA.000006", ErrorMsg: "Invalid input data."},
@@ -221,6 +222,21 @@ func TestDeviceCommandResource_APIErrors(t *testing.T) {
 			fault:   mockserver.Fault{Status: http.StatusInternalServerError, ErrorCode: "IOTDA.000001", ErrorMsg: "Internal error."},
 			pattern: `(?s)IoTDA API Error.*"d1".*HTTP\s+500.*IOTDA\.000001.*check\s+the\s+device's\s+state.*X-Request-Id`,
 		},
+		"200 with another delivery exception": {
+			fault:          mockserver.Fault{Body: `{"command_id":"c-1","error_code":"IOTDA.014112","error_msg":"Not subscribed."}`},
+			pattern:        `(?s)IoTDA API Error.*"d1".*HTTP\s+200.*IOTDA\.014112.*may\s+or\s+may\s+not\s+have\s+received`,
+			wantDeliveries: 1,
+		},
+		"200 with a malformed body": {
+			fault:          mockserver.Fault{Body: `<html>gateway</html>`},
+			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*may\s+or\s+may\s+not\s+have\s+executed`,
+			wantDeliveries: 1,
+		},
+		"connection reset after delivery": {
+			fault:          mockserver.Fault{ResetAfterDelivery: true},
+			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*NOT\s+be\s+retried`,
+			wantDeliveries: 1,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -232,11 +248,12 @@ func TestDeviceCommandResource_APIErrors(t *testing.T) {
 				ProtoV6ProviderFactories: testProviderFactories,
 				Steps: []resource.TestStep{
 					{Config: config, ExpectError: regexp.MustCompile(tc.pattern)},
+					// Nothing was saved, and nothing was retried.
 					expectPlanned(config, plancheck.ResourceActionCreate),
 				},
 			})
-			if n := len(target.Server.Deliveries("")); n != 0 {
-				t.Errorf("the mock delivered %d commands, want 0", n)
+			if n := len(target.Server.Deliveries("")); n != tc.wantDeliveries {
+				t.Errorf("the mock delivered %d commands, want %d", n, tc.wantDeliveries)
 			}
 		})
 	}

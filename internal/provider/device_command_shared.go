@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
@@ -97,16 +96,14 @@ func (m *deviceCommandModel) command(diags *diag.Diagnostics) (iotda.Command, bo
 	}, true
 }
 
-// deliver sends the command described by m and records the result in m. It reports
+// deliver sends the command described by m and records the result in m; forResource
+// selects the wording for the resource or the data source. It reports
 // whether m now holds a delivery that must be kept in state: true after the device
 // answered (even when it reported a failure, so Terraform taints the resource rather
 // than forgetting a command the device executed), false when nothing usable came back.
-func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, diags *diag.Diagnostics) bool {
+func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, forResource bool, diags *diag.Diagnostics) bool {
 	if pd == nil || pd.client == nil {
-		diags.AddError("Provider Not Configured",
-			"The iotda provider has no API client, so the command to device "+strconv.Quote(m.DeviceID.ValueString())+
-				" cannot be delivered. This happens when the provider configuration depends on values that are "+
-				"not known yet; make sure endpoint, region, project_id and the credentials are known when applying.")
+		diags.AddError("Provider Not Configured", notConfiguredDetail(pd, m.DeviceID.ValueString()))
 		return false
 	}
 	cmd, ok := m.command(diags)
@@ -122,10 +119,21 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, diags
 		return false
 	}
 	m.setResult(ctx, result, time.Now(), diags)
-	if m.ResultCode.ValueInt64() != 0 || result.ErrorCode != "" {
-		reportDeviceFailure(m, result, diags)
+	if m.ResultCode.ValueInt64() != 0 {
+		reportDeviceFailure(m, result, forResource, diags)
 	}
 	return true
+}
+
+func notConfiguredDetail(pd *providerData, deviceID string) string {
+	if pd != nil && pd.configUnknown {
+		return fmt.Sprintf("The command to device %q cannot be delivered yet: the iotda provider's configuration "+
+			"depends on values that are only known after apply, such as attributes of resources that do not exist "+
+			"yet. Configure the provider with values known at plan time, or create those resources first "+
+			"(terraform apply -target=...).", deviceID)
+	}
+	return fmt.Sprintf("The command to device %q cannot be delivered: the iotda provider was not configured. "+
+		"Please report this issue to the provider developers.", deviceID)
 }
 
 // setResult copies a delivery's answer into the computed attributes.

@@ -5,6 +5,7 @@ package provider
 
 import (
 	"context"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -56,11 +57,12 @@ type providerModel struct {
 }
 
 // providerData is what resources and data sources receive from Configure. client is nil
-// when the configuration held values that were not known yet.
+// when the configuration held values that were not known yet (configUnknown).
 type providerData struct {
-	client    *iotda.Client
-	projectID string
-	endpoint  string
+	client        *iotda.Client
+	projectID     string
+	endpoint      string
+	configUnknown bool
 }
 
 // New returns a constructor for the provider, as providerserver.Serve expects.
@@ -83,79 +85,93 @@ func (p *iotdaProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"Authenticate with either an IAM token (`auth_token`) or an access key pair (`access_key` and " +
 			"`secret_key`, plus `security_token` for temporary credentials). Every argument can also be set " +
 			"through an environment variable, named in its description.",
-		Attributes: map[string]schema.Attribute{
-			"endpoint": schema.StringAttribute{
-				MarkdownDescription: "IoTDA application API endpoint, such as `https://iotda.cn-north-4.myhuaweicloud.com` " +
-					"or an instance's access address. Defaults to `https://iotda.{region}.myhuaweicloud.com`. " +
-					"Environment variable: `IOTDA_ENDPOINT`.",
-				Optional:   true,
-				Validators: []validator.String{endpointValidator{}},
-			},
-			"region": schema.StringAttribute{
-				MarkdownDescription: "Huawei Cloud region, such as `cn-north-4`. Used for the default endpoint and " +
-					"for `V11-HMAC-SHA256` signatures. Environment variables: `IOTDA_REGION`, then `HW_REGION_NAME`.",
-				Optional: true,
-			},
-			"project_id": schema.StringAttribute{
-				MarkdownDescription: "Project ID the devices belong to. Required, here or in the environment. " +
-					"Environment variables: `IOTDA_PROJECT_ID`, then `HW_PROJECT_ID`.",
-				Optional: true,
-			},
-			"instance_id": schema.StringAttribute{
-				MarkdownDescription: "IoTDA instance ID, sent as the `Instance-Id` header. Required by the standard " +
-					"and enterprise editions. Environment variable: `IOTDA_INSTANCE_ID`.",
-				Optional: true,
-			},
-			"auth_token": schema.StringAttribute{
-				MarkdownDescription: "IAM user token, sent as `X-Auth-Token`. Conflicts with `access_key`. " +
-					"Environment variable: `IOTDA_AUTH_TOKEN`.",
-				Optional:  true,
-				Sensitive: true,
-			},
-			"access_key": schema.StringAttribute{
-				MarkdownDescription: "Access key (AK) for request signing; requires `secret_key`. " +
-					"Environment variables: `IOTDA_ACCESS_KEY`, then `HW_ACCESS_KEY`.",
-				Optional:  true,
-				Sensitive: true,
-			},
-			"secret_key": schema.StringAttribute{
-				MarkdownDescription: "Secret key (SK) for request signing; requires `access_key`. " +
-					"Environment variables: `IOTDA_SECRET_KEY`, then `HW_SECRET_KEY`.",
-				Optional:  true,
-				Sensitive: true,
-			},
-			"security_token": schema.StringAttribute{
-				MarkdownDescription: "Security token for temporary access keys, sent as `X-Security-Token`. " +
-					"Environment variables: `IOTDA_SECURITY_TOKEN`, then `HW_SECURITY_TOKEN`.",
-				Optional:  true,
-				Sensitive: true,
-			},
-			"signing_algorithm": schema.StringAttribute{
-				MarkdownDescription: "AK/SK signing algorithm: `SDK-HMAC-SHA256` or `V11-HMAC-SHA256` (derived " +
-					"signing, needed by the standard and enterprise editions' instance endpoints). By default it is " +
-					"chosen from the endpoint. Environment variable: `IOTDA_SIGNING_ALGORITHM`.",
-				Optional:   true,
-				Validators: []validator.String{stringvalidator.OneOf(signingSDK, signingV11)},
-			},
-			"max_retries": schema.Int64Attribute{
-				MarkdownDescription: "How many times a request is retried when it provably did not reach IoTDA " +
-					"(connection refused, DNS or TLS handshake failure, throttling). A request that may have reached " +
-					"the platform is never retried, so a device never receives a command twice. Defaults to `3`. " +
-					"Environment variable: `IOTDA_MAX_RETRIES`.",
-				Optional:   true,
-				Validators: []validator.Int64{int64validator.AtLeast(0)},
-			},
-			"insecure": schema.BoolAttribute{
-				MarkdownDescription: "Skip TLS certificate verification. Only for testing. " +
-					"Environment variable: `IOTDA_INSECURE`.",
-				Optional: true,
-			},
-			"ca_cert_pem": schema.StringAttribute{
-				MarkdownDescription: "PEM-encoded CA certificates to trust in addition to the system's, for " +
-					"endpoints with a private CA. Environment variable: `IOTDA_CA_CERT_PEM`.",
-				Optional:   true,
-				Validators: []validator.String{pemCertificatesValidator{}},
-			},
+		Attributes: providerAttributes(),
+	}
+}
+
+// providerAttributes lists the provider arguments; each description names its
+// environment variables, because the docs are generated from them.
+func providerAttributes() map[string]schema.Attribute {
+	attrs := map[string]schema.Attribute{
+		"endpoint": schema.StringAttribute{
+			MarkdownDescription: "IoTDA application API endpoint, such as `https://iotda.cn-north-4.myhuaweicloud.com` " +
+				"or an instance's access address. Defaults to `https://iotda.{region}.myhuaweicloud.com`. " +
+				"Environment variable: `IOTDA_ENDPOINT`.",
+			Optional:   true,
+			Validators: []validator.String{endpointValidator{}},
+		},
+		"region": schema.StringAttribute{
+			MarkdownDescription: "Huawei Cloud region, such as `cn-north-4`. Used for the default endpoint and " +
+				"for `V11-HMAC-SHA256` signatures. Environment variables: `IOTDA_REGION`, then `HW_REGION_NAME`.",
+			Optional: true,
+		},
+		"project_id": schema.StringAttribute{
+			MarkdownDescription: "Project ID the devices belong to. Required, here or in the environment. " +
+				"Environment variables: `IOTDA_PROJECT_ID`, then `HW_PROJECT_ID`.",
+			Optional: true,
+		},
+		"instance_id": schema.StringAttribute{
+			MarkdownDescription: "IoTDA instance ID, sent as the `Instance-Id` header. Required by the standard " +
+				"and enterprise editions. Environment variable: `IOTDA_INSTANCE_ID`.",
+			Optional: true,
+		},
+		"max_retries": schema.Int64Attribute{
+			MarkdownDescription: "How many times a request is retried when it provably did not reach IoTDA " +
+				"(connection refused, DNS or TLS handshake failure, throttling). A request that may have reached " +
+				"the platform is never retried, so a device never receives a command twice. Defaults to `3`. " +
+				"Environment variable: `IOTDA_MAX_RETRIES`.",
+			Optional:   true,
+			Validators: []validator.Int64{int64validator.AtLeast(0)},
+		},
+		"insecure": schema.BoolAttribute{
+			MarkdownDescription: "Skip TLS certificate verification. Only for testing. " +
+				"Environment variable: `IOTDA_INSECURE`.",
+			Optional: true,
+		},
+		"ca_cert_pem": schema.StringAttribute{
+			MarkdownDescription: "PEM-encoded CA certificates to trust in addition to the system's, for " +
+				"endpoints with a private CA. Environment variable: `IOTDA_CA_CERT_PEM`.",
+			Optional:   true,
+			Validators: []validator.String{pemCertificatesValidator{}},
+		},
+	}
+	maps.Copy(attrs, credentialAttributes())
+	return attrs
+}
+
+// credentialAttributes are the authentication arguments, all sensitive.
+func credentialAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"auth_token": schema.StringAttribute{
+			MarkdownDescription: "IAM user token, sent as `X-Auth-Token`. Conflicts with `access_key`. " +
+				"Environment variable: `IOTDA_AUTH_TOKEN`.",
+			Optional:  true,
+			Sensitive: true,
+		},
+		"access_key": schema.StringAttribute{
+			MarkdownDescription: "Access key (AK) for request signing; requires `secret_key`. " +
+				"Environment variables: `IOTDA_ACCESS_KEY`, then `HW_ACCESS_KEY`.",
+			Optional:  true,
+			Sensitive: true,
+		},
+		"secret_key": schema.StringAttribute{
+			MarkdownDescription: "Secret key (SK) for request signing; requires `access_key`. " +
+				"Environment variables: `IOTDA_SECRET_KEY`, then `HW_SECRET_KEY`.",
+			Optional:  true,
+			Sensitive: true,
+		},
+		"security_token": schema.StringAttribute{
+			MarkdownDescription: "Security token for temporary access keys, sent as `X-Security-Token`. " +
+				"Environment variables: `IOTDA_SECURITY_TOKEN`, then `HW_SECURITY_TOKEN`.",
+			Optional:  true,
+			Sensitive: true,
+		},
+		"signing_algorithm": schema.StringAttribute{
+			MarkdownDescription: "AK/SK signing algorithm: `SDK-HMAC-SHA256` or `V11-HMAC-SHA256` (derived " +
+				"signing, needed by the standard and enterprise editions' instance endpoints). By default it is " +
+				"chosen from the endpoint. Environment variable: `IOTDA_SIGNING_ALGORITHM`.",
+			Optional:   true,
+			Validators: []validator.String{stringvalidator.OneOf(signingSDK, signingV11)},
 		},
 	}
 }
@@ -190,7 +206,7 @@ func (p *iotdaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	data := &providerData{projectID: cfg.ProjectID, endpoint: cfg.Endpoint}
+	data := &providerData{projectID: cfg.ProjectID, endpoint: cfg.Endpoint, configUnknown: !known}
 	resp.ResourceData, resp.DataSourceData = data, data
 	if !known {
 		// Values that depend on resources are unknown during plan. Validation and planning

@@ -54,30 +54,30 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// isolateProviderEnv clears the provider's environment variables, then, against a real
-// endpoint, exports its credentials from IOTDA_ACC_* so that they never appear in a
-// configuration file.
+// realCredentials maps the IOTDA_ACC_* credential variables to the provider arguments
+// they configure against a real endpoint.
+var realCredentials = []struct{ env, argument string }{
+	{envAccAuthToken, "auth_token"}, {envAccAccessKey, "access_key"}, {envAccSecretKey, "secret_key"},
+}
+
+// isolateProviderEnv clears the provider's environment variables so that tests see only
+// what they configure. Against a real endpoint it passes the credentials to Terraform as
+// TF_VAR_* input variables, which keeps them out of configuration files and away from
+// tests that configure the provider themselves.
 func isolateProviderEnv() error {
-	useReal := realEndpoint()
-	creds := map[string]string{
-		"IOTDA_AUTH_TOKEN": os.Getenv(envAccAuthToken),
-		"IOTDA_ACCESS_KEY": os.Getenv(envAccAccessKey),
-		"IOTDA_SECRET_KEY": os.Getenv(envAccSecretKey),
-	}
 	for _, name := range providerEnvVars {
 		if err := os.Unsetenv(name); err != nil {
 			return err
 		}
 	}
-	if !useReal {
+	if !realEndpoint() {
 		return nil
 	}
-	for name, value := range creds {
-		if value == "" {
-			continue
-		}
-		if err := os.Setenv(name, value); err != nil {
-			return err
+	for _, c := range realCredentials {
+		if v := os.Getenv(c.env); v != "" {
+			if err := os.Setenv("TF_VAR_iotda_acc_"+c.argument, v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -185,10 +185,10 @@ provider "iotda" {
 	return &testTarget{ProviderHCL: hcl, DeviceID: opts.Devices[0].ID, ProjectID: s.ProjectID(), Server: s}
 }
 
-// realProviderHCL configures the provider from IOTDA_ACC_*; the credentials come from the
-// environment (see isolateProviderEnv).
+// realProviderHCL configures the provider from IOTDA_ACC_*. The credentials are sensitive
+// input variables set through TF_VAR_* (see isolateProviderEnv).
 func realProviderHCL() string {
-	var b strings.Builder
+	var vars, b strings.Builder
 	b.WriteString("\nprovider \"iotda\" {\n")
 	fmt.Fprintf(&b, "  endpoint   = %q\n  project_id = %q\n", os.Getenv(envAccEndpoint), os.Getenv(envAccProjectID))
 	if v := os.Getenv(envAccRegion); v != "" {
@@ -197,15 +197,22 @@ func realProviderHCL() string {
 	if v := os.Getenv(envAccInstanceID); v != "" {
 		fmt.Fprintf(&b, "  instance_id = %q\n", v)
 	}
+	for _, c := range realCredentials {
+		if os.Getenv(c.env) == "" {
+			continue
+		}
+		fmt.Fprintf(&vars, "\nvariable \"iotda_acc_%[1]s\" {\n  type      = string\n  sensitive = true\n}\n", c.argument)
+		fmt.Fprintf(&b, "  %[1]s = var.iotda_acc_%[1]s\n", c.argument)
+	}
 	b.WriteString("}\n")
-	return b.String()
+	return vars.String() + b.String()
 }
 
 // requests counts the command API requests the mock answered for deviceID ("" for all).
 func requests(s *mockserver.Server, deviceID string) int {
 	n := 0
 	for _, e := range s.Journal() {
-		if e.Kind == mockserver.EntryRequest && (deviceID == "" || e.DeviceID == deviceID || strings.Contains(e.Path, "/devices/"+deviceID+"/")) {
+		if e.Kind == mockserver.EntryRequest && (deviceID == "" || e.DeviceID == deviceID) {
 			n++
 		}
 	}

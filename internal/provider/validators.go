@@ -11,6 +11,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 )
 
+// Interface assertions.
+var (
+	_ validator.Dynamic = parasValidator{}
+	_ validator.String  = endpointValidator{}
+	_ validator.String  = pemCertificatesValidator{}
+)
+
 // deviceIDPattern is the platform's rule for device ids.
 var deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
@@ -19,13 +26,6 @@ func deviceIDValidator() validator.String {
 	return stringvalidator.RegexMatches(deviceIDPattern,
 		"must be 1 to 128 characters long and contain only letters, digits, underscores (_) and hyphens (-)")
 }
-
-// Interface assertions.
-var (
-	_ validator.Dynamic = parasValidator{}
-	_ validator.String  = endpointValidator{}
-	_ validator.String  = pemCertificatesValidator{}
-)
 
 // parasValidator checks at plan time that paras is an object, a map, or a string holding a
 // JSON object, and that it can be encoded.
