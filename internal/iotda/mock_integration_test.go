@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda/signer"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"

@@ -15,9 +15,10 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
 
-func expectAction(action plancheck.ResourceActionType) resource.ConfigPlanChecks {
+// expectReplace checks that the step's plan replaces the test resource, that is, re-delivers.
+func expectReplace() resource.ConfigPlanChecks {
 	return resource.ConfigPlanChecks{
-		PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResourceAddr, action)},
+		PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResourceAddr, plancheck.ResourceActionReplace)},
 	}
 }
 
@@ -39,7 +40,7 @@ func TestDeviceCommandResource_TriggersRedeliver(t *testing.T) {
 			// A trigger change replaces the resource: exactly one more delivery.
 			{
 				Config:           config("1.2"),
-				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigPlanChecks: expectReplace(),
 				Check:            checkDeliveries(target.Server, "d1", 2),
 			},
 			// Unchanged triggers deliver nothing.
@@ -75,7 +76,7 @@ resource "iotda_device_command" "test" {
 			// Each argument change is a new delivery.
 			{
 				Config:           config("d1", "Switch", "ON_OFF", `{ value = "OFF" }`),
-				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigPlanChecks: expectReplace(),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response").AtMapKey("paras").AtMapKey("value"), knownvalue.StringExact("OFF")),
 				},
@@ -83,23 +84,23 @@ resource "iotda_device_command" "test" {
 			},
 			{
 				Config:           config("d1", "Switch", "TOGGLE", `{ value = "OFF" }`),
-				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigPlanChecks: expectReplace(),
 				Check:            checkDeliveries(target.Server, "d1", 3),
 			},
 			{
 				Config:           config("d1", "Light", "TOGGLE", `{ value = "OFF" }`),
-				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigPlanChecks: expectReplace(),
 				Check:            checkDeliveries(target.Server, "d1", 4),
 			},
 			// Same object written as a JSON string is a different value: delivered again.
 			{
 				Config:           config("d1", "Light", "TOGGLE", `jsonencode({ value = "OFF" })`),
-				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigPlanChecks: expectReplace(),
 				Check:            checkDeliveries(target.Server, "d1", 5),
 			},
 			{
 				Config:           config("d2", "Light", "TOGGLE", `jsonencode({ value = "OFF" })`),
-				ConfigPlanChecks: expectAction(plancheck.ResourceActionReplace),
+				ConfigPlanChecks: expectReplace(),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkDeliveries(target.Server, "d1", 5),
 					checkDeliveries(target.Server, "d2", 1),
