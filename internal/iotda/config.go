@@ -83,6 +83,17 @@ func (c Config) signingAlgorithm(u *url.URL) string {
 	return algorithmForHost(u.Hostname())
 }
 
+// EffectiveSigningAlgorithm is the algorithm AK/SK requests will use with this configuration:
+// SigningAlgorithm when set, otherwise the one the endpoint's host calls for. It is "" for token
+// authentication and for an endpoint that does not parse.
+func (c Config) EffectiveSigningAlgorithm() string {
+	u, err := parseEndpoint(c.Endpoint)
+	if err != nil {
+		return ""
+	}
+	return c.signingAlgorithm(u)
+}
+
 // parseEndpoint checks that the endpoint is an absolute http(s) URL with a host and returns it
 // without a trailing "/". Errors never echo the value, which could hold credentials.
 func parseEndpoint(endpoint string) (*url.URL, error) {

@@ -84,6 +84,12 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 	if cfg.Endpoint == "" && cfg.Region != "" {
 		cfg.Endpoint = iotda.DefaultEndpoint(cfg.Region)
 	}
+	if !region.set() && cfg.EffectiveSigningAlgorithm() == signingV11 {
+		diags.AddAttributeError(path.Root("region"), "Missing Region",
+			fmt.Sprintf("Requests to %s are signed with %s, whose credential scope includes the region. Set region "+
+				"(or the %s environment variable), or set signing_algorithm = %q if this endpoint accepts it.",
+				cfg.Endpoint, signingV11, envNames("IOTDA_REGION", "HW_REGION_NAME"), signingSDK))
+	}
 	if insecure {
 		diags.AddAttributeWarning(path.Root("insecure"), "TLS Verification Disabled",
 			"insecure is true, so the IoTDA endpoint's certificate is not verified. Use this only for testing; "+

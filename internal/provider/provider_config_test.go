@@ -165,6 +165,11 @@ func TestResolveConfig_Errors(t *testing.T) {
 			env:      with(map[string]string{"IOTDA_SECURITY_TOKEN": secretST}),
 			wantPath: "security_token", wantDetail: "temporary access keys",
 		},
+		"V11 endpoint without region": {
+			env: with(map[string]string{"IOTDA_ENDPOINT": "https://x.st1.iotda-app.cn-north-4.myhuaweicloud.com",
+				"IOTDA_ACCESS_KEY": secretAK, "IOTDA_SECRET_KEY": secretSK}, "IOTDA_REGION", "IOTDA_AUTH_TOKEN"),
+			wantPath: "region", wantDetail: "V11-HMAC-SHA256",
+		},
 		"bad max retries":   {env: with(map[string]string{"IOTDA_MAX_RETRIES": "-1"}), wantPath: "max_retries", wantDetail: "IOTDA_MAX_RETRIES"},
 		"bad insecure":      {env: with(map[string]string{"IOTDA_INSECURE": "maybe"}), wantPath: "insecure", wantDetail: "IOTDA_INSECURE"},
 		"bad signing":       {env: with(map[string]string{"IOTDA_SIGNING_ALGORITHM": "MD5"}), wantPath: "signing_algorithm", wantDetail: "IOTDA_SIGNING_ALGORITHM"},
