@@ -1,0 +1,93 @@
+package provider
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/config"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+)
+
+// readExample returns a file under examples/, which tfplugindocs puts into docs/.
+func readExample(t *testing.T, name string) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestExamples_ResourceAndDataSource applies the documentation's examples against a mock
+// with the device they name, so that every example in docs/ is a configuration that works.
+func TestExamples_ResourceAndDataSource(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+	}})
+
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			// The resource example delivers both of its commands.
+			{
+				Config: target.ProviderHCL + readExample(t, "resources/iotda_device_command/resource.tf"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownOutputValue("switch_result", knownvalue.StringExact("success")),
+				},
+				Check: checkDeliveries(target.Server, "d-123", 2),
+			},
+			// The data source example delivers its command on read.
+			{
+				Config: target.ProviderHCL + readExample(t, "data-sources/iotda_device_command/data-source.tf"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownOutputValue("device_status",
+						knownvalue.ObjectExact(map[string]knownvalue.Check{"result": knownvalue.StringExact("success")})),
+				},
+			},
+		},
+	})
+}
+
+// TestExamples_Provider plans a command with each provider configuration of the provider
+// example: Terraform validates and configures only providers that something uses.
+func TestExamples_Provider(t *testing.T) {
+	t.Parallel()
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: readExample(t, "provider/provider.tf") + `
+resource "iotda_device_command" "default" {
+  device_id = "d-123"
+  paras     = { value = "ON" }
+}
+
+resource "iotda_device_command" "instance" {
+  provider  = iotda.instance
+  device_id = "d-123"
+  paras     = { value = "ON" }
+}
+`,
+				ConfigVariables: config.Variables{
+					"project_id":  config.StringVariable("0123456789abcdef"),
+					"instance_id": config.StringVariable("instance-1"),
+					"auth_token":  config.StringVariable("example-token"),
+					"access_key":  config.StringVariable("example-ak"),
+					"secret_key":  config.StringVariable("example-sk"),
+				},
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
