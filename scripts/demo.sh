@@ -62,7 +62,7 @@ echo "command id:   $("$terraform" output -raw command_id 2>/dev/null)"
 echo "device reply: $("$terraform" output -raw device_reply 2>/dev/null)"
 
 echo
-echo "==> What the mock delivered over MQTT"
+echo "==> The mock's delivery log (the command travelled over MQTT to the simulated device)"
 grep -i deliver "$work/mock.log" | tail -n 5 || true
 
 echo
