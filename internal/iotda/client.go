@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda/signer"
 )
@@ -96,9 +97,15 @@ func buildHTTPClient(cfg Config, secrets []string) (*http.Client, error) {
 	return &hc, nil
 }
 
-// pooledTransport is go-cleanhttp's pooled transport (proxy from the environment) with the configured trust.
+// pooledTransport is go-cleanhttp's pooled transport with the configured trust and a proxy taken from
+// the environment as it is now.
 func pooledTransport(cfg Config) (*http.Transport, error) {
 	t := cleanhttp.DefaultPooledTransport()
+	// http.ProxyFromEnvironment reads the environment once per process, so a long-lived provider would
+	// never see a changed HTTP_PROXY/HTTPS_PROXY/NO_PROXY between configurations, and tests could not set
+	// them. Reading them here makes the proxy per configuration (and testable) with the same rules.
+	proxyFunc := httpproxy.FromEnvironment().ProxyFunc()
+	t.Proxy = func(r *http.Request) (*url.URL, error) { return proxyFunc(r.URL) }
 	// Close idle connections well before typical load balancer idle timeouts (60 s), so that a
 	// command is rarely written to a connection the server is closing, which would leave its
 	// outcome unknown (Go never replays a POST once it may have been written).

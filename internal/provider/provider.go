@@ -98,7 +98,7 @@ func providerAttributes() map[string]schema.Attribute {
 				"or an instance's access address. Defaults to `https://iotda.{region}.myhuaweicloud.com`. " +
 				"Environment variable: `IOTDA_ENDPOINT`.",
 			Optional:   true,
-			Validators: []validator.String{endpointValidator{}},
+			Validators: []validator.String{endpointValidator()},
 		},
 		"region": schema.StringAttribute{
 			MarkdownDescription: "Huawei Cloud region, such as `cn-north-4`. Used for the default endpoint and " +
@@ -132,7 +132,7 @@ func providerAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "PEM-encoded CA certificates to trust in addition to the system's, for " +
 				"endpoints with a private CA. Environment variable: `IOTDA_CA_CERT_PEM`.",
 			Optional:   true,
-			Validators: []validator.String{pemCertificatesValidator{}},
+			Validators: []validator.String{pemCertificatesValidator()},
 		},
 	}
 	maps.Copy(attrs, credentialAttributes())

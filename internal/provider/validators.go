@@ -14,8 +14,7 @@ import (
 // Interface assertions.
 var (
 	_ validator.Dynamic = parasValidator{}
-	_ validator.String  = endpointValidator{}
-	_ validator.String  = pemCertificatesValidator{}
+	_ validator.String  = stringCheck{}
 )
 
 // deviceIDPattern is the platform's rule for device ids.
@@ -50,24 +49,35 @@ func (parasValidator) ValidateDynamic(_ context.Context, req validator.DynamicRe
 	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Paras Value", err.Error())
 }
 
-// endpointValidator requires an absolute http or https URL.
-type endpointValidator struct{}
-
-func (endpointValidator) Description(_ context.Context) string {
-	return "value must be an http:// or https:// URL"
+// stringCheck validates a string attribute with a check that Configure also applies to
+// values read from the environment, which schema validators never see.
+type stringCheck struct {
+	description string
+	summary     string
+	check       func(string) error
 }
 
-func (v endpointValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
+func (v stringCheck) Description(_ context.Context) string { return v.description }
 
-func (endpointValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v stringCheck) MarkdownDescription(_ context.Context) string { return v.description }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if err := checkEndpoint(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Endpoint", err.Error())
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, err.Error())
 	}
+}
+
+// endpointValidator requires an absolute http or https URL.
+func endpointValidator() validator.String {
+	return stringCheck{"value must be an http:// or https:// URL", "Invalid Endpoint", checkEndpoint}
+}
+
+// pemCertificatesValidator requires at least one PEM certificate.
+func pemCertificatesValidator() validator.String {
+	return stringCheck{"value must contain one or more PEM-encoded certificates", "Invalid CA Certificate", checkCACertPEM}
 }
 
 // checkEndpoint is shared with the environment-variable path of Configure.
@@ -79,26 +89,6 @@ func checkEndpoint(s string) error {
 			"such as https://iotda.cn-north-4.myhuaweicloud.com")
 	}
 	return nil
-}
-
-// pemCertificatesValidator requires at least one PEM certificate.
-type pemCertificatesValidator struct{}
-
-func (pemCertificatesValidator) Description(_ context.Context) string {
-	return "value must contain one or more PEM-encoded certificates"
-}
-
-func (v pemCertificatesValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (pemCertificatesValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := checkCACertPEM(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid CA Certificate", err.Error())
-	}
 }
 
 func checkCACertPEM(s string) error {

@@ -102,7 +102,7 @@ func TestEndpointValidator(t *testing.T) {
 	} {
 		req := validator.StringRequest{Path: path.Root("endpoint"), ConfigValue: types.StringValue(endpoint)}
 		var resp validator.StringResponse
-		endpointValidator{}.ValidateString(t.Context(), req, &resp)
+		endpointValidator().ValidateString(t.Context(), req, &resp)
 		if got := !resp.Diagnostics.HasError(); got != ok {
 			t.Errorf("endpoint %q valid = %v, want %v (%v)", endpoint, got, ok, resp.Diagnostics)
 		}
@@ -121,7 +121,7 @@ func TestPEMCertificatesValidator(t *testing.T) {
 	} {
 		req := validator.StringRequest{Path: path.Root("ca_cert_pem"), ConfigValue: types.StringValue(tc.pem)}
 		var resp validator.StringResponse
-		pemCertificatesValidator{}.ValidateString(t.Context(), req, &resp)
+		pemCertificatesValidator().ValidateString(t.Context(), req, &resp)
 		if got := !resp.Diagnostics.HasError(); got != tc.ok {
 			t.Errorf("%s: valid = %v, want %v", name, got, tc.ok)
 		}
