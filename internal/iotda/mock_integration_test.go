@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda/signer"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/testutil"
 )
 
 // These tests run the client against the mock platform for the "safe retries" issue: the
@@ -292,17 +292,10 @@ func TestMock_ThrottledIsRetriedOnce(t *testing.T) {
 
 func TestMock_ConnectionRefusedIsRetriedThenNotSent(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
+	addr := testutil.ClosedAddr(t)
 	s := newMock(t, nil) // Only for the configuration; nothing listens at addr.
 	c := newClient(t, s, func(c *iotda.Config) { c.Endpoint = "http://" + addr })
-	_, err = c.CreateCommand(t.Context(), echoCommand(echoID))
+	_, err := c.CreateCommand(t.Context(), echoCommand(echoID))
 	var ns *iotda.NotSentError
 	// MaxRetries bounds the retries, so a provably unsent request is tried MaxRetries+1 times.
 	if !errors.As(err, &ns) || ns.Attempts != mockRetries+1 || !errors.Is(err, syscall.ECONNREFUSED) {

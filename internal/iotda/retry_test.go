@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/testutil"
 )
 
 func TestCreateCommand_ServerErrorsAreNotRetried(t *testing.T) {
@@ -98,20 +100,6 @@ func TestCreateCommand_RetryAfterBeyondDeadlineStops(t *testing.T) {
 	}
 }
 
-// closedAddr returns an address nothing listens on any more.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // countingTransport counts dials made through a plain transport.
 func countingTransport(dials *atomic.Int32, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	var d net.Dialer
@@ -125,7 +113,7 @@ func countingTransport(dials *atomic.Int32, dial func(ctx context.Context, netwo
 }
 
 func TestCreateCommand_ConnectionRefusedRetriedThenNotSent(t *testing.T) {
-	addr := closedAddr(t)
+	addr := testutil.ClosedAddr(t)
 	var dials atomic.Int32
 	c := newTestClient(t, "http://"+addr, func(c *Config) {
 		c.MaxRetries = 2

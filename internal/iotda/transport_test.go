@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/testutil"
 )
 
 func TestLoggingTransport_MasksSecrets(t *testing.T) {
@@ -69,7 +71,7 @@ func TestLoggingTransport_MasksSecrets(t *testing.T) {
 func TestLoggingTransport_LogsFailures(t *testing.T) {
 	var buf bytes.Buffer
 	ctx := tflogtest.RootLogger(t.Context(), &buf)
-	c := newTestClient(t, "http://"+closedAddr(t), func(c *Config) { c.MaxRetries = 0 })
+	c := newTestClient(t, "http://"+testutil.ClosedAddr(t), func(c *Config) { c.MaxRetries = 0 })
 	if _, err := c.CreateCommand(ctx, simpleCommand); err == nil {
 		t.Fatal("expected an error")
 	}

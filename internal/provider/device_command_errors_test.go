@@ -2,7 +2,6 @@ package provider
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/testutil"
 )
 
 // One test per row of the diagnostics table in DESIGN.md. Terraform wraps long details,
@@ -261,15 +261,7 @@ func TestDeviceCommandResource_PlatformErrors(t *testing.T) {
 
 func TestDeviceCommandResource_Unreachable(t *testing.T) {
 	t.Parallel()
-	// A port that was just released: nothing listens there, so the connection is refused.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	addr := testutil.ClosedAddr(t)
 	target := &testTarget{DeviceID: "d1", ProviderHCL: fmt.Sprintf(`
 provider "iotda" {
   endpoint    = "http://%[1]s"
