@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,35 +60,34 @@ func TestExamples_ResourceAndDataSource(t *testing.T) {
 }
 
 // TestExamples_Provider plans a command with each provider configuration of the provider
-// example: Terraform validates and configures only providers that something uses.
+// example, one at a time: Terraform validates and configures only the providers something
+// uses, and the tests serve every alias from one in-process provider server, which must not
+// be configured twice at once.
 func TestExamples_Provider(t *testing.T) {
 	t.Parallel()
+	variables := config.Variables{
+		"project_id":  config.StringVariable("0123456789abcdef"),
+		"instance_id": config.StringVariable("instance-1"),
+		"auth_token":  config.StringVariable("example-token"),
+		"access_key":  config.StringVariable("example-ak"),
+		"secret_key":  config.StringVariable("example-sk"),
+	}
+	step := func(providerRef string) resource.TestStep {
+		return resource.TestStep{
+			Config: readExample(t, "provider/provider.tf") + fmt.Sprintf(`
+resource "iotda_device_command" "example" {
+  provider  = %s
+  device_id = "d-123"
+  paras     = { value = "ON" }
+}
+`, providerRef),
+			ConfigVariables:    variables,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+		}
+	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: readExample(t, "provider/provider.tf") + `
-resource "iotda_device_command" "default" {
-  device_id = "d-123"
-  paras     = { value = "ON" }
-}
-
-resource "iotda_device_command" "instance" {
-  provider  = iotda.instance
-  device_id = "d-123"
-  paras     = { value = "ON" }
-}
-`,
-				ConfigVariables: config.Variables{
-					"project_id":  config.StringVariable("0123456789abcdef"),
-					"instance_id": config.StringVariable("instance-1"),
-					"auth_token":  config.StringVariable("example-token"),
-					"access_key":  config.StringVariable("example-ak"),
-					"secret_key":  config.StringVariable("example-sk"),
-				},
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-			},
-		},
+		Steps:                    []resource.TestStep{step("iotda"), step("iotda.instance")},
 	})
 }
