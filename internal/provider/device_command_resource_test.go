@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"regexp"
@@ -184,4 +185,29 @@ func expectDeliveredParas(target *testTarget, want string) error {
 		return fmt.Errorf("delivered payload %s does not contain the paras %s byte for byte", body, want)
 	}
 	return nil
+}
+
+// TestDeviceCommandResource_ReplyWithHugeNumber: a device's reply holding a number that
+// would take hours to render in decimal is recorded without response (with a warning), not
+// left to hang the provider and Terraform.
+func TestDeviceCommandResource_ReplyWithHugeNumber(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{{ID: "huge", Simulated: &mockserver.Behavior{
+		Response: json.RawMessage(`{"result_code":0,"paras":{"x":1e100000000}}`),
+	}}}})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("command_id"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(0)),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"), knownvalue.Null()),
+				},
+				Check: checkDeliveries(target.Server, "huge", 1),
+			},
+		},
+	})
 }

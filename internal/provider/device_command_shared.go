@@ -156,7 +156,7 @@ func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResu
 	}
 	resp, err := jsonToDynamic(ctx, raw)
 	if err != nil {
-		diags.AddWarning("Device Reply Is Not Valid JSON",
+		diags.AddWarning("Device Reply Could Not Be Read",
 			fmt.Sprintf("Device %q answered command %s, but its reply could not be read (%v), so response "+
 				"and response_json are null. The reply was: %s", m.DeviceID.ValueString(), r.CommandID, err, raw))
 		return

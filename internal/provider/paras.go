@@ -20,6 +20,18 @@ import (
 // parsed from a device's reply survives the trip through state unchanged.
 const numberPrecision = 512
 
+// maxBinaryExponent bounds the numbers taken from a device's reply or written into paras,
+// to about 1e±1233. Rendering a number in decimal takes time and memory in proportion to
+// its exponent, so a reply holding 1e100000000 would otherwise hang the provider (and
+// Terraform, which renders state numbers the same way).
+const maxBinaryExponent = 4096
+
+// inRange reports whether f is small enough to render in decimal.
+func inRange(f *big.Float) bool {
+	exp := f.MantExp(nil)
+	return exp <= maxBinaryExponent && exp >= -maxBinaryExponent
+}
+
 // errParasUnknown means paras (or a value inside it) is not known yet, so it cannot be
 // converted; validators skip it and Create never sees it.
 var errParasUnknown = errors.New("paras is not known yet")
@@ -203,6 +215,9 @@ func formatNumber(f *big.Float) (string, error) {
 	if f.IsInf() {
 		return "", errors.New("infinity cannot be sent as a JSON number")
 	}
+	if !inRange(f) {
+		return "", errors.New("the number is too large or too small to send (at most about 1e±1233)")
+	}
 	if f.IsInt() {
 		i, _ := f.Int(nil)
 		return i.String(), nil
@@ -263,6 +278,10 @@ func goToValue(ctx context.Context, in any) (attr.Value, error) {
 		f, _, err := big.ParseFloat(string(in), 10, numberPrecision, big.ToNearestEven)
 		if err != nil {
 			return nil, fmt.Errorf("decoding the number %s in the device's reply: %w", in, err)
+		}
+		if !inRange(f) {
+			return nil, fmt.Errorf("the number %.40s in the device's reply is too large or too small to keep "+
+				"(at most about 1e±1233)", in)
 		}
 		return types.NumberValue(f), nil
 	case map[string]any:

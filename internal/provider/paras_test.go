@@ -240,7 +240,7 @@ func TestJSONToDynamic_Edges(t *testing.T) {
 	if v, err := jsonToDynamic(t.Context(), []byte(`"done"`)); err != nil || v.UnderlyingValue().String() != `"done"` {
 		t.Errorf("string reply = %v, %v; want \"done\"", v, err)
 	}
-	for _, bad := range []string{`{"a":`, `{"a":1} x`, `nope`} {
+	for _, bad := range []string{`{"a":`, `{"a":1} x`, `nope`, `{"huge":1e100000000}`, `{"tiny":1e-100000000}`} {
 		if _, err := jsonToDynamic(t.Context(), []byte(bad)); err == nil {
 			t.Errorf("jsonToDynamic(%q) succeeded, want an error", bad)
 		}

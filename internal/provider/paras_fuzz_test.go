@@ -1,0 +1,102 @@
+package provider
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+)
+
+// FuzzReplyRoundTrip feeds arbitrary JSON objects through the reply conversion and back to
+// JSON (the path a device reply takes into state and a paras object takes onto the wire),
+// and requires the same document: same structure, same strings, numerically equal numbers.
+func FuzzReplyRoundTrip(f *testing.F) {
+	for _, seed := range []string{
+		`{"result_code":0,"paras":{"result":"success"}}`,
+		`{"a":[1,2.5,-3e-7,{"b":null}],"c":"\u00e9<>&","d":true,"e":{},"f":[]}`,
+		`{"big":123456789012345678901234567890,"frac":0.30000000000000000000000001,"neg":-0}`,
+		`{"":{"nested":{"deeper":[[],[{}]]}},"esc":"\"\\\/\b\f\n\r\t"}`,
+		`{"edge":1e1233,"small":1e-1233}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		want, ok := decodeObject([]byte(raw))
+		if !ok || len(raw) > 4096 {
+			return // Only JSON objects of a reasonable size are replies.
+		}
+		v, err := jsonToDynamic(t.Context(), []byte(raw))
+		if err != nil {
+			if strings.Contains(err.Error(), "too large or too small") {
+				return // Numbers beyond about 1e±1233 are refused on purpose.
+			}
+			t.Fatalf("jsonToDynamic(%s): %v", raw, err)
+		}
+		encoded, err := parasJSON(v)
+		if err != nil {
+			t.Fatalf("parasJSON of %s: %v", raw, err)
+		}
+		got, ok := decodeObject(encoded)
+		if !ok {
+			t.Fatalf("parasJSON wrote invalid JSON %s for %s", encoded, raw)
+		}
+		if err := sameJSON(want, got); err != nil {
+			t.Fatalf("round trip of %s gave %s: %v", raw, encoded, err)
+		}
+	})
+}
+
+// decodeObject decodes a single JSON object, keeping numbers as written.
+func decodeObject(b []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil || dec.More() {
+		return nil, false
+	}
+	m, ok := v.(map[string]any)
+	return m, ok
+}
+
+// sameJSON compares two decoded documents, numbers by value.
+func sameJSON(want, got any) error {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Errorf("object %v became %v", w, got)
+		}
+		for k, wv := range w {
+			if err := sameJSON(wv, g[k]); err != nil {
+				return fmt.Errorf("%q: %w", k, err)
+			}
+		}
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Errorf("array %v became %v", w, got)
+		}
+		for i := range w {
+			if err := sameJSON(w[i], g[i]); err != nil {
+				return fmt.Errorf("[%d]: %w", i, err)
+			}
+		}
+	case json.Number:
+		g, ok := got.(json.Number)
+		if !ok {
+			return fmt.Errorf("number %s became %v", w, got)
+		}
+		wf, _, err1 := big.ParseFloat(string(w), 10, numberPrecision, big.ToNearestEven)
+		gf, _, err2 := big.ParseFloat(string(g), 10, numberPrecision, big.ToNearestEven)
+		if err1 != nil || err2 != nil || wf.Cmp(gf) != 0 {
+			return fmt.Errorf("number %s became %s", w, g)
+		}
+	default:
+		if want != got {
+			return fmt.Errorf("%#v became %#v", want, got)
+		}
+	}
+	return nil
+}
