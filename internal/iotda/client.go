@@ -3,7 +3,6 @@ package iotda
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -117,7 +116,7 @@ func pooledTransport(cfg Config) (*http.Transport, error) {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM([]byte(cfg.CACertPEM)) {
-			return nil, errors.New("ca_cert_pem contains no valid PEM-encoded certificate")
+			return nil, errCACertPEM
 		}
 		tlsCfg.RootCAs = pool
 	}

@@ -94,6 +94,24 @@ func (c Config) EffectiveSigningAlgorithm() string {
 	return c.signingAlgorithm(u)
 }
 
+// ValidateEndpoint reports whether endpoint is usable: an absolute http(s) URL with a host, no
+// user credentials, query or fragment. The provider applies it at plan time too.
+func ValidateEndpoint(endpoint string) error {
+	_, err := parseEndpoint(endpoint)
+	return err
+}
+
+// ValidateCACertPEM reports whether caCertPEM holds at least one PEM-encoded certificate.
+func ValidateCACertPEM(caCertPEM string) error {
+	if !x509.NewCertPool().AppendCertsFromPEM([]byte(caCertPEM)) {
+		return errCACertPEM
+	}
+	return nil
+}
+
+var errCACertPEM = errors.New("ca_cert_pem must contain at least one PEM-encoded certificate " +
+	"(-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)")
+
 // parseEndpoint checks that the endpoint is an absolute http(s) URL with a host and returns it
 // without a trailing "/". Errors never echo the value, which could hold credentials.
 func parseEndpoint(endpoint string) (*url.URL, error) {
@@ -145,8 +163,10 @@ func (c Config) Validate() error {
 	if c.MaxRetries < 0 {
 		errs = append(errs, errors.New("max_retries must be 0 or more"))
 	}
-	if c.CACertPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CACertPEM)) {
-		errs = append(errs, errors.New("ca_cert_pem contains no valid PEM-encoded certificate"))
+	if c.CACertPEM != "" {
+		if err := ValidateCACertPEM(c.CACertPEM); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -145,7 +145,7 @@ func (r *resolver) checkCredentials(token, ak, sk, st setting) {
 // schema validators never see.
 func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
 	if endpoint.set() {
-		if err := checkEndpoint(endpoint.value); err != nil {
+		if err := iotda.ValidateEndpoint(endpoint.value); err != nil {
 			r.diags.AddAttributeError(path.Root("endpoint"), "Invalid Endpoint", "From "+endpoint.source+": "+err.Error())
 		}
 	}
@@ -155,7 +155,7 @@ func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
 				alg.source, signingSDK, signingV11, alg.value))
 	}
 	if caCert.set() {
-		if err := checkCACertPEM(caCert.value); err != nil {
+		if err := iotda.ValidateCACertPEM(caCert.value); err != nil {
 			r.diags.AddAttributeError(path.Root("ca_cert_pem"), "Invalid CA Certificate", "From "+caCert.source+": "+err.Error())
 		}
 	}

@@ -2,13 +2,13 @@ package provider
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
-	"net/url"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
 
 // Interface assertions.
@@ -72,29 +72,10 @@ func (v stringCheck) ValidateString(_ context.Context, req validator.StringReque
 
 // endpointValidator requires an absolute http or https URL.
 func endpointValidator() validator.String {
-	return stringCheck{"value must be an http:// or https:// URL", "Invalid Endpoint", checkEndpoint}
+	return stringCheck{"value must be an http:// or https:// URL", "Invalid Endpoint", iotda.ValidateEndpoint}
 }
 
 // pemCertificatesValidator requires at least one PEM certificate.
 func pemCertificatesValidator() validator.String {
-	return stringCheck{"value must contain one or more PEM-encoded certificates", "Invalid CA Certificate", checkCACertPEM}
-}
-
-// checkEndpoint is shared with the environment-variable path of Configure.
-func checkEndpoint(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The value is not echoed: a URL can carry user credentials.
-		return errors.New("the endpoint must be an absolute http:// or https:// URL, " +
-			"such as https://iotda.cn-north-4.myhuaweicloud.com")
-	}
-	return nil
-}
-
-func checkCACertPEM(s string) error {
-	if !x509.NewCertPool().AppendCertsFromPEM([]byte(s)) {
-		return errors.New("ca_cert_pem must contain at least one PEM-encoded certificate " +
-			"(-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)")
-	}
-	return nil
+	return stringCheck{"value must contain one or more PEM-encoded certificates", "Invalid CA Certificate", iotda.ValidateCACertPEM}
 }
