@@ -50,7 +50,7 @@ func (d *deviceSide) start() error {
 	if err := b.AddHook(&deviceHook{d: d}, nil); err != nil {
 		return fmt.Errorf("mockserver: MQTT hook: %w", err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "iotda-mqtt", Address: d.opts.MQTTAddr})
+	l := &tcpListener{TCP: listeners.NewTCP(listeners.Config{ID: "iotda-mqtt", Address: d.opts.MQTTAddr}), broker: b}
 	// AddListener binds the socket (net.Listen), so the address is known and connections
 	// queue in the backlog from here on.
 	if err := b.AddListener(l); err != nil {
@@ -93,6 +93,28 @@ func (d *deviceSide) close() error {
 		return nil
 	}
 	return b.Close()
+}
+
+// tcpListener is mochi's TCP listener with a Close that cannot deadlock. mochi v2.7.9 closes
+// a listener's clients through Clients.GetByListener, which takes the clients' read lock
+// twice (it calls Len under its own RLock). A client ending in between waits for the write
+// lock in Clients.Delete, and Go's RWMutex then blocks the second RLock: Close hangs for
+// ever (mochi-mqtt/server#488, not fixed in a release yet; it hung our CI once). This Close
+// lists the clients with GetAll, which locks once.
+type tcpListener struct {
+	*listeners.TCP
+	broker *mqtt.Server
+}
+
+// Close stops accepting connections and disconnects the listener's clients, as mochi's does.
+func (l *tcpListener) Close(listeners.CloseFn) {
+	l.TCP.Close(func(id string) {
+		for _, cl := range l.broker.Clients.GetAll() {
+			if cl.Net.Listener == id && !cl.Closed() {
+				_ = l.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
 }
 
 // onReply receives every device reply through the inline subscription. mochi calls it on

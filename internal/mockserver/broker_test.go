@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -355,9 +356,15 @@ func TestBroker_PublishACL(t *testing.T) {
 	// drops unauthorised QoS 0 publishes silently and disconnects on QoS 1).
 	mqToken(t, attacker.Publish("$oc/devices/victim/sys/commands/response/request_id=v1", 0, false, `{"forged":true}`))
 	mqToken(t, attacker.Publish("$oc/devices/victim/sys/commands/request_id=forged", 0, false, `{"paras":{}}`))
-	// The broker handles one client's packets in order, so once this QoS 1 publish is
-	// acknowledged the forgeries above have been processed. Nobody waits for "flush".
+	// The broker handles one client's packets in order, so once this reply, which nobody
+	// waits for, is journaled the forgeries above have been processed. (Its PUBACK is no
+	// such sign: mochi acknowledges a QoS 1 publish before routing it.)
 	mqToken(t, attacker.Publish("$oc/devices/attacker/sys/commands/response/request_id=flush", 1, false, `{}`))
+	if _, err := s.WaitJournal(ctx, func(e Entry) bool {
+		return e.Kind == EntryLateReply && e.DeviceID == "attacker" && e.CommandID == "flush"
+	}); err != nil {
+		t.Fatalf("the attacker's own unmatched reply was never journaled: %v", err)
+	}
 
 	select {
 	case r := <-done:
@@ -467,5 +474,62 @@ func TestParseResponseTopic(t *testing.T) {
 		if dev != tt.dev || cmd != tt.cmd || ok != tt.ok {
 			t.Errorf("parseResponseTopic(%q) = %q, %q, %v", tt.topic, dev, cmd, ok)
 		}
+	}
+}
+
+// TestBroker_CloseDisconnectsDevices closes the broker while some devices are leaving on
+// their own: tcpListener.Close, which replaces mochi's (see its comment), must still end
+// every remaining session, and return.
+func TestBroker_CloseDisconnectsDevices(t *testing.T) {
+	const stay, leave = 3, 3
+	var registry []Device
+	for i := range stay + leave {
+		registry = append(registry, Device{ID: fmt.Sprintf("dev%d", i), Secret: "s"})
+	}
+	s, err := New(Options{Now: mqClock, Devices: registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lost := make(chan string, stay+leave)
+	var clients []paho.Client
+	for _, d := range registry {
+		cid, user, pass := DeviceCredentials(d.ID, d.Secret, mqClock())
+		c := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + s.MQTTAddr()).
+			SetClientID(cid).SetUsername(user).SetPassword(pass).
+			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(mqWait).
+			SetConnectionLostHandler(func(paho.Client, error) { lost <- d.ID }))
+		mqToken(t, c.Connect())
+		clients = append(clients, c)
+	}
+	var wg sync.WaitGroup
+	for _, c := range clients[stay:] {
+		wg.Go(func() { c.Disconnect(0) })
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(mqWait):
+		t.Fatal("Close did not return while devices were disconnecting")
+	}
+	wg.Wait()
+	// The leaving devices may or may not see the broker's close first; the staying ones must.
+	got := map[string]bool{}
+	for !(got["dev0"] && got["dev1"] && got["dev2"]) {
+		select {
+		case id := <-lost:
+			got[id] = true
+		case <-time.After(mqWait):
+			t.Fatalf("devices whose connection Close ended: %v, want dev0, dev1 and dev2", got)
+		}
+	}
+	if s.Online("dev0") {
+		t.Error("dev0 is still online after Close")
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -30,7 +29,7 @@ type deviceSide struct {
 
 	mu       sync.Mutex
 	broker   *mqtt.Server
-	listener *listeners.TCP
+	listener *tcpListener
 	registry map[string]Device
 	// sessions holds each online device's current MQTT client. A client replaced by a
 	// takeover stays out of it, so its late disconnect cannot mark the device offline.
