@@ -521,7 +521,7 @@ func TestBroker_CloseDisconnectsDevices(t *testing.T) {
 	wg.Wait()
 	// The leaving devices may or may not see the broker's close first; the staying ones must.
 	got := map[string]bool{}
-	for !(got["dev0"] && got["dev1"] && got["dev2"]) {
+	for !got["dev0"] || !got["dev1"] || !got["dev2"] {
 		select {
 		case id := <-lost:
 			got[id] = true
