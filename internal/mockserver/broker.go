@@ -20,6 +20,8 @@ const (
 	commandTopicFmt = "$oc/devices/%s/sys/commands/request_id=%s"
 	// responseTopicFilter is the platform's subscription to every device's replies.
 	responseTopicFilter = "$oc/devices/+/sys/commands/response/#"
+	// commandTopicMiddle separates the device id from the request id in a command topic.
+	commandTopicMiddle = "/sys/commands/request_id="
 	// responseTopicMiddle separates the device id from the request id in a reply topic.
 	responseTopicMiddle = "/sys/commands/response/request_id="
 )
@@ -146,11 +148,16 @@ func (d *deviceSide) onReply(_ *mqtt.Client, _ packets.Subscription, pk packets.
 
 // parseResponseTopic splits $oc/devices/{device_id}/sys/commands/response/request_id={id}.
 func parseResponseTopic(topic string) (deviceID, commandID string, ok bool) {
+	return parseDeviceTopic(topic, responseTopicMiddle)
+}
+
+// parseDeviceTopic splits $oc/devices/{device_id}{middle}{request_id}.
+func parseDeviceTopic(topic, middle string) (deviceID, commandID string, ok bool) {
 	rest, found := strings.CutPrefix(topic, topicDevicesPrefix)
 	if !found {
 		return "", "", false
 	}
-	deviceID, commandID, found = strings.Cut(rest, responseTopicMiddle)
+	deviceID, commandID, found = strings.Cut(rest, middle)
 	if !found || deviceID == "" || commandID == "" || strings.Contains(deviceID, "/") {
 		return "", "", false
 	}
@@ -170,7 +177,7 @@ func (h *deviceHook) ID() string { return "iotda-device-auth" }
 func (h *deviceHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSessionEstablish, mqtt.OnDisconnect:
+		mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnQosPublish:
 		return true
 	}
 	return false
@@ -242,4 +249,14 @@ func (h *deviceHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 		return
 	}
 	h.d.sessionDown(cid.deviceID, cl)
+}
+
+// OnQosPublish starts the platform's redelivery of a command the broker has just sent to a
+// device at QoS 1. mochi calls it again, with the DUP flag set, when it resends a persistent
+// session's messages on reconnect; those already have their redelivery running.
+func (h *deviceHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
+	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup {
+		return
+	}
+	h.d.scheduleRedelivery(cl, pk)
 }

@@ -38,6 +38,10 @@ type Options struct {
 	InstanceID string
 	// PlatformTimeout is how long a command waits for the device's reply. Default 20 s.
 	PlatformTimeout time.Duration
+	// RedeliveryInterval is how long the broker waits for a device's PUBACK before it
+	// publishes a command again with the DUP flag, at most 3 times. Default 2 s, the
+	// platform's.
+	RedeliveryInterval time.Duration
 	// HTTPAddr is the command API's listen address. Default "127.0.0.1:0".
 	HTTPAddr string
 	// MQTTAddr is the MQTT broker's listen address. Default "127.0.0.1:0".
@@ -126,6 +130,9 @@ const (
 	EntryRequest EntryKind = "request"
 	// EntryDelivery is a command published to a device over MQTT.
 	EntryDelivery EntryKind = "delivery"
+	// EntryRedelivery is a command published again, with the DUP flag, because the device
+	// had not acknowledged it (PUBACK) within Options.RedeliveryInterval.
+	EntryRedelivery EntryKind = "redelivery"
 	// EntryReply is a device's reply matched to a waiting command.
 	EntryReply EntryKind = "reply"
 	// EntryLateReply is a device's reply that arrived after its command timed out (dropped).
@@ -237,6 +244,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PlatformTimeout <= 0 {
 		o.PlatformTimeout = DefaultPlatformTimeout
+	}
+	if o.RedeliveryInterval <= 0 {
+		o.RedeliveryInterval = DefaultRedeliveryInterval
 	}
 	if o.HTTPAddr == "" {
 		o.HTTPAddr = "127.0.0.1:0"

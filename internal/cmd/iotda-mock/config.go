@@ -15,17 +15,19 @@ import (
 
 // fileConfig is the JSON configuration file. Every field is optional.
 type fileConfig struct {
-	ProjectID       string              `json:"project_id"`
-	Region          string              `json:"region"`
-	AuthToken       string              `json:"auth_token"`
-	Credentials     map[string]string   `json:"credentials"`
-	InstanceID      string              `json:"instance_id"`
-	PlatformTimeout string              `json:"platform_timeout"`
-	HTTPAddr        string              `json:"http_addr"`
-	MQTTAddr        string              `json:"mqtt_addr"`
-	TLS             bool                `json:"tls"`
-	TLSHosts        []string            `json:"tls_hosts"`
-	Devices         []mockserver.Device `json:"devices"`
+	ProjectID       string            `json:"project_id"`
+	Region          string            `json:"region"`
+	AuthToken       string            `json:"auth_token"`
+	Credentials     map[string]string `json:"credentials"`
+	InstanceID      string            `json:"instance_id"`
+	PlatformTimeout string            `json:"platform_timeout"`
+	// RedeliveryInterval is the wait for a device's PUBACK before a command is resent.
+	RedeliveryInterval string              `json:"redelivery_interval"`
+	HTTPAddr           string              `json:"http_addr"`
+	MQTTAddr           string              `json:"mqtt_addr"`
+	TLS                bool                `json:"tls"`
+	TLSHosts           []string            `json:"tls_hosts"`
+	Devices            []mockserver.Device `json:"devices"`
 }
 
 // flags are the command line settings. Only the flags given on the command line override
@@ -132,6 +134,16 @@ func options(c fileConfig, f flags) (mockserver.Options, error) {
 	}
 	if o.PlatformTimeout <= 0 {
 		return o, errors.New("the platform timeout must be positive")
+	}
+	if c.RedeliveryInterval != "" {
+		d, err := time.ParseDuration(c.RedeliveryInterval)
+		if err != nil {
+			return o, fmt.Errorf("config: redelivery_interval: %w", err)
+		}
+		if d <= 0 {
+			return o, errors.New("config: redelivery_interval must be positive")
+		}
+		o.RedeliveryInterval = d
 	}
 	if f.caOut != "" && !o.TLS {
 		return o, errors.New("-ca-out needs -tls (or \"tls\": true in the config)")

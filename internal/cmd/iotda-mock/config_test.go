@@ -23,7 +23,7 @@ func writeConfig(t *testing.T, content string) string {
 }
 
 func TestOptions_FlagsOverrideTheFile(t *testing.T) {
-	path := writeConfig(t, `{"project_id":"file-project","auth_token":"file-token","platform_timeout":"3s",
+	path := writeConfig(t, `{"project_id":"file-project","auth_token":"file-token","platform_timeout":"3s","redelivery_interval":"500ms",
 		"http_addr":"127.0.0.1:9000","mqtt_addr":"127.0.0.1:9001","region":"ap-southeast-1",
 		"credentials":{"AK":"SK"},"instance_id":"inst","tls":true,"tls_hosts":["h"],
 		"devices":[{"id":"d","simulated":{"kind":"echo","delay":"50ms"}}]}`)
@@ -42,7 +42,8 @@ func TestOptions_FlagsOverrideTheFile(t *testing.T) {
 	}
 	if o.ProjectID != "file-project" || o.AuthToken != "file-token" || o.PlatformTimeout != 3*time.Second ||
 		o.HTTPAddr != "127.0.0.1:9000" || o.MQTTAddr != "127.0.0.1:9001" || o.Region != "ap-southeast-1" ||
-		o.Credentials["AK"] != "SK" || o.InstanceID != "inst" || !o.TLS || len(o.TLSHosts) != 1 {
+		o.Credentials["AK"] != "SK" || o.InstanceID != "inst" || !o.TLS || len(o.TLSHosts) != 1 ||
+		o.RedeliveryInterval != 500*time.Millisecond {
 		t.Errorf("file options = %+v", o)
 	}
 	if len(o.Devices) != 1 || o.Devices[0].Simulated == nil || o.Devices[0].Simulated.Kind != mockserver.BehaviorEcho ||
@@ -104,6 +105,11 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := options(fileConfig{PlatformTimeout: "twenty"}, f); err == nil {
 		t.Error("bad platform_timeout: no error")
+	}
+	for _, bad := range []string{"soon", "0s", "-2s"} {
+		if _, err := options(fileConfig{RedeliveryInterval: bad}, f); err == nil || !strings.Contains(err.Error(), "redelivery_interval") {
+			t.Errorf("redelivery_interval %q: %v, want an error naming it", bad, err)
+		}
 	}
 	f.caOut = "ca.pem"
 	if _, err := options(fileConfig{}, f); err == nil || !strings.Contains(err.Error(), "-tls") {

@@ -27,6 +27,7 @@
 //	  "credentials": {"AK": "SK"},           // accepted AK/SK pairs for signed requests
 //	  "instance_id": "",                     // when set, the required Instance-Id header
 //	  "platform_timeout": "20s",             // how long a command waits for the device
+//	  "redelivery_interval": "2s",           // wait for a PUBACK before resending (3 times)
 //	  "http_addr": "127.0.0.1:8080",         // command API (and admin API) address
 //	  "mqtt_addr": "127.0.0.1:1883",         // MQTT broker address
 //	  "tls": false,                          // HTTPS with a generated CA
