@@ -102,16 +102,17 @@ func (c *Client) decodeResult(r *response) (*CommandResult, error) {
 	var w wireResult
 	if trimmed := bytes.TrimSpace(r.body); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &w) != nil {
 		return nil, &DeliveryUnknownError{Err: errors.New("the HTTP " + http.StatusText(r.status) +
-			" answer is not a valid JSON object: " + sanitize(excerpt(r.body), c.secrets)), RequestID: r.requestID, host: c.host}
+			" answer is not a valid JSON object: " + excerpt(r.body, c.secrets)), RequestID: r.requestID, host: c.host}
 	}
-	res := &CommandResult{CommandID: w.CommandID, ErrorCode: w.ErrorCode, ErrorMsg: c.renderMessage(w.ErrorMsg),
+	res := &CommandResult{CommandID: w.CommandID, ErrorCode: sanitize(w.ErrorCode, c.secrets),
+		ErrorMsg:  sanitize(c.renderMessage(w.ErrorMsg), c.secrets),
 		RequestID: r.requestID, StatusCode: r.status}
 	if len(w.Response) > 0 && !bytes.Equal(w.Response, []byte("null")) {
 		res.Response = w.Response
 	}
 	if res.ErrorCode != "" {
-		return res, &APIError{StatusCode: r.status, ErrorCode: sanitize(res.ErrorCode, c.secrets),
-			ErrorMsg: sanitize(res.ErrorMsg, c.secrets), RequestID: r.requestID, CommandID: res.CommandID}
+		return res, &APIError{StatusCode: r.status, ErrorCode: res.ErrorCode,
+			ErrorMsg: res.ErrorMsg, RequestID: r.requestID, CommandID: res.CommandID}
 	}
 	return res, nil
 }
@@ -152,18 +153,20 @@ func (c *Client) apiError(r *response) *APIError {
 		e.CommandID = sanitize(e.CommandID, c.secrets)
 		return e
 	}
-	e.ErrorMsg = sanitize(excerpt(r.body), c.secrets)
+	e.ErrorMsg = excerpt(r.body, c.secrets)
 	if r.readErr != nil {
 		e.ErrorMsg = strings.TrimSpace(e.ErrorMsg + " (response body unreadable: " + r.readErr.Error() + ")")
 	}
 	return e
 }
 
-// excerpt returns the start of a body for error messages.
-func excerpt(b []byte) string {
+// excerpt returns the start of a body for error messages, sanitized. The secrets are masked
+// in the whole body before it is cut, so that one crossing the cut cannot show in part.
+func excerpt(b []byte, secrets []string) string {
 	const n = 200
-	if len(b) > n {
-		return string(b[:n]) + "…"
+	s := maskSecrets(string(b), secrets)
+	if len(s) > n {
+		s = s[:n] + "…"
 	}
-	return string(b)
+	return sanitize(s, nil)
 }

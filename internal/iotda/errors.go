@@ -25,8 +25,11 @@ var (
 	ErrDeviceTimeout = errors.New("iotda: device did not respond in time")
 	// ErrDeviceOffline: 403 IOTDA.014016.
 	ErrDeviceOffline = errors.New("iotda: device is offline")
-	// ErrNotFound: 404.
+	// ErrNotFound: a 404 from IoTDA itself, such as an unknown device.
 	ErrNotFound = errors.New("iotda: not found")
+	// ErrNoSuchAPI: a 404 from the API gateway in front of IoTDA (an APIG.* or APIGW.* code,
+	// such as APIG.0101): the endpoint serves no such API, so the endpoint is wrong.
+	ErrNoSuchAPI = errors.New("iotda: no such API at this endpoint")
 	// ErrUnauthorized: 401.
 	ErrUnauthorized = errors.New("iotda: unauthorized")
 	// ErrForbidden: a 403 that is neither an offline device nor throttling.
@@ -77,7 +80,9 @@ func (e *APIError) Is(target error) bool {
 	case ErrDeviceOffline:
 		return e.StatusCode == http.StatusForbidden && e.ErrorCode == codeDeviceOffline
 	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
+		return e.StatusCode == http.StatusNotFound && !e.fromGateway()
+	case ErrNoSuchAPI:
+		return e.StatusCode == http.StatusNotFound && e.fromGateway()
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
 	case ErrForbidden:
@@ -90,6 +95,11 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode >= 500 && e.StatusCode < 600
 	}
 	return false
+}
+
+// fromGateway reports whether the API gateway, not IoTDA, gave the error code.
+func (e *APIError) fromGateway() bool {
+	return strings.HasPrefix(e.ErrorCode, "APIG.") || strings.HasPrefix(e.ErrorCode, "APIGW.")
 }
 
 func (e *APIError) throttled() bool {
@@ -164,11 +174,7 @@ const maxMessageRunes = 512
 // sanitize makes server-provided text safe to show: valid UTF-8, no control characters, bounded length,
 // and with any of the client's secrets replaced by "***" (a gateway could echo a credential back).
 func sanitize(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
+	s = maskSecrets(s, secrets)
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
@@ -179,6 +185,33 @@ func sanitize(s string, secrets []string) string {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxMessageRunes {
 		s = string([]rune(s)[:maxMessageRunes]) + "…"
+	}
+	return s
+}
+
+// maskSecrets replaces every occurrence of the secrets in s by "***".
+func maskSecrets(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}
+
+// trimSecretStart drops a tail of s that is the start of a secret. A text cut off in the
+// middle of a secret ends with its start, which masking cannot recognize.
+func trimSecretStart(s string, secrets []string) string {
+	for trimmed := true; trimmed; {
+		trimmed = false
+		for _, sec := range secrets {
+			for k := min(len(sec)-1, len(s)); k > 0; k-- {
+				if strings.HasSuffix(s, sec[:k]) {
+					s, trimmed = s[:len(s)-k], true
+					break
+				}
+			}
+		}
 	}
 	return s
 }

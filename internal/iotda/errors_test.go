@@ -8,7 +8,7 @@ import (
 )
 
 func TestCreateCommand_ErrorStatuses(t *testing.T) {
-	all := []error{ErrDeviceTimeout, ErrDeviceOffline, ErrNotFound, ErrUnauthorized, ErrForbidden, ErrThrottled,
+	all := []error{ErrDeviceTimeout, ErrDeviceOffline, ErrNotFound, ErrNoSuchAPI, ErrUnauthorized, ErrForbidden, ErrThrottled,
 		ErrBadRequest, ErrServer}
 	cases := []struct {
 		name   string
@@ -22,6 +22,8 @@ func TestCreateCommand_ErrorStatuses(t *testing.T) {
 			ErrDeviceOffline, "IOTDA.014016", "Operation not allowed. The device is not online."},
 		{"forbidden", 403, `{"error_code":"IOTDA.000021","error_msg":"not subscribed"}`, ErrForbidden, "IOTDA.000021", "not subscribed"},
 		{"not-found", 404, `{"error_code":"IOTDA.014000","error_msg":"device not found"}`, ErrNotFound, "IOTDA.014000", "device not found"},
+		{"no-such-api", 404, `{"error_code":"APIG.0101","error_msg":"The API does not exist or has not been published in the environment"}`,
+			ErrNoSuchAPI, "APIG.0101", "The API does not exist or has not been published in the environment"},
 		{"unauthorized", 401, `{"error_code":"IOTDA.000002","error_msg":"Authentication failed"}`, ErrUnauthorized, "IOTDA.000002", "Authentication failed"},
 		{"gateway-code-message", 401, `{"code":"APIGW.0301","message":"Incorrect IAM authentication information"}`,
 			ErrUnauthorized, "APIGW.0301", "Incorrect IAM authentication information"},
@@ -90,6 +92,26 @@ func TestSanitize(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, "bad token ***") || !strings.HasSuffix(got, "…") {
 		t.Fatalf("sanitize = %q", got)
+	}
+}
+
+// A non-JSON error page is shown as an excerpt; a token it echoes across the excerpt's end
+// must not show in part.
+func TestAPIError_ExcerptDoesNotCutASecret(t *testing.T) {
+	page := strings.Repeat("x", 200-len(testToken)/2) + testToken + strings.Repeat("y", 300)
+	ts := newTestServer(t, reply(502, page))
+	c := newTestClient(t, ts.URL, nil)
+	_, err := c.CreateCommand(t.Context(), simpleCommand)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for k := 4; k <= len(testToken); k++ {
+		if strings.Contains(err.Error(), testToken[:k]) {
+			t.Fatalf("the error holds the first %d bytes of the token: %v", k, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "***") {
+		t.Errorf("the masked token is not in the excerpt: %v", err)
 	}
 }
 

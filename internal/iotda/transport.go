@@ -42,7 +42,7 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		"method":  req.Method,
 		"url":     req.URL.Redacted(),
 		"headers": formatHeaders(req.Header),
-		"body":    requestBody(req),
+		"body":    requestBody(req, t.secrets),
 	})
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
@@ -56,7 +56,7 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	fields["status"] = resp.StatusCode
 	fields["request_id"] = resp.Header.Get("X-Request-Id")
 	fields["headers"] = formatHeaders(resp.Header)
-	fields["body"] = peekBody(resp)
+	fields["body"] = peekBody(resp, t.secrets)
 	tflog.SubsystemDebug(ctx, logSubsystem, "Received IoTDA API response", fields)
 	return resp, nil
 }
@@ -92,7 +92,7 @@ func formatHeaders(h http.Header) string {
 }
 
 // requestBody reads a copy of the body through GetBody, leaving the request untouched.
-func requestBody(req *http.Request) string {
+func requestBody(req *http.Request, secrets []string) string {
 	if req.GetBody == nil {
 		return ""
 	}
@@ -102,12 +102,12 @@ func requestBody(req *http.Request) string {
 	}
 	defer func() { _ = rc.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(rc, maxLoggedBody+1)) // A partial copy is fine for a log.
-	return truncateForLog(b)
+	return logBody(b, secrets)
 }
 
 // peekBody reads the start of the response body for the log and puts it back in front of the rest,
 // passing any read error on to the real reader.
-func peekBody(resp *http.Response) string {
+func peekBody(resp *http.Response, secrets []string) string {
 	buf := make([]byte, maxLoggedBody+1)
 	n, err := io.ReadFull(resp.Body, buf)
 	buf = buf[:n]
@@ -119,14 +119,23 @@ func peekBody(resp *http.Response) string {
 		rest = errReader{err}
 	}
 	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), closer: resp.Body}
-	return truncateForLog(buf)
+	return logBody(buf, secrets)
 }
 
-func truncateForLog(b []byte) string {
-	if len(b) > maxLoggedBody {
-		return strings.ToValidUTF8(string(b[:maxLoggedBody]), "\uFFFD") + "…(truncated)"
+// logBody renders the start of a body for the log; b holds at most maxLoggedBody+1 bytes,
+// the extra byte telling that there is more. tflog masks the secrets in what is logged, but
+// a secret crossing the cut would have its start logged, so the secrets are masked here
+// first and a tail that starts one is dropped.
+func logBody(b []byte, secrets []string) string {
+	truncated := len(b) > maxLoggedBody
+	s := maskSecrets(string(b), secrets)
+	if len(s) > maxLoggedBody {
+		s, truncated = s[:maxLoggedBody], true
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	if truncated {
+		s = trimSecretStart(s, secrets) + "…(truncated)"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 type replayBody struct {

@@ -91,7 +91,7 @@ func TestLoggingTransport_NoLoggerIsNoop(t *testing.T) {
 func TestPeekBodyKeepsLongBodies(t *testing.T) {
 	long := strings.Repeat("a", maxLoggedBody*3)
 	resp := &http.Response{Body: nopCloser{strings.NewReader(long)}}
-	logged := peekBody(resp)
+	logged := peekBody(resp, nil)
 	if !strings.HasSuffix(logged, "…(truncated)") || len(logged) > maxLoggedBody+20 {
 		t.Fatalf("logged %d bytes", len(logged))
 	}
@@ -99,6 +99,38 @@ func TestPeekBodyKeepsLongBodies(t *testing.T) {
 	if _, err := rest.ReadFrom(resp.Body); err != nil || rest.String() != long {
 		t.Fatalf("body changed: %d bytes, err %v", rest.Len(), err)
 	}
+}
+
+// A secret crossing the point where the logged body is cut is not left in part: tflog's
+// masks only see what is logged, so the cut must not split a secret.
+func TestPeekBodyMasksASecretAtTheCut(t *testing.T) {
+	const secret = "SECRETKEY-0123456789abcdefghijklmnop"
+	for _, at := range []int{maxLoggedBody - len(secret)/2, maxLoggedBody - 3, maxLoggedBody - 1, maxLoggedBody - len(secret)} {
+		body := strings.Repeat("a", at) + secret + strings.Repeat("b", maxLoggedBody)
+		logged := peekBody(&http.Response{Body: nopCloser{strings.NewReader(body)}}, []string{secret})
+		for k := 4; k <= len(secret); k++ {
+			if strings.Contains(logged, secret[:k]) {
+				t.Fatalf("secret at %d: the log holds its first %d bytes", at, k)
+			}
+		}
+		if !strings.HasSuffix(logged, "…(truncated)") {
+			t.Errorf("secret at %d: the log is not marked truncated", at)
+		}
+	}
+	// Cut off by the read window itself, not only by the log's limit.
+	body := strings.Repeat("a", maxLoggedBody-5) + secret
+	if logged := requestBodyOf(t, body, secret); strings.Contains(logged, secret[:5]) {
+		t.Fatalf("request body: the log holds the start of the secret: …%s", logged[len(logged)-30:])
+	}
+}
+
+func requestBodyOf(t *testing.T, body, secret string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://127.0.0.1/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return requestBody(req, []string{secret})
 }
 
 type nopCloser struct{ *strings.Reader }

@@ -49,13 +49,17 @@ func withRequestID(detail, requestID string) string {
 	return detail + "\n\nX-Request-Id: " + requestID
 }
 
-// reportDeviceFailure reports a reply with a non-zero result_code as an error or, with
-// fail_on_device_error = false, a warning.
-func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, forResource bool, diags *diag.Diagnostics) {
+// reportDeviceFailure reports a reply with a non-zero result_code, or one that is not an
+// integer (codeErr), as an error or, with fail_on_device_error = false, a warning.
+func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr error, forResource bool, diags *diag.Diagnostics) {
 	var b strings.Builder
 	cmd := iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()}
-	fmt.Fprintf(&b, "Device %q answered %s (command_id %s) with result_code %d.",
-		m.DeviceID.ValueString(), describeCommand(cmd), r.CommandID, m.ResultCode.ValueInt64())
+	outcome := fmt.Sprintf("with result_code %d", m.ResultCode.ValueInt64())
+	if codeErr != nil {
+		outcome = fmt.Sprintf("but its %v, so it is not a success (0)", codeErr)
+	}
+	fmt.Fprintf(&b, "Device %q answered %s (command_id %s) %s.",
+		m.DeviceID.ValueString(), describeCommand(cmd), r.CommandID, outcome)
 	if len(r.Response) > 0 {
 		fmt.Fprintf(&b, "\n\nThe device's reply: %s", r.Response)
 	}
@@ -188,6 +192,9 @@ func apiErrorHint(e *iotda.APIError) string {
 			"and the instance_id."
 	case errors.Is(e, iotda.ErrThrottled):
 		return "The request was throttled. Try again later."
+	case errors.Is(e, iotda.ErrNoSuchAPI):
+		return "The endpoint serves no such API, so the request did not reach IoTDA and nothing was delivered. " +
+			"Check endpoint (IOTDA_ENDPOINT): it must be the IoTDA API address, without a path, or region."
 	case errors.Is(e, iotda.ErrBadRequest):
 		return "The platform rejected the request. Check service_id, command_name and paras against the device's " +
 			"product model."

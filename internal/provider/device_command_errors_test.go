@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -77,6 +78,43 @@ func TestDeviceCommandResource_DeviceFailure(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
 				Check: checkDeliveries(target.Server, "failing-dev", 2),
+			},
+		},
+	})
+}
+
+// A result_code that is not an integer (here 1.5, which a lenient reading once took for 0)
+// is a failure the device reported, never a success.
+func TestDeviceCommandResource_ResultCodeNotAnInteger(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "odd-dev", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply,
+			Response: json.RawMessage(`{"result_code":1.5,"paras":{"result":"partly"}}`)}},
+	}})
+	args := `
+  service_id   = "Switch"
+  command_name = "ON_OFF"
+  paras        = { value = "ON" }
+`
+	config := testAccDeviceCommandConfig(target, args)
+	tolerant := testAccDeviceCommandConfig(target, args+"  fail_on_device_error = false\n")
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Device Reported a Command Failure.*"odd-dev".*result_code\s+1\.5\s+is\s+not\s+an\s+integer`),
+			},
+			// Saved and tainted, as for any failure the device reports.
+			expectPlanned(config, plancheck.ResourceActionReplace),
+			{
+				Config: tolerant,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("result_code"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(testResourceAddr,
+						tfjsonpath.New("response").AtMapKey("paras").AtMapKey("result"), knownvalue.StringExact("partly")),
+				},
+				Check: checkDeliveries(target.Server, "odd-dev", 2),
 			},
 		},
 	})
@@ -217,6 +255,11 @@ func TestDeviceCommandResource_PlatformErrors(t *testing.T) {
 		"403 forbidden": {
 			fault:   mockserver.Fault{Status: http.StatusForbidden, ErrorCode: "IOTDA.000021", ErrorMsg: "Not subscribed."},
 			pattern: `(?s)IoTDA API Error.*"d1".*HTTP\s+403.*IOTDA\.000021.*permissions.*X-Request-Id`,
+		},
+		"404 from the gateway: no such API": {
+			fault: mockserver.Fault{Status: http.StatusNotFound, ErrorCode: "APIG.0101",
+				ErrorMsg: "The API does not exist or has not been published in the environment"},
+			pattern: `(?s)IoTDA API Error.*"d1".*HTTP\s+404.*APIG\.0101.*Check\s+endpoint.*X-Request-Id`,
 		},
 		"500 server error": {
 			fault:   mockserver.Fault{Status: http.StatusInternalServerError, ErrorCode: "IOTDA.000001", ErrorMsg: "Internal error."},

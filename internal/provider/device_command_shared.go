@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
@@ -38,7 +39,7 @@ const (
 	descResponse     = "The device's reply as an object, for example `response.paras.result`. JSON objects become objects, arrays become tuples, numbers keep their full precision. Null when the device's reply was empty."
 	descResponseJSON = "The device's reply as normalized JSON, for use with `jsondecode()`."
 	descResultCode   = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
-		"device omits it."
+		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
 	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
 	descDeliveredAt = "When the device's answer was received, in RFC 3339 format (UTC)."
@@ -118,9 +119,9 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, forRe
 		diagnoseDeliveryError(ctx, pd, cmd, result, err, diags)
 		return false
 	}
-	m.setResult(ctx, result, time.Now(), diags)
-	if m.ResultCode.ValueInt64() != 0 {
-		reportDeviceFailure(m, result, forResource, diags)
+	codeErr := m.setResult(ctx, result, time.Now(), diags)
+	if codeErr != nil || m.ResultCode.ValueInt64() != 0 {
+		reportDeviceFailure(m, result, codeErr, forResource, diags)
 	}
 	return true
 }
@@ -136,8 +137,9 @@ func notConfiguredDetail(pd *providerData, deviceID string) string {
 		"Please report this issue to the provider developers.", deviceID)
 }
 
-// setResult copies a delivery's answer into the computed attributes.
-func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time, diags *diag.Diagnostics) {
+// setResult copies a delivery's answer into the computed attributes. It returns the error
+// of a result_code that is not an integer, which leaves result_code null.
+func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time, diags *diag.Diagnostics) error {
 	m.CommandID = types.StringValue(r.CommandID)
 	m.ID = types.StringValue(r.CommandID)
 	if r.CommandID == "" {
@@ -147,22 +149,27 @@ func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResu
 	m.ErrorCode = nullIfEmpty(r.ErrorCode)
 	m.ErrorMsg = nullIfEmpty(r.ErrorMsg)
 	m.DeliveredAt = types.StringValue(at.UTC().Format(time.RFC3339))
-	m.ResultCode = types.Int64Value(resultCode(r.Response))
+	code, codeErr := resultCode(r.Response)
+	m.ResultCode = types.Int64Value(code)
+	if codeErr != nil {
+		m.ResultCode = types.Int64Null()
+	}
 	m.Response = types.DynamicNull()
 	m.ResponseJSON = jsontypes.NewNormalizedNull()
 	raw := bytes.TrimSpace(r.Response)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return
+		return codeErr
 	}
 	resp, err := jsonToDynamic(ctx, raw)
 	if err != nil {
 		diags.AddWarning("Device Reply Could Not Be Read",
 			fmt.Sprintf("Device %q answered command %s, but its reply could not be read (%v), so response "+
 				"and response_json are null. The reply was: %s", m.DeviceID.ValueString(), r.CommandID, err, raw))
-		return
+		return codeErr
 	}
 	m.Response = resp
 	m.ResponseJSON = jsontypes.NewNormalizedValue(string(raw))
+	return codeErr
 }
 
 func nullIfEmpty(s string) types.String {
@@ -172,26 +179,37 @@ func nullIfEmpty(s string) types.String {
 	return types.StringValue(s)
 }
 
-// resultCode reads result_code from a device reply. The platform treats a missing
-// result_code as success, and so does this.
-func resultCode(raw json.RawMessage) int64 {
+// resultCode reads result_code from a device reply. The platform treats a missing (or
+// null) result_code as success, and so does this. A number, or a string holding one, must
+// be an integer (1.0 is 1). Anything else is an error: the caller reports it as a failure
+// the device reported, never as a success.
+func resultCode(raw json.RawMessage) (int64, error) {
 	var reply struct {
 		ResultCode json.RawMessage `json:"result_code"`
 	}
-	if json.Unmarshal(raw, &reply) != nil || len(reply.ResultCode) == 0 {
-		return 0
+	// A reply that is not a JSON object has no result_code either.
+	_ = json.Unmarshal(raw, &reply)
+	if len(reply.ResultCode) == 0 || string(reply.ResultCode) == "null" {
+		return 0, nil
+	}
+	text := reply.ResultCode
+	var s string
+	if json.Unmarshal(text, &s) == nil {
+		text = []byte(s)
 	}
 	var n json.Number
-	if json.Unmarshal(reply.ResultCode, &n) != nil {
-		var s string
-		if json.Unmarshal(reply.ResultCode, &s) != nil {
-			return 0
+	if json.Unmarshal(text, &n) == nil {
+		if code, err := n.Int64(); err == nil {
+			return code, nil
 		}
-		n = json.Number(s)
+		// ParseFloat gives ±Inf, with an error, for exponents beyond float64: no big numbers.
+		if f, err := n.Float64(); err == nil && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
+			return int64(f), nil
+		}
 	}
-	code, err := n.Int64()
-	if err != nil {
-		return 0
+	shown := string(reply.ResultCode)
+	if len(shown) > 64 {
+		shown = shown[:64] + "..."
 	}
-	return code
+	return 0, fmt.Errorf("result_code %s is not an integer", shown)
 }

@@ -255,14 +255,27 @@ func TestResultCode(t *testing.T) {
 		`{"result_code":5}`:           5,
 		`{"result_code":-1}`:          -1,
 		`{"result_code":"7"}`:         7,
+		`{"result_code":1.0}`:         1,
+		`{"result_code":1e0}`:         1,
+		`{"result_code":"2.0"}`:       2,
+		`{"result_code":0.0}`:         0,
 		`{"result_code":null}`:        0,
-		`{"result_code":"x"}`:         0,
 		`[1]`:                         0,
 		``:                            0,
 		`{"result_code":1,"x":[1,2]}`: 1,
 	} {
-		if got := resultCode([]byte(raw)); got != want {
-			t.Errorf("resultCode(%s) = %d, want %d", raw, got, want)
+		if got, err := resultCode([]byte(raw)); err != nil || got != want {
+			t.Errorf("resultCode(%s) = %d, %v; want %d", raw, got, err, want)
+		}
+	}
+	// Not an integer: never a success.
+	for _, raw := range []string{
+		`{"result_code":"x"}`, `{"result_code":"fail"}`, `{"result_code":true}`, `{"result_code":0.5}`,
+		`{"result_code":{}}`, `{"result_code":[0]}`, `{"result_code":""}`, `{"result_code":"NaN"}`,
+		`{"result_code":1e100000000}`, `{"result_code":9223372036854775808}`, `{"result_code":"0x10"}`,
+	} {
+		if got, err := resultCode([]byte(raw)); err == nil || !strings.Contains(err.Error(), "result_code") {
+			t.Errorf("resultCode(%s) = %d, %v; want an error naming result_code", raw, got, err)
 		}
 	}
 }
