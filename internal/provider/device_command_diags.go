@@ -94,13 +94,15 @@ func diagnoseDeliveryError(ctx context.Context, pd *providerData, cmd iotda.Comm
 	case errors.Is(err, iotda.ErrDeviceTimeout):
 		diags.AddError(summaryDeviceTimeout, deviceTimeoutDetail(cmd, r, err))
 	case errors.As(err, &notSent):
-		diags.AddError(summaryCannotReach, cannotReachDetail(pd, cmd, notSent))
+		diags.AddError(summaryCannotReach, cannotReachDetail(ctx, pd, cmd, notSent))
 	case errors.As(err, &unknownErr):
 		diags.AddError(summaryOutcomeUnknown, outcomeUnknownDetail(ctx, cmd, err, unknownErr.RequestID))
+	case errors.As(err, &apiErr):
+		// IoTDA answered, so the outcome is known even if the context ended since (a
+		// throttled request whose retry wait the timeout cut short).
+		diagnoseAPIError(pd, cmd, apiErr, diags)
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		diags.AddError(summaryOutcomeUnknown, outcomeUnknownDetail(ctx, cmd, err, ""))
-	case errors.As(err, &apiErr):
-		diagnoseAPIError(pd, cmd, apiErr, diags)
 	default:
 		diags.AddError(summaryDeliveryFailure, fmt.Sprintf("Delivering %s to device %q failed: %v\n\n"+
 			"The device may or may not have received the command; it will not be retried automatically.",
@@ -150,11 +152,18 @@ func outcomeUnknownDetail(ctx context.Context, cmd iotda.Command, err error, req
 	return withRequestID(detail, requestID)
 }
 
-func cannotReachDetail(pd *providerData, cmd iotda.Command, notSent *iotda.NotSentError) string {
+func cannotReachDetail(ctx context.Context, pd *providerData, cmd iotda.Command, notSent *iotda.NotSentError) string {
+	advice := "Check the endpoint and region settings, the network path and proxy, and the TLS settings " +
+		"(ca_cert_pem, insecure)."
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		advice = "The operation was cancelled while connecting. Apply again to deliver the command."
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		advice = "The timeout expired while connecting. " + advice
+	}
 	return fmt.Sprintf("Could not connect to IoTDA at %s to deliver %s to device %q (%d attempt(s)): %v\n\n"+
-		"The request never reached the platform, so the command was not delivered. Check the endpoint and region "+
-		"settings, the network path and proxy, and the TLS settings (ca_cert_pem, insecure).",
-		pd.endpoint, describeCommand(cmd), cmd.DeviceID, notSent.Attempts, notSent.Err)
+		"The request never reached the platform, so the command was not delivered. %s",
+		pd.endpoint, describeCommand(cmd), cmd.DeviceID, notSent.Attempts, notSent.Err, advice)
 }
 
 func diagnoseAPIError(pd *providerData, cmd iotda.Command, e *iotda.APIError, diags *diag.Diagnostics) {

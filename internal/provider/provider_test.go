@@ -29,6 +29,7 @@ const (
 	envAccAuthToken  = "IOTDA_ACC_AUTH_TOKEN"
 	envAccAccessKey  = "IOTDA_ACC_ACCESS_KEY"
 	envAccSecretKey  = "IOTDA_ACC_SECRET_KEY"
+	envAccSecToken   = "IOTDA_ACC_SECURITY_TOKEN"
 	envAccRegion     = "IOTDA_ACC_REGION"
 	envAccInstanceID = "IOTDA_ACC_INSTANCE_ID"
 )
@@ -58,6 +59,7 @@ func TestMain(m *testing.M) {
 // they configure against a real endpoint.
 var realCredentials = []struct{ env, argument string }{
 	{envAccAuthToken, "auth_token"}, {envAccAccessKey, "access_key"}, {envAccSecretKey, "secret_key"},
+	{envAccSecToken, "security_token"},
 }
 
 // isolateProviderEnv clears the provider's environment variables so that tests see only
