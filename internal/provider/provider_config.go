@@ -19,6 +19,7 @@ func lookupEnv(name string) string { return os.Getenv(name) }
 // setting is one resolved provider argument: its value and where it came from, so that
 // messages can point the user at the argument or the environment variable they set.
 type setting struct {
+	attr   string // the argument, also when the value came from the environment
 	value  string
 	source string // "" when unset, else "the x argument" or "the X environment variable"
 }
@@ -37,17 +38,17 @@ type resolver struct {
 func (r *resolver) str(v types.String, attr string, envs ...string) setting {
 	if v.IsUnknown() {
 		r.unknown = true
-		return setting{}
+		return setting{attr: attr}
 	}
 	if !v.IsNull() && v.ValueString() != "" {
-		return setting{value: v.ValueString(), source: "the " + attr + " argument"}
+		return setting{attr: attr, value: v.ValueString(), source: "the " + attr + " argument"}
 	}
 	for _, name := range envs {
 		if val := r.getenv(name); val != "" {
-			return setting{value: val, source: "the " + name + " environment variable"}
+			return setting{attr: attr, value: val, source: "the " + name + " environment variable"}
 		}
 	}
-	return setting{}
+	return setting{attr: attr}
 }
 
 // envNames lists an argument's environment variables for messages: `IOTDA_X or HW_X`.
@@ -81,6 +82,7 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 	r.checkLocation(endpoint, region, project)
 	r.checkCredentials(token, ak, sk, st)
 	r.checkFormats(endpoint, alg, caCert)
+	r.checkPlain(region, project, instance, token, ak, sk, st)
 	if cfg.Endpoint == "" && cfg.Region != "" {
 		cfg.Endpoint = iotda.DefaultEndpoint(cfg.Region)
 	}
@@ -157,6 +159,19 @@ func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
 	if caCert.set() {
 		if err := iotda.ValidateCACertPEM(caCert.value); err != nil {
 			r.diags.AddAttributeError(path.Root("ca_cert_pem"), "Invalid CA Certificate", "From "+caCert.source+": "+err.Error())
+		}
+	}
+}
+
+// checkPlain reports values holding a control character, typically a line break copied
+// with a key or read from a file. They would corrupt the request headers they go into.
+// The value is not shown: it may be a secret.
+func (r *resolver) checkPlain(settings ...setting) {
+	for _, s := range settings {
+		if strings.ContainsFunc(s.value, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+			r.diags.AddAttributeError(path.Root(s.attr), "Invalid Provider Setting",
+				fmt.Sprintf("The value from %s contains a control character, such as a line break copied with it "+
+					"or read from a file with file() (use trimspace()). Remove it.", s.source))
 		}
 	}
 }

@@ -170,12 +170,18 @@ func TestResolveConfig_Errors(t *testing.T) {
 				"IOTDA_ACCESS_KEY": secretAK, "IOTDA_SECRET_KEY": secretSK}, "IOTDA_REGION", "IOTDA_AUTH_TOKEN"),
 			wantPath: "region", wantDetail: "V11-HMAC-SHA256",
 		},
-		"bad max retries":   {env: with(map[string]string{"IOTDA_MAX_RETRIES": "-1"}), wantPath: "max_retries", wantDetail: "IOTDA_MAX_RETRIES"},
-		"bad insecure":      {env: with(map[string]string{"IOTDA_INSECURE": "maybe"}), wantPath: "insecure", wantDetail: "IOTDA_INSECURE"},
-		"bad signing":       {env: with(map[string]string{"IOTDA_SIGNING_ALGORITHM": "MD5"}), wantPath: "signing_algorithm", wantDetail: "IOTDA_SIGNING_ALGORITHM"},
-		"bad endpoint":      {env: with(map[string]string{"IOTDA_ENDPOINT": "iotda.example"}), wantPath: "endpoint", wantDetail: "IOTDA_ENDPOINT"},
-		"bad CA from env":   {env: with(map[string]string{"IOTDA_CA_CERT_PEM": "nope"}), wantPath: "ca_cert_pem", wantDetail: "IOTDA_CA_CERT_PEM"},
-		"empty env ignored": {env: with(map[string]string{"IOTDA_PROJECT_ID": ""}), wantPath: "project_id", wantDetail: "project_id"},
+		"bad max retries":         {env: with(map[string]string{"IOTDA_MAX_RETRIES": "-1"}), wantPath: "max_retries", wantDetail: "IOTDA_MAX_RETRIES"},
+		"bad insecure":            {env: with(map[string]string{"IOTDA_INSECURE": "maybe"}), wantPath: "insecure", wantDetail: "IOTDA_INSECURE"},
+		"bad signing":             {env: with(map[string]string{"IOTDA_SIGNING_ALGORITHM": "MD5"}), wantPath: "signing_algorithm", wantDetail: "IOTDA_SIGNING_ALGORITHM"},
+		"bad endpoint":            {env: with(map[string]string{"IOTDA_ENDPOINT": "iotda.example"}), wantPath: "endpoint", wantDetail: "IOTDA_ENDPOINT"},
+		"bad CA from env":         {env: with(map[string]string{"IOTDA_CA_CERT_PEM": "nope"}), wantPath: "ca_cert_pem", wantDetail: "IOTDA_CA_CERT_PEM"},
+		"token with a line break": {env: with(map[string]string{"IOTDA_AUTH_TOKEN": secretToken + "\n"}), wantPath: "auth_token", wantDetail: "IOTDA_AUTH_TOKEN environment variable contains a control character"},
+		"secret key with a tab": {
+			env:      with(map[string]string{"IOTDA_ACCESS_KEY": secretAK, "IOTDA_SECRET_KEY": "\t" + secretSK}, "IOTDA_AUTH_TOKEN"),
+			wantPath: "secret_key", wantDetail: "IOTDA_SECRET_KEY",
+		},
+		"project with a DEL": {env: with(map[string]string{"IOTDA_PROJECT_ID": "p\x7f"}), wantPath: "project_id", wantDetail: "control character"},
+		"empty env ignored":  {env: with(map[string]string{"IOTDA_PROJECT_ID": ""}), wantPath: "project_id", wantDetail: "project_id"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
