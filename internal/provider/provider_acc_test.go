@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -159,7 +160,8 @@ provider "iotda" {
 }
 
 // TestProvider_UnknownConfiguration checks that a provider configured from values only
-// known during apply does not fail the plan.
+// known during apply does not fail the plan, while what can be judged without them is
+// still reported at plan.
 func TestProvider_UnknownConfiguration(t *testing.T) {
 	t.Parallel()
 	target := newMockTarget(t, mockserver.Options{})
@@ -174,9 +176,11 @@ provider "iotda" {
   auth_token = "test-token"
 }
 `, target.Server.URL(), target.ProjectID) + resourceOnly
+	noCredentials := strings.Replace(config, `  auth_token = "test-token"`+"\n", "", 1)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
+			{Config: noCredentials, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)Missing Credentials.*auth_token`)},
 			{Config: config, Check: checkDeliveries(target.Server, "d1", 1)},
 		},
 	})

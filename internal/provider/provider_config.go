@@ -19,12 +19,24 @@ func lookupEnv(name string) string { return os.Getenv(name) }
 // setting is one resolved provider argument: its value and where it came from, so that
 // messages can point the user at the argument or the environment variable they set.
 type setting struct {
-	attr   string // the argument, also when the value came from the environment
-	value  string
-	source string // "" when unset, else "the x argument" or "the X environment variable"
+	attr    string // the argument, also when the value came from the environment
+	value   string
+	source  string // "" when unset, else "the x argument" or "the X environment variable"
+	unknown bool   // the configured value is only known after apply
 }
 
 func (s setting) set() bool { return s.value != "" }
+
+// known reports whether none of the settings waits for apply, so that a check on them can
+// run during plan.
+func known(settings ...setting) bool {
+	for _, s := range settings {
+		if s.unknown {
+			return false
+		}
+	}
+	return true
+}
 
 // resolver merges the provider block with the environment and records diagnostics.
 type resolver struct {
@@ -38,7 +50,7 @@ type resolver struct {
 func (r *resolver) str(v types.String, attr string, envs ...string) setting {
 	if v.IsUnknown() {
 		r.unknown = true
-		return setting{attr: attr}
+		return setting{attr: attr, unknown: true}
 	}
 	if !v.IsNull() && v.ValueString() != "" {
 		return setting{attr: attr, value: v.ValueString(), source: "the " + attr + " argument"}
@@ -70,10 +82,6 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 	caCert := r.str(m.CACertPEM, "ca_cert_pem", "IOTDA_CA_CERT_PEM")
 	maxRetries := r.maxRetries(m.MaxRetries)
 	insecure := r.insecure(m.Insecure)
-	if r.unknown {
-		return iotda.Config{}, false
-	}
-
 	cfg := iotda.Config{
 		Endpoint: endpoint.value, Region: region.value, ProjectID: project.value, InstanceID: instance.value,
 		AuthToken: token.value, AccessKey: ak.value, SecretKey: sk.value, SecurityToken: st.value,
@@ -83,6 +91,11 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 	r.checkCredentials(token, ak, sk, st)
 	r.checkFormats(endpoint, alg, caCert)
 	r.checkPlain(region, project, instance, token, ak, sk, st)
+	if r.unknown {
+		// During plan some values may wait for resources. The checks above ran on the
+		// settings they could judge; the rest waits for apply.
+		return cfg, false
+	}
 	if cfg.Endpoint == "" && cfg.Region != "" {
 		cfg.Endpoint = iotda.DefaultEndpoint(cfg.Region)
 	}
@@ -101,12 +114,12 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 }
 
 func (r *resolver) checkLocation(endpoint, region, project setting) {
-	if !project.set() {
+	if !project.set() && known(project) {
 		r.diags.AddAttributeError(path.Root("project_id"), "Missing Project ID",
 			"The IoTDA project ID is not set. Set project_id in the provider block, or the "+
 				envNames("IOTDA_PROJECT_ID", "HW_PROJECT_ID")+" environment variable.")
 	}
-	if !endpoint.set() && !region.set() {
+	if !endpoint.set() && !region.set() && known(endpoint, region) {
 		r.diags.AddAttributeError(path.Root("region"), "Missing Region or Endpoint",
 			"Neither a region nor an endpoint is set. Set region in the provider block (or the "+
 				envNames("IOTDA_REGION", "HW_REGION_NAME")+" environment variable) to use "+
@@ -115,6 +128,9 @@ func (r *resolver) checkLocation(endpoint, region, project setting) {
 }
 
 func (r *resolver) checkCredentials(token, ak, sk, st setting) {
+	if !known(token, ak, sk, st) {
+		return
+	}
 	switch {
 	case token.set() && (ak.set() || sk.set()):
 		other := ak

@@ -221,11 +221,32 @@ func TestResolveConfig_InsecureWarns(t *testing.T) {
 
 func TestResolveConfig_UnknownValues(t *testing.T) {
 	t.Parallel()
+	// An unknown value with everything else in order: planning must not fail.
 	m := emptyProviderModel()
 	m.ProjectID = types.StringUnknown()
 	var diags diag.Diagnostics
-	_, known := resolveConfig(m, envFunc(nil), &diags)
-	if known || diags.HasError() {
-		t.Errorf("known=%v diags=%v; want unknown and no errors (planning must not fail)", known, diags)
+	env := map[string]string{"IOTDA_REGION": "r", "IOTDA_AUTH_TOKEN": secretToken}
+	if _, known := resolveConfig(m, envFunc(env), &diags); known || diags.HasError() {
+		t.Errorf("known=%v diags=%v; want unknown and no errors", known, diags)
+	}
+
+	// What can be judged without the unknown values is reported at plan already.
+	m = emptyProviderModel()
+	m.Endpoint = types.StringUnknown()
+	m.AccessKey = types.StringValue(secretAK)
+	diags = nil
+	if _, known := resolveConfig(m, envFunc(map[string]string{"IOTDA_INSTANCE_ID": "i\n"}), &diags); known {
+		t.Error("known = true with an unknown endpoint")
+	}
+	assertNoSecrets(t, diags)
+	var paths []string
+	for _, d := range diags.Errors() {
+		if withPath, ok := d.(diag.DiagnosticWithPath); ok {
+			paths = append(paths, withPath.Path().String())
+		}
+	}
+	// Not region: the unknown endpoint may be enough.
+	if want := []string{"project_id", "secret_key", "instance_id"}; !reflect.DeepEqual(paths, want) {
+		t.Errorf("errors on %v, want %v: %v", paths, want, diags)
 	}
 }
