@@ -203,7 +203,8 @@ func apiErrorHint(e *iotda.APIError) string {
 		return "The request was throttled. Try again later."
 	case errors.Is(e, iotda.ErrNoSuchAPI):
 		return "The endpoint serves no such API, so the request did not reach IoTDA and nothing was delivered. " +
-			"Check endpoint (IOTDA_ENDPOINT): it must be the IoTDA API address, without a path, or region."
+			"Check endpoint (or IOTDA_ENDPOINT): it must be an IoTDA API address, such as " +
+			"https://iotda.cn-north-4.myhuaweicloud.com or an instance's access address; or unset it and set region."
 	case errors.Is(e, iotda.ErrBadRequest):
 		return "The platform rejected the request. Check service_id, command_name and paras against the device's " +
 			"product model."
