@@ -35,18 +35,20 @@ func expectPlanned(config string, action plancheck.ResourceActionType) resource.
 	}
 }
 
+// switchOnArgs are the arguments of the command the device-outcome tests send.
+const switchOnArgs = `
+  service_id   = "Switch"
+  command_name = "ON_OFF"
+  paras        = { value = "ON" }
+`
+
 func TestDeviceCommandResource_DeviceFailure(t *testing.T) {
 	t.Parallel()
 	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
 		{ID: "failing-dev", Simulated: &mockserver.Behavior{ResultCode: 5}},
 	}})
-	args := `
-  service_id   = "Switch"
-  command_name = "ON_OFF"
-  paras        = { value = "ON" }
-`
-	config := testAccDeviceCommandConfig(target, args)
-	tolerant := testAccDeviceCommandConfig(target, args+"  fail_on_device_error = false\n")
+	config := testAccDeviceCommandConfig(target, switchOnArgs)
+	tolerant := testAccDeviceCommandConfig(target, switchOnArgs+"  fail_on_device_error = false\n")
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
@@ -91,13 +93,8 @@ func TestDeviceCommandResource_ResultCodeNotAnInteger(t *testing.T) {
 		{ID: "odd-dev", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply,
 			Response: json.RawMessage(`{"result_code":1.5,"paras":{"result":"partly"}}`)}},
 	}})
-	args := `
-  service_id   = "Switch"
-  command_name = "ON_OFF"
-  paras        = { value = "ON" }
-`
-	config := testAccDeviceCommandConfig(target, args)
-	tolerant := testAccDeviceCommandConfig(target, args+"  fail_on_device_error = false\n")
+	config := testAccDeviceCommandConfig(target, switchOnArgs)
+	tolerant := testAccDeviceCommandConfig(target, switchOnArgs+"  fail_on_device_error = false\n")
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
@@ -125,11 +122,7 @@ func TestDeviceCommandResource_DeviceTimeout(t *testing.T) {
 	target := newMockTarget(t, mockserver.Options{PlatformTimeout: time.Second, Devices: []mockserver.Device{
 		{ID: "silent-dev", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorSilent}},
 	}})
-	config := testAccDeviceCommandConfig(target, `
-  service_id   = "Switch"
-  command_name = "ON_OFF"
-  paras        = { value = "ON" }
-`)
+	config := testAccDeviceCommandConfig(target, switchOnArgs)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
