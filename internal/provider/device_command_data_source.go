@@ -124,7 +124,7 @@ func (d *deviceCommandDataSource) Read(ctx context.Context, req datasource.ReadR
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if !deliver(ctx, d.data, &config.deviceCommandModel, false, &resp.Diagnostics) || resp.Diagnostics.HasError() {
+	if !deliver(ctx, d.data, &config.deviceCommandModel, deliveryForDataSource, &resp.Diagnostics) || resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &config)...)

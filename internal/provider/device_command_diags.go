@@ -51,7 +51,7 @@ func withRequestID(detail, requestID string) string {
 
 // reportDeviceFailure reports a reply with a non-zero result_code, or one that is not an
 // integer (codeErr), as an error or, with fail_on_device_error = false, a warning.
-func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr error, forResource bool, diags *diag.Diagnostics) {
+func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr error, use deliveryUse, diags *diag.Diagnostics) {
 	var b strings.Builder
 	cmd := iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()}
 	outcome := fmt.Sprintf("with result_code %d", m.ResultCode.ValueInt64())
@@ -65,7 +65,7 @@ func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr 
 	}
 	if m.failOnDeviceError() {
 		b.WriteString("\n\n")
-		if forResource {
+		if use == deliveryForResource {
 			b.WriteString("The device received the command, so the result is saved, and Terraform marks the " +
 				"resource as tainted: the next apply delivers the command again. ")
 		}
@@ -73,7 +73,11 @@ func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr 
 		diags.AddError(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
 		return
 	}
-	b.WriteString("\n\nfail_on_device_error is false, so this is only a warning and the result is kept.")
+	if use == deliveryForAction {
+		b.WriteString("\n\nfail_on_device_error is false, so this is only a warning and the action succeeds.")
+	} else {
+		b.WriteString("\n\nfail_on_device_error is false, so this is only a warning and the result is kept.")
+	}
 	diags.AddWarning(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
 }
 

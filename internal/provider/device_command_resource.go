@@ -157,7 +157,7 @@ func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateR
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if !deliver(ctx, r.data, &plan.deviceCommandModel, true, &resp.Diagnostics) {
+	if !deliver(ctx, r.data, &plan.deviceCommandModel, deliveryForResource, &resp.Diagnostics) {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)

@@ -97,12 +97,21 @@ func (m *deviceCommandModel) command(diags *diag.Diagnostics) (iotda.Command, bo
 	}, true
 }
 
-// deliver sends the command described by m and records the result in m; forResource
-// selects the wording for the resource or the data source. It reports
+// deliveryUse is the way in that delivers a command, which words its diagnostics.
+type deliveryUse int
+
+const (
+	deliveryForResource deliveryUse = iota
+	deliveryForDataSource
+	deliveryForAction
+)
+
+// deliver sends the command described by m and records the result in m; use selects the
+// wording for the resource, the data source or the action. It reports
 // whether m now holds a delivery that must be kept in state: true after the device
 // answered (even when it reported a failure, so Terraform taints the resource rather
 // than forgetting a command the device executed), false when nothing usable came back.
-func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, forResource bool, diags *diag.Diagnostics) bool {
+func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, use deliveryUse, diags *diag.Diagnostics) bool {
 	if pd == nil || pd.client == nil {
 		diags.AddError("Provider Not Configured", notConfiguredDetail(pd, m.DeviceID.ValueString()))
 		return false
@@ -121,7 +130,7 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, forRe
 	}
 	codeErr := m.setResult(ctx, result, time.Now(), diags)
 	if codeErr != nil || m.ResultCode.ValueInt64() != 0 {
-		reportDeviceFailure(m, result, codeErr, forResource, diags)
+		reportDeviceFailure(m, result, codeErr, use, diags)
 	}
 	return true
 }
