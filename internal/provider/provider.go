@@ -1,5 +1,5 @@
 // Package provider implements the iotda Terraform provider: the provider configuration,
-// the iotda_device_command resource and the iotda_device_command data source. It only
+// the iotda_device_command resource, data source and action. It only
 // translates between Terraform and the internal/iotda API client.
 package provider
 
@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -24,6 +25,7 @@ import (
 var (
 	_ provider.Provider                   = (*iotdaProvider)(nil)
 	_ provider.ProviderWithValidateConfig = (*iotdaProvider)(nil)
+	_ provider.ProviderWithActions        = (*iotdaProvider)(nil)
 )
 
 // Signing algorithms a user may force; by default the client picks one from the endpoint.
@@ -207,7 +209,7 @@ func (p *iotdaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 		return
 	}
 	data := &providerData{projectID: cfg.ProjectID, endpoint: cfg.Endpoint, configUnknown: !known}
-	resp.ResourceData, resp.DataSourceData = data, data
+	resp.ResourceData, resp.DataSourceData, resp.ActionData = data, data, data
 	if !known {
 		// Values that depend on resources are unknown during plan. Validation and planning
 		// must not fail because of that; a delivery without a client reports it clearly.
@@ -232,4 +234,8 @@ func (p *iotdaProvider) Resources(_ context.Context) []func() resource.Resource 
 
 func (p *iotdaProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{NewDeviceCommandDataSource}
+}
+
+func (p *iotdaProvider) Actions(_ context.Context) []func() action.Action {
+	return []func() action.Action{NewDeviceCommandAction}
 }
