@@ -422,8 +422,8 @@ func TestDeviceCommandAction_Diagnostics(t *testing.T) {
 		},
 		"device did not answer (IOTDA.014111)": {
 			args: switchOn("silent"), severity: tfprotov6.DiagnosticSeverityError, summary: summaryDeviceTimeout,
-			detail:   `(?s)"silent".*IOTDA\.014111.*\$oc/devices/silent/sys/commands/#`,
-			progress: `Delivering command "ON_OFF" of service "Switch" to device "silent" failed: Device Did Not Respond in Time`,
+			detail:     `(?s)"silent".*IOTDA\.014111.*\$oc/devices/silent/sys/commands/#`,
+			progress:   `Delivering command "ON_OFF" of service "Switch" to device "silent" failed: Device Did Not Respond in Time`,
 			deliveries: 1,
 		},
 		"timeout before the platform answered": {
