@@ -15,6 +15,9 @@ type Command struct {
 	DeviceID, ServiceID, CommandName string
 	// Paras is sent byte-for-byte as the "paras" value; it must be a JSON object.
 	Paras json.RawMessage
+	// SecretParas keeps the request body out of the logs, for parameters that must not be
+	// recorded anywhere (a write-only argument). The device's reply is logged as usual.
+	SecretParas bool
 }
 
 // CommandResult is the platform's answer to a delivered command.
@@ -39,6 +42,9 @@ func (c *Client) CreateCommand(ctx context.Context, cmd Command) (*CommandResult
 	body, err := commandBody(cmd)
 	if err != nil {
 		return nil, err
+	}
+	if cmd.SecretParas {
+		ctx = withSecretBody(ctx)
 	}
 	resp, err := c.send(ctx, c.commandsURL(cmd.DeviceID).String(), body)
 	if err != nil {

@@ -91,8 +91,22 @@ func formatHeaders(h http.Header) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// secretBodyKey marks a request context whose body must not be logged.
+type secretBodyKey struct{}
+
+// secretBodyLogged stands in the log for a body that holds secret parameters.
+const secretBodyLogged = "(not logged: the parameters are secret)"
+
+// withSecretBody marks ctx so that the logging transport leaves the request body out.
+func withSecretBody(ctx context.Context) context.Context {
+	return context.WithValue(ctx, secretBodyKey{}, true)
+}
+
 // requestBody reads a copy of the body through GetBody, leaving the request untouched.
 func requestBody(req *http.Request, secrets []string) string {
+	if secret, _ := req.Context().Value(secretBodyKey{}).(bool); secret {
+		return secretBodyLogged
+	}
 	if req.GetBody == nil {
 		return ""
 	}

@@ -136,3 +136,41 @@ func requestBodyOf(t *testing.T, body, secret string) string {
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// A command with secret (write-only) paras is logged without its body, on every attempt,
+// while an ordinary command's body is logged.
+func TestLoggingTransport_SecretParasNotLogged(t *testing.T) {
+	const secret = "wifi-psk-NOT-IN-LOGS"
+	attempts := 0
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		attempts++
+		if attempts == 1 {
+			w.Header().Set("Retry-After", "0")
+			reply(http.StatusTooManyRequests, `{"error_code":"IOTDA.000005","error_msg":"throttled"}`)(w, r)
+			return
+		}
+		reply(http.StatusOK, `{"command_id":"c-wo","response":{"result_code":0}}`)(w, r)
+	})
+	for _, secretParas := range []bool{true, false} {
+		var buf bytes.Buffer
+		ctx := tflogtest.RootLogger(t.Context(), &buf)
+		c := newTestClient(t, ts.URL, nil)
+		attempts = 0
+		cmd := simpleCommand
+		cmd.Paras = []byte(`{"psk":"` + secret + `"}`)
+		cmd.SecretParas = secretParas
+		if _, err := c.CreateCommand(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if got := strings.Contains(out, secret); got == secretParas {
+			t.Errorf("SecretParas %v: the log holds the paras: %v\n%s", secretParas, got, out)
+		}
+		if n := strings.Count(out, secretBodyLogged); secretParas && n != 2 {
+			t.Errorf("SecretParas: %d request entries say the body is not logged, want 2 (both attempts):\n%s", n, out)
+		}
+		if !strings.Contains(out, `c-wo`) {
+			t.Errorf("SecretParas %v: the response is not logged:\n%s", secretParas, out)
+		}
+	}
+}
