@@ -22,9 +22,10 @@ import (
 
 // Interface assertions.
 var (
-	_ resource.Resource                = (*deviceCommandResource)(nil)
-	_ resource.ResourceWithConfigure   = (*deviceCommandResource)(nil)
-	_ resource.ResourceWithImportState = (*deviceCommandResource)(nil)
+	_ resource.Resource                   = (*deviceCommandResource)(nil)
+	_ resource.ResourceWithConfigure      = (*deviceCommandResource)(nil)
+	_ resource.ResourceWithImportState    = (*deviceCommandResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*deviceCommandResource)(nil)
 )
 
 // NewDeviceCommandResource returns the iotda_device_command resource.
@@ -41,8 +42,11 @@ type deviceCommandResource struct {
 type deviceCommandResourceModel struct {
 	deviceCommandModel
 
-	Triggers types.Map      `tfsdk:"triggers"`
-	Timeouts timeouts.Value `tfsdk:"timeouts"`
+	// ParasWO is write-only: null in the plan and the state, set only in the configuration.
+	ParasWO        types.Dynamic  `tfsdk:"paras_wo"`
+	ParasWOVersion types.Int64    `tfsdk:"paras_wo_version"`
+	Triggers       types.Map      `tfsdk:"triggers"`
+	Timeouts       timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (r *deviceCommandResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -52,15 +56,23 @@ func (r *deviceCommandResource) Metadata(_ context.Context, req resource.Metadat
 const resourceDescription = "Delivers a command to an IoTDA device through the synchronous command API and " +
 	"records the device's reply.\n\n" +
 	"The command is delivered when the resource is created: on the first apply, whenever any argument " +
-	"(`device_id`, `service_id`, `command_name`, `paras` or `triggers`) changes, which replaces the resource, and " +
-	"when the resource is tainted or replaced with `-replace`. Refresh and plan never deliver it, and destroying " +
+	"(`device_id`, `service_id`, `command_name`, `paras`, `paras_wo_version` or `triggers`) changes, which " +
+	"replaces the resource, and when the resource is tainted or replaced with `-replace`. Refresh and plan never deliver it, and destroying " +
 	"the resource only forgets it. Use `triggers` to deliver the same command again when something else changes. " +
 	"To deliver a command on every plan, use the `iotda_device_command` data source instead.\n\n" +
 	"The platform waits up to 20 seconds for the device to answer. A device that does not answer in time, is " +
 	"offline or does not exist is an error and nothing is saved. A device that answers with a non-zero " +
 	"`result_code` is an error too (unless `fail_on_device_error = false`), but the result is saved and the " +
 	"resource is tainted, so the next apply delivers the command again. A request is never retried once it may " +
-	"have reached the platform."
+	"have reached the platform.\n\n" +
+	"For parameters that must stay out of the plan and the state, such as a password, use `paras_wo` with " +
+	"`paras_wo_version` instead of `paras` (Terraform 1.11, OpenTofu 1.11 or newer)."
+
+const descParasWO = "Write-only parameters, for a command that carries a secret such as a Wi-Fi password: the same " +
+	"as `paras`, but Terraform never stores them in the plan or the state, and the provider never logs them. " +
+	"Needs Terraform 1.11 or OpenTofu 1.11 or newer; set `paras_wo_version` with it. Exactly one of `paras` " +
+	"and `paras_wo` is required. The device's reply is still stored in `response` and `response_json`, so a " +
+	"device that echoes its parameters back puts them in the state."
 
 func (r *deviceCommandResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	timeoutsBlock := timeouts.Block(ctx, timeouts.Opts{
@@ -103,10 +115,24 @@ func deviceCommandResourceAttributes() map[string]schema.Attribute {
 			Validators: []validator.String{stringvalidator.LengthAtMost(128)},
 		},
 		"paras": schema.DynamicAttribute{
-			MarkdownDescription: descParas + " Changing it delivers the command again.",
-			Required:            true,
-			PlanModifiers:       []planmodifier.Dynamic{dynamicplanmodifier.RequiresReplace()},
+			MarkdownDescription: descParas + " Changing it delivers the command again. Exactly one of `paras` and " +
+				"`paras_wo` is required.",
+			Optional:      true,
+			PlanModifiers: []planmodifier.Dynamic{dynamicplanmodifier.RequiresReplace()},
+			Validators:    []validator.Dynamic{parasValidator{}},
+		},
+		"paras_wo": schema.DynamicAttribute{
+			MarkdownDescription: descParasWO,
+			Optional:            true,
+			WriteOnly:           true,
 			Validators:          []validator.Dynamic{parasValidator{}},
+		},
+		"paras_wo_version": schema.Int64Attribute{
+			MarkdownDescription: "Required with `paras_wo`, and only with it: any number, changed whenever `paras_wo` " +
+				"changes. Terraform cannot see a change in a write-only value, so changing this number is what " +
+				"delivers the command again, once.",
+			Optional:      true,
+			PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
 		},
 		"triggers": schema.MapAttribute{
 			MarkdownDescription: "Arbitrary map of strings. Any change delivers the command again, for example " +
@@ -157,10 +183,59 @@ func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateR
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	if !deliver(ctx, r.data, &plan.deviceCommandModel, deliveryForResource, &resp.Diagnostics) {
+	// The write-only parameters are only in the configuration; the plan holds null.
+	delivery := plan.deviceCommandModel
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("paras_wo"), &delivery.Paras)...)
+	if resp.Diagnostics.HasError() {
 		return
 	}
+	if delivery.Paras.IsNull() {
+		delivery.Paras = plan.Paras
+	} else {
+		delivery.secretParas = true
+		if _, err := parasJSON(delivery.Paras); err != nil {
+			// Checked at plan too, unless the value was only known now.
+			resp.Diagnostics.AddAttributeError(path.Root("paras_wo"), "Invalid Paras Value", err.Error())
+			return
+		}
+	}
+	if !deliver(ctx, r.data, &delivery, deliveryForResource, &resp.Diagnostics) {
+		return
+	}
+	plan.copyResults(&delivery)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ValidateConfig requires exactly one of paras and paras_wo, and paras_wo_version exactly
+// with paras_wo. A value not known yet counts as set.
+func (r *deviceCommandResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var paras, parasWO types.Dynamic
+	var version types.Int64
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("paras"), &paras)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("paras_wo"), &parasWO)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("paras_wo_version"), &version)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	hasParas, hasWO := !paras.IsNull(), !parasWO.IsNull()
+	switch {
+	case hasParas && hasWO:
+		resp.Diagnostics.AddAttributeError(path.Root("paras_wo"), "Conflicting Paras",
+			"paras and paras_wo are both set. Set paras, or set paras_wo (write-only, for parameters that must "+
+				"stay out of the plan and the state) with paras_wo_version, not both.")
+	case !hasParas && !hasWO:
+		resp.Diagnostics.AddAttributeError(path.Root("paras"), "Missing Paras",
+			"The command needs its parameters: set paras, such as paras = { value = \"ON\" }, or set paras_wo "+
+				"with paras_wo_version for parameters that must stay out of the plan and the state (Terraform or "+
+				"OpenTofu 1.11 or newer).")
+	case hasWO && version.IsNull():
+		resp.Diagnostics.AddAttributeError(path.Root("paras_wo_version"), "Missing Paras Version",
+			"paras_wo is write-only, so Terraform cannot see it change. Set paras_wo_version to a number, such as "+
+				"paras_wo_version = 1, and change it whenever paras_wo changes to deliver the command again.")
+	case !hasWO && !version.IsNull():
+		resp.Diagnostics.AddAttributeError(path.Root("paras_wo_version"), "Paras Version Without Write-Only Paras",
+			"paras_wo_version only applies with paras_wo. Remove it, or move the parameters from paras to paras_wo.")
+	}
 }
 
 // Read keeps the state as it is: a synchronous command cannot be queried afterwards, and

@@ -60,6 +60,9 @@ type deviceCommandModel struct {
 	ErrorCode         types.String         `tfsdk:"error_code"`
 	ErrorMsg          types.String         `tfsdk:"error_msg"`
 	DeliveredAt       types.String         `tfsdk:"delivered_at"`
+
+	// secretParas marks Paras as write-only parameters, which are never logged.
+	secretParas bool `tfsdk:"-"`
 }
 
 // failOnDeviceError reads the flag, defaulting to true when it is not set (the data source
@@ -94,6 +97,7 @@ func (m *deviceCommandModel) command(diags *diag.Diagnostics) (iotda.Command, bo
 		ServiceID:   m.ServiceID.ValueString(),
 		CommandName: m.CommandName.ValueString(),
 		Paras:       paras,
+		SecretParas: m.secretParas,
 	}, true
 }
 
