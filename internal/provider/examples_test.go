@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
@@ -89,5 +92,31 @@ resource "iotda_device_command" "example" {
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps:                    []resource.TestStep{step("iotda"), step("iotda.instance")},
+	})
+}
+
+// TestExamples_WriteOnly applies the write-only example with its password from the
+// environment (the variable is ephemeral), on a CLI with write-only arguments: the password
+// reaches the device and stays out of the state. It cannot run in parallel (t.Setenv).
+func TestExamples_WriteOnly(t *testing.T) {
+	const password = "example-SECRET-pw"
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+	}})
+	t.Setenv("TF_VAR_wifi_password", password)
+	resource.UnitTest(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:            target.ProviderHCL + readExample(t, "resources/iotda_device_command/write-only.tf"),
+			ConfigStateChecks: []statecheck.StateCheck{stateWithoutSecrets([]string{password})},
+			Check: func(*terraform.State) error {
+				d := target.Server.Deliveries("d-123")
+				if len(d) != 1 || !strings.Contains(string(d[0].Body), `"password":"`+password+`"`) {
+					return fmt.Errorf("the mock delivered %d commands, want 1 with the password: %v", len(d), d)
+				}
+				return nil
+			},
+		}},
 	})
 }
