@@ -86,7 +86,8 @@ func serveProvider(t *testing.T) string {
 	go func() {
 		served <- tf6server.Serve(providerAddress, providerserver.NewProtocol6(New("test")()),
 			tf6server.WithDebug(ctx, reattach, closed), tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
-			tf6server.WithoutLogStderrOverride())
+			// Provider logs follow TF_LOG and TF_ACC_LOG_PATH, as under terraform-plugin-testing.
+			tf6server.WithLoggingSink(t))
 	}()
 	var rc *plugin.ReattachConfig
 	select {
@@ -211,7 +212,7 @@ func TestDeviceCommandAction_InvokeOffline(t *testing.T) {
 	}
 	for _, re := range []*regexp.Regexp{
 		regexp.MustCompile(`failed: Device Is Offline`),
-		regexp.MustCompile(`(?s)Error: Device Is Offline.*"d-123".*HTTP\s+403.*IOTDA\.014016`),
+		regexp.MustCompile(`(?s)Error: Error when invoking action\s+Device Is Offline.*"d-123".*HTTP\s+403.*IOTDA\.014016`),
 	} {
 		if !re.MatchString(out) {
 			t.Errorf("the output lacks %s:\n%s", re, out)
