@@ -53,9 +53,6 @@ const (
 		"within the specified time after receiving the request."
 )
 
-// maxBodyBytes bounds a command request body.
-const maxBodyBytes = 1 << 20
-
 // httpSide serves the command API, the admin API and /healthz on one listener.
 type httpSide struct {
 	opts    *Options
@@ -66,7 +63,7 @@ type httpSide struct {
 	server *Server
 
 	tlsConfig *tls.Config // nil for plain HTTP
-	caPEM     string      // the generated CA, when the mock made the certificate
+	caPEM     string      // the generated CA, when the mock made one (for HTTPS or MQTTS)
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -79,17 +76,10 @@ type httpSide struct {
 	closeErr  error
 }
 
-func newHTTPSide(opts *Options, j *journal, f *faultSet, d *deviceSide) (*httpSide, error) {
-	h := &httpSide{opts: opts, journal: j, faults: f, devices: d}
+func newHTTPSide(opts *Options, j *journal, f *faultSet, d *deviceSide, st serverTLS) *httpSide {
+	h := &httpSide{opts: opts, journal: j, faults: f, devices: d, tlsConfig: st.http, caPEM: st.caPEM}
 	h.baseCtx, h.cancel = context.WithCancel(context.Background())
-	if opts.TLS || opts.TLSConfig != nil {
-		cfg, caPEM, err := newTLSConfig(opts)
-		if err != nil {
-			return nil, err
-		}
-		h.tlsConfig, h.caPEM = cfg, caPEM
-	}
-	return h, nil
+	return h
 }
 
 // start listens on Options.HTTPAddr and serves in the background; it returns once the
@@ -102,9 +92,15 @@ func (h *httpSide) start() error {
 	if h.tlsConfig != nil {
 		ln = tls.NewListener(ln, h.tlsConfig)
 	}
+	lim := h.opts.Limits
 	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: h,
+		// ReadTimeout bounds the request line, the headers and the body; readBody lifts it
+		// once the body is in, so that waiting for the device does not count.
+		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout,
+		ReadTimeout:       lim.HTTPReadTimeout,
+		IdleTimeout:       lim.HTTPIdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return h.baseCtx },
 		ErrorLog:          slog.NewLogLogger(h.opts.Logger.Handler(), slog.LevelDebug),
 	}
@@ -295,21 +291,24 @@ func parseCommandPath(escaped string) (project, deviceID string, ok bool) {
 	return project, deviceID, true
 }
 
-// command runs the checks in the platform's order, then delivers the command.
+// command runs the checks in the platform's order, then delivers the command. Credentials
+// are checked before the body is read, and the body is journaled only once they have passed.
 func (h *httpSide) command(x *exchange, project, deviceID string) answer {
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBodyBytes))
+	verifyBody, err := checkCredentials(h.opts, x.r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errorAnswer(http.StatusBadRequest, codeInvalidInput,
-				fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, maxBodyBytes))
-		}
-		return errorAnswer(http.StatusBadRequest, codeBadRequest, msgBadRequest+" The request body could not be read.")
-	}
-	x.entry.Body = body
-	if err := authenticate(h.opts, x.r, body); err != nil {
+		h.discardBody(x)
 		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
 	}
+	body, bad := h.readBody(x)
+	if bad != nil {
+		return *bad
+	}
+	if verifyBody != nil {
+		if err := verifyBody(body); err != nil {
+			return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+		}
+	}
+	x.entry.Body = body
 	if project != h.opts.ProjectID {
 		return errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
 			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")
@@ -332,6 +331,59 @@ func (h *httpSide) command(x *exchange, project, deviceID string) answer {
 	cmd.CommandID = newUUID()
 	x.entry.CommandID = cmd.CommandID
 	return h.deliver(x, cmd)
+}
+
+// discardBody reads and drops the body of a request that will not be served, at most
+// Limits.MaxBodyBytes of it within Limits.HTTPReadTimeout, holding no more than a small
+// buffer. A client still sending its body when the answer comes would otherwise see the
+// connection reset instead of the answer (the server closes a connection whose unread body
+// is larger than 256 KiB).
+func (h *httpSide) discardBody(x *exchange) {
+	_, _ = io.Copy(io.Discard, http.MaxBytesReader(x.w, x.r.Body, h.opts.Limits.MaxBodyBytes))
+}
+
+// readBody reads the request body, at most Limits.MaxBodyBytes of it, within what is left of
+// Limits.HTTPReadTimeout. Once the body is in, the read deadline is lifted: waiting for the
+// device is not reading, and a deadline passing while the client waits for its answer would
+// cancel the request.
+func (h *httpSide) readBody(x *exchange) ([]byte, *answer) {
+	limit := h.opts.Limits.MaxBodyBytes
+	tooLarge := func() ([]byte, *answer) {
+		a := errorAnswer(http.StatusBadRequest, codeInvalidInput,
+			fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, limit))
+		return nil, &a
+	}
+	if x.r.ContentLength > limit {
+		return tooLarge()
+	}
+	var body []byte
+	var err error
+	r := http.MaxBytesReader(x.w, x.r.Body, limit)
+	if n := x.r.ContentLength; n >= 0 {
+		// The length is known and within the limit: read it into a buffer of that size
+		// rather than one grown by doubling.
+		body = make([]byte, n)
+		_, err = io.ReadFull(r, body)
+	} else {
+		body, err = io.ReadAll(r)
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			return tooLarge()
+		case errors.As(err, &netErr) && netErr.Timeout():
+			a := errorAnswer(http.StatusBadRequest, codeBadRequest, fmt.Sprintf(
+				"%s The request body was not received within %s.", msgBadRequest, h.opts.Limits.HTTPReadTimeout))
+			return nil, &a
+		}
+		a := errorAnswer(http.StatusBadRequest, codeBadRequest, msgBadRequest+" The request body could not be read.")
+		return nil, &a
+	}
+	// Only fails if the connection does not support deadlines, which every listener here does.
+	_ = http.NewResponseController(x.w).SetReadDeadline(time.Time{})
+	return body, nil
 }
 
 // commandBody is the request body. Paras stays raw so that it reaches the device byte for
