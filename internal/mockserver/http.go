@@ -95,8 +95,9 @@ func (h *httpSide) start() error {
 	lim := h.opts.Limits
 	srv := &http.Server{
 		Handler: h,
-		// ReadTimeout bounds the request line, the headers and the body; readBody lifts it
-		// once the body is in, so that waiting for the device does not count.
+		// ReadTimeout bounds the request line, the headers and the body; net/http lifts it
+		// once the body has been read to its end, so waiting for the device does not
+		// count. There is no WriteTimeout: it would bound the platform timeout too.
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout,
 		ReadTimeout:       lim.HTTPReadTimeout,
 		IdleTimeout:       lim.HTTPIdleTimeout,
@@ -343,9 +344,8 @@ func (h *httpSide) discardBody(x *exchange) {
 }
 
 // readBody reads the request body, at most Limits.MaxBodyBytes of it, within what is left of
-// Limits.HTTPReadTimeout. Once the body is in, the read deadline is lifted: waiting for the
-// device is not reading, and a deadline passing while the client waits for its answer would
-// cancel the request.
+// Limits.HTTPReadTimeout. Once the body has been read to its end, net/http lifts the read
+// deadline and watches the connection instead: waiting for the device is not reading.
 func (h *httpSide) readBody(x *exchange) ([]byte, *answer) {
 	limit := h.opts.Limits.MaxBodyBytes
 	tooLarge := func() ([]byte, *answer) {
@@ -381,8 +381,6 @@ func (h *httpSide) readBody(x *exchange) ([]byte, *answer) {
 		a := errorAnswer(http.StatusBadRequest, codeBadRequest, msgBadRequest+" The request body could not be read.")
 		return nil, &a
 	}
-	// Only fails if the connection does not support deadlines, which every listener here does.
-	_ = http.NewResponseController(x.w).SetReadDeadline(time.Time{})
 	return body, nil
 }
 
