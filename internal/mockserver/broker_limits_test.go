@@ -242,7 +242,7 @@ func TestBroker_MQTTS(t *testing.T) {
 	}
 	cid, user, pass := DeviceCredentials("secure", "k", mqClock())
 	tlsOptions := func(cfg *tls.Config) *paho.ClientOptions {
-		return paho.NewClientOptions().AddBroker("tls://"+s.MQTTTLSAddr()).SetTLSConfig(cfg).
+		return paho.NewClientOptions().AddBroker("tls://" + s.MQTTTLSAddr()).SetTLSConfig(cfg).
 			SetClientID(cid).SetUsername(user).SetPassword(pass).
 			SetProtocolVersion(4).SetAutoReconnect(false).SetConnectTimeout(mqWait)
 	}
