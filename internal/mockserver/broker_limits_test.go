@@ -192,8 +192,8 @@ func TestBroker_ReceiveBound(t *testing.T) {
 // Limits.MQTTMaxPendingWrites packets queued; the broker drops the rest instead of holding
 // them.
 func TestBroker_PendingWritesBound(t *testing.T) {
-	s := limitMQTTServer(t, Limits{MQTTMaxPendingWrites: 2, MQTTMaxInflight: 1000}, Device{ID: "stuck", Secret: "k"})
-	conn, r := mqRawSession(t, s.MQTTAddr(), "stuck", "k", nil)
+	s := limitMQTTServer(t, Limits{MQTTMaxPendingWrites: 2, MQTTMaxInflight: 1000}, Device{ID: "stuck", Secret: "stuck-secret"})
+	conn, r := mqRawSession(t, s.MQTTAddr(), "stuck", "stuck-secret", nil)
 	mqWrite(t, conn, mqSubscribePacket(1, "$oc/devices/stuck/sys/commands/#", 0))
 	if first, _ := mqReadPacket(t, r); first != 0x90 {
 		t.Fatalf("packet %#x, want SUBACK", first)

@@ -22,12 +22,12 @@ type fileConfig struct {
 	InstanceID      string            `json:"instance_id"`
 	PlatformTimeout string            `json:"platform_timeout"`
 	// RedeliveryInterval is the wait for a device's PUBACK before a command is resent.
-	RedeliveryInterval string              `json:"redelivery_interval"`
-	HTTPAddr           string              `json:"http_addr"`
-	MQTTAddr           string              `json:"mqtt_addr"`
-	MQTTTLSAddr        string              `json:"mqtt_tls_addr"`
-	TLS                bool                `json:"tls"`
-	TLSHosts           []string            `json:"tls_hosts"`
+	RedeliveryInterval string   `json:"redelivery_interval"`
+	HTTPAddr           string   `json:"http_addr"`
+	MQTTAddr           string   `json:"mqtt_addr"`
+	MQTTTLSAddr        string   `json:"mqtt_tls_addr"`
+	TLS                bool     `json:"tls"`
+	TLSHosts           []string `json:"tls_hosts"`
 	// AdminToken is required on the admin API; see envAdminToken.
 	AdminToken string              `json:"admin_token"`
 	Devices    []mockserver.Device `json:"devices"`
