@@ -28,6 +28,8 @@ type fileConfig struct {
 	TLS                bool                `json:"tls"`
 	TLSHosts           []string            `json:"tls_hosts"`
 	Devices            []mockserver.Device `json:"devices"`
+	// Fleets are many simulated devices each: an id prefix, a count and one behaviour.
+	Fleets []mockserver.Fleet `json:"fleets"`
 }
 
 // flags are the command line settings. Only the flags given on the command line override
@@ -114,6 +116,7 @@ func options(c fileConfig, f flags) (mockserver.Options, error) {
 		TLS:         c.TLS,
 		TLSHosts:    c.TLSHosts,
 		Devices:     c.Devices,
+		Fleets:      c.Fleets,
 	}
 	if f.set["tls"] {
 		o.TLS = f.tls

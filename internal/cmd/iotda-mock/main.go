@@ -7,8 +7,9 @@
 //	iotda-mock [-config file.json] [-http 127.0.0.1:8080] [-mqtt 127.0.0.1:1883]
 //	           [-project id] [-token token] [-timeout 20s] [-tls [-ca-out ca.pem]]
 //
-// Once the API and the broker listen, it prints one line to standard output, for scripts
-// to parse:
+// Once the API and the broker listen and every device is registered, it prints one line to
+// standard output, for scripts to parse (devices= counts the registered devices, fleets'
+// included):
 //
 //	iotda-mock: api=http://127.0.0.1:8080 mqtt=127.0.0.1:1883 project=mock-project region=cn-north-4 devices=1
 //
@@ -35,17 +36,24 @@
 //	  "devices": [
 //	    {"id": "lamp-1", "secret": "lamp-1-secret",
 //	     "simulated": {"kind": "echo", "delay": "200ms"}}
+//	  ],
+//	  "fleets": [                            // sensor-1 .. sensor-10000, one behaviour
+//	    {"prefix": "sensor-", "count": 10000, "secret": "fleet-secret",
+//	     "behavior": {"kind": "echo"}}
 //	  ]
 //	}
 //
 // With neither auth_token nor credentials, requests are not authenticated. A device
 // without "simulated" is offline until a real client connects as it; "simulated" takes
 // kind ("reply", "echo" or "silent"), response (the reply for "reply"), result_code,
-// delay (a Go duration) and disconnect_after.
+// delay (a Go duration) and disconnect_after. A fleet's "behavior" takes the same; its
+// devices are online from the start and cost a few hundred bytes each (secret default
+// "secret-" + the device id).
 //
-// The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET/DELETE
-// /_mock/journal, GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) needs no
-// authentication: it is meant for local use, so keep the mock on a loopback address.
+// The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET/POST
+// /_mock/fleets, DELETE /_mock/fleets/{prefix}, GET/DELETE /_mock/journal,
+// GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) needs no authentication: it is meant
+// for local use, so keep the mock on a loopback address.
 package main
 
 import (
@@ -110,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	_, _ = fmt.Fprintf(stdout, "iotda-mock: api=%s mqtt=%s project=%s region=%s devices=%d\n",
-		s.URL(), s.MQTTAddr(), s.ProjectID(), s.Region(), len(opts.Devices))
+		s.URL(), s.MQTTAddr(), s.ProjectID(), s.Region(), len(s.Devices()))
 
 	<-ctx.Done()
 	logger.Info("shutting down")
