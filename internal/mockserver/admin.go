@@ -28,6 +28,10 @@ import (
 //	GET    /_mock/devices        the registry: [{"id","online","simulated"}] (secrets omitted)
 //	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201
 //	DELETE /_mock/devices/{id}   unregister a device; 204, or 404 if it is not registered
+//	GET    /_mock/fleets         the fleets: [{"prefix","count","behavior"}] (secrets omitted)
+//	POST   /_mock/fleets         add a Fleet: {"prefix","count","secret","behavior":{...}}; 201,
+//	                             409 if its prefix or one of its ids is taken
+//	DELETE /_mock/fleets/{prefix} remove a fleet's devices; 204, or 404 if no fleet has it
 //	GET    /_mock/journal        the journal, oldest first; ?kind= and ?device_id= filter it;
 //	                             the X-Mock-Journal-Dropped header counts the older entries
 //	                             dropped to keep it within its bounds
@@ -69,6 +73,13 @@ func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		})
 	case strings.HasPrefix(route, "devices/"):
 		adminMethods(w, r, map[string]http.HandlerFunc{http.MethodDelete: h.adminRemoveDevice})
+	case route == "fleets":
+		adminMethods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet:  h.adminListFleets,
+			http.MethodPost: h.adminAddFleet,
+		})
+	case strings.HasPrefix(route, "fleets/"):
+		adminMethods(w, r, map[string]http.HandlerFunc{http.MethodDelete: h.adminRemoveFleet})
 	case route == "journal":
 		adminMethods(w, r, map[string]http.HandlerFunc{
 			http.MethodGet:    h.adminJournal,

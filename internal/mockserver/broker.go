@@ -16,8 +16,6 @@ import (
 // Platform topics (facts §2).
 const (
 	topicDevicesPrefix = "$oc/devices/"
-	// commandTopicFmt is the downstream command topic: device id, request (command) id.
-	commandTopicFmt = "$oc/devices/%s/sys/commands/request_id=%s"
 	// responseTopicFilter is the platform's subscription to every device's replies.
 	responseTopicFilter = "$oc/devices/+/sys/commands/response/#"
 	// commandTopicMiddle separates the device id from the request id in a command topic.
@@ -102,12 +100,13 @@ func (d *deviceSide) addr() string {
 func (d *deviceSide) close() error {
 	d.closeOnce.Do(func() { close(d.closed) })
 	d.mu.Lock()
-	sims := d.sims
-	d.sims = make(map[string]*simDevice)
+	sims, fleets := d.sims, d.fleets
+	d.sims, d.fleets = make(map[string]*simDevice), make(map[string]*fleet)
 	b := d.broker
 	d.broker = nil // mochi's Close is not idempotent
 	d.mu.Unlock()
 	stopSims(sims)
+	stopFleets(fleets)
 	if b == nil {
 		return nil
 	}
@@ -185,7 +184,7 @@ func (h *deviceHook) ID() string { return "iotda-device-auth" }
 func (h *deviceHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnQosPublish:
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -250,6 +249,16 @@ func (h *deviceHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	h.d.sessionUp(cid.deviceID, cl)
 }
 
+// OnSessionEstablished runs once the CONNACK is out: from then on commands may be written
+// to the session.
+func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	cid, ok := parseDeviceClientID(cl.ID)
+	if !ok {
+		return
+	}
+	h.d.sessionEstablished(cid.deviceID, cl)
+}
+
 // OnDisconnect marks the device offline when its current session ends.
 func (h *deviceHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	cid, ok := parseDeviceClientID(cl.ID)
@@ -257,14 +266,4 @@ func (h *deviceHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 		return
 	}
 	h.d.sessionDown(cid.deviceID, cl)
-}
-
-// OnQosPublish starts the platform's redelivery of a command the broker has just sent to a
-// device at QoS 1. mochi calls it again, with the DUP flag set, when it resends a persistent
-// session's messages on reconnect; those already have their redelivery running.
-func (h *deviceHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
-	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup {
-		return
-	}
-	h.d.scheduleRedelivery(cl, pk)
 }

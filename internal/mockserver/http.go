@@ -354,6 +354,9 @@ func (h *httpSide) readBody(x *exchange) ([]byte, *answer) {
 		return nil, &a
 	}
 	if x.r.ContentLength > limit {
+		// Read (and drop) up to the limit, as for a body found too large while reading: a
+		// client still sending would otherwise see the connection reset, not the answer.
+		h.discardBody(x)
 		return tooLarge()
 	}
 	var body []byte

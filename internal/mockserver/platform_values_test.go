@@ -28,7 +28,7 @@ func TestPlatformDocumentedValues(t *testing.T) {
 		{"V11 service", iotdaAuthService, "iotdm", "SDK WithDerivedAuthServiceName, facts §1 and §3"},
 		{"device timestamp", time.Date(2018, 7, 24, 17, 5, 0, 0, time.UTC).Format(deviceTimestampLayout), "2018072417",
 			"device client id, facts §2"},
-		{"command topic", commandTopicFmt, "$oc/devices/%s/sys/commands/request_id=%s", "iot_06_v5_3014, facts §2"},
+		{"command topic", commandTopic("d1", "c1"), "$oc/devices/d1/sys/commands/request_id=c1", "iot_06_v5_3014, facts §2"},
 		{"reply topic", responseTopicMiddle, "/sys/commands/response/request_id=", "iot_06_v5_3014, facts §2"},
 	} {
 		if c.got != c.want {

@@ -70,6 +70,8 @@ type Options struct {
 	Now func() time.Time
 	// Devices are registered at start.
 	Devices []Device
+	// Fleets are registered and brought online at start, after Devices.
+	Fleets []Fleet
 }
 
 // Device is an entry in the platform's device registry.
@@ -169,6 +171,10 @@ type Entry struct {
 	Fault     string              `json:"fault,omitempty"`
 	DeviceID  string              `json:"device_id,omitempty"`
 	CommandID string              `json:"command_id,omitempty"`
+	// ClientID names the device session a command went to (deliveries and redeliveries)
+	// or that began or ended (connects and disconnects): the MQTT client id, or
+	// "fleet:{prefix}" for a fleet device's in-process session.
+	ClientID string `json:"client_id,omitempty"`
 	// Body is the request body (requests) or the MQTT payload (deliveries and replies). A
 	// body that is not JSON is held as a JSON string. A body longer than 4 KiB is held as a
 	// JSON string of its first 4 KiB (cut at a character boundary), with BodySize and
@@ -208,8 +214,8 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Start opens the MQTT broker and the HTTP API, then registers Options.Devices, waiting
-// until every simulated device is online. It returns once everything is ready.
+// Start opens the MQTT broker and the HTTP API, then registers Options.Devices and
+// Options.Fleets, waiting until every simulated device is online. It returns once everything is ready.
 func (s *Server) Start() error {
 	if err := s.devices.start(s.tls.mqtt); err != nil {
 		return err
@@ -228,6 +234,12 @@ func (s *Server) Start() error {
 	}
 	for _, d := range s.opts.Devices {
 		if err := s.AddDevice(d); err != nil {
+			_ = s.Close()
+			return err
+		}
+	}
+	for _, f := range s.opts.Fleets {
+		if err := s.AddFleet(f); err != nil {
 			_ = s.Close()
 			return err
 		}

@@ -22,15 +22,17 @@ type fileConfig struct {
 	InstanceID      string            `json:"instance_id"`
 	PlatformTimeout string            `json:"platform_timeout"`
 	// RedeliveryInterval is the wait for a device's PUBACK before a command is resent.
-	RedeliveryInterval string   `json:"redelivery_interval"`
-	HTTPAddr           string   `json:"http_addr"`
-	MQTTAddr           string   `json:"mqtt_addr"`
-	MQTTTLSAddr        string   `json:"mqtt_tls_addr"`
-	TLS                bool     `json:"tls"`
-	TLSHosts           []string `json:"tls_hosts"`
+	RedeliveryInterval string              `json:"redelivery_interval"`
+	HTTPAddr           string              `json:"http_addr"`
+	MQTTAddr           string              `json:"mqtt_addr"`
+	MQTTTLSAddr        string              `json:"mqtt_tls_addr"`
+	TLS                bool                `json:"tls"`
+	TLSHosts           []string            `json:"tls_hosts"`
+	Devices            []mockserver.Device `json:"devices"`
+	// Fleets are many simulated devices each: an id prefix, a count and one behaviour.
+	Fleets []mockserver.Fleet `json:"fleets"`
 	// AdminToken is required on the admin API; see envAdminToken.
-	AdminToken string              `json:"admin_token"`
-	Devices    []mockserver.Device `json:"devices"`
+	AdminToken string `json:"admin_token"`
 }
 
 // envAdminToken names the environment variable that sets the admin token, overriding the
@@ -128,6 +130,7 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 		TLSHosts:    c.TLSHosts,
 		AdminToken:  c.AdminToken,
 		Devices:     c.Devices,
+		Fleets:      c.Fleets,
 	}
 	if v := getenv(envAdminToken); v != "" {
 		o.AdminToken = v

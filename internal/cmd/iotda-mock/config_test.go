@@ -153,8 +153,35 @@ func TestExampleConfigLoads(t *testing.T) {
 	// The example must run as is: start it on free ports.
 	o.HTTPAddr, o.MQTTAddr = "127.0.0.1:0", "127.0.0.1:0"
 	s := mockserver.NewForTest(t, o)
-	if n := len(s.Devices()); n != len(cfg.Devices) || n == 0 {
-		t.Errorf("%d devices registered, want %d", n, len(cfg.Devices))
+	want := len(cfg.Devices)
+	for _, f := range cfg.Fleets {
+		want += f.Count
+	}
+	if n := len(s.Devices()); n != want || len(cfg.Devices) == 0 || len(cfg.Fleets) == 0 {
+		t.Errorf("%d devices registered, want %d, and the example to show devices and a fleet", n, want)
+	}
+}
+
+func TestLoadConfig_Fleets(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, `{"fleets":[{"prefix":"s-","count":3,"secret":"x","behavior":{"kind":"reply","delay":"5ms","result_code":2}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := options(cfg, f, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mockserver.Fleet{Prefix: "s-", Count: 3, Secret: "x", Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply, Delay: 5 * time.Millisecond, ResultCode: 2}}
+	if len(o.Fleets) != 1 || o.Fleets[0].Prefix != want.Prefix || o.Fleets[0].Count != want.Count || o.Fleets[0].Secret != want.Secret ||
+		o.Fleets[0].Behavior.Kind != want.Behavior.Kind || o.Fleets[0].Behavior.Delay != want.Behavior.Delay || o.Fleets[0].Behavior.ResultCode != 2 {
+		t.Errorf("fleets = %+v, want [%+v]", o.Fleets, want)
+	}
+	if _, err := loadConfig(writeConfig(t, `{"fleets":[{"prefix":"s-","count":3,"behaviour":{}}]}`)); err == nil {
+		t.Error("a misspelt fleet field was accepted")
 	}
 }
 

@@ -385,3 +385,21 @@ func TestBinary_MQTTS(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+func TestBinary_Fleets(t *testing.T) {
+	cfg := writeConfig(t, `{"auth_token":"tok","devices":[{"id":"solo"}],
+		"fleets":[{"prefix":"sensor-","count":2000,"behavior":{"kind":"echo"}},
+		          {"prefix":"mute-","count":3,"secret":"m","behavior":{"kind":"silent"}}]}`)
+	p := startMock(t, "-config", cfg, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0")
+	if p.ready["devices"] != "2004" {
+		t.Errorf("ready line counts %s devices, want 2004", p.ready["devices"])
+	}
+	url := p.ready["api"] + "/v5/iot/mock-project/devices/sensor-2000/commands"
+	if status, body := postCommand(t, http.DefaultClient, url, "tok", `{"command_name":"PING","paras":{"n":1}}`); status != http.StatusOK ||
+		!strings.Contains(string(body), `"paras":{"n":1}`) {
+		t.Errorf("command to sensor-2000: %d %s", status, body)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit code %d; stderr:\n%s", code, p.stderr.String())
+	}
+}
