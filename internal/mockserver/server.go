@@ -5,11 +5,13 @@
 //
 // The package has two halves that meet only through the Server:
 //
-//   - the HTTP side (http.go, auth.go, journal.go, faults.go, admin.go, tls.go) accepts
-//     command requests, authenticates them, journals them and asks the device side to
-//     deliver;
-//   - the device side (broker.go, devices.go, simdevice.go) owns the registry, the MQTT
-//     broker, the live sessions and the matching of replies to commands.
+//   - the HTTP side (http.go, requestbody.go, auth.go, journal.go, faults.go, admin.go,
+//     tls.go) accepts command requests, authenticates them, journals them and asks the
+//     device side to deliver;
+//   - the device side (broker.go, brokerlimits.go, devices.go, simdevice.go) owns the
+//     registry, the MQTT broker, the live sessions and the matching of replies to commands.
+//
+// Limits (limits.go) bound what any peer can make either half read, hold or wait for.
 package mockserver
 
 import (
