@@ -4,6 +4,7 @@
 # configure the provider.
 
 variables {
+  # Ten lamps of the mock's simulated fleet (lamp-1 .. lamp-100).
   device_ids = [for i in range(1, 11) : "lamp-${i}"]
   state      = "ON"
 }
