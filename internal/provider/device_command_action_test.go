@@ -23,16 +23,22 @@ import (
 
 const actionType = "iotda_device_command"
 
+// actionProviderServer is a provider server that serves actions too.
+type actionProviderServer interface {
+	tfprotov6.ProviderServer
+	tfprotov6.ActionServer
+}
+
 // protoProvider is a provider server with its schemas, for protocol-level tests.
 type protoProvider struct {
 	t       *testing.T
-	server  tfprotov6.ProviderServerWithActions
+	server  actionProviderServer
 	schemas *tfprotov6.GetProviderSchemaResponse
 }
 
 func newProtoProvider(t *testing.T) *protoProvider {
 	t.Helper()
-	server, ok := providerserver.NewProtocol6(New("test")())().(tfprotov6.ProviderServerWithActions)
+	server, ok := providerserver.NewProtocol6(New("test")())().(actionProviderServer)
 	if !ok {
 		t.Fatal("the provider server does not serve actions")
 	}
@@ -155,17 +161,17 @@ func (p *protoProvider) invoke(args map[string]tftypes.Value) (progress []string
 
 func str(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
 
-// parasObject is paras = { value = v }.
-func parasObject(v string) tftypes.Value {
+// parasON is paras = { value = "ON" }.
+func parasON() tftypes.Value {
 	return tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"value": tftypes.String}},
-		map[string]tftypes.Value{"value": str(v)})
+		map[string]tftypes.Value{"value": str("ON")})
 }
 
 // switchOn is the configuration of an ON_OFF command of service Switch to deviceID.
 func switchOn(deviceID string) map[string]tftypes.Value {
 	return map[string]tftypes.Value{
 		"device_id": str(deviceID), "service_id": str("Switch"), "command_name": str("ON_OFF"),
-		"paras": parasObject("ON"),
+		"paras": parasON(),
 	}
 }
 

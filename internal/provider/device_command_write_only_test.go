@@ -249,16 +249,16 @@ func TestDeviceCommandResource_ValidateWriteOnlyParas(t *testing.T) {
 		summary string
 		detail  string
 	}{
-		"paras":                     {args: map[string]tftypes.Value{"paras": parasObject("ON")}},
-		"paras_wo with version":     {args: map[string]tftypes.Value{"paras_wo": parasObject("ON"), "paras_wo_version": version}},
+		"paras":                     {args: map[string]tftypes.Value{"paras": parasON()}},
+		"paras_wo with version":     {args: map[string]tftypes.Value{"paras_wo": parasON(), "paras_wo_version": version}},
 		"unknown paras_wo":          {args: map[string]tftypes.Value{"paras_wo": unknown, "paras_wo_version": version}},
 		"paras_wo as a JSON string": {args: map[string]tftypes.Value{"paras_wo": str(`{"psk":"x"}`), "paras_wo_version": version}},
-		"both": {map[string]tftypes.Value{"paras": parasObject("ON"), "paras_wo": parasObject("ON"), "paras_wo_version": version},
+		"both": {map[string]tftypes.Value{"paras": parasON(), "paras_wo": parasON(), "paras_wo_version": version},
 			"paras_wo", "Conflicting Paras", "not both"},
 		"neither": {map[string]tftypes.Value{}, "paras", "Missing Paras", "set paras"},
-		"paras_wo without version": {map[string]tftypes.Value{"paras_wo": parasObject("ON")},
+		"paras_wo without version": {map[string]tftypes.Value{"paras_wo": parasON()},
 			"paras_wo_version", "Missing Paras Version", "change it whenever paras_wo changes"},
-		"version without paras_wo": {map[string]tftypes.Value{"paras": parasObject("ON"), "paras_wo_version": version},
+		"version without paras_wo": {map[string]tftypes.Value{"paras": parasON(), "paras_wo_version": version},
 			"paras_wo_version", "Paras Version Without Write-Only Paras", "only applies with paras_wo"},
 		"paras_wo a list": {map[string]tftypes.Value{"paras_wo": tftypes.NewValue(tftypes.List{ElementType: tftypes.String},
 			[]tftypes.Value{str("x")}), "paras_wo_version": version}, "paras_wo", "Invalid Paras Value", "must be an object"},

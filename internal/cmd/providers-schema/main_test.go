@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -96,4 +97,33 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func TestToCty(t *testing.T) {
+	t.Parallel()
+	obj := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"a": tftypes.String, "b": tftypes.Number}}
+	tests := []struct {
+		in   tftypes.Type
+		want cty.Type
+	}{
+		{tftypes.String, cty.String},
+		{tftypes.Number, cty.Number},
+		{tftypes.Bool, cty.Bool},
+		{tftypes.DynamicPseudoType, cty.DynamicPseudoType},
+		{tftypes.List{ElementType: tftypes.String}, cty.List(cty.String)},
+		{tftypes.Set{ElementType: tftypes.Bool}, cty.Set(cty.Bool)},
+		{tftypes.Map{ElementType: obj}, cty.Map(cty.Object(map[string]cty.Type{"a": cty.String, "b": cty.Number}))},
+		{tftypes.Tuple{ElementTypes: []tftypes.Type{tftypes.String, tftypes.Number}}, cty.Tuple([]cty.Type{cty.String, cty.Number})},
+		{tftypes.Object{AttributeTypes: obj.AttributeTypes, OptionalAttributes: map[string]struct{}{"b": {}}},
+			cty.ObjectWithOptionalAttrs(map[string]cty.Type{"a": cty.String, "b": cty.Number}, []string{"b"})},
+	}
+	for _, tc := range tests {
+		got, err := toCty(tc.in)
+		if err != nil || !got.Equals(tc.want) {
+			t.Errorf("toCty(%s) = %#v, %v; want %#v", tc.in, got, err, tc.want)
+		}
+	}
+	if _, err := toCty(nil); err == nil {
+		t.Error("toCty(nil) gave no error")
+	}
 }

@@ -140,23 +140,68 @@ func (c *converter) attributes(attrs []*tfprotov6.SchemaAttribute) map[string]*t
 	return out
 }
 
-// ctyType converts a protocol type to cty through their common JSON form.
+// ctyType converts a protocol type to the cty type Terraform writes for it.
 func (c *converter) ctyType(name string, t tftypes.Type) cty.Type {
-	if t == nil {
-		c.fail(fmt.Errorf("attribute %q has no type", name))
-		return cty.NilType
-	}
-	b, err := t.MarshalJSON()
+	ct, err := toCty(t)
 	if err != nil {
 		c.fail(fmt.Errorf("attribute %q: %w", name, err))
 		return cty.NilType
 	}
-	var ct cty.Type
-	if err := ct.UnmarshalJSON(b); err != nil {
-		c.fail(fmt.Errorf("attribute %q: type %s: %w", name, b, err))
-		return cty.NilType
-	}
 	return ct
+}
+
+func toCty(t tftypes.Type) (cty.Type, error) {
+	switch {
+	case t == nil:
+		return cty.NilType, errors.New("no type")
+	case t.Is(tftypes.String):
+		return cty.String, nil
+	case t.Is(tftypes.Number):
+		return cty.Number, nil
+	case t.Is(tftypes.Bool):
+		return cty.Bool, nil
+	case t.Is(tftypes.DynamicPseudoType):
+		return cty.DynamicPseudoType, nil
+	}
+	switch t := t.(type) {
+	case tftypes.List:
+		et, err := toCty(t.ElementType)
+		return cty.List(et), err
+	case tftypes.Set:
+		et, err := toCty(t.ElementType)
+		return cty.Set(et), err
+	case tftypes.Map:
+		et, err := toCty(t.ElementType)
+		return cty.Map(et), err
+	case tftypes.Tuple:
+		elems := make([]cty.Type, len(t.ElementTypes))
+		for i, e := range t.ElementTypes {
+			et, err := toCty(e)
+			if err != nil {
+				return cty.NilType, err
+			}
+			elems[i] = et
+		}
+		return cty.Tuple(elems), nil
+	case tftypes.Object:
+		attrs := make(map[string]cty.Type, len(t.AttributeTypes))
+		for name, a := range t.AttributeTypes {
+			at, err := toCty(a)
+			if err != nil {
+				return cty.NilType, err
+			}
+			attrs[name] = at
+		}
+		if len(t.OptionalAttributes) == 0 {
+			return cty.Object(attrs), nil
+		}
+		optional := make([]string, 0, len(t.OptionalAttributes))
+		for name := range t.OptionalAttributes {
+			optional = append(optional, name)
+		}
+		return cty.ObjectWithOptionalAttrs(attrs, optional), nil
+	}
+	return cty.NilType, fmt.Errorf("unsupported type %s", t)
 }
 
 func descriptionKind(k tfprotov6.StringKind) tfjson.SchemaDescriptionKind {
