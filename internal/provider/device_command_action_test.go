@@ -434,7 +434,7 @@ func TestDeviceCommandAction_Diagnostics(t *testing.T) {
 		},
 		"timeout before the platform answered": {
 			args: with(switchOn("slow"), "timeout", str("1s")), severity: tfprotov6.DiagnosticSeverityError,
-			summary: summaryOutcomeUnknown, detail: `(?s)"slow".*timeout expired.*NOT be retried`,
+			summary: summaryOutcomeUnknown, detail: `(?s)"slow".*timeout expired.*NOT be retried.*the action's timeout argument`,
 			progress: `failed: Command Delivery Outcome Unknown`, deliveries: 1,
 		},
 		"offline (IOTDA.014016)": {

@@ -150,8 +150,8 @@ func outcomeUnknownDetail(ctx context.Context, cmd iotda.Command, err error, req
 	detail := fmt.Sprintf("The request delivering %s to device %q may have reached IoTDA, but %s (%v).\n\n"+
 		"The device may or may not have executed the command. Nothing was saved, and the command will NOT be "+
 		"retried automatically, because a second delivery could act on the device twice. Check the device's "+
-		"state before applying again. If the platform is just slow to answer, raise the timeout in the "+
-		"timeouts block above the platform's 20 s limit.",
+		"state before applying again. If the platform is just slow to answer, raise the timeout (the "+
+		"timeouts block, or the action's timeout argument) above the platform's 20 s limit.",
 		describeCommand(cmd), cmd.DeviceID, why, err)
 	return withRequestID(detail, requestID)
 }
