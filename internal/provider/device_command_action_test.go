@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -411,6 +412,8 @@ func TestDeviceCommandAction_Diagnostics(t *testing.T) {
 		progress   string // the last progress message
 		deliveries int
 		requests   int // command API requests, when more than one
+		// platformTimeout is the mock's wait for the device; default 1 s.
+		platformTimeout time.Duration
 	}{
 		"answered": {
 			args: switchOn("lamp"), progress: `answered \(command_id [0-9a-f-]+\) with result_code 0`, deliveries: 1,
@@ -436,6 +439,8 @@ func TestDeviceCommandAction_Diagnostics(t *testing.T) {
 			args: with(switchOn("slow"), "timeout", str("1s")), severity: tfprotov6.DiagnosticSeverityError,
 			summary: summaryOutcomeUnknown, detail: `(?s)"slow".*timeout expired.*NOT be retried.*the action's timeout argument`,
 			progress: `failed: Command Delivery Outcome Unknown`, deliveries: 1,
+			// The platform waits longer than the action, so the action's timeout ends first.
+			platformTimeout: 10 * time.Second,
 		},
 		"offline (IOTDA.014016)": {
 			args: switchOn("sleepy"), severity: tfprotov6.DiagnosticSeverityError, summary: summaryDeviceOffline,
@@ -461,7 +466,7 @@ func TestDeviceCommandAction_Diagnostics(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			// A mock per case, so that faults and journals do not mix.
-			p, s := newActionMock(t, mockserver.Options{PlatformTimeout: time.Second, Devices: devices})
+			p, s := newActionMock(t, mockserver.Options{PlatformTimeout: cmp.Or(tc.platformTimeout, time.Second), Devices: devices})
 			if tc.fault != nil {
 				s.InjectFault(*tc.fault)
 			}
