@@ -29,11 +29,11 @@ const (
 	// maxReplyDepth bounds nesting: {"a":{"b":1}} has depth 2, a scalar depth 0.
 	maxReplyDepth = 32
 	// maxReplyMembers bounds the members of one object or the elements of one array.
-	maxReplyMembers = 1000
+	maxReplyMembers = 256
 	// maxReplyValues bounds the values in the whole reply, containers included.
-	maxReplyValues = 10000
+	maxReplyValues = 512
 	// maxReplyBytes bounds the reply's JSON text.
-	maxReplyBytes = 256 << 10
+	maxReplyBytes = 64 << 10
 )
 
 // replyLimitsText states the limits for diagnostics and documentation.

@@ -164,14 +164,10 @@ func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateR
 }
 
 // Read keeps the state as it is: a synchronous command cannot be queried afterwards, and
-// a refresh must never deliver it again.
-func (r *deviceCommandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state deviceCommandResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+// a refresh must never deliver it again. The framework hands Read the prior state as the
+// response, so leaving it untouched keeps it without converting the device's reply (which
+// may hold thousands of values) to the model and back on every plan.
+func (r *deviceCommandResource) Read(_ context.Context, _ resource.ReadRequest, _ *resource.ReadResponse) {
 }
 
 // Update only happens for fail_on_device_error and timeouts, which change nothing on the
