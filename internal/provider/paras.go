@@ -79,7 +79,10 @@ func parasJSON(v types.Dynamic) (json.RawMessage, error) {
 	}
 }
 
-// compactJSONObject checks that s is exactly one JSON object and returns it compacted.
+// compactJSONObject checks that s is exactly one JSON object and returns it in the form the
+// object form of paras has: compacted, with every string written the way encodeString
+// writes it (so `\u00e9` and `é`, or jsonencode's `\u003c` and `<`, send the same bytes).
+// Numbers and the order of members stay exactly as written.
 func compactJSONObject(s string) (json.RawMessage, error) {
 	trimmed := strings.TrimSpace(s)
 	if !strings.HasPrefix(trimmed, "{") {
@@ -94,7 +97,89 @@ func compactJSONObject(s string) (json.RawMessage, error) {
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err)}
 	}
-	return buf.Bytes(), nil
+	return canonicalStrings(buf.Bytes()), nil
+}
+
+// canonicalStrings rewrites every string of compact, valid JSON as encodeString writes it.
+// A string holding an escaped lone UTF-16 surrogate (such as "\ud800") is kept as written:
+// decoding it would turn it into U+FFFD, another value.
+func canonicalStrings(compact []byte) []byte {
+	out := make([]byte, 0, len(compact))
+	for i := 0; i < len(compact); {
+		if compact[i] != '"' {
+			out = append(out, compact[i])
+			i++
+			continue
+		}
+		end := stringEnd(compact, i)
+		token := compact[i:end]
+		var decoded string
+		if bytes.IndexByte(token, '\\') < 0 || hasLoneSurrogate(token) || json.Unmarshal(token, &decoded) != nil {
+			out = append(out, token...) // Nothing escaped, or not to be decoded.
+		} else {
+			var b bytes.Buffer
+			_ = encodeString(&b, decoded) // A decoded string always encodes.
+			out = append(out, b.Bytes()...)
+		}
+		i = end
+	}
+	return out
+}
+
+// stringEnd returns the index just past the JSON string starting at b[start] == '"'.
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // Skip the escaped character.
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// hasLoneSurrogate reports whether a JSON string token escapes a UTF-16 surrogate that is
+// not part of a pair.
+func hasLoneSurrogate(token []byte) bool {
+	pendingHigh := false
+	for i := 0; i < len(token); i++ {
+		if token[i] != '\\' || i+1 >= len(token) {
+			if pendingHigh {
+				return true
+			}
+			continue
+		}
+		if token[i+1] != 'u' || i+6 > len(token) {
+			if pendingHigh {
+				return true
+			}
+			i++
+			continue
+		}
+		r, err := strconv.ParseUint(string(token[i+2:i+6]), 16, 32)
+		if err != nil {
+			return true
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if pendingHigh {
+				return true
+			}
+			pendingHigh = true
+		case r >= 0xDC00 && r < 0xE000:
+			if !pendingHigh {
+				return true
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return true
+			}
+		}
+		i += 5
+	}
+	return pendingHigh
 }
 
 func describeJSONError(err error) string {
