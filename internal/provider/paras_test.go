@@ -163,3 +163,29 @@ func TestParasJSON_Unknown(t *testing.T) {
 		}
 	}
 }
+
+// TestParasJSON_StringsAsTheObjectFormWritesThem: a JSON string and the object form send
+// the same bytes for the same value, whatever escapes the string uses; numbers and member
+// order stay as written, and an escaped lone surrogate, which has no character, stays too.
+func TestParasJSON_StringsAsTheObjectFormWritesThem(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{"a":"\u00e9\u003c\/\u0026"}`:                `{"a":"é</&"}`,
+		`{"\u0061":1.50,"b":[ "x\ty" ]}`:              `{"a":1.50,"b":["x\ty"]}`,
+		`{"e":"\ud83d\ude00","q":"\"\\"}`:             `{"e":"😀","q":"\"\\"}`,
+		`{"lone":"\ud800x","low":"\udc00"}`:           `{"lone":"\ud800x","low":"\udc00"}`,
+		`{"z":1,"a":2}`:                               `{"z":1,"a":2}`,
+		`{"ls":"\u2028","nul":"\u0000","c":"\u001f"}`: `{"ls":"\u2028","nul":"\u0000","c":"\u001f"}`,
+	} {
+		got, err := parasJSON(types.DynamicValue(types.StringValue(in)))
+		if err != nil || string(got) != want {
+			t.Errorf("parasJSON(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	// jsonencode escapes <, > and & as \u003c, \u003e and \u0026; the object form does not.
+	object, _ := parasJSON(types.DynamicValue(obj(t, map[string]attr.Value{"note": types.StringValue("<b> & \u2028")})))
+	encoded, _ := parasJSON(types.DynamicValue(types.StringValue(`{"note":"\u003cb\u003e \u0026 \u2028"}`)))
+	if string(object) != string(encoded) {
+		t.Errorf("object form %s and jsonencode form %s differ", object, encoded)
+	}
+}
