@@ -440,8 +440,31 @@ func (h *httpSide) outcome(ctx context.Context, x *exchange, cmd Command, reply 
 // payload that is valid JSON is embedded verbatim as "response" (any JSON value, null
 // included); an empty payload (no bytes, or whitespace only) leaves "response" out; a
 // payload that is not JSON is embedded as a JSON string holding its text, with bytes that
-// are not UTF-8 as U+FFFD.
+// are not UTF-8 as U+FFFD. JSON nested beyond the 10,000 levels encoding/json accepts is
+// JSON all the same, and is embedded verbatim too.
 func replyBody(commandID string, reply json.RawMessage) []byte {
+	valid := func(b []byte) bool {
+		if json.Valid(b) {
+			return true
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		for depth := 0; ; { // Token reads at any depth; one value, then the end.
+			tok, err := dec.Token()
+			if err != nil {
+				return false
+			}
+			switch tok {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+			if depth == 0 {
+				_, err := dec.Token()
+				return errors.Is(err, io.EOF)
+			}
+		}
+	}
 	id, _ := json.Marshal(commandID)
 	out := make([]byte, 0, len(id)+len(reply)+32)
 	out = append(out, `{"command_id":`...)
@@ -450,7 +473,7 @@ func replyBody(commandID string, reply json.RawMessage) []byte {
 	if len(resp) == 0 {
 		return append(out, '}')
 	}
-	if !json.Valid(resp) {
+	if !valid(resp) {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)

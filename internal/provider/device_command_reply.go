@@ -13,9 +13,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
 
 // Limits of a reply's object form (response). Terraform decodes, type-checks and compares
@@ -48,7 +49,7 @@ var replyLimitsText = fmt.Sprintf("A reply is kept as an object in response when
 type deviceReply struct {
 	// JSON is the reply exactly as the device sent it (surrounding whitespace removed), or
 	// null when the device answered with nothing.
-	JSON jsontypes.Normalized
+	JSON types.String
 	// Object is the reply's object form: objects become objects, arrays tuples, strings
 	// strings, numbers numbers, null null. Null when the device answered with nothing or when
 	// the reply is beyond the limits (Beyond says which).
@@ -85,7 +86,7 @@ const maxListedPaths = 5
 //
 // Bytes that are not UTF-8 become U+FFFD, since Terraform strings are Unicode.
 func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
-	r := deviceReply{JSON: jsontypes.NewNormalizedNull(), Object: types.DynamicNull(), ResultCode: types.Int64Value(0)}
+	r := deviceReply{JSON: types.StringNull(), Object: types.DynamicNull(), ResultCode: types.Int64Value(0)}
 	text := bytes.TrimSpace(raw)
 	if !utf8.Valid(text) {
 		text = bytes.ToValidUTF8(text, []byte("\uFFFD"))
@@ -93,10 +94,10 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 	if len(text) == 0 || string(text) == "null" || string(text) == `""` {
 		return r
 	}
-	if !json.Valid(text) {
+	if !iotda.ValidJSON(text) {
 		var quoted bytes.Buffer
 		_ = encodeString(&quoted, string(text)) // A valid UTF-8 string always encodes.
-		r.NotJSON, r.JSON = true, jsontypes.NewNormalizedValue(quoted.String())
+		r.NotJSON, r.JSON = true, types.StringValue(quoted.String())
 		if len(text) <= maxReplyBytes {
 			r.Object = types.DynamicValue(types.StringValue(string(text)))
 		} else {
@@ -104,13 +105,21 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 		}
 		return r
 	}
-	r.JSON = jsontypes.NewNormalizedValue(string(text))
+	r.JSON = types.StringValue(string(text))
 	code, codeErr := resultCode(text)
 	r.ResultCode, r.CodeErr = types.Int64Value(code), codeErr
 	if codeErr != nil {
 		r.ResultCode = types.Int64Null()
 	}
-	if r.Beyond = replyBeyondLimits(text); r.Beyond != "" {
+	var tooDeep bool
+	if r.Beyond, tooDeep = replyBeyondLimits(text); tooDeep {
+		// Terraform lays out a JSON string it shows in a plan or `terraform show` as a
+		// structure, at a cost that grows with the square of its depth (a minute for 2,000
+		// levels), but only a string that starts with "{" or "[". One space in front, which
+		// JSON ignores, keeps a deep reply a plain string there.
+		r.JSON = types.StringValue(" " + string(text))
+	}
+	if r.Beyond != "" {
 		return r
 	}
 	conv := replyConverter{ctx: ctx}
@@ -125,12 +134,41 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 	return r
 }
 
-// replyBeyondLimits names the first limit a valid JSON text exceeds, or returns "". It
-// reads tokens without building anything, so its cost is linear whatever the reply holds.
-func replyBeyondLimits(text []byte) string {
+// replyBeyondLimits names the first limit a valid JSON text exceeds, or returns "", and
+// reports whether it is nested beyond maxReplyDepth. It reads tokens without building
+// anything, at any depth, so its cost is linear whatever the reply holds.
+func replyBeyondLimits(text []byte) (beyond string, tooDeep bool) {
+	tooDeep = nestedBeyond(text, maxReplyDepth)
 	if len(text) > maxReplyBytes {
-		return fmt.Sprintf("it is %d bytes long; at most %d", len(text), maxReplyBytes)
+		return fmt.Sprintf("it is %d bytes long; at most %d", len(text), maxReplyBytes), tooDeep
 	}
+	return countBeyondLimits(text), tooDeep
+}
+
+// nestedBeyond reports whether text, valid JSON, nests containers more than depth levels
+// deep. Brackets inside strings are skipped.
+func nestedBeyond(text []byte, depth int) bool {
+	level, inString := 0, false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if level++; level > depth {
+				return true
+			}
+		case c == '}' || c == ']':
+			level--
+		}
+	}
+	return false
+}
+
+// countBeyondLimits checks the counting limits (depth, members, values) token by token.
+func countBeyondLimits(text []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	// members[i] counts the members of the i-th open container; in objects Token returns
@@ -337,15 +375,14 @@ func shorten(s string, n int) string {
 // be an integer (1.0 is 1). Anything else is an error: the caller reports it as a failure
 // the device reported, never as a success.
 func resultCode(raw json.RawMessage) (int64, error) {
-	var reply struct {
-		ResultCode json.RawMessage `json:"result_code"`
-	}
-	// A reply that is not a JSON object has no result_code either.
-	_ = json.Unmarshal(raw, &reply)
-	if len(reply.ResultCode) == 0 || string(reply.ResultCode) == "null" {
+	// A reply that is not a JSON object has no result_code either. ObjectMembers reads a
+	// reply at any depth, where json.Unmarshal would give up past 10,000 levels.
+	members, _ := iotda.ObjectMembers(bytes.TrimSpace(raw))
+	code := members["result_code"]
+	if len(code) == 0 || string(code) == "null" {
 		return 0, nil
 	}
-	text := reply.ResultCode
+	text := code
 	var s string
 	if json.Unmarshal(text, &s) == nil {
 		text = []byte(s)
@@ -360,5 +397,5 @@ func resultCode(raw json.RawMessage) (int64, error) {
 			return int64(f), nil
 		}
 	}
-	return 0, fmt.Errorf("result_code %s is not an integer", shorten(string(reply.ResultCode), 64))
+	return 0, fmt.Errorf("result_code %s is not an integer", shorten(string(code), 64))
 }

@@ -29,7 +29,7 @@ func BenchmarkReplyPlanSide(b *testing.B) {
 		"size_at_limit":    `{"s":"` + strings.Repeat("x", maxReplyBytes-8) + `"}`,
 	}
 	for name, reply := range shapes {
-		if beyond := replyBeyondLimits([]byte(reply)); beyond != "" {
+		if beyond, _ := replyBeyondLimits([]byte(reply)); beyond != "" {
 			b.Fatalf("%s is beyond the limits: %s", name, beyond)
 		}
 		b.Run(name, func(b *testing.B) { benchmarkReplyPlanSide(b, reply) })

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -128,7 +127,7 @@ func deviceCommandResourceAttributes() map[string]schema.Attribute {
 		},
 		"command_id":    schema.StringAttribute{MarkdownDescription: descCommandID, Computed: true, PlanModifiers: keepString},
 		"response":      schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true, PlanModifiers: []planmodifier.Dynamic{dynamicplanmodifier.UseStateForUnknown()}},
-		"response_json": schema.StringAttribute{MarkdownDescription: descResponseJSON, CustomType: jsontypes.NormalizedType{}, Computed: true, PlanModifiers: keepString},
+		"response_json": schema.StringAttribute{MarkdownDescription: descResponseJSON, Computed: true, PlanModifiers: keepString},
 		"result_code":   schema.Int64Attribute{MarkdownDescription: descResultCode, Computed: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
 		"error_code":    schema.StringAttribute{MarkdownDescription: descErrorCode, Computed: true, PlanModifiers: keepString},
 		"error_msg":     schema.StringAttribute{MarkdownDescription: descErrorMsg, Computed: true, PlanModifiers: keepString},

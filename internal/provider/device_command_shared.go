@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -44,19 +43,19 @@ const (
 
 // deviceCommandModel is what the resource and the data source have in common.
 type deviceCommandModel struct {
-	ID                types.String         `tfsdk:"id"`
-	DeviceID          types.String         `tfsdk:"device_id"`
-	ServiceID         types.String         `tfsdk:"service_id"`
-	CommandName       types.String         `tfsdk:"command_name"`
-	Paras             types.Dynamic        `tfsdk:"paras"`
-	FailOnDeviceError types.Bool           `tfsdk:"fail_on_device_error"`
-	CommandID         types.String         `tfsdk:"command_id"`
-	Response          types.Dynamic        `tfsdk:"response"`
-	ResponseJSON      jsontypes.Normalized `tfsdk:"response_json"`
-	ResultCode        types.Int64          `tfsdk:"result_code"`
-	ErrorCode         types.String         `tfsdk:"error_code"`
-	ErrorMsg          types.String         `tfsdk:"error_msg"`
-	DeliveredAt       types.String         `tfsdk:"delivered_at"`
+	ID                types.String  `tfsdk:"id"`
+	DeviceID          types.String  `tfsdk:"device_id"`
+	ServiceID         types.String  `tfsdk:"service_id"`
+	CommandName       types.String  `tfsdk:"command_name"`
+	Paras             types.Dynamic `tfsdk:"paras"`
+	FailOnDeviceError types.Bool    `tfsdk:"fail_on_device_error"`
+	CommandID         types.String  `tfsdk:"command_id"`
+	Response          types.Dynamic `tfsdk:"response"`
+	ResponseJSON      types.String  `tfsdk:"response_json"`
+	ResultCode        types.Int64   `tfsdk:"result_code"`
+	ErrorCode         types.String  `tfsdk:"error_code"`
+	ErrorMsg          types.String  `tfsdk:"error_msg"`
+	DeliveredAt       types.String  `tfsdk:"delivered_at"`
 }
 
 // failOnDeviceError reads the flag, defaulting to true when it is not set (the data source
