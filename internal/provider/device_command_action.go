@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
@@ -140,7 +139,7 @@ func (a *deviceCommandAction) Invoke(ctx context.Context, req action.InvokeReque
 	answered := deliver(ctx, a.data, &m, deliveryForAction, &diags)
 	resp.Diagnostics.Append(diags...)
 	if answered {
-		progress(resp, answerMessage(&m))
+		progress(resp, answerMessage(&m, a.data.client.MaskSecrets))
 		return
 	}
 	progress(resp, failureMessage(cmd, diags))
@@ -154,15 +153,16 @@ func progress(resp *action.InvokeResponse, msg string) {
 	}
 }
 
-// answerMessage says what the device answered: its result code and the start of its reply.
-func answerMessage(m *deviceCommandModel) string {
+// answerMessage says what the device answered: its result code and the start of its reply,
+// with the provider's credentials masked (a device may echo a token it was sent).
+func answerMessage(m *deviceCommandModel, mask func(string) string) string {
 	code := "a result_code that is not an integer"
 	if !m.ResultCode.IsNull() {
 		code = fmt.Sprintf("result_code %d", m.ResultCode.ValueInt64())
 	}
 	reply := "no reply"
 	if !m.ResponseJSON.IsNull() {
-		reply = "reply " + shorten(m.ResponseJSON.ValueString(), maxProgressReply)
+		reply = "reply " + shorten(mask(m.ResponseJSON.ValueString()), maxProgressReply)
 	}
 	return fmt.Sprintf("Device %q answered (command_id %s) with %s and %s",
 		m.DeviceID.ValueString(), m.CommandID.ValueString(), code, reply)
@@ -175,18 +175,6 @@ func failureMessage(cmd iotda.Command, diags diag.Diagnostics) string {
 		summary = errs[0].Summary()
 	}
 	return fmt.Sprintf("Delivering %s to device %q failed: %s", describeCommand(cmd), cmd.DeviceID, summary)
-}
-
-// shorten cuts s to at most n bytes on a rune boundary, marking the cut.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // parseTimeout reads the timeout argument; null means the default.

@@ -210,11 +210,27 @@ func TestDeviceCommandAction_LongReplyShortened(t *testing.T) {
 	}
 	last := progress[len(progress)-1]
 	reply := last[strings.Index(last, "reply ")+len("reply "):]
-	if !strings.HasSuffix(reply, "…") || len(reply) > maxProgressReply+len("…") || !strings.HasPrefix(reply, `{"result_code":0,"paras":{"text":"éé`) {
+	if !strings.HasSuffix(reply, "...") || len(reply) > maxProgressReply+len("...") || !strings.HasPrefix(reply, `{"result_code":0,"paras":{"text":"éé`) {
 		t.Errorf("reply in the progress message = %q (%d bytes), want at most %d bytes and a mark", reply, len(reply), maxProgressReply)
 	}
 	if strings.ContainsRune(reply, '\uFFFD') {
 		t.Errorf("the reply was cut inside a character: %q", reply)
+	}
+}
+
+// A device that echoes the provider's token back does not show it in the progress message.
+func TestDeviceCommandAction_ProgressMasksSecrets(t *testing.T) {
+	t.Parallel()
+	p, _ := newActionMock(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "lamp", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorEcho}},
+	}})
+	progress, diags := p.invoke(with(switchOn("lamp"), "paras", str(`{"note":"test-token"}`)))
+	if len(diags) > 0 {
+		t.Fatalf("diagnostics: %s", formatProtoDiags(diags))
+	}
+	last := progress[len(progress)-1]
+	if strings.Contains(last, "test-token") || !strings.Contains(last, `"note":"***"`) {
+		t.Errorf("progress message = %q, want the token masked", last)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/datasource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -80,7 +79,7 @@ func (d *deviceCommandDataSource) Schema(ctx context.Context, _ datasource.Schem
 			"fail_on_device_error": schema.BoolAttribute{MarkdownDescription: descFailOnDeviceError, Optional: true},
 			"command_id":           schema.StringAttribute{MarkdownDescription: descCommandID, Computed: true},
 			"response":             schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true},
-			"response_json":        schema.StringAttribute{MarkdownDescription: descResponseJSON, CustomType: jsontypes.NormalizedType{}, Computed: true},
+			"response_json":        schema.StringAttribute{MarkdownDescription: descResponseJSON, Computed: true},
 			"result_code":          schema.Int64Attribute{MarkdownDescription: descResultCode, Computed: true},
 			"error_code":           schema.StringAttribute{MarkdownDescription: descErrorCode, Computed: true},
 			"error_msg":            schema.StringAttribute{MarkdownDescription: descErrorMsg, Computed: true},

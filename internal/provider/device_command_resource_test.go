@@ -187,26 +187,44 @@ func expectDeliveredParas(target *testTarget, want string) error {
 	return nil
 }
 
-// TestDeviceCommandResource_ReplyWithHugeNumber: a device's reply holding a number that
-// would take hours to render in decimal is recorded without response (with a warning), not
-// left to hang the provider and Terraform.
-func TestDeviceCommandResource_ReplyWithHugeNumber(t *testing.T) {
+// TestDeviceCommandResource_ReplyNumbersNeverChanged: a reply holding numbers Terraform
+// cannot hold exactly (an exponent beyond about ±1233, which would take hours to render, or
+// more digits than 512 bits keep) is saved: response_json has them exactly, response has
+// each as a string holding its literal, and the workspace keeps working (no second
+// delivery). Such numbers once failed the apply ("cannot serialize infinity") or became 0.
+func TestDeviceCommandResource_ReplyNumbersNeverChanged(t *testing.T) {
 	t.Parallel()
+	long := "0." + strings.Repeat("1", 170)
+	reply := `{"result_code":0,"paras":{"huge":1e999999999,"tiny":1e-999999999,"long":` + long +
+		`,"big":12345678901234567890,"x":1e100000000}}`
 	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{{ID: "huge", Simulated: &mockserver.Behavior{
-		Response: json.RawMessage(`{"result_code":0,"paras":{"x":1e100000000}}`),
+		Response: json.RawMessage(reply),
 	}}}})
+	paras := tfjsonpath.New("response").AtMapKey("paras")
+	bigValue, _, _ := big.ParseFloat("12345678901234567890", 10, numberPrecision, big.ToNearestEven)
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`),
+				Config: config,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("command_id"), knownvalue.NotNull()),
 					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(0)),
-					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response"), knownvalue.Null()),
-					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"), knownvalue.StringExact(reply)),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("huge"), knownvalue.StringExact("1e999999999")),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("tiny"), knownvalue.StringExact("1e-999999999")),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("long"), knownvalue.StringExact(long)),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("x"), knownvalue.StringExact("1e100000000")),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("big"), knownvalue.NumberExact(bigValue)),
 				},
 				Check: checkDeliveries(target.Server, "huge", 1),
+			},
+			// The state reads back and plans as it is: nothing is delivered again.
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkDeliveries(target.Server, "huge", 1),
 			},
 		},
 	})

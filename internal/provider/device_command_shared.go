@@ -1,15 +1,11 @@
 package provider
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -47,19 +43,19 @@ const (
 
 // deviceCommandModel is what the resource and the data source have in common.
 type deviceCommandModel struct {
-	ID                types.String         `tfsdk:"id"`
-	DeviceID          types.String         `tfsdk:"device_id"`
-	ServiceID         types.String         `tfsdk:"service_id"`
-	CommandName       types.String         `tfsdk:"command_name"`
-	Paras             types.Dynamic        `tfsdk:"paras"`
-	FailOnDeviceError types.Bool           `tfsdk:"fail_on_device_error"`
-	CommandID         types.String         `tfsdk:"command_id"`
-	Response          types.Dynamic        `tfsdk:"response"`
-	ResponseJSON      jsontypes.Normalized `tfsdk:"response_json"`
-	ResultCode        types.Int64          `tfsdk:"result_code"`
-	ErrorCode         types.String         `tfsdk:"error_code"`
-	ErrorMsg          types.String         `tfsdk:"error_msg"`
-	DeliveredAt       types.String         `tfsdk:"delivered_at"`
+	ID                types.String  `tfsdk:"id"`
+	DeviceID          types.String  `tfsdk:"device_id"`
+	ServiceID         types.String  `tfsdk:"service_id"`
+	CommandName       types.String  `tfsdk:"command_name"`
+	Paras             types.Dynamic `tfsdk:"paras"`
+	FailOnDeviceError types.Bool    `tfsdk:"fail_on_device_error"`
+	CommandID         types.String  `tfsdk:"command_id"`
+	Response          types.Dynamic `tfsdk:"response"`
+	ResponseJSON      types.String  `tfsdk:"response_json"`
+	ResultCode        types.Int64   `tfsdk:"result_code"`
+	ErrorCode         types.String  `tfsdk:"error_code"`
+	ErrorMsg          types.String  `tfsdk:"error_msg"`
+	DeliveredAt       types.String  `tfsdk:"delivered_at"`
 
 	// secretParas marks Paras as write-only parameters, which are never logged.
 	secretParas bool `tfsdk:"-"`
@@ -132,9 +128,10 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, use d
 		diagnoseDeliveryError(ctx, pd, cmd, result, err, diags)
 		return false
 	}
-	codeErr := m.setResult(ctx, result, time.Now(), diags)
-	if codeErr != nil || m.ResultCode.ValueInt64() != 0 {
-		reportDeviceFailure(m, result, codeErr, use, diags)
+	reply := m.setResult(ctx, result, time.Now())
+	reportReplyNotes(cmd, result.CommandID, reply, pd.client.MaskSecrets, diags)
+	if reply.CodeErr != nil || m.ResultCode.ValueInt64() != 0 {
+		reportDeviceFailure(m, result, reply.CodeErr, use, pd.client.MaskSecrets, diags)
 	}
 	return true
 }
@@ -150,39 +147,17 @@ func notConfiguredDetail(pd *providerData, deviceID string) string {
 		"Please report this issue to the provider developers.", deviceID)
 }
 
-// setResult copies a delivery's answer into the computed attributes. It returns the error
-// of a result_code that is not an integer, which leaves result_code null.
-func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time, diags *diag.Diagnostics) error {
+// setResult copies a delivery's answer into the computed attributes and returns the reply
+// as readReply read it.
+func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time) deviceReply {
+	reply := readReply(ctx, r.Response)
 	m.CommandID = types.StringValue(r.CommandID)
 	m.ID = types.StringValue(r.CommandID)
-	if r.CommandID == "" {
-		// The platform always allocates a command id; keep the resource identifiable anyway.
-		m.ID = types.StringValue(m.DeviceID.ValueString() + "@" + at.UTC().Format(time.RFC3339Nano))
-	}
 	m.ErrorCode = nullIfEmpty(r.ErrorCode)
 	m.ErrorMsg = nullIfEmpty(r.ErrorMsg)
 	m.DeliveredAt = types.StringValue(at.UTC().Format(time.RFC3339))
-	code, codeErr := resultCode(r.Response)
-	m.ResultCode = types.Int64Value(code)
-	if codeErr != nil {
-		m.ResultCode = types.Int64Null()
-	}
-	m.Response = types.DynamicNull()
-	m.ResponseJSON = jsontypes.NewNormalizedNull()
-	raw := bytes.TrimSpace(r.Response)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return codeErr
-	}
-	resp, err := jsonToDynamic(ctx, raw)
-	if err != nil {
-		diags.AddWarning("Device Reply Could Not Be Read",
-			fmt.Sprintf("Device %q answered command %s, but its reply could not be read (%v), so response "+
-				"and response_json are null. The reply was: %s", m.DeviceID.ValueString(), r.CommandID, err, raw))
-		return codeErr
-	}
-	m.Response = resp
-	m.ResponseJSON = jsontypes.NewNormalizedValue(string(raw))
-	return codeErr
+	m.Response, m.ResponseJSON, m.ResultCode = reply.Object, reply.JSON, reply.ResultCode
+	return reply
 }
 
 func nullIfEmpty(s string) types.String {
@@ -190,39 +165,4 @@ func nullIfEmpty(s string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(s)
-}
-
-// resultCode reads result_code from a device reply. The platform treats a missing (or
-// null) result_code as success, and so does this. A number, or a string holding one, must
-// be an integer (1.0 is 1). Anything else is an error: the caller reports it as a failure
-// the device reported, never as a success.
-func resultCode(raw json.RawMessage) (int64, error) {
-	var reply struct {
-		ResultCode json.RawMessage `json:"result_code"`
-	}
-	// A reply that is not a JSON object has no result_code either.
-	_ = json.Unmarshal(raw, &reply)
-	if len(reply.ResultCode) == 0 || string(reply.ResultCode) == "null" {
-		return 0, nil
-	}
-	text := reply.ResultCode
-	var s string
-	if json.Unmarshal(text, &s) == nil {
-		text = []byte(s)
-	}
-	var n json.Number
-	if json.Unmarshal(text, &n) == nil {
-		if code, err := n.Int64(); err == nil {
-			return code, nil
-		}
-		// ParseFloat gives ±Inf, with an error, for exponents beyond float64: no big numbers.
-		if f, err := n.Float64(); err == nil && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
-			return int64(f), nil
-		}
-	}
-	shown := string(reply.ResultCode)
-	if len(shown) > 64 {
-		shown = shown[:64] + "..."
-	}
-	return 0, fmt.Errorf("result_code %s is not an integer", shown)
 }
