@@ -132,20 +132,15 @@ func TestDeviceCommandDataSource_DeviceTimeout(t *testing.T) {
 	})
 }
 
+// TestDeviceCommandDataSource_Validation: the data source refuses at plan time what the
+// resource refuses, with the same messages, and so sends nothing: were its checks missing,
+// reading it would deliver the command.
 func TestDeviceCommandDataSource_Validation(t *testing.T) {
 	t.Parallel()
 	target := newMockTarget(t, mockserver.Options{})
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config:      testAccDeviceCommandDataSourceConfig(target, `  paras = ["ON"]`),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)Invalid Paras Value.*got\s+a\s+list`),
-			},
-		},
+		Steps:                    invalidArgumentSteps(target, "data"),
 	})
-	if n := requests(target.Server, ""); n != 0 {
-		t.Errorf("an invalid data source sent %d request(s), want none", n)
-	}
+	expectNoCommandTraffic(t, target.Server)
 }
