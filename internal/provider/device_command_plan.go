@@ -96,7 +96,7 @@ func (triggersRequiresReplace) PlanModifyMap(_ context.Context, req planmodifier
 		return
 	}
 	empty := func(m types.Map) bool { return m.IsNull() || (!m.IsUnknown() && len(m.Elements()) == 0) }
-	resp.RequiresReplace = !(empty(req.PlanValue) && empty(req.StateValue))
+	resp.RequiresReplace = !empty(req.PlanValue) || !empty(req.StateValue)
 }
 
 // responseFromJSON plans response as readReply makes it from the response_json in state,

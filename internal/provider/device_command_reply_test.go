@@ -267,7 +267,7 @@ func manyValues(total int) string {
 			left--
 			continue
 		}
-		parts = append(parts, fmt.Sprintf(`"a%d":%s`, i, strings.Replace(wideArray(n), `"x"`, "0", -1)))
+		parts = append(parts, fmt.Sprintf(`"a%d":%s`, i, strings.ReplaceAll(wideArray(n), `"x"`, "0")))
 		left -= n + 1
 	}
 	return "{" + strings.Join(parts, ",") + "}"

@@ -33,8 +33,8 @@ const (
 		"malformed JSON is rejected at plan time."
 	descFailOnDeviceError = "Whether a non-zero `result_code` in the device's reply is an error. Defaults to `true`. " +
 		"With `false`, a failure reported by the device is only a warning and the result is kept."
-	descCommandID    = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
-	descResponse = "The device's reply as an object, for example `response.paras.result`: JSON objects become " +
+	descCommandID = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
+	descResponse  = "The device's reply as an object, for example `response.paras.result`: JSON objects become " +
 		"objects, arrays tuples, strings strings (a reply that is only a string is a string), and numbers numbers " +
 		"with every digit. Null when the device answered with nothing (no reply, `null` or `\"\"`) and when the reply " +
 		"is beyond the limits under [Device replies](#device-replies), where `response_json` still holds it. A number " +
@@ -43,7 +43,7 @@ const (
 	descResponseJSON = "The device's reply as JSON text, exactly as received, whatever its size or content; read " +
 		"it with `jsondecode()`. A reply nested more than 32 levels deep starts with one space, which JSON ignores, " +
 		"so that Terraform shows it as a string. Null when the device answered with nothing."
-	descResultCode   = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
+	descResultCode = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
 		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
 	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
