@@ -73,6 +73,8 @@ output "reply" {
 	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
+		// Destroying the resource only forgets the command: nothing is delivered.
+		CheckDestroy: checkDeliveries(target.Server, target.DeviceID, 1),
 		Steps: []resource.TestStep{
 			// Create delivers the command once and records the reply.
 			{
