@@ -42,7 +42,9 @@ const (
 		"is a string holding the number as the device wrote it."
 	descResponseJSON = "The device's reply as JSON text, exactly as received, whatever its size or content; read " +
 		"it with `jsondecode()`. A reply nested more than 32 levels deep starts with one space, which JSON ignores, " +
-		"so that Terraform shows it as a string. Null when the device answered with nothing."
+		"so that Terraform shows it as a string, and in a reply holding text Terraform would normalize (Unicode " +
+		"normal form C) the characters beyond ASCII are `\\u` escapes, so that it decodes to exactly what the device " +
+		"sent. Null when the device answered with nothing."
 	descResultCode = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
 		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
