@@ -196,6 +196,45 @@ func TestDeviceCommandResource_DeviceOffline(t *testing.T) {
 	})
 }
 
+// TestDeviceCommandResource_BrieflyOffline is the documented recipe for a device that is
+// briefly offline: the offline error delivered nothing and saved nothing, so applying
+// again once the device is back delivers the command exactly once, and a second offline
+// error in a row still delivers nothing.
+func TestDeviceCommandResource_BrieflyOffline(t *testing.T) {
+	t.Parallel()
+	const id, secret = "napping-dev", "napping-secret"
+	target := newMockTarget(t, mockserver.Options{PlatformTimeout: 5 * time.Second,
+		Devices: []mockserver.Device{{ID: id, Secret: secret}}})
+	config := testAccDeviceCommandConfig(target, switchOnArgs)
+	offline := regexp.MustCompile(`(?s)Device Is Offline.*"` + id + `".*Nothing\s+was\s+delivered`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config, ExpectError: offline},
+			{Config: config, ExpectError: offline},
+			// The device is back: the next apply delivers the command, once.
+			{
+				PreConfig: func() {
+					if n := len(target.Server.Deliveries(id)); n != 0 {
+						t.Errorf("the mock delivered %d command(s) to the offline device", n)
+					}
+					connectRawDevice(t, target.Server, id, secret, nil)
+					if err := target.Server.WaitOnline(waitCtx(t), id); err != nil {
+						t.Fatalf("device %s did not come online: %v", id, err)
+					}
+				},
+				Config: config,
+				Check:  checkDeliveries(target.Server, id, 1),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkDeliveries(target.Server, id, 1),
+			},
+		},
+	})
+}
+
 func TestDeviceCommandResource_DeviceNotFound(t *testing.T) {
 	t.Parallel()
 	target := newTarget(t)

@@ -277,35 +277,61 @@ func TestDeviceCommandResource_ImportRefused(t *testing.T) {
 	})
 }
 
+// invalidArguments are arguments the resource and the data source both refuse at plan time,
+// with the message they must show. Each is checked offline: nothing may reach the platform.
+var invalidArguments = []struct {
+	name, deviceID, body, pattern string
+}{
+	{"device_id pattern", "bad id!", `  paras = { value = "ON" }`, `(?s)Invalid Attribute Value Match.*device_id.*letters,\s+digits,\s+underscores\s+\(_\)\s+and\s+hyphens`},
+	{"device_id slash", "a/b", `  paras = { value = "ON" }`, `(?s)Invalid Attribute Value Match.*device_id`},
+	{"device_id too long", strings.Repeat("d", 129), `  paras = { value = "ON" }`, `(?s)device_id.*1\s+to\s+128\s+characters`},
+	{"device_id empty", "", `  paras = { value = "ON" }`, `(?s)device_id.*1\s+to\s+128\s+characters`},
+	{"service_id length", "d1", `  paras = { value = "ON" }` + "\n  service_id = \"" + strings.Repeat("s", 65) + "\"", `(?s)service_id.*at\s+most\s+64`},
+	{"command_name length", "d1", `  paras = { value = "ON" }` + "\n  command_name = \"" + strings.Repeat("c", 129) + "\"", `(?s)command_name.*at\s+most\s+128`},
+	{"paras list", "d1", `  paras = ["ON"]`, `(?s)Invalid Paras Value.*paras.*got\s+a\s+list`},
+	{"paras number", "d1", `  paras = 42`, `(?s)Invalid Paras Value.*paras.*got\s+a\s+number`},
+	{"paras bool", "d1", `  paras = true`, `(?s)Invalid Paras Value.*paras.*got\s+a\s+bool`},
+	{"paras plain string", "d1", `  paras = "ON"`, `(?s)Invalid Paras Value.*must\s+hold\s+a\s+JSON\s+object`},
+	{"paras JSON array", "d1", `  paras = "[1, 2]"`, `(?s)Invalid Paras Value.*must\s+hold\s+a\s+JSON\s+object`},
+	{"paras malformed JSON", "d1", `  paras = "{\"value\": ON}"`, `(?s)Invalid Paras Value.*not\s+valid\s+JSON`},
+	{"paras trailing data", "d1", `  paras = "{\"a\":1} {\"b\":2}"`, `(?s)Invalid Paras Value.*not\s+valid\s+JSON`},
+	{"paras infinite", "d1", `  paras = { x = 1e999999 }`, `(?s)Invalid Paras Value.*paras\.x.*too\s+large`},
+	// The data source requires paras; the resource requires paras or paras_wo ("Missing Paras").
+	{"paras null", "d1", `  paras = null`, `(?s)(Missing\s+Configuration\s+for\s+Required\s+Attribute|Missing\s+Paras).*paras`},
+}
+
+// invalidArgumentSteps are plan-only steps, one per invalid argument, for a block of kind
+// ("resource" or "data") iotda_device_command.test.
+func invalidArgumentSteps(target *testTarget, kind string) []resource.TestStep {
+	steps := make([]resource.TestStep, 0, len(invalidArguments))
+	for _, tc := range invalidArguments {
+		steps = append(steps, resource.TestStep{
+			Config: fmt.Sprintf("%s\n%s \"iotda_device_command\" \"test\" {\n  device_id = %q\n%s\n}\n",
+				target.ProviderHCL, kind, tc.deviceID, tc.body),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(tc.pattern),
+		})
+	}
+	return steps
+}
+
+// expectNoCommandTraffic fails when anything but device sessions reached the mock: a
+// refused configuration sends no request and delivers nothing.
+func expectNoCommandTraffic(t *testing.T, s *mockserver.Server) {
+	t.Helper()
+	for _, e := range s.Journal() {
+		if e.Kind != mockserver.EntryConnect && e.Kind != mockserver.EntryDisconnect {
+			t.Errorf("a refused configuration reached the mock: %s entry for %q", e.Kind, e.DeviceID)
+		}
+	}
+}
+
 func TestDeviceCommandResource_Validation(t *testing.T) {
 	t.Parallel()
 	target := newMockTarget(t, mockserver.Options{})
-	invalid := func(deviceID, body string) string {
-		return fmt.Sprintf(`%[1]s
-resource "iotda_device_command" "test" {
-  device_id = %[2]q
-%[3]s
-}
-`, target.ProviderHCL, deviceID, body)
-	}
-	step := func(config, pattern string) resource.TestStep {
-		return resource.TestStep{Config: config, PlanOnly: true, ExpectError: regexp.MustCompile(pattern)}
-	}
-	ok := `  paras = { value = "ON" }`
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		Steps: []resource.TestStep{
-			step(invalid("bad id!", ok), `(?s)device_id.*letters,\s+digits,\s+underscores\s+\(_\)\s+and\s+hyphens`),
-			step(invalid("a/b", ok), `(?s)Invalid Attribute Value Match.*device_id`),
-			step(invalid("d1", ok+"\n  service_id = \""+strings.Repeat("s", 65)+"\""), `(?s)service_id.*at\s+most\s+64`),
-			step(invalid("d1", ok+"\n  command_name = \""+strings.Repeat("c", 129)+"\""), `(?s)command_name.*at\s+most\s+128`),
-			step(invalid("d1", `  paras = ["ON"]`), `(?s)Invalid Paras Value.*paras.*got\s+a\s+list`),
-			step(invalid("d1", `  paras = 42`), `(?s)Invalid Paras Value.*paras.*got\s+a\s+number`),
-			step(invalid("d1", `  paras = "ON"`), `(?s)Invalid Paras Value.*must\s+hold\s+a\s+JSON\s+object`),
-			step(invalid("d1", `  paras = "{\"value\": ON}"`), `(?s)Invalid Paras Value.*not\s+valid\s+JSON`),
-		},
+		Steps:                    invalidArgumentSteps(target, "resource"),
 	})
-	if n := requests(target.Server, ""); n != 0 {
-		t.Errorf("validation errors sent %d request(s) to the mock, want none", n)
-	}
+	expectNoCommandTraffic(t, target.Server)
 }

@@ -11,10 +11,12 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -84,7 +86,8 @@ const maxListedPaths = 5
 //     number as the device wrote it;
 //   - text that is not JSON is kept as a JSON string holding it.
 //
-// Bytes that are not UTF-8 become U+FFFD, since Terraform strings are Unicode.
+// Bytes that are not UTF-8 become U+FFFD, since Terraform strings are Unicode, and text that
+// Terraform would normalize (see escapeNonASCII) is written with \u escapes in JSON.
 func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 	r := deviceReply{JSON: types.StringNull(), Object: types.DynamicNull(), ResultCode: types.Int64Value(0)}
 	text := bytes.TrimSpace(raw)
@@ -98,6 +101,9 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 		var quoted bytes.Buffer
 		_ = encodeString(&quoted, string(text)) // A valid UTF-8 string always encodes.
 		r.NotJSON, r.JSON = true, types.StringValue(quoted.String())
+		if !norm.NFC.IsNormal(quoted.Bytes()) {
+			r.JSON = types.StringValue(string(escapeNonASCII(quoted.Bytes())))
+		}
 		if len(text) <= maxReplyBytes {
 			r.Object = types.DynamicValue(types.StringValue(string(text)))
 		} else {
@@ -106,6 +112,12 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 		return r
 	}
 	r.JSON = types.StringValue(string(text))
+	if !norm.NFC.IsNormal(text) {
+		// Terraform stores every string in Unicode normal form C, which would change text
+		// such as "e" followed by a combining accent into "é". Written as \u escapes, the
+		// same characters are ASCII, which normalization leaves alone.
+		r.JSON = types.StringValue(string(escapeNonASCII(text)))
+	}
 	code, codeErr := resultCode(text)
 	r.ResultCode, r.CodeErr = types.Int64Value(code), codeErr
 	if codeErr != nil {
@@ -117,7 +129,7 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 		// structure, at a cost that grows with the square of its depth (a minute for 2,000
 		// levels), but only a string that starts with "{" or "[". One space in front, which
 		// JSON ignores, keeps a deep reply a plain string there.
-		r.JSON = types.StringValue(" " + string(text))
+		r.JSON = types.StringValue(" " + r.JSON.ValueString())
 	}
 	if r.Beyond != "" {
 		return r
@@ -132,6 +144,28 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 	r.Object = types.DynamicValue(obj)
 	r.Inexact, r.InexactCount = conv.inexact, conv.inexactCount
 	return r
+}
+
+// escapeNonASCII writes every character beyond ASCII inside the strings of valid JSON text
+// as a \u escape (a surrogate pair beyond the BMP); everything else is kept as it is.
+func escapeNonASCII(text []byte) []byte {
+	var out bytes.Buffer
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			out.WriteByte(c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(text[i:]) // Only strings hold bytes beyond ASCII.
+		if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+			fmt.Fprintf(&out, `\u%04x\u%04x`, r1, r2)
+		} else {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		}
+		i += size
+	}
+	return out.Bytes()
 }
 
 // replyBeyondLimits names the first limit a valid JSON text exceeds, or returns "", and

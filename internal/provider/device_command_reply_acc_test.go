@@ -153,3 +153,36 @@ output "first_key" {
 		})
 	}
 }
+
+// TestDeviceCommand_ReplyTextNotInNormalForm: a reply holding text that Terraform would
+// normalize ("e" and a combining accent) is kept in response_json with \u escapes, so it
+// decodes to exactly what the device sent, and the workspace plans empty afterwards.
+func TestDeviceCommand_ReplyTextNotInNormalForm(t *testing.T) {
+	t.Parallel()
+	const id, secret = "accent-dev", "accent-secret"
+	target := newMockTarget(t, mockserver.Options{PlatformTimeout: 5 * time.Second,
+		Devices: []mockserver.Device{{ID: id, Secret: secret}}})
+	dev := connectRawDeviceReplying(t, target.Server, id, secret, []byte("{\"result_code\":0,\"paras\":{\"name\":\"Cafe\u0301\"}}"))
+	if err := target.Server.WaitOnline(waitCtx(t), id); err != nil {
+		t.Fatalf("device %s did not come online: %v", id, err)
+	}
+	defer dev.checkReplies(t)
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"),
+						knownvalue.StringExact(`{"result_code":0,"paras":{"name":"Cafe\u0301"}}`)),
+				},
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkDeliveries(target.Server, id, 1),
+			},
+		},
+	})
+}

@@ -267,7 +267,7 @@ func manyValues(total int) string {
 			left--
 			continue
 		}
-		parts = append(parts, fmt.Sprintf(`"a%d":%s`, i, strings.Replace(wideArray(n), `"x"`, "0", -1)))
+		parts = append(parts, fmt.Sprintf(`"a%d":%s`, i, strings.ReplaceAll(wideArray(n), `"x"`, "0")))
 		left -= n + 1
 	}
 	return "{" + strings.Join(parts, ",") + "}"
@@ -320,5 +320,33 @@ func TestReadReply_Limits(t *testing.T) {
 		if r.ResultCode.ValueInt64() != 3 {
 			t.Errorf("%s: result_code = %v, want 3", name, r.ResultCode)
 		}
+	}
+}
+
+// TestReadReply_TextTerraformWouldNormalize: Terraform keeps strings in Unicode normal form
+// C, which would turn "e" and a combining accent into "é". response_json writes such text
+// with \u escapes, so that it decodes to exactly what the device sent; text already in
+// normal form is kept byte for byte.
+func TestReadReply_TextTerraformWouldNormalize(t *testing.T) {
+	t.Parallel()
+	decomposed := "{\"s\":\"e\u0301 \u2713 \U0001F600\",\"n\":1}"
+	r := readReply(t.Context(), json.RawMessage(decomposed))
+	if want := `{"s":"e\u0301 \u2713 \ud83d\ude00","n":1}`; r.JSON.ValueString() != want {
+		t.Errorf("JSON = %s, want %s", r.JSON.ValueString(), want)
+	}
+	var back map[string]any
+	if err := json.Unmarshal([]byte(r.JSON.ValueString()), &back); err != nil || back["s"] != "e\u0301 \u2713 \U0001F600" {
+		t.Errorf("JSON decodes to %q, %v; want the text the device sent", back["s"], err)
+	}
+	s := r.Object.UnderlyingValue().(basetypes.ObjectValue).Attributes()["s"] //nolint:forcetypeassert // The test's own reply.
+	if !s.Equal(types.StringValue("e\u0301 \u2713 \U0001F600")) {
+		t.Errorf("object form s = %v", s)
+	}
+	composed := "{\"s\":\"\u00e9 \u2713\"}"
+	if r := readReply(t.Context(), json.RawMessage(composed)); r.JSON.ValueString() != composed {
+		t.Errorf("JSON = %s, want %s unchanged", r.JSON.ValueString(), composed)
+	}
+	if r := readReply(t.Context(), json.RawMessage("e\u0301 ok")); !r.NotJSON || r.JSON.ValueString() != `"e\u0301 ok"` {
+		t.Errorf("non-JSON reply JSON = %s", r.JSON.ValueString())
 	}
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -10,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/dynamicplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -152,7 +152,7 @@ func deviceCommandResourceAttributes() map[string]schema.Attribute {
 			Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
 		},
 		"command_id":    schema.StringAttribute{MarkdownDescription: descCommandID, Computed: true, PlanModifiers: keepString},
-		"response":      schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true, PlanModifiers: []planmodifier.Dynamic{dynamicplanmodifier.UseStateForUnknown()}},
+		"response":      schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true, PlanModifiers: []planmodifier.Dynamic{responseFromJSON{}}},
 		"response_json": schema.StringAttribute{MarkdownDescription: descResponseJSON, Computed: true, PlanModifiers: keepString},
 		"result_code":   schema.Int64Attribute{MarkdownDescription: descResultCode, Computed: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
 		"error_code":    schema.StringAttribute{MarkdownDescription: descErrorCode, Computed: true, PlanModifiers: keepString},
@@ -247,9 +247,15 @@ func (r *deviceCommandResource) ValidateConfig(ctx context.Context, req resource
 
 // Read keeps the state as it is: a synchronous command cannot be queried afterwards, and
 // a refresh must never deliver it again. The framework hands Read the prior state as the
-// response, so leaving it untouched keeps it without converting the device's reply (which
-// may hold thousands of values) to the model and back on every plan.
-func (r *deviceCommandResource) Read(_ context.Context, _ resource.ReadRequest, _ *resource.ReadResponse) {
+// response, so only response is set, from response_json (see responseFromState), and the
+// rest is kept without converting it to the model and back on every plan.
+func (r *deviceCommandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	response, diags := responseFromState(ctx, req.State)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("response"), response)...)
 }
 
 // Update happens for fail_on_device_error and timeouts, which change nothing on the device,
@@ -264,6 +270,7 @@ func (r *deviceCommandResource) Update(ctx context.Context, req resource.UpdateR
 		return
 	}
 	plan.copyResults(&state.deviceCommandModel)
+	plan.Response = readReply(ctx, json.RawMessage(state.ResponseJSON.ValueString())).Object
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
@@ -71,6 +73,8 @@ output "reply" {
 	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
+		// Destroying the resource only forgets the command: nothing is delivered.
+		CheckDestroy: checkDeliveries(target.Server, target.DeviceID, 1),
 		Steps: []resource.TestStep{
 			// Create delivers the command once and records the reply.
 			{
@@ -225,6 +229,97 @@ func TestDeviceCommandResource_ReplyNumbersNeverChanged(t *testing.T) {
 				Config:           config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 				Check:            checkDeliveries(target.Server, "huge", 1),
+			},
+		},
+	})
+}
+
+// Whole numbers from 2^63 up that a float64 holds exactly, which Terraform 1.5 (go-cty
+// before 1.14.4) passes to providers as float64 values.
+const beyondInt64Paras = `{ big = 9223372036854775808, bigger = 18446744073709551616 }`
+
+// TestDeviceCommandResource_ParasBeyondInt64_JSONEncode is the documented workaround for
+// Terraform 1.5: such numbers in paras written with jsonencode() reach the device exactly,
+// and the echoed reply keeps them exactly through later plans and an in-place update.
+func TestDeviceCommandResource_ParasBeyondInt64_JSONEncode(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	config := func(extra string) string {
+		return testAccDeviceCommandConfig(target, `  paras = jsonencode(`+beyondInt64Paras+`)`+extra)
+	}
+	exact := func(s string) *big.Float {
+		f, _, _ := big.ParseFloat(s, 10, numberPrecision, big.ToNearestEven)
+		return f
+	}
+	paras := tfjsonpath.New("response").AtMapKey("paras")
+	numbersExact := []statecheck.StateCheck{
+		statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("big"), knownvalue.NumberExact(exact("9223372036854775808"))),
+		statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("bigger"), knownvalue.NumberExact(exact("18446744073709551616"))),
+		statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"),
+			knownvalue.StringRegexp(regexp.MustCompile(`"big":9223372036854775808,"bigger":18446744073709551616`))),
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:            config(""),
+				ConfigStateChecks: numbersExact,
+				Check: func(*terraform.State) error {
+					return expectDeliveredParas(target, `{"big":9223372036854775808,"bigger":18446744073709551616}`)
+				},
+			},
+			// Later plans, with and without refresh (the test runs both), change nothing.
+			{
+				Config:            config(""),
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: numbersExact,
+				Check:             checkDeliveries(target.Server, target.DeviceID, 1),
+			},
+			// An in-place update keeps the numbers as they are and delivers nothing.
+			{
+				Config:            config("\n  fail_on_device_error = false"),
+				ConfigPlanChecks:  expectUpdate(),
+				ConfigStateChecks: numbersExact,
+				Check:             checkDeliveries(target.Server, target.DeviceID, 1),
+			},
+		},
+	})
+}
+
+// TestDeviceCommandResource_ParasBeyondInt64_Terraform15 records the Terraform 1.5 bug the
+// documentation describes: the same numbers written as an object fail the plan.
+func TestDeviceCommandResource_ParasBeyondInt64_Terraform15(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipAbove(version.Must(version.NewVersion("1.5.99")))},
+		Steps: []resource.TestStep{
+			{
+				Config:      testAccDeviceCommandConfig(target, `  paras = `+beyondInt64Paras),
+				ExpectError: regexp.MustCompile(`(?s)Provider produced invalid plan.*paras`),
+			},
+		},
+	})
+	if n := requests(target.Server, ""); n != 0 {
+		t.Errorf("the failed plan sent %d request(s), want none", n)
+	}
+}
+
+// TestDeviceCommandResource_ParasBeyondInt64_Object: on CLIs without the bug the object
+// form sends the numbers exactly too.
+func TestDeviceCommandResource_ParasBeyondInt64_Object(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(version.Must(version.NewVersion("1.11.0")))},
+		Steps: []resource.TestStep{
+			{
+				Config: testAccDeviceCommandConfig(target, `  paras = `+beyondInt64Paras),
+				Check: func(*terraform.State) error {
+					return expectDeliveredParas(target, `{"big":9223372036854775808,"bigger":18446744073709551616}`)
+				},
 			},
 		},
 	})

@@ -28,13 +28,24 @@ const (
 	descCommandName = "Name of the command, as defined in the product model. At most 128 characters."
 	descParas       = "The command's parameters: an object of any depth, such as `{ value = \"ON\" }`, or a " +
 		"string containing a JSON object, such as `jsonencode({ value = \"ON\" })`. Numbers are sent with every " +
-		"digit preserved. Any other type (a list, a number, a plain string) or malformed JSON is rejected at plan time."
+		"digit preserved (with Terraform 1.5, write whole numbers from 2^63 up with `jsonencode()`: see [Supported " +
+		"versions](#supported-terraform-and-opentofu-versions)). Any other type (a list, a number, a plain string) or " +
+		"malformed JSON is rejected at plan time."
 	descFailOnDeviceError = "Whether a non-zero `result_code` in the device's reply is an error. Defaults to `true`. " +
 		"With `false`, a failure reported by the device is only a warning and the result is kept."
-	descCommandID    = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
-	descResponse     = "The device's reply as an object, for example `response.paras.result`. JSON objects become objects, arrays become tuples, numbers keep their full precision. Null when the device's reply was empty."
-	descResponseJSON = "The device's reply as normalized JSON, for use with `jsondecode()`."
-	descResultCode   = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
+	descCommandID = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
+	descResponse  = "The device's reply as an object, for example `response.paras.result`: JSON objects become " +
+		"objects, arrays tuples, strings strings (a reply that is only a string is a string), and numbers numbers " +
+		"with every digit. Null when the device answered with nothing (no reply, `null` or `\"\"`) and when the reply " +
+		"is beyond the limits under [Device replies](#device-replies), where `response_json` still holds it. A number " +
+		"Terraform cannot hold exactly (an exponent beyond about ±1233, or more than about 155 significant digits) " +
+		"is a string holding the number as the device wrote it."
+	descResponseJSON = "The device's reply as JSON text, exactly as received, whatever its size or content; read " +
+		"it with `jsondecode()`. A reply nested more than 32 levels deep starts with one space, which JSON ignores, " +
+		"so that Terraform shows it as a string, and in a reply holding text Terraform would normalize (Unicode " +
+		"normal form C) the characters beyond ASCII are `\\u` escapes, so that it decodes to exactly what the device " +
+		"sent. Null when the device answered with nothing."
+	descResultCode = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
 		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
 	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
