@@ -18,6 +18,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 )
 
 // DefaultPlatformTimeout is how long the platform waits for a device's reply.
@@ -59,6 +61,14 @@ type Options struct {
 	Now func() time.Time
 	// Devices are registered at start.
 	Devices []Device
+	// Groups are device groups registered at start, for batch tasks' targets_filter.
+	Groups []Group
+	// BatchConcurrency is how many batch task subtasks are delivered at once, across all
+	// tasks. Default 200.
+	BatchConcurrency int
+	// BatchTimeScale multiplies the batch tasks' task_policy.retry_interval (minutes), so
+	// that tests can retry in milliseconds: 0.001 makes a minute 60 ms. Default 1.
+	BatchTimeScale float64
 }
 
 // Device is an entry in the platform's device registry.
@@ -158,6 +168,10 @@ type Entry struct {
 	Fault     string              `json:"fault,omitempty"`
 	DeviceID  string              `json:"device_id,omitempty"`
 	CommandID string              `json:"command_id,omitempty"`
+	// TaskID names the batch task of a batch task request or batch_* entry.
+	TaskID string `json:"task_id,omitempty"`
+	// TaskStatus is the task's or subtask's status in batch_* entries.
+	TaskStatus string `json:"task_status,omitempty"`
 	// Body is the request body (requests) or the MQTT payload (deliveries and replies).
 	Body json.RawMessage `json:"body,omitempty"`
 }
@@ -169,12 +183,15 @@ type Server struct {
 	faults  *faultSet   // faults.go (HTTP side)
 	devices *deviceSide // devices.go (device side)
 	http    *httpSide   // http.go (HTTP side)
+	groups  *groups     // groups.go (device groups)
+	// batch runs batch tasks (batch.go); set by Start.
+	batch *batchtask.Backend
 }
 
 // New builds a mock platform from opts without starting it.
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
-	s := &Server{opts: opts, journal: newJournal(opts.Now), faults: newFaultSet()}
+	s := &Server{opts: opts, journal: newJournal(opts.Now), faults: newFaultSet(), groups: newGroups()}
 	s.devices = newDeviceSide(&s.opts, s.journal)
 	h, err := newHTTPSide(&s.opts, s.journal, s.faults, s.devices)
 	if err != nil {
@@ -191,7 +208,15 @@ func (s *Server) Start() error {
 	if err := s.devices.start(); err != nil {
 		return err
 	}
+	for _, g := range s.opts.Groups {
+		if err := s.AddGroup(g); err != nil {
+			_ = s.devices.close()
+			return err
+		}
+	}
+	s.batch = s.newBatchBackend()
 	if err := s.http.start(); err != nil {
+		s.batch.Close()
 		_ = s.devices.close()
 		return err
 	}
@@ -206,7 +231,11 @@ func (s *Server) Start() error {
 
 // Close stops the HTTP API, the simulated devices and the broker.
 func (s *Server) Close() error {
-	return errors.Join(s.http.close(), s.devices.close())
+	err := s.http.close()
+	if s.batch != nil {
+		s.batch.Close()
+	}
+	return errors.Join(err, s.devices.close())
 }
 
 // URL is the command API's base URL, e.g. http://127.0.0.1:41234.
