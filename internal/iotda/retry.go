@@ -63,7 +63,9 @@ type request struct {
 	effect string
 }
 
-func (r request) idempotent() bool { return r.method == http.MethodGet || r.method == http.MethodDelete }
+func (r request) idempotent() bool {
+	return r.method == http.MethodGet || r.method == http.MethodDelete
+}
 
 // send POSTs body to target and returns the first 2xx answer. The command API is not idempotent, so
 // it retries only attempts that provably did not reach the platform: connection and DNS failures,
