@@ -227,7 +227,7 @@ func (p *iotdaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 func (p *iotdaProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDeviceCommandResource}
+	return []func() resource.Resource{NewDeviceCommandResource, NewBatchCommandResource}
 }
 
 func (p *iotdaProvider) DataSources(_ context.Context) []func() datasource.DataSource {
