@@ -98,7 +98,7 @@ func (m *batchCommandModel) setTask(t *iotda.BatchTask) {
 
 // clearResults marks the results as not read yet.
 func (m *batchCommandModel) clearResults() {
-	m.Results = types.MapNull(types.ObjectType{AttrTypes: resultAttrTypes})
+	m.Results = types.MapNull(types.StringType)
 	m.FailedDeviceIDs = types.ListNull(types.StringType)
 }
 
@@ -134,8 +134,19 @@ func (m *batchCommandModel) setResults(subtasks []iotda.Subtask) []deviceFailure
 		ids[i] = types.StringValue(f.DeviceID)
 	}
 	m.FailedDeviceIDs = types.ListValueMust(types.StringType, ids)
-	m.Results = types.MapValueMust(types.ObjectType{AttrTypes: resultAttrTypes}, results)
+	m.Results = types.MapValueMust(types.StringType, results)
 	return failures
+}
+
+// resultEntry is one device's entry of results, as JSON. Absent members are left out, so
+// that the state of a large fleet stays small.
+type resultEntry struct {
+	Status     string          `json:"status"`
+	CommandID  string          `json:"command_id,omitempty"`
+	ResultCode *int64          `json:"result_code,omitempty"`
+	Response   json.RawMessage `json:"response,omitempty"`
+	ErrorCode  string          `json:"error_code,omitempty"`
+	ErrorMsg   string          `json:"error_msg,omitempty"`
 }
 
 // subtaskResult is a subtask's entry of results, and its failure, if it is one. A device
@@ -143,19 +154,13 @@ func (m *batchCommandModel) setResults(subtasks []iotda.Subtask) []deviceFailure
 // 0 (or one that is not an integer).
 func subtaskResult(st iotda.Subtask) (attr.Value, *deviceFailure) {
 	commandID, reply := parseOutput(st.Output)
-	obj := map[string]attr.Value{
-		"status": types.StringValue(st.Status), "command_id": nullIfEmpty(commandID),
-		"result_code": types.Int64Null(), "response_json": types.StringNull(),
-		"error_code": nullIfEmpty(st.ErrorCode), "error_msg": nullIfEmpty(st.ErrorMsg),
-	}
-	if len(reply) > 0 {
-		obj["response_json"] = types.StringValue(string(reply))
-	}
+	entry := resultEntry{Status: st.Status, CommandID: commandID, Response: reply, ErrorCode: st.ErrorCode,
+		ErrorMsg: st.ErrorMsg}
 	var failure *deviceFailure
 	if st.Status == iotda.TaskSuccess {
 		code, err := resultCode(reply)
 		if err == nil {
-			obj["result_code"] = types.Int64Value(code)
+			entry.ResultCode = &code
 		}
 		if err != nil || code != 0 {
 			failure = &deviceFailure{DeviceID: st.Target, Status: st.Status, Reply: string(reply)}
@@ -168,7 +173,21 @@ func subtaskResult(st iotda.Subtask) (attr.Value, *deviceFailure) {
 	} else {
 		failure = &deviceFailure{DeviceID: st.Target, Status: st.Status, ErrorCode: st.ErrorCode, ErrorMsg: st.ErrorMsg}
 	}
-	return types.ObjectValueMust(resultAttrTypes, obj), failure
+	return types.StringValue(encodeResult(entry)), failure
+}
+
+// encodeResult renders an entry without HTML escaping, so that a reply keeps its text.
+func encodeResult(e resultEntry) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
+		// Only the reply can fail to encode, and parseOutput made it valid JSON; keep the rest.
+		e.Response = nil
+		b.Reset()
+		_ = enc.Encode(e)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // parseOutput reads a subtask's output. The platform's format for createCommands is not

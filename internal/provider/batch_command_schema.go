@@ -50,16 +50,6 @@ var (
 	taskIDPattern = regexp.MustCompile(`^[a-f0-9]{1,24}$`)
 )
 
-// resultAttrTypes is the object type of one entry of results.
-var resultAttrTypes = map[string]attr.Type{
-	"status":        types.StringType,
-	"command_id":    types.StringType,
-	"result_code":   types.Int64Type,
-	"response_json": types.StringType,
-	"error_code":    types.StringType,
-	"error_msg":     types.StringType,
-}
-
 // progressAttrTypes is the object type of progress; the names are the platform's
 // task_progress counters.
 var progressAttrTypes = map[string]attr.Type{
@@ -151,15 +141,16 @@ func batchCommandAttributes() map[string]schema.Attribute {
 			PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 		},
 		"results": schema.MapAttribute{
-			MarkdownDescription: "Every device's result, keyed by device ID: `status` (the subtask's status, " +
-				"`Success` or `Fail`, or `Stopped`), `command_id`, `result_code` (from the device's reply: `0` when it " +
-				"omits one or answered with nothing; null when the device did not answer or sent one that is not an " +
-				"integer), `response_json` (the device's reply as JSON text; read it with `jsondecode()`; null when " +
-				"the device did not answer or answered with nothing), `error_code` and `error_msg` (why the subtask " +
-				"failed, such as `IOTDA.014016` for an offline device, or null). The replies are kept as text, not " +
-				"objects, so that the state of a fleet stays small and plans stay fast. Null while the task's results " +
-				"have not been read.",
-			ElementType: types.ObjectType{AttrTypes: resultAttrTypes}, Computed: true,
+			MarkdownDescription: "Every device's result, keyed by device ID. Each value is a JSON object as text; " +
+				"read it with `jsondecode()`, for example `jsondecode(iotda_batch_command.this.results[\"d-1\"]).status`. " +
+				"Its members: `status` (the device's subtask status: `Success`, `Fail` or `Stopped`), `command_id`, " +
+				"`result_code` (from the device's reply; `0` when the reply omits it or is empty), `response` (the " +
+				"device's reply, exactly as it was sent), `error_code` and `error_msg` (why the device failed, such as " +
+				"`IOTDA.014016` for an offline device). Members that do not apply are left out: a device that did not " +
+				"answer has no `response`, and one that answered with nothing has `result_code` 0 and no `response`. " +
+				"The results are text rather than objects because that keeps the state of a fleet small and its plans " +
+				"fast (about 0.3 KB per device). Null while the task's results have not been read.",
+			ElementType: types.StringType, Computed: true,
 			PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
 		},
 	} {
