@@ -37,7 +37,9 @@ func (v uniqueStringsValidator) Description(context.Context) string {
 	return "each " + v.what + " must be listed once"
 }
 
-func (v uniqueStringsValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v uniqueStringsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (v uniqueStringsValidator) ValidateList(_ context.Context, req validator.ListRequest, resp *validator.ListResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
