@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -144,16 +142,21 @@ func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID s
 }
 
 func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBatchBodyBytes))
+	verifyBody, err := checkCredentials(h.opts, x.r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errorAnswer(http.StatusBadRequest, codeInvalidInput,
-				fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, maxBatchBodyBytes))
-		}
-		return errorAnswer(http.StatusBadRequest, codeBadRequest, msgBadRequest+" The request body could not be read.")
+		h.discardBody(x)
+		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
 	}
-	if a := h.checkCaller(x.r, project, body); a != nil {
+	body, bad := h.readBodyUpTo(x, max(h.opts.Limits.MaxBodyBytes, maxBatchBodyBytes))
+	if bad != nil {
+		return *bad
+	}
+	if verifyBody != nil {
+		if err := verifyBody(body); err != nil {
+			return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+		}
+	}
+	if a := h.checkTenant(x.r, project); a != nil {
 		return *a
 	}
 	backend := h.server.batch
@@ -178,13 +181,11 @@ func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
 	return answer{status: resp.Status, body: resp.Body}
 }
 
-// checkCaller runs the command API's caller checks in its order: authentication, project,
-// Instance-Id. It returns the error answer, or nil.
-func (h *httpSide) checkCaller(r *http.Request, project string, body []byte) *answer {
+// checkTenant runs the command API's checks after authentication, in its order: project,
+// then Instance-Id. It returns the error answer, or nil.
+func (h *httpSide) checkTenant(r *http.Request, project string) *answer {
 	var a answer
-	switch err := authenticate(h.opts, r, body); {
-	case err != nil:
-		a = errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+	switch {
 	case project != h.opts.ProjectID:
 		a = errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
 			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,15 +10,12 @@ import (
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Platform topics (facts §2).
 const (
 	topicDevicesPrefix = "$oc/devices/"
-	// commandTopicFmt is the downstream command topic: device id, request (command) id.
-	commandTopicFmt = "$oc/devices/%s/sys/commands/request_id=%s"
 	// responseTopicFilter is the platform's subscription to every device's replies.
 	responseTopicFilter = "$oc/devices/+/sys/commands/response/#"
 	// commandTopicMiddle separates the device id from the request id in a command topic.
@@ -32,8 +30,15 @@ const replySubscriptionID = 1
 // errNotStarted is returned when the broker is needed before start or after close.
 var errNotStarted = errors.New("mockserver: MQTT broker not running")
 
-// start opens the broker on opts.MQTTAddr. It returns once the listener is bound.
-func (d *deviceSide) start() error {
+// MQTT listener ids.
+const (
+	mqttListenerID  = "iotda-mqtt"
+	mqttsListenerID = "iotda-mqtts"
+)
+
+// start opens the broker on opts.MQTTAddr and, with tlsConfig, an MQTTS listener on
+// opts.MQTTTLSAddr. It returns once the listeners are bound.
+func (d *deviceSide) start(tlsConfig *tls.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	select {
@@ -46,17 +51,27 @@ func (d *deviceSide) start() error {
 	}
 	b := mqtt.New(&mqtt.Options{
 		InlineClient: true,
+		Capabilities: brokerCapabilities(d.opts.Limits),
 		// mochi logs every connection and refusal; opts.Logger is for deliveries only.
 		Logger: slog.New(slog.DiscardHandler),
 	})
-	if err := b.AddHook(&deviceHook{d: d}, nil); err != nil {
-		return fmt.Errorf("mockserver: MQTT hook: %w", err)
+	for _, hook := range []mqtt.Hook{&deviceHook{d: d}, &platformRulesHook{}} {
+		if err := b.AddHook(hook, nil); err != nil {
+			return fmt.Errorf("mockserver: MQTT hook: %w", err)
+		}
 	}
-	l := &tcpListener{TCP: listeners.NewTCP(listeners.Config{ID: "iotda-mqtt", Address: d.opts.MQTTAddr}), broker: b}
+	l := newTCPListener(b, mqttListenerID, d.opts.MQTTAddr, nil, d.opts.Limits.MQTTConnectTimeout)
 	// AddListener binds the socket (net.Listen), so the address is known and connections
 	// queue in the backlog from here on.
 	if err := b.AddListener(l); err != nil {
 		return fmt.Errorf("mockserver: MQTT listen on %s: %w", d.opts.MQTTAddr, err)
+	}
+	if tlsConfig != nil {
+		tl := newTCPListener(b, mqttsListenerID, d.opts.MQTTTLSAddr, tlsConfig, d.opts.Limits.MQTTConnectTimeout)
+		if err := b.AddListener(tl); err != nil {
+			_ = b.Close()
+			return fmt.Errorf("mockserver: MQTTS listen on %s: %w", d.opts.MQTTTLSAddr, err)
+		}
 	}
 	if err := b.Subscribe(responseTopicFilter, replySubscriptionID, d.onReply); err != nil {
 		_ = b.Close()
@@ -85,38 +100,30 @@ func (d *deviceSide) addr() string {
 func (d *deviceSide) close() error {
 	d.closeOnce.Do(func() { close(d.closed) })
 	d.mu.Lock()
-	sims := d.sims
-	d.sims = make(map[string]*simDevice)
+	sims, fleets := d.sims, d.fleets
+	d.sims, d.fleets = make(map[string]*simDevice), make(map[string]*fleet)
 	b := d.broker
 	d.broker = nil // mochi's Close is not idempotent
 	d.mu.Unlock()
 	stopSims(sims)
+	stopFleets(fleets)
 	if b == nil {
 		return nil
 	}
 	return b.Close()
 }
 
-// tcpListener is mochi's TCP listener with a Close that cannot deadlock. mochi v2.7.9 closes
-// a listener's clients through Clients.GetByListener, which takes the clients' read lock
-// twice (it calls Len under its own RLock). A client ending in between waits for the write
-// lock in Clients.Delete, and Go's RWMutex then blocks the second RLock: Close hangs for
-// ever (mochi-mqtt/server#488, not fixed in a release yet; it hung our CI once). This Close
-// lists the clients with GetAll, which locks once.
-type tcpListener struct {
-	*listeners.TCP
-	broker *mqtt.Server
-}
-
-// Close stops accepting connections and disconnects the listener's clients, as mochi's does.
-func (l *tcpListener) Close(listeners.CloseFn) {
-	l.TCP.Close(func(id string) {
-		for _, cl := range l.broker.Clients.GetAll() {
-			if cl.Net.Listener == id && !cl.Closed() {
-				_ = l.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
-			}
-		}
-	})
+// tlsAddr is the MQTTS listener's bound host:port, or "" without one.
+func (d *deviceSide) tlsAddr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.broker == nil {
+		return ""
+	}
+	if l, ok := d.broker.Listeners.Get(mqttsListenerID); ok {
+		return l.Address()
+	}
+	return ""
 }
 
 // onReply receives every device reply through the inline subscription. mochi calls it on
@@ -177,7 +184,7 @@ func (h *deviceHook) ID() string { return "iotda-device-auth" }
 func (h *deviceHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSessionEstablish, mqtt.OnDisconnect, mqtt.OnQosPublish:
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -242,6 +249,16 @@ func (h *deviceHook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 	h.d.sessionUp(cid.deviceID, cl)
 }
 
+// OnSessionEstablished runs once the CONNACK is out: from then on commands may be written
+// to the session.
+func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	cid, ok := parseDeviceClientID(cl.ID)
+	if !ok {
+		return
+	}
+	h.d.sessionEstablished(cid.deviceID, cl)
+}
+
 // OnDisconnect marks the device offline when its current session ends.
 func (h *deviceHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	cid, ok := parseDeviceClientID(cl.ID)
@@ -249,14 +266,4 @@ func (h *deviceHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 		return
 	}
 	h.d.sessionDown(cid.deviceID, cl)
-}
-
-// OnQosPublish starts the platform's redelivery of a command the broker has just sent to a
-// device at QoS 1. mochi calls it again, with the DUP flag set, when it resends a persistent
-// session's messages on reconnect; those already have their redelivery running.
-func (h *deviceHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
-	if cl.Net.Inline || pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Dup {
-		return
-	}
-	h.d.scheduleRedelivery(cl, pk)
 }

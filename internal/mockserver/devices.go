@@ -30,15 +30,22 @@ type deviceSide struct {
 	mu       sync.Mutex
 	broker   *mqtt.Server
 	listener *tcpListener
-	registry map[string]Device
-	// sessions holds each online device's current MQTT client. A client replaced by a
+	registry map[string]registered
+	// sessions holds each online device's current session. A client replaced by a
 	// takeover stays out of it, so its late disconnect cannot mark the device offline.
-	sessions map[string]*mqtt.Client
+	sessions map[string]*session
 	// changed is closed and replaced whenever sessions or the registry change, waking
 	// WaitOnline callers without polling.
 	changed chan struct{}
 	sims    map[string]*simDevice
+	fleets  map[string]*fleet // by prefix
 	waiters map[waiterKey]chan []byte
+}
+
+// registered is a registry entry: the device, and the fleet it belongs to, if any.
+type registered struct {
+	Device
+	fleet *fleet
 }
 
 // waiterKey matches a reply to its command. The device id is part of the key so that a
@@ -53,10 +60,11 @@ func newDeviceSide(opts *Options, j *journal) *deviceSide {
 		opts:     opts,
 		journal:  j,
 		closed:   make(chan struct{}),
-		registry: make(map[string]Device),
-		sessions: make(map[string]*mqtt.Client),
+		registry: make(map[string]registered),
+		sessions: make(map[string]*session),
 		changed:  make(chan struct{}),
 		sims:     make(map[string]*simDevice),
+		fleets:   make(map[string]*fleet),
 		waiters:  make(map[waiterKey]chan []byte),
 	}
 }
@@ -83,13 +91,13 @@ func (d *deviceSide) checkConnect(pk packets.Packet) (string, connectRefusal) {
 func (d *deviceSide) sessionUp(deviceID string, cl *mqtt.Client) {
 	d.mu.Lock()
 	old := d.sessions[deviceID]
-	d.sessions[deviceID] = cl
-	d.journal.add(Entry{Kind: EntryConnect, DeviceID: deviceID, Body: sessionBody(cl, false)})
+	d.sessions[deviceID] = newMQTTSession(cl)
+	d.journal.add(Entry{Kind: EntryConnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, false)})
 	d.notifyLocked()
 	b := d.broker
 	d.mu.Unlock()
-	if old != nil && old != cl && b != nil {
-		_ = b.DisconnectClient(old, packets.ErrSessionTakenOver)
+	if old != nil && old.cl != nil && old.cl != cl && b != nil {
+		_ = b.DisconnectClient(old.cl, packets.ErrSessionTakenOver)
 	}
 }
 
@@ -99,11 +107,12 @@ func (d *deviceSide) sessionUp(deviceID string, cl *mqtt.Client) {
 func (d *deviceSide) sessionDown(deviceID string, cl *mqtt.Client) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	current := d.sessions[deviceID] == cl
+	s := d.sessions[deviceID]
+	current := s != nil && s.cl == cl
 	if current {
 		delete(d.sessions, deviceID)
 	}
-	d.journal.add(Entry{Kind: EntryDisconnect, DeviceID: deviceID, Body: sessionBody(cl, !current)})
+	d.journal.add(Entry{Kind: EntryDisconnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, !current)})
 	d.notifyLocked()
 }
 
@@ -125,11 +134,12 @@ func (d *deviceSide) onlineLocked(id string) bool {
 	if _, ok := d.registry[id]; !ok {
 		return false
 	}
-	cl, ok := d.sessions[id]
-	return ok && !cl.Closed()
+	s, ok := d.sessions[id]
+	return ok && s.alive()
 }
 
-// deliver publishes cmd to its device and waits for the matching reply, ctx, or close.
+// deliver sends cmd to its device's live session and waits for the matching reply, ctx, or
+// close. The device need not have subscribed to its command topic (see publishCommand).
 func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage, error) {
 	payload, err := commandPayload(cmd)
 	if err != nil {
@@ -139,28 +149,37 @@ func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage,
 	ch := make(chan []byte, 1)
 	d.mu.Lock()
 	b := d.broker
+	sess := d.sessions[cmd.DeviceID]
 	switch _, registered := d.registry[cmd.DeviceID]; {
 	case !registered:
 		err = ErrDeviceNotFound
-	case b == nil || !d.onlineLocked(cmd.DeviceID):
+	case b == nil || sess == nil || !sess.alive():
 		err = ErrDeviceOffline
 	case d.waiters[key] != nil:
 		err = fmt.Errorf("mockserver: command %q is already pending for device %q", cmd.CommandID, cmd.DeviceID)
 	default:
-		// Registered before publishing, so even an instant reply finds its waiter.
+		// Registered before sending, so even an instant reply finds its waiter.
 		d.waiters[key] = ch
 	}
 	d.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	d.journal.add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, Body: payload})
-	topic := fmt.Sprintf(commandTopicFmt, cmd.DeviceID, cmd.CommandID)
-	if err := b.Publish(topic, payload, false, 1); err != nil {
+	if err := sess.waitReady(ctx, d.closed); err != nil {
 		d.dropWaiter(key, ch)
-		return nil, fmt.Errorf("mockserver: publish command: %w", err)
+		return nil, err
+	}
+	d.journal.add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ClientID: sess.clientID, Body: payload})
+	if err := d.send(b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
+		d.dropWaiter(key, ch)
+		return nil, err
 	}
 	return d.await(ctx, key, ch)
+}
+
+// commandTopic is $oc/devices/{device_id}/sys/commands/request_id={command_id}.
+func commandTopic(deviceID, commandID string) string {
+	return topicDevicesPrefix + deviceID + commandTopicMiddle + commandID
 }
 
 // await waits for the reply on ch. When ctx ends first the waiter is removed, unless the
@@ -254,7 +273,7 @@ func (d *deviceSide) add(dev Device) error {
 		d.mu.Unlock()
 		return fmt.Errorf("mockserver: device %q already exists", dev.ID)
 	}
-	d.registry[dev.ID] = dev
+	d.registry[dev.ID] = registered{Device: dev}
 	d.notifyLocked()
 	addr := ""
 	if d.listener != nil {
@@ -302,16 +321,26 @@ func (s *Server) RemoveDevice(id string) {
 	delete(d.registry, id)
 	sim := d.sims[id]
 	delete(d.sims, id)
-	cl := d.sessions[id]
+	sess := d.sessions[id]
 	b := d.broker
 	d.notifyLocked()
 	d.mu.Unlock()
 	if sim != nil {
 		sim.stop()
 	}
-	if cl != nil && b != nil {
-		// OnDisconnect then removes the session and journals the disconnect.
-		_ = b.DisconnectClient(cl, packets.ErrNotAuthorized)
+	d.disconnect(b, []*session{sess})
+}
+
+// disconnect ends the MQTT sessions among ss; OnDisconnect then removes each session and
+// journals its end.
+func (d *deviceSide) disconnect(b *mqtt.Server, ss []*session) {
+	if b == nil {
+		return
+	}
+	for _, s := range ss {
+		if s != nil && s.cl != nil {
+			_ = b.DisconnectClient(s.cl, packets.ErrNotAuthorized)
+		}
 	}
 }
 
@@ -330,7 +359,7 @@ func (s *Server) Devices() []Device {
 	defer d.mu.Unlock()
 	out := make([]Device, 0, len(d.registry))
 	for _, id := range slices.Sorted(maps.Keys(d.registry)) {
-		dev := d.registry[id]
+		dev := d.registry[id].Device
 		if dev.Simulated != nil {
 			b := *dev.Simulated
 			dev.Simulated = &b

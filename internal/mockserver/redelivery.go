@@ -42,7 +42,7 @@ func (d *deviceSide) scheduleRedelivery(cl *mqtt.Client, pk packets.Packet) {
 			if err := cl.WritePacket(current); err != nil {
 				return
 			}
-			d.journal.add(Entry{Kind: EntryRedelivery, DeviceID: deviceID, CommandID: commandID, Body: current.Payload})
+			d.journal.add(Entry{Kind: EntryRedelivery, DeviceID: deviceID, CommandID: commandID, ClientID: cl.ID, Body: current.Payload})
 			if n < maxRedeliveries {
 				resend(n + 1)
 			}

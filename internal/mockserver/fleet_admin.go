@@ -1,0 +1,56 @@
+package mockserver
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// adminFleet is a fleet as the admin API shows it: without the secret.
+type adminFleet struct {
+	Prefix   string   `json:"prefix"`
+	Count    int      `json:"count"`
+	Behavior Behavior `json:"behavior"`
+}
+
+func adminFleetOf(f Fleet) adminFleet {
+	return adminFleet{Prefix: f.Prefix, Count: f.Count, Behavior: f.Behavior}
+}
+
+func (h *httpSide) adminListFleets(w http.ResponseWriter, _ *http.Request) {
+	fleets := h.server.Fleets()
+	out := make([]adminFleet, 0, len(fleets))
+	for _, f := range fleets {
+		out = append(out, adminFleetOf(f))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *httpSide) adminAddFleet(w http.ResponseWriter, r *http.Request) {
+	var f Fleet
+	if !decodeAdminBody(w, r, &f) {
+		return
+	}
+	switch err := h.server.AddFleet(f); {
+	case errors.Is(err, errFleetConflict):
+		adminError(w, http.StatusConflict, "MOCK.000409", err.Error())
+	case err != nil:
+		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
+	default:
+		writeJSON(w, http.StatusCreated, adminFleetOf(f))
+	}
+}
+
+func (h *httpSide) adminRemoveFleet(w http.ResponseWriter, r *http.Request) {
+	prefix, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), adminPrefix+"fleets/"))
+	if err != nil || prefix == "" {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", "The fleet prefix in the path is not valid.")
+		return
+	}
+	if err := h.server.RemoveFleet(prefix); err != nil {
+		adminError(w, http.StatusNotFound, "MOCK.000404", "No fleet has the prefix "+prefix+".")
+		return
+	}
+	adminNoContent(w)
+}

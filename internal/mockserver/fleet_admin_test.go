@@ -1,0 +1,82 @@
+package mockserver
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestAdmin_Fleets(t *testing.T) {
+	s := NewForTest(t, Options{AuthToken: "admin-needs-no-token", Devices: []Device{{ID: "dev-7"}}})
+
+	resp, body := admin(t, s, http.MethodPost, "/_mock/fleets",
+		`{"prefix":"lamp-","count":50,"secret":"fleet-s3cret","behavior":{"kind":"echo","delay":"1ms"}}`)
+	wantStatus(t, resp, body, http.StatusCreated)
+	if want := `{"prefix":"lamp-","count":50,"behavior":{"kind":"echo","delay":"1ms"}}`; string(body) != want {
+		t.Errorf("created = %s, want %s", body, want)
+	}
+	resp, body = admin(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"quiet-","count":2,"behavior":{"kind":"silent"}}`)
+	wantStatus(t, resp, body, http.StatusCreated)
+
+	resp, body = admin(t, s, http.MethodGet, "/_mock/fleets", "")
+	wantStatus(t, resp, body, http.StatusOK)
+	want := `[{"prefix":"lamp-","count":50,"behavior":{"kind":"echo","delay":"1ms"}},{"prefix":"quiet-","count":2,"behavior":{"kind":"silent"}}]`
+	if string(body) != want {
+		t.Errorf("fleets = %s\nwant     %s", body, want)
+	}
+	if strings.Contains(string(body), "s3cret") {
+		t.Error("the fleet list shows the secret")
+	}
+	// Fleet devices are in the registry and answer the command API.
+	_, body = admin(t, s, http.MethodGet, "/_mock/devices", "")
+	if !strings.Contains(string(body), `{"id":"lamp-50","online":true,"simulated":{"kind":"echo","delay":"1ms"}}`) {
+		t.Errorf("the device list lacks lamp-50: %.300s", body)
+	}
+	if resp, body := do(t, nil, tokenRequest(t, s, "lamp-37")); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(string(body), `"response":{"result_code":0`) {
+		t.Errorf("command to lamp-37: %d %s", resp.StatusCode, body)
+	}
+	if got := s.Devices(); got[len(got)-1].ID != "quiet-2" || findDevice(got, "lamp-1").Secret != "fleet-s3cret" {
+		t.Errorf("registry does not hold the fleets' devices with their secret")
+	}
+
+	for _, tt := range []struct {
+		body   string
+		status int
+		code   string
+	}{
+		{`{"prefix":"lamp-","count":1}`, http.StatusConflict, "MOCK.000409"},
+		{`{"prefix":"dev-","count":10}`, http.StatusConflict, "MOCK.000409"}, // dev-7 is registered
+		{`{"prefix":"x-","count":0}`, http.StatusBadRequest, "MOCK.000400"},
+		{`{"prefix":"x/","count":1}`, http.StatusBadRequest, "MOCK.000400"},
+		{`{"prefix":"x-","count":1,"behaviour":{}}`, http.StatusBadRequest, "MOCK.000400"},
+		{`{"prefix":"x-","count":1,"behavior":{"kind":"echo","dealy":"1s"}}`, http.StatusBadRequest, "MOCK.000400"},
+		{`{"prefix":"x-","count":"1"}`, http.StatusBadRequest, "MOCK.000400"},
+	} {
+		resp, body := admin(t, s, http.MethodPost, "/_mock/fleets", tt.body)
+		wantError(t, resp, body, tt.status, tt.code)
+	}
+
+	resp, body = admin(t, s, http.MethodDelete, "/_mock/fleets/lamp-", "")
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if resp, body := do(t, nil, tokenRequest(t, s, "lamp-37")); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("command to a removed fleet's device: %d %s", resp.StatusCode, body)
+	}
+	resp, body = admin(t, s, http.MethodDelete, "/_mock/fleets/lamp-", "")
+	wantError(t, resp, body, http.StatusNotFound, "MOCK.000404")
+	resp, body = admin(t, s, http.MethodPut, "/_mock/fleets", "")
+	wantError(t, resp, body, http.StatusMethodNotAllowed, "MOCK.000405")
+	if n := len(s.Devices()); n != 3 {
+		t.Errorf("registry has %d devices, want dev-7 and quiet-1..2", n)
+	}
+}
+
+// findDevice returns the registry entry with this id, or the zero Device.
+func findDevice(devs []Device, id string) Device {
+	for _, d := range devs {
+		if d.ID == id {
+			return d
+		}
+	}
+	return Device{}
+}
