@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
@@ -126,6 +127,11 @@ func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID s
 	project, rest, _ := batchRoute(r.URL.EscapedPath())
 	if len(rest) > 1 {
 		x.entry.TaskID = rest[1]
+	}
+	if allow := batchtask.Allow(rest); !slices.Contains(strings.Split(allow, ", "), r.Method) {
+		w.Header().Set("Allow", allow)
+		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
+		return
 	}
 	if f, ok := h.faults.take(""); ok {
 		x.fault, x.entry.Fault = &f, f.label()

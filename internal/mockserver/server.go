@@ -1,5 +1,5 @@
-// Package mockserver is an IoTDA mock platform: the synchronous command API over HTTP, a
-// device registry, an embedded MQTT broker with the platform's device authentication, a
+// Package mockserver is an IoTDA mock platform: the synchronous command API over HTTP, the
+// batch task API, a device registry, an embedded MQTT broker with the platform's device authentication, a
 // journal of everything that happened, and fault injection. Tests and the standalone
 // iotda-mock binary share this one implementation.
 //
@@ -12,6 +12,12 @@
 //     registry, the MQTT broker, the live sessions and the matching of replies to commands.
 //
 // Limits (limits.go) bound what any peer can make either half read, hold or wait for.
+//
+// Batch tasks (/v5/iot/{project_id}/batchtasks) run in the batchtask sub-package, which
+// owns the tasks and their rules; batch.go joins it to both halves: the HTTP side checks
+// and journals batch requests as it does commands, and the executor delivers each subtask
+// through the device side's deliver. Device groups, which tasks can target, are in
+// groups.go.
 package mockserver
 
 import (

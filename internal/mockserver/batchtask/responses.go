@@ -37,6 +37,19 @@ func Route(rest []string) bool {
 	return false
 }
 
+// Allow returns the methods a route answers, comma-separated, as in an Allow header:
+// "GET, POST" for batchtasks, "GET, DELETE" for a task, "POST" for its actions. Callers check
+// the method before authenticating, as the platform's gateway does for the command API.
+func Allow(rest []string) string {
+	switch len(rest) {
+	case 1:
+		return "GET, POST"
+	case 2:
+		return "GET, DELETE"
+	}
+	return http.MethodPost
+}
+
 // Page limits (facts §4).
 const (
 	defaultLimit = 10
@@ -64,7 +77,7 @@ func (b *Backend) Respond(method string, rest []string, query url.Values, conten
 		case http.MethodGet:
 			return b.respondList(query)
 		}
-		return notAllowed("GET, POST")
+		return notAllowed(Allow(rest))
 	}
 	id := rest[1]
 	if !taskIDPattern.MatchString(id) {
@@ -72,7 +85,7 @@ func (b *Backend) Respond(method string, rest []string, query url.Values, conten
 	}
 	if len(rest) == 3 {
 		if method != http.MethodPost {
-			return notAllowed(http.MethodPost)
+			return notAllowed(Allow(rest))
 		}
 		return b.respondAction(id, rest[2])
 	}
@@ -85,7 +98,7 @@ func (b *Backend) Respond(method string, rest []string, query url.Values, conten
 		}
 		return Response{Status: http.StatusNoContent}
 	}
-	return notAllowed("GET, DELETE")
+	return notAllowed(Allow(rest))
 }
 
 // respondCreate answers 201 with the task's fields at the top level (facts §3). The status
