@@ -74,7 +74,8 @@ type NewBatchTask struct {
 	// are used when Targets is empty: the platform takes targets first (facts §2).
 	Targets  []string
 	GroupIDs []string
-	// Document is sent byte for byte; for createCommands build it with CommandDocument.
+	// Document is sent compacted, its strings and numbers exactly as written; for
+	// createCommands build it with CommandDocument.
 	Document json.RawMessage
 	// Policy is the optional task_policy.
 	Policy *TaskPolicy
@@ -196,7 +197,8 @@ func (c *Client) CreateBatchTask(ctx context.Context, t NewBatchTask) (*BatchTas
 	return &task, nil
 }
 
-// batchTaskBody renders the request body. Document is written byte for byte.
+// batchTaskBody renders the request body. Document is compacted, never decoded, so its
+// numbers keep every digit.
 func batchTaskBody(t NewBatchTask) ([]byte, error) {
 	if t.TaskName == "" {
 		return nil, errors.New("iotda: task name is required")
