@@ -84,7 +84,7 @@ func (v runeLengthAtMost) ValidateString(ctx context.Context, req validator.Stri
 	}
 	if n := utf8.RuneCountInString(req.ConfigValue.ValueString()); n > v.max {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Attribute Value Length",
-			fmt.Sprintf("Attribute %s %s, got %d.", req.Path, v.Description(ctx), n))
+			fmt.Sprintf("Attribute %s %s, got: %d", req.Path, v.Description(ctx), n))
 	}
 }
 

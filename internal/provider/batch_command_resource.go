@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -20,6 +21,8 @@ var (
 	_ resource.Resource                = (*batchCommandResource)(nil)
 	_ resource.ResourceWithConfigure   = (*batchCommandResource)(nil)
 	_ resource.ResourceWithImportState = (*batchCommandResource)(nil)
+
+	_ resource.ResourceWithConfigValidators = (*batchCommandResource)(nil)
 )
 
 // NewBatchCommandResource returns the iotda_batch_command resource.
@@ -38,6 +41,13 @@ func (r *batchCommandResource) Metadata(_ context.Context, req resource.Metadata
 
 func (r *batchCommandResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = batchCommandSchema(ctx)
+}
+
+// ConfigValidators requires exactly one way of naming the devices.
+func (r *batchCommandResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("device_ids"), path.MatchRoot("group_ids")),
+	}
 }
 
 func (r *batchCommandResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -177,7 +187,7 @@ func (r *batchCommandResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if !refreshTask(ctx, client, &state, &resp.Diagnostics) {
+	if !refreshTask(ctx, client, r.data.projectID, &state, &resp.Diagnostics) {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)

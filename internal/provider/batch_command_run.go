@@ -87,13 +87,19 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 
 // refreshTask reads the task in m for Read: its status, and its results once it has finished;
 // for an imported resource also its arguments. It reports whether m should be saved.
-func refreshTask(ctx context.Context, client *iotda.Client, m *batchCommandModel, diags *diag.Diagnostics) bool {
+func refreshTask(ctx context.Context, client *iotda.Client, projectID string, m *batchCommandModel, diags *diag.Diagnostics) bool {
 	id := m.TaskID.ValueString()
 	if id == "" {
 		id = m.ID.ValueString()
 	}
 	task, err := client.ShowBatchTaskSummary(ctx, id)
+	importing := m.DeviceIDs.IsNull() && m.GroupIDs.IsNull()
 	switch {
+	case errors.Is(err, iotda.ErrNotFound) && importing:
+		diags.AddAttributeError(path.Root("id"), "Batch Task Not Found", withRequestID(fmt.Sprintf("IoTDA has no batch "+
+			"task %s in project %s, so there is nothing to import. Check the task ID (ListBatchTasks lists them) and "+
+			"the provider's project_id and instance_id.", id, projectID), requestIDOf(err)))
+		return false
 	case errors.Is(err, iotda.ErrNotFound):
 		// Removing the resource would make the next apply run the command again.
 		diags.AddWarning("Batch Task No Longer on IoTDA", fmt.Sprintf("Batch task %s is not on IoTDA any more "+
@@ -109,7 +115,7 @@ func refreshTask(ctx context.Context, client *iotda.Client, m *batchCommandModel
 			"task; iotda_batch_command manages createCommands tasks only.", id, task.TaskType))
 		return false
 	}
-	if m.DeviceIDs.IsNull() && m.GroupIDs.IsNull() {
+	if importing {
 		m.adoptTask(ctx, task, diags)
 		if diags.HasError() {
 			return false

@@ -173,7 +173,6 @@ func batchCommandArguments() map[string]schema.Attribute {
 				listvalidator.SizeBetween(1, maxBatchTargets),
 				listvalidator.ValueStringsAre(deviceIDValidator()),
 				uniqueStringsValidator{what: "device"},
-				listvalidator.ExactlyOneOf(path.MatchRoot("group_ids")),
 			},
 			PlanModifiers: []planmodifier.List{sameElementsRequiresReplace{}},
 		},
