@@ -228,7 +228,7 @@ func TestShowBatchTask_DecodesOutputsAndErrors(t *testing.T) {
 		`"task_policy":{"retry_count":1,"retry_interval":3},"task_progress":{"total":3,"success":1,"fail":2}},`+
 		`"task_details":[{"target":"a","status":"Success","output":"{\"response\":{\"n\":1}}"},`+
 		`{"target":"b","status":"Success","output":{"unexpected":"object"}},`+
-		`{"target":"c","status":"Fail","error":{"error_code":"IOTDA.014016","error_msg":"offline ` + testToken + `"}}],`+
+		`{"target":"c","status":"Fail","error":{"error_code":"IOTDA.014016","error_msg":"offline `+testToken+`"}}],`+
 		`"page":{"count":3,"marker":"000000000000000000000001"}}`))
 	c := newTestClient(t, ts.URL, nil)
 	d, err := c.ShowBatchTask(t.Context(), "abc")
