@@ -24,11 +24,14 @@ import (
 
 const testBatchAddr = "iotda_batch_command.test"
 
-// batchMock starts a mock with an echo fleet fleet-1..fleet-n and the given options.
+// batchMock starts a mock with an echo fleet fleet-1..fleet-n (none when n is 0) and the
+// given options.
 func batchMock(t *testing.T, n int, mutate func(*mockserver.Options)) *testTarget {
 	t.Helper()
-	opts := mockserver.Options{PlatformTimeout: time.Second,
-		Fleets: []mockserver.Fleet{{Prefix: "fleet-", Count: n, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorEcho}}}}
+	opts := mockserver.Options{PlatformTimeout: time.Second}
+	if n > 0 {
+		opts.Fleets = []mockserver.Fleet{{Prefix: "fleet-", Count: n, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorEcho}}}
+	}
 	if mutate != nil {
 		mutate(&opts)
 	}
@@ -92,6 +95,13 @@ func noBatchRequestsSince(s *mockserver.Server) (mark func(), check resource.Tes
 		}
 		return nil
 	}
+}
+
+// mockCheck is a state check that looks at the mock instead of the state.
+type mockCheck func() error
+
+func (f mockCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	resp.Error = f()
 }
 
 var taskIDRegexp = regexp.MustCompile(`^[0-9a-f]{24}$`)
