@@ -50,10 +50,10 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// diagnoseCreateError reports a CreateBatchTask that did not return a task. The lookup of a
-// task whose creating request lost its answer has already happened (lookupErr is its failure,
-// if any).
-func diagnoseCreateError(pd *providerData, m *batchCommandModel, err, lookupErr error, diags *diag.Diagnostics) {
+// diagnoseCreateError reports a CreateBatchTask that did not return a task. When its answer
+// was lost, looked says whether the provider looked the task up by its name, and lookupErr
+// why that failed, if it did.
+func diagnoseCreateError(pd *providerData, m *batchCommandModel, err error, looked bool, lookupErr error, diags *diag.Diagnostics) {
 	var (
 		apiErr  *iotda.APIError
 		notSent *iotda.NotSentError
@@ -69,9 +69,13 @@ func diagnoseCreateError(pd *providerData, m *batchCommandModel, err, lookupErr 
 	case errors.As(err, &unknown), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		detail := fmt.Sprintf("The request creating batch task %q (%s to %s) may have reached IoTDA, but no usable "+
 			"answer came back: %v\n\n", name, describeBatch(m), describeTargets(m), err)
-		if lookupErr != nil {
+		switch {
+		case !looked:
+			detail += "The name was chosen in the configuration, so it may belong to another task as well, and the " +
+				"provider cannot tell which one is this apply's.\n\n"
+		case lookupErr != nil:
 			detail += fmt.Sprintf("Looking the task up by its name failed too: %v\n\n", lookupErr)
-		} else {
+		default:
 			detail += "No task of that name was found when the provider looked for it, but it may still appear.\n\n"
 		}
 		detail += "Nothing was saved, and the request was NOT sent again, because a second task would deliver the " +

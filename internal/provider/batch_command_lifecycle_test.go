@@ -147,7 +147,7 @@ func TestBatchCommandResource_LostAnswerWithAChosenNameIsAnError(t *testing.T) {
   task_name  = "nightly_reboot"
   paras      = {}
 `),
-			ExpectError: wrapped(`Batch Task Outcome Unknown.*"nightly_reboot".*NOT sent again.*terraform import`),
+			ExpectError: wrapped(`Batch Task Outcome Unknown.*"nightly_reboot".*chosen in the configuration.*NOT sent again.*terraform import`),
 			Check:       checkTasks(target.Server, 1),
 		}},
 	})

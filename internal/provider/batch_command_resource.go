@@ -146,7 +146,8 @@ func (r *batchCommandResource) createTask(ctx context.Context, client *iotda.Cli
 	}
 	var unknown *iotda.DeliveryUnknownError
 	var lookupErr error
-	if errors.As(err, &unknown) && derived {
+	looked := errors.As(err, &unknown) && derived
+	if looked {
 		// The name is this apply's own, so a task with it is the one just created. The
 		// lookup gets a little time of its own: the create timeout may be what cut the answer.
 		lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -159,7 +160,7 @@ func (r *batchCommandResource) createTask(ctx context.Context, client *iotda.Cli
 		}
 		lookupErr = ferr
 	}
-	diagnoseCreateError(r.data, m, err, lookupErr, diags)
+	diagnoseCreateError(r.data, m, err, looked, lookupErr, diags)
 	return nil, false
 }
 

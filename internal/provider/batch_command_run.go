@@ -14,11 +14,12 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
 
-// Polling a running task: the first look soon (a small task on an idle platform takes well
-// under a second), then twice as long each time, up to pollMaxInterval, which the Huawei
-// Cloud provider also uses for its batch tasks.
-var (
-	pollFirstInterval = 200 * time.Millisecond
+// Polling a running task: the first look soon (a task of a few thousand devices that answer
+// at once takes well under a second), then twice as long each time, up to pollMaxInterval,
+// which the Huawei Cloud provider also uses for its batch tasks: eight reads in the first
+// ten seconds, then one every ten.
+const (
+	pollFirstInterval = 50 * time.Millisecond
 	pollMaxInterval   = 10 * time.Second
 )
 
