@@ -102,11 +102,6 @@ func (m *batchCommandModel) clearResults() {
 	m.FailedDeviceIDs = types.ListNull(types.StringType)
 }
 
-// resultsRead reports whether the results of a finished task are in the model.
-func (m *batchCommandModel) resultsRead() bool {
-	return iotda.TaskFinished(m.Status.ValueString()) && !m.FailedDeviceIDs.IsNull() && !m.Results.IsNull()
-}
-
 // deviceFailure is one device the command did not succeed on.
 type deviceFailure struct {
 	DeviceID, Status, ErrorCode, ErrorMsg string

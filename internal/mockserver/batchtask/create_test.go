@@ -66,7 +66,7 @@ func TestCreate_TaskIDsIncrease(t *testing.T) {
 }
 
 func TestCreate_RefusesInvalidBodies(t *testing.T) {
-	tooMany := ids("d", MaxTargets+1)
+	tooMany := deviceIDs(MaxTargets + 1)
 	long := strings.Repeat("x", 129)
 	cases := map[string]struct {
 		raw         []byte

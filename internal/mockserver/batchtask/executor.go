@@ -224,10 +224,10 @@ func (t *task) retryInterval(scale float64) time.Duration {
 // finalStatusLocked derives the task's status from its finished subtasks (facts §8: all
 // Success, all Fail, or mixed). t.mu must be held.
 func (t *task) finalStatusLocked() string {
-	switch p := t.progress; {
-	case p.Success == p.Total:
+	switch p := t.progress; p.Success {
+	case p.Total:
 		return StatusSuccess
-	case p.Success == 0:
+	case 0:
 		return StatusFail
 	default:
 		return StatusPartialSuccess

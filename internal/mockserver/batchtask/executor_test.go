@@ -7,7 +7,7 @@ import (
 )
 
 func TestExecutor_BoundedConcurrency(t *testing.T) {
-	targets := ids("d", 40)
+	targets := deviceIDs(40)
 	devs := newFakeDevices().online(targets...)
 	devs.block = make(chan struct{})
 	devs.entered = make(chan struct{}, len(targets))
@@ -112,7 +112,7 @@ func TestExecutor_ScheduledTaskWaits(t *testing.T) {
 	schedule := time.Now().UTC().Truncate(time.Second).Add(time.Second)
 	// The clock says the schedule is 50 ms away.
 	b, _ := newBackend(t, devs, func(c *Config) {
-		c.Now = func() time.Time { return time.Now().Add(schedule.Sub(time.Now()) - 50*time.Millisecond) }
+		c.Now = func() time.Time { return time.Now().Add(time.Until(schedule) - 50*time.Millisecond) }
 	})
 	id := create(t, b, body([]string{"d1"}, map[string]any{
 		"task_policy": map[string]string{"schedule_time": schedule.Format(ScheduleLayout)}}))
@@ -136,13 +136,13 @@ func TestExecutor_PlatformTimeout(t *testing.T) {
 }
 
 func TestExecutor_CloseAbandonsRunningTasks(t *testing.T) {
-	devs := newFakeDevices().online(ids("d", 10)...)
+	devs := newFakeDevices().online(deviceIDs(10)...)
 	devs.block = make(chan struct{})
 	b, _ := newBackend(t, devs, func(c *Config) {
 		c.TimeScale = 1
 		c.PlatformTimeout = time.Hour
 	})
-	id := create(t, b, body(ids("d", 10), map[string]any{"task_policy": map[string]int{"retry_count": 5, "retry_interval": 60}}))
+	id := create(t, b, body(deviceIDs(10), map[string]any{"task_policy": map[string]int{"retry_count": 5, "retry_interval": 60}}))
 	done := make(chan struct{})
 	go func() { b.Close(); close(done) }()
 	select {

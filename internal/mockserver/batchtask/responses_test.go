@@ -45,7 +45,7 @@ func showPage(t *testing.T, b *Backend, id, query string) page {
 }
 
 func TestShow_PagesByMarkerInTargetOrder(t *testing.T) {
-	targets := ids("d", 120)
+	targets := deviceIDs(120)
 	devs := newFakeDevices().online(targets...)
 	b, _ := newBackend(t, devs, nil)
 	id := create(t, b, body(targets, nil))
@@ -93,7 +93,7 @@ func TestShow_PagesByMarkerInTargetOrder(t *testing.T) {
 }
 
 func TestShow_OffsetAndFilters(t *testing.T) {
-	targets := ids("d", 30)
+	targets := deviceIDs(30)
 	devs := newFakeDevices().online(targets[:20]...)
 	b, _ := newBackend(t, devs, nil)
 	id := create(t, b, body(targets, nil))

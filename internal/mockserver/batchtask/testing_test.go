@@ -202,10 +202,11 @@ func errorCode(t *testing.T, r Response) string {
 	return e.ErrorCode
 }
 
-func ids(prefix string, n int) []string {
+// deviceIDs returns d1 .. dn.
+func deviceIDs(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = fmt.Sprintf("%s%d", prefix, i+1)
+		out[i] = fmt.Sprintf("d%d", i+1)
 	}
 	return out
 }
