@@ -7,8 +7,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -133,15 +137,15 @@ func (m *batchCommandModel) setResults(subtasks []iotda.Subtask) []deviceFailure
 	return failures
 }
 
-// resultEntry is one device's entry of results, as JSON. Absent members are left out, so
-// that the state of a large fleet stays small.
+// resultEntry is one device's entry of results; encodeResult writes it as JSON, leaving out
+// the members that are empty, so that the state of a large fleet stays small.
 type resultEntry struct {
-	Status     string          `json:"status"`
-	CommandID  string          `json:"command_id,omitempty"`
-	ResultCode *int64          `json:"result_code,omitempty"`
-	Response   json.RawMessage `json:"response,omitempty"`
-	ErrorCode  string          `json:"error_code,omitempty"`
-	ErrorMsg   string          `json:"error_msg,omitempty"`
+	Status     string
+	CommandID  string
+	ResultCode *int64
+	Response   json.RawMessage // valid JSON, or nil
+	ErrorCode  string
+	ErrorMsg   string
 }
 
 // subtaskResult is a subtask's entry of results, and its failure, if it is one. A device
@@ -171,18 +175,42 @@ func subtaskResult(st iotda.Subtask) (attr.Value, *deviceFailure) {
 	return types.StringValue(encodeResult(entry)), failure
 }
 
-// encodeResult renders an entry without HTML escaping, so that a reply keeps its text.
+// encodeResult renders an entry as compact JSON by hand, the reply embedded byte for byte
+// (encoding/json would re-check it and give up on one nested beyond 10,000 levels). As for
+// response_json (see readReply): text Terraform would normalize to NFC is written with \u
+// escapes, and an entry holding a reply nested beyond maxReplyDepth starts with a space, so
+// that Terraform shows it as a string rather than laying it out at a cost that grows with the
+// square of its depth.
 func encodeResult(e resultEntry) string {
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(e); err != nil {
-		// Only the reply can fail to encode, and parseOutput made it valid JSON; keep the rest.
-		e.Response = nil
-		b.Reset()
-		_ = enc.Encode(e)
+	b.WriteString(`{"status":`)
+	_ = encodeString(&b, e.Status) // A string always encodes.
+	if e.CommandID != "" {
+		b.WriteString(`,"command_id":`)
+		_ = encodeString(&b, e.CommandID)
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	if e.ResultCode != nil {
+		b.WriteString(`,"result_code":` + strconv.FormatInt(*e.ResultCode, 10))
+	}
+	if len(e.Response) > 0 {
+		b.WriteString(`,"response":`)
+		b.Write(e.Response)
+	}
+	for _, f := range []struct{ key, value string }{{"error_code", e.ErrorCode}, {"error_msg", e.ErrorMsg}} {
+		if f.value != "" {
+			b.WriteString(`,"` + f.key + `":`)
+			_ = encodeString(&b, f.value)
+		}
+	}
+	b.WriteByte('}')
+	out := b.Bytes()
+	if !norm.NFC.IsNormal(out) {
+		out = escapeNonASCII(out)
+	}
+	if len(e.Response) > 0 && nestedBeyond(e.Response, maxReplyDepth) {
+		return " " + string(out)
+	}
+	return string(out)
 }
 
 // parseOutput reads a subtask's output. The platform's format for createCommands is not
@@ -196,12 +224,15 @@ func parseOutput(out string) (commandID string, reply json.RawMessage) {
 	if len(raw) == 0 {
 		return "", nil
 	}
-	if !json.Valid(raw) {
-		b, _ := json.Marshal(out) // A string always encodes.
-		return "", b
+	if !utf8.Valid(raw) {
+		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 	}
-	var members map[string]json.RawMessage
-	if raw[0] == '{' && json.Unmarshal(raw, &members) == nil {
+	if !iotda.ValidJSON(raw) {
+		var quoted bytes.Buffer
+		_ = encodeString(&quoted, string(raw)) // Valid UTF-8 always encodes.
+		return "", quoted.Bytes()
+	}
+	if members, ok := iotda.ObjectMembers(raw); ok {
 		id, hasID := members["command_id"]
 		resp, hasResp := members["response"]
 		if hasID || hasResp {

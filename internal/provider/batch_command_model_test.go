@@ -28,6 +28,7 @@ func TestParseOutput(t *testing.T) {
 		{"a reply only", `{"result_code":0,"paras":{}}`, "", `{"result_code":0,"paras":{}}`},
 		{"a JSON array", `[1,2]`, "", `[1,2]`},
 		{"text", `rebooted`, "", `"rebooted"`},
+		{"text with bytes that are not UTF-8", "ok\xff", "", "\"ok\uFFFD\""},
 		{"nothing", ``, "", ""},
 		{"a command id that is not a string", `{"command_id":5,"response":{"a":1}}`, "", `{"a":1}`},
 	} {
@@ -53,6 +54,10 @@ func TestSubtaskResult(t *testing.T) {
 			`{"status":"Success","command_id":"c","result_code":4,"response":{"result_code":"4"}}`, true},
 		{"result code not an integer", iotda.Subtask{Target: "a", Status: "Success", Output: `{"response":{"result_code":1.5}}`},
 			`{"status":"Success","response":{"result_code":1.5}}`, true},
+		{"text Terraform would normalize", iotda.Subtask{Target: "a", Status: "Success", Output: "{\"command_id\":\"c\",\"response\":{\"name\":\"e\u0301\"}}"},
+			`{"status":"Success","command_id":"c","result_code":0,"response":{"name":"e\u0301"}}`, false},
+		{"a reply that is not JSON", iotda.Subtask{Target: "a", Status: "Success", Output: "rebooted <ok>"},
+			`{"status":"Success","result_code":0,"response":"rebooted <ok>"}`, false},
 		{"offline", iotda.Subtask{Target: "a", Status: "Fail", ErrorCode: "IOTDA.014016", ErrorMsg: "offline"},
 			`{"status":"Fail","error_code":"IOTDA.014016","error_msg":"offline"}`, true},
 		{"stopped", iotda.Subtask{Target: "a", Status: "Stopped"}, `{"status":"Stopped"}`, true},
@@ -65,6 +70,15 @@ func TestSubtaskResult(t *testing.T) {
 		if !json.Valid([]byte(s.ValueString())) {
 			t.Errorf("%s: entry is not JSON", c.name)
 		}
+	}
+}
+
+func TestSubtaskResult_DeepReplyIsKeptWhole(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	v, failure := subtaskResult(iotda.Subtask{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`})
+	entry := v.(types.String).ValueString()
+	if failure != nil || entry != ` {"status":"Success","command_id":"c","result_code":0,"response":`+deep+`}` {
+		t.Fatalf("failure %+v, entry %.120s...", failure, entry)
 	}
 }
 

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -17,11 +16,10 @@ import (
 
 // Interface assertions.
 var (
-	_ validator.List       = uniqueStringsValidator{}
-	_ validator.String     = runeLengthAtMost{}
-	_ planmodifier.List    = sameElementsRequiresReplace{}
-	_ planmodifier.Dynamic = parasJSONRequiresReplace{}
-	_ planmodifier.Map     = triggersRequiresReplace{}
+	_ validator.List    = uniqueStringsValidator{}
+	_ validator.String  = runeLengthAtMost{}
+	_ planmodifier.List = sameElementsRequiresReplace{}
+	_ planmodifier.Map  = importedTriggersRequiresReplace{}
 )
 
 // privateImported is the private state key ImportState sets: the resource came from an
@@ -138,53 +136,24 @@ func listStrings(l types.List) []string {
 	return out
 }
 
-// parasJSONRequiresReplace replaces the resource when the JSON sent as paras changes. An
-// object and jsonencode() of it send the same bytes, so changing one into the other is an
-// in-place update that runs nothing.
-type parasJSONRequiresReplace struct{}
+// importedTriggersRequiresReplace is triggersRequiresReplace, except on the first plan after
+// an import: IoTDA does not keep triggers, so an imported resource has none and adopts the
+// configuration's without running the task again.
+type importedTriggersRequiresReplace struct{}
 
-func (parasJSONRequiresReplace) Description(context.Context) string {
-	return "a change of the JSON sent to the devices runs the task again"
+func (importedTriggersRequiresReplace) Description(ctx context.Context) string {
+	return triggersRequiresReplace{}.Description(ctx) + " An imported task adopts the configuration's triggers."
 }
 
-func (m parasJSONRequiresReplace) MarkdownDescription(ctx context.Context) string {
+func (m importedTriggersRequiresReplace) MarkdownDescription(ctx context.Context) string {
 	return m.Description(ctx)
 }
 
-func (parasJSONRequiresReplace) PlanModifyDynamic(_ context.Context, req planmodifier.DynamicRequest, resp *planmodifier.DynamicResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() || req.PlanValue.Equal(req.StateValue) {
-		return
-	}
-	planJSON, err := parasJSON(req.PlanValue)
-	if err != nil {
-		resp.RequiresReplace = true // Unknown yet, or invalid (the validator reports it).
-		return
-	}
-	stateJSON, err := parasJSON(req.StateValue)
-	resp.RequiresReplace = err != nil || !bytes.Equal(planJSON, stateJSON)
-}
-
-// triggersRequiresReplace replaces the resource when triggers change, except on the first
-// plan after an import: IoTDA does not keep triggers, so an imported resource has none and
-// adopts the configuration's.
-type triggersRequiresReplace struct{}
-
-func (triggersRequiresReplace) Description(context.Context) string {
-	return "a change runs the task again"
-}
-
-func (m triggersRequiresReplace) MarkdownDescription(ctx context.Context) string {
-	return m.Description(ctx)
-}
-
-func (triggersRequiresReplace) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
-	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() || req.PlanValue.Equal(req.StateValue) {
-		return
-	}
-	if req.StateValue.IsNull() && req.Private != nil {
+func (importedTriggersRequiresReplace) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
+	if !req.State.Raw.IsNull() && req.StateValue.IsNull() && req.Private != nil {
 		if imported, diags := req.Private.GetKey(ctx, privateImported); !diags.HasError() && len(imported) > 0 {
 			return
 		}
 	}
-	resp.RequiresReplace = true
+	triggersRequiresReplace{}.PlanModifyMap(ctx, req, resp)
 }

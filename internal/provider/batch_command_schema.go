@@ -160,7 +160,7 @@ func batchCommandAttributes() map[string]schema.Attribute {
 }
 
 func batchCommandArguments() map[string]schema.Attribute {
-	replaceString := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	replaceString := []planmodifier.String{optionalFieldRequiresReplace{}}
 	replaceInt := []planmodifier.Int64{int64planmodifier.RequiresReplace()}
 	return map[string]schema.Attribute{
 		"device_ids": schema.ListAttribute{
@@ -204,7 +204,7 @@ func batchCommandArguments() map[string]schema.Attribute {
 				"would receive runs the task again; writing the same JSON another way (an object or `jsonencode()` " +
 				"of it) does not.",
 			Required:      true,
-			PlanModifiers: []planmodifier.Dynamic{parasJSONRequiresReplace{}},
+			PlanModifiers: []planmodifier.Dynamic{parasRequiresReplace{}},
 			Validators:    []validator.Dynamic{parasValidator{}},
 		},
 		"task_name": schema.StringAttribute{
@@ -245,7 +245,7 @@ func batchCommandArguments() map[string]schema.Attribute {
 			MarkdownDescription: "Arbitrary map of strings. Any change runs the task again, for example " +
 				"`triggers = { firmware = var.firmware_version }`.",
 			ElementType: types.StringType, Optional: true,
-			PlanModifiers: []planmodifier.Map{triggersRequiresReplace{}},
+			PlanModifiers: []planmodifier.Map{importedTriggersRequiresReplace{}},
 		},
 		"delete_task_on_destroy": schema.BoolAttribute{
 			MarkdownDescription: "Whether destroying the resource also deletes the finished task from IoTDA. " +
