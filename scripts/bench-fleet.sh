@@ -194,4 +194,5 @@ for layout in batch chunked; do
 	printf '    state          %s\n' "$(state_kb "$dir")"
 done
 echo
-echo "==> The mock delivered $(grep -c 'command delivered' "$work/mock.log" || true) synchronous commands and ran $(grep -c 'batch task finished' "$work/mock.log" || true) batch tasks"
+echo "==> The mock delivered $(grep -c 'command delivered' "$work/mock.log" || true) synchronous commands and ran $(grep -c 'batch task finished' "$work/mock.log" || true) batch tasks;" \
+	"its peak RSS was $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$mock_pid/status")"

@@ -58,6 +58,8 @@ const (
 	// per task, with room for group targets. A platform that keeps paging past it is
 	// misbehaving, and the loop must end.
 	maxSubtasks = 1_000_000
+	// maxListedTasks bounds how many tasks FindBatchTask reads, for the same reason.
+	maxListedTasks = 1_000_000
 	// createTimeLayout is the platform's yyyyMMdd'T'HHmmss'Z' (facts §3).
 	createTimeLayout = "20060102T150405Z"
 )
@@ -365,7 +367,7 @@ func (c *Client) ListBatchTasks(ctx context.Context, opts ListBatchTasksOptions)
 func (c *Client) FindBatchTask(ctx context.Context, taskType, name string, since time.Time) (*BatchTask, error) {
 	var found *BatchTask
 	opts := ListBatchTasksOptions{TaskType: taskType, Limit: detailPageLimit}
-	for read := 0; read < maxSubtasks; {
+	for read := 0; read < maxListedTasks; {
 		page, err := c.ListBatchTasks(ctx, opts)
 		if err != nil {
 			return nil, err

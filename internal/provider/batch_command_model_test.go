@@ -76,8 +76,9 @@ func TestSubtaskResult(t *testing.T) {
 func TestSubtaskResult_DeepReplyIsKeptWhole(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
 	v, failure := subtaskResult(iotda.Subtask{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`})
-	entry := v.(types.String).ValueString()
-	if failure != nil || entry != ` {"status":"Success","command_id":"c","result_code":0,"response":`+deep+`}` {
+	s, ok := v.(types.String)
+	entry := s.ValueString()
+	if !ok || failure != nil || entry != ` {"status":"Success","command_id":"c","result_code":0,"response":`+deep+`}` {
 		t.Fatalf("failure %+v, entry %.120s...", failure, entry)
 	}
 }
