@@ -96,6 +96,10 @@ type Behavior struct {
 	// Response is the reply for BehaviorReply, published as is. Default
 	// {"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}.
 	Response json.RawMessage `json:"response,omitempty"`
+	// RawResponse, when set, is the reply for BehaviorReply instead of Response, published
+	// byte for byte whether or not it is JSON ("" publishes an empty payload): for trying
+	// out what the platform does with a device's odd replies.
+	RawResponse *string `json:"raw_response,omitempty"`
 	// ResultCode, when non-zero, replaces result_code in the reply (reply and echo).
 	ResultCode int `json:"result_code,omitempty"`
 	// Delay is how long the device waits before answering.

@@ -79,7 +79,7 @@ func (d *deviceSide) send(b *mqtt.Server, s *session, cmd Command, topic string,
 	if s.fleet != nil {
 		return s.fleet.receive(cmd.DeviceID, cmd.CommandID, payload)
 	}
-	return d.publishCommand(b, s.cl, topic, payload)
+	return d.publishCommand(b, s.cl, cmd, topic, payload)
 }
 
 // publishCommand writes a command to a device's MQTT session at QoS 1 whether or not the
@@ -91,7 +91,8 @@ func (d *deviceSide) send(b *mqtt.Server, s *session, cmd Command, topic string,
 // state until the device's PUBACK (which mochi's processPuback then handles as for any
 // publish), and the platform's timed redelivery while it stays unacknowledged. The write is
 // synchronous, on the caller's goroutine: no queue between the command API and the socket.
-func (d *deviceSide) publishCommand(b *mqtt.Server, cl *mqtt.Client, topic string, payload []byte) error {
+func (d *deviceSide) publishCommand(b *mqtt.Server, cl *mqtt.Client, cmd Command, topic string, payload []byte) error {
+	deviceID, commandID := cmd.DeviceID, cmd.CommandID
 	if cl.Closed() {
 		return ErrDeviceOffline
 	}
@@ -123,6 +124,6 @@ func (d *deviceSide) publishCommand(b *mqtt.Server, cl *mqtt.Client, topic strin
 		}
 		return fmt.Errorf("mockserver: write command: %w", err)
 	}
-	d.scheduleRedelivery(cl, pk)
+	d.scheduleRedelivery(cl, pk.PacketID, topic, deviceID, commandID)
 	return nil
 }

@@ -76,7 +76,7 @@ func TestDeliver_DeviceThatNeverSubscribes(t *testing.T) {
 func TestBroker_RedeliversToDeviceThatNeverSubscribes(t *testing.T) {
 	s := NewForTest(t, Options{Now: mqClock, RedeliveryInterval: testRedelivery, Devices: []Device{{ID: "py-deaf", Secret: "k"}}})
 	_, cid, got := mqUnsubscribedDevice(t, s, "py-deaf", "k", false)
-	startDeliver(t, s, "py-deaf", "c1")
+	startDeliver(t, s, "py-deaf", "deaf-1")
 
 	first := nextMessage(t, got)
 	if first.Duplicate() || first.Qos() != 1 {
@@ -93,8 +93,8 @@ func TestBroker_RedeliversToDeviceThatNeverSubscribes(t *testing.T) {
 		t.Fatalf("journal has %d redeliveries, want %d", len(re), maxRedeliveries)
 	}
 	for _, e := range re {
-		if e.ClientID != cid || e.CommandID != "c1" {
-			t.Errorf("redelivery entry %+v, want command c1 to session %q", e, cid)
+		if e.ClientID != cid || e.CommandID != "deaf-1" {
+			t.Errorf("redelivery entry %+v, want command deaf-1 to session %q", e, cid)
 		}
 	}
 }

@@ -98,7 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logs := newLogWriter(stderr)
+	defer func() { _ = logs.Close() }()
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	opts.Logger = logger
 
 	s, err := mockserver.New(opts)
