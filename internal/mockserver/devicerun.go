@@ -127,7 +127,7 @@ func runDeviceSession(ctx context.Context, o DeviceOptions, emit func(DeviceEven
 	if err != nil {
 		return "", err
 	}
-	sim := runSimDevice(conn, o.DeviceID, o.Behavior, func(ev DeviceEvent) {
+	sim := runSimDevice(conn, o.DeviceID, o.Behavior, 1, func(ev DeviceEvent) {
 		ev.ClientID = clientID
 		emit(ev)
 	})

@@ -32,6 +32,7 @@ type simDevice struct {
 	behavior Behavior
 	conn     *deviceConn
 	onEvent  func(DeviceEvent) // nil for the mock's own simulated devices
+	replyQoS byte              // 0 for the mock's own simulated devices, 1 for RunDevice
 	stopCh   chan struct{}     // closed by stop; ends delays
 	stopOnce sync.Once
 	wg       sync.WaitGroup // the reading goroutine and the answering ones
@@ -77,13 +78,13 @@ func startSimDevice(addr string, dev Device, now time.Time) (*simDevice, error) 
 	if err != nil {
 		return nil, fmt.Errorf("mockserver: simulated device %q: connect: %w", dev.ID, err)
 	}
-	return runSimDevice(conn, dev.ID, *dev.Simulated, nil), nil
+	return runSimDevice(conn, dev.ID, *dev.Simulated, 0, nil), nil
 }
 
-// runSimDevice answers the commands arriving on conn as b says, until stop or the
-// connection's end.
-func runSimDevice(conn *deviceConn, id string, b Behavior, onEvent func(DeviceEvent)) *simDevice {
-	s := &simDevice{id: id, behavior: b, conn: conn, onEvent: onEvent, stopCh: make(chan struct{})}
+// runSimDevice answers the commands arriving on conn as b says, replying at QoS replyQoS,
+// until stop or the connection's end.
+func runSimDevice(conn *deviceConn, id string, b Behavior, replyQoS byte, onEvent func(DeviceEvent)) *simDevice {
+	s := &simDevice{id: id, behavior: b, conn: conn, replyQoS: replyQoS, onEvent: onEvent, stopCh: make(chan struct{})}
 	s.wg.Go(func() { _ = conn.serve(s.onPublish) })
 	return s
 }
@@ -127,28 +128,38 @@ func (s *simDevice) onPublish(pk packets.Packet) {
 		}
 	case b.Delay > 0:
 		_, _ = s.conn.send(ackID, "", nil, 0, false)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.stopped {
-			return
-		}
-		// Added under s.mu, which stop takes before waiting, so Add never races with Wait.
-		s.wg.Go(func() {
-			t := time.NewTimer(b.Delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				s.answer(requestID, pk, 0)
-			case <-s.stopCh:
-			}
-		})
+		s.answerLater(requestID, pk, b.Delay)
 	default:
 		s.answer(requestID, pk, ackID)
 	}
 }
 
-// answer publishes the reply to a command at QoS 1, in one write with the PUBACK for
-// ackID (none when 0).
+// answerLater answers a command after delay, on a goroutine of its own. (A method of its
+// own, so that only delayed commands pay for the packet the goroutine keeps.)
+func (s *simDevice) answerLater(requestID string, pk packets.Packet, delay time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	// Added under s.mu, which stop takes before waiting, so Add never races with Wait.
+	s.wg.Go(func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.answer(requestID, pk, 0)
+		case <-s.stopCh:
+		}
+	})
+}
+
+// answer publishes the reply to a command, in one write with the PUBACK for ackID (none
+// when 0). The mock's own devices reply at QoS 0, except for a last answer before they
+// disconnect: on their loopback link to the broker nothing can lose a publish that QoS 1
+// would recover (a broken connection loses both alike), and each reply then spares the
+// broker a PUBACK write and the device its read. The device program replies at QoS 1, as
+// Huawei's SDKs do, since it may be anywhere on a network.
 func (s *simDevice) answer(requestID string, pk packets.Packet, ackID uint16) {
 	reply, err := simReply(s.behavior, pk.Payload)
 	ok, last := false, false
@@ -164,7 +175,11 @@ func (s *simDevice) answer(requestID string, pk packets.Packet, ackID uint16) {
 		}
 		return
 	}
-	acked, err := s.conn.send(ackID, topicDevicesPrefix+s.id+responseTopicMiddle+requestID, reply, 1, last)
+	qos := s.replyQoS
+	if last {
+		qos = 1 // its PUBACK says the broker has the reply before the device disconnects
+	}
+	acked, err := s.conn.send(ackID, topicDevicesPrefix+s.id+responseTopicMiddle+requestID, reply, qos, last)
 	if err != nil {
 		return
 	}
