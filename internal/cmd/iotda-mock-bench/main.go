@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ type config struct {
 	inprocess   bool
 	cpuprofile  string
 	memprofile  string
+	mutexprof   string
 	keepBuilds  bool
 	repo        string
 	bins        binFlags // prebuilt mocks to measure as well
@@ -96,6 +98,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.inprocess, "inprocess", false, "run the working tree's mock in this process")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "with -inprocess, write a CPU profile of the measured runs to `file`")
 	fs.StringVar(&c.memprofile, "memprofile", "", "with -inprocess, write an allocation profile to `file` at the end")
+	fs.StringVar(&c.mutexprof, "mutexprofile", "", "with -inprocess, write a mutex contention profile to `file` at the end")
 	fs.BoolVar(&c.keepBuilds, "keep", false, "keep the temporary directory with the built mocks")
 	fs.StringVar(&c.repo, "repo", ".", "the git work tree to build from")
 	fs.Var(&c.bins, "bin", "also measure this prebuilt mock binary, as `name=path` (repeatable)")
@@ -119,8 +122,8 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-duration must be positive (at most 1h) and -warmup not negative")
 	case c.rounds < 1 || c.rounds > 100:
 		return c, errors.New("-rounds must be from 1 to 100")
-	case (c.cpuprofile != "" || c.memprofile != "") && !c.inprocess:
-		return c, errors.New("-cpuprofile and -memprofile need -inprocess")
+	case (c.cpuprofile != "" || c.memprofile != "" || c.mutexprof != "") && !c.inprocess:
+		return c, errors.New("-cpuprofile, -memprofile and -mutexprofile need -inprocess")
 	case c.inprocess && c.base != "":
 		return c, errors.New("-inprocess measures the working tree only; drop -base")
 	case c.fleet && c.base != "":
@@ -140,6 +143,9 @@ func bench(ctx context.Context, c config) (ok bool, err error) {
 		_, _ = fmt.Fprintln(c.stderr, "builds kept in", dir)
 	} else {
 		defer func() { _ = os.RemoveAll(dir) }()
+	}
+	if c.mutexprof != "" {
+		runtime.SetMutexProfileFraction(5)
 	}
 	mocks, err := prepareMocks(ctx, c, dir)
 	if err != nil {
@@ -184,9 +190,11 @@ func bench(ctx context.Context, c config) (ok bool, err error) {
 		}
 	}
 	table.summary(mocks)
-	if c.memprofile != "" {
-		if err := writeHeapProfile(c.memprofile); err != nil {
-			return false, err
+	for file, profile := range map[string]string{c.memprofile: "allocs", c.mutexprof: "mutex"} {
+		if file != "" {
+			if err := writeProfile(file, profile); err != nil {
+				return false, err
+			}
 		}
 	}
 	_, _ = fmt.Fprintf(c.stdout, "load average after: %s\n", c.loadAverage())
@@ -220,15 +228,15 @@ func reversed(ms []mock) []mock {
 	return out
 }
 
-// writeHeapProfile writes the allocation profile (alloc_space shows what the runs
-// allocated).
-func writeHeapProfile(path string) error {
+// writeProfile writes a runtime profile ("allocs": what the runs allocated; "mutex": where
+// they waited for locks).
+func writeProfile(path, name string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }()
-	return pprof.Lookup("allocs").WriteTo(f, 0)
+	return pprof.Lookup(name).WriteTo(f, 0)
 }
 
 // binFlags collects -bin name=path flags.
