@@ -1,21 +1,29 @@
 package mockserver
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // adminPrefix is where the admin API lives, on the command API's listener.
 //
-// The admin API is for local use: it needs no authentication, is never journaled, and
-// lets whoever reaches the listener register devices and inject faults. Bind the mock to
-// a loopback address (the default) unless that is what you want.
+// The admin API is never journaled and lets whoever may use it register devices and inject
+// faults. Without Options.AdminToken it needs no authentication, which New allows only when
+// every listener binds a loopback address; with it, every admin request must carry
+// "Authorization: Bearer <token>" (401 MOCK.000401 otherwise).
 //
 //	GET    /_mock/devices        the registry: [{"id","online","simulated"}] (secrets omitted)
 //	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201
@@ -24,15 +32,20 @@ import (
 //	POST   /_mock/fleets         add a Fleet: {"prefix","count","secret","behavior":{...}}; 201,
 //	                             409 if its prefix or one of its ids is taken
 //	DELETE /_mock/fleets/{prefix} remove a fleet's devices; 204, or 404 if no fleet has it
-//	GET    /_mock/journal        the journal, oldest first; ?kind= and ?device_id= filter it
+//	GET    /_mock/journal        the journal, oldest first; ?kind= and ?device_id= filter it;
+//	                             the X-Mock-Journal-Dropped header counts the older entries
+//	                             dropped to keep it within its bounds
 //	DELETE /_mock/journal        empty the journal; 204
 //	GET    /_mock/faults         the pending faults
 //	POST   /_mock/faults         inject a Fault (durations as Go duration strings); 201
 //	DELETE /_mock/faults         clear every fault; 204
-//	GET    /_mock/ca.pem         the CA of the generated HTTPS certificate; 404 without one
+//	GET    /_mock/ca.pem         the CA of the generated HTTPS/MQTTS certificate; 404 without one
 //
 // Errors use the command API's body shape with MOCK.* codes.
 const adminPrefix = "/_mock/"
+
+// headerJournalDropped is the admin journal answer's count of dropped entries.
+const headerJournalDropped = "X-Mock-Journal-Dropped"
 
 // maxAdminBodyBytes bounds an admin request body.
 const maxAdminBodyBytes = 1 << 20
@@ -45,6 +58,12 @@ type adminDevice struct {
 }
 
 func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	if !adminAuthorized(h.opts.AdminToken, r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="iotda-mock admin API"`)
+		adminError(w, http.StatusUnauthorized, "MOCK.000401",
+			"The admin API needs the mock's admin token: send Authorization: Bearer <token>.")
+		return
+	}
 	route := strings.TrimPrefix(r.URL.Path, adminPrefix)
 	switch {
 	case route == "devices":
@@ -149,15 +168,32 @@ func (h *httpSide) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
 	adminNoContent(w)
 }
 
+// adminJournal streams the journal entry by entry, so that answering costs little more
+// memory than the journal itself.
 func (h *httpSide) adminJournal(w http.ResponseWriter, r *http.Request) {
 	kind, device := EntryKind(r.URL.Query().Get("kind")), r.URL.Query().Get("device_id")
-	out := []Entry{}
-	for _, e := range h.journal.entries() {
-		if (kind == "" || e.Kind == kind) && (device == "" || e.DeviceID == device) {
-			out = append(out, e)
+	entries, dropped := h.journal.snapshot()
+	w.Header().Set(headerJournalDropped, strconv.Itoa(dropped))
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	sep := byte('[')
+	for _, e := range entries {
+		if (kind != "" && e.Kind != kind) || (device != "" && e.DeviceID != device) {
+			continue
 		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			continue // an entry always encodes: its Body is valid JSON by construction
+		}
+		_ = bw.WriteByte(sep)
+		_, _ = bw.Write(b)
+		sep = ','
 	}
-	writeJSON(w, http.StatusOK, out)
+	if sep == '[' {
+		_ = bw.WriteByte('[')
+	}
+	_ = bw.WriteByte(']')
+	_ = bw.Flush() // a write error means the client is gone
 }
 
 func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
@@ -228,4 +264,72 @@ func (b Behavior) MarshalJSON() ([]byte, error) {
 		aux.Delay = b.Delay.String()
 	}
 	return json.Marshal(aux)
+}
+
+// adminAuthorized reports whether r may use the admin API: always without a token, else
+// only with "Authorization: Bearer <token>".
+func adminAuthorized(token string, r *http.Request) bool {
+	if token == "" {
+		return true
+	}
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+}
+
+// exposedListener names the first listener that binds an address other than loopback, or
+// returns "" when every listener is loopback only.
+func exposedListener(opts *Options) (name, addr string) {
+	for _, l := range []struct{ name, addr string }{
+		{"the HTTP API", opts.HTTPAddr},
+		{"the MQTT broker", opts.MQTTAddr},
+		{"the MQTTS listener", opts.MQTTTLSAddr},
+	} {
+		if l.addr != "" && !isLoopbackAddr(l.addr) {
+			return l.name, l.addr
+		}
+	}
+	return "", ""
+}
+
+// checkAdminExposure refuses a mock whose admin API others could reach without a token:
+// one with a listener beyond loopback and no Options.AdminToken.
+func checkAdminExposure(opts *Options) error {
+	if opts.AdminToken != "" {
+		return nil
+	}
+	if name, addr := exposedListener(opts); name != "" {
+		return fmt.Errorf("mockserver: %s listens on %s, which is not a loopback address, so the admin API "+
+			"(/_mock/) needs an admin token: set one (Options.AdminToken; for iotda-mock, \"admin_token\" in the "+
+			"configuration file or the IOTDA_MOCK_ADMIN_TOKEN environment variable), or listen on 127.0.0.1", name, addr)
+	}
+	return nil
+}
+
+// isLoopbackAddr reports whether a listen address (host:port) binds loopback interfaces
+// only. An empty host or an unspecified address (0.0.0.0, ::) binds every interface; a host
+// name counts as loopback only when it is "localhost" or resolves to loopback addresses only.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.Unmap().IsLoopback() {
+			return false
+		}
+	}
+	return true
 }

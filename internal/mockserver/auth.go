@@ -2,7 +2,9 @@ package mockserver
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"slices"
 	"strconv"
@@ -26,30 +28,34 @@ func (e *authError) Error() string { return "Authentication failed: " + e.msg + 
 
 func authFailed(msg string) error { return &authError{msg: msg} }
 
-// authenticate checks the request's credentials against opts. Every credential header the
-// request carries must be valid, and at least one must be present. With neither
-// Options.AuthToken nor Options.Credentials set, every request is accepted. The
-// X-Security-Token of temporary credentials is not checked.
-func authenticate(opts *Options, r *http.Request, body []byte) error {
+// checkCredentials checks what the request's headers alone can show: the X-Auth-Token, and
+// for an AK/SK signature the Authorization header's shape, the access key, X-Sdk-Date and the
+// V11 scope. Every credential header the request carries must be valid, and at least one must
+// be present. With neither Options.AuthToken nor Options.Credentials set, every request is
+// accepted. The X-Security-Token of temporary credentials is not checked.
+//
+// For a signed request it returns verifyBody, which finishes the check against the body once
+// it has been read; nil means nothing depends on the body. The body is read only after this
+// check passes, so that a peer without credentials cannot make the mock read, hold or journal
+// one.
+func checkCredentials(opts *Options, r *http.Request) (verifyBody func(body []byte) error, err error) {
 	if opts.AuthToken == "" && len(opts.Credentials) == 0 {
-		return nil
+		return nil, nil
 	}
 	token, hasToken := r.Header[http.CanonicalHeaderKey("X-Auth-Token")]
 	authz := r.Header.Get("Authorization")
 	if !hasToken && authz == "" {
-		return authFailed("the request has neither an X-Auth-Token nor an Authorization header")
+		return nil, authFailed("the request has neither an X-Auth-Token nor an Authorization header")
 	}
 	if hasToken {
 		if err := checkToken(opts, token); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if authz != "" {
-		if err := checkSignature(opts, r, authz, body); err != nil {
-			return err
-		}
+	if authz == "" {
+		return nil, nil
 	}
-	return nil
+	return checkSignatureHeaders(opts, r, authz)
 }
 
 func checkToken(opts *Options, values []string) error {
@@ -65,32 +71,51 @@ func checkToken(opts *Options, values []string) error {
 	return nil
 }
 
-func checkSignature(opts *Options, r *http.Request, authz string, body []byte) error {
+// checkSignatureHeaders checks the parts of an AK/SK signature that do not depend on the body
+// and returns the check of the signature itself.
+func checkSignatureHeaders(opts *Options, r *http.Request, authz string) (func(body []byte) error, error) {
 	if len(opts.Credentials) == 0 {
-		return authFailed("AK/SK authentication is not enabled on this mock; use an X-Auth-Token")
+		return nil, authFailed("AK/SK authentication is not enabled on this mock; use an X-Auth-Token")
 	}
 	auth, err := signer.ParseAuthorization(authz)
 	if err != nil {
-		return authFailed("the Authorization header is malformed (want " + signer.AlgorithmSDK +
+		return nil, authFailed("the Authorization header is malformed (want " + signer.AlgorithmSDK +
 			" Access=..., SignedHeaders=..., Signature=... or " + signer.AlgorithmV11 + " Credential=...)")
 	}
 	secret, ok := opts.Credentials[auth.AccessKey]
 	if !ok {
-		return authFailed("the access key is not known")
+		return nil, authFailed("the access key is not known")
 	}
 	date, err := checkSdkDate(opts, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !slices.Contains(auth.SignedHeaders, strings.ToLower(signer.HeaderDate)) {
-		return authFailed("x-sdk-date is not among the signed headers")
+		return nil, authFailed("x-sdk-date is not among the signed headers")
 	}
 	if auth.Algorithm == signer.AlgorithmV11 {
 		if err := checkScope(opts, auth, date); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	want, err := signer.ComputeSignature(auth, secret, r, body)
+	return func(body []byte) error { return checkSignature(auth, secret, r, body) }, nil
+}
+
+// checkSignature recomputes the signature over the body the mock received.
+//
+// The client-side signer takes an X-Sdk-Content-Sha256 header, when present, as the body's
+// hash without looking at the body (as the SDK does, facts §3). A verifier that did the same
+// would let anyone replace the body of a captured request and add that header with the hash
+// of the original body. Here the header counts only when it is among the signed headers, and
+// then only when it equals the hash of the body received or is UNSIGNED-PAYLOAD, the API
+// Gateway's marker for a body the client chose not to sign. Otherwise the body itself is
+// hashed.
+func checkSignature(auth signer.Authorization, secret string, r *http.Request, body []byte) error {
+	req, err := withVerifiedContentHash(auth, r, body)
+	if err != nil {
+		return err
+	}
+	want, err := signer.ComputeSignature(auth, secret, req, body)
 	if err != nil {
 		return authFailed("the signature cannot be verified: " + err.Error())
 	}
@@ -98,6 +123,34 @@ func checkSignature(opts *Options, r *http.Request, authz string, body []byte) e
 		return authFailed("the signature does not match the request (check the secret key, the signed headers and the body)")
 	}
 	return nil
+}
+
+// unsignedPayload is the X-Sdk-Content-Sha256 value of a body left out of the signature.
+const unsignedPayload = "UNSIGNED-PAYLOAD"
+
+// withVerifiedContentHash returns the request the signature is to be computed over: r itself
+// when its X-Sdk-Content-Sha256 header may stand for the body, or a copy without the header
+// when the header is not signed, so that the body received is hashed instead.
+func withVerifiedContentHash(auth signer.Authorization, r *http.Request, body []byte) (*http.Request, error) {
+	values, present := r.Header[signer.HeaderContentSha256]
+	if !present {
+		return r, nil
+	}
+	if !slices.Contains(auth.SignedHeaders, strings.ToLower(signer.HeaderContentSha256)) {
+		// Anybody can add an unsigned header: ignore it and hash the body.
+		req := r.Clone(r.Context())
+		req.Header.Del(signer.HeaderContentSha256)
+		return req, nil
+	}
+	if len(values) != 1 {
+		return nil, authFailed("the request has more than one X-Sdk-Content-Sha256 header")
+	}
+	v := strings.TrimSpace(values[0])
+	sum := sha256.Sum256(body)
+	if v != unsignedPayload && !strings.EqualFold(v, hex.EncodeToString(sum[:])) {
+		return nil, authFailed("the signed X-Sdk-Content-Sha256 header is not the SHA-256 of the request body")
+	}
+	return r, nil
 }
 
 // checkSdkDate checks that X-Sdk-Date is present, well formed and close to the mock's clock.

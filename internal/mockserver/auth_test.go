@@ -1,6 +1,8 @@
 package mockserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"regexp"
 	"strings"
@@ -277,5 +279,130 @@ func TestMaskHeaderValue_UnknownAuthorizationSchemeFullyMasked(t *testing.T) {
 	}
 	if got := maskHeaderValue("authorization", "secret-without-space"); got != "***" {
 		t.Errorf("masked = %q", got)
+	}
+}
+
+// sha256Hex is the lowercase hex SHA-256 of s.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestAuth_SignatureBindsTheBody replays a captured signed request with another body. The
+// SDK's signer takes an X-Sdk-Content-Sha256 header as the body's hash without looking at
+// the body; the mock's verifier must not: an unsigned header is ignored and the body
+// received is hashed, and a signed one must be that body's hash (or UNSIGNED-PAYLOAD).
+func TestAuth_SignatureBindsTheBody(t *testing.T) {
+	s := newAuthServer(t)
+	const original = `{"command_name":"OPEN","paras":{"door":"front"}}` + "\n"
+	const forged = `{"command_name":"OPEN","paras":{"door":"vault"}}` + "\n"
+	v11 := v11Signer(testSK, testRegion, iotdaAuthService)
+	// signedWithHash signs the original body with an X-Sdk-Content-Sha256 header of the
+	// given value among the signed headers.
+	signedWithHash := func(sg signer.Signer, body, hash string) *http.Request {
+		req := newCommandRequest(t, commandURL(s, "echo"), body)
+		req.Header.Set("X-Project-Id", s.ProjectID())
+		req.Header.Set(signer.HeaderContentSha256, hash)
+		if err := sg.Sign(req, []byte(body), authClock); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(req.Header.Get("Authorization"), "x-sdk-content-sha256") {
+			t.Fatalf("the content hash is not signed: %s", req.Header.Get("Authorization"))
+		}
+		return req
+	}
+	rejected := map[string]func() *http.Request{
+		"V11, body replaced, unsigned hash of the original": func() *http.Request {
+			req := replaceBody(t, signedRequest(t, s, v11, original, authClock), forged)
+			req.Header.Set(signer.HeaderContentSha256, sha256Hex(original))
+			return req
+		},
+		"SDK, body replaced, unsigned hash of the original": func() *http.Request {
+			req := replaceBody(t, signedRequest(t, s, sdkSigner(testSK), original, authClock), forged)
+			req.Header.Set(signer.HeaderContentSha256, sha256Hex(original))
+			return req
+		},
+		"V11, body replaced, unsigned hash in upper case": func() *http.Request {
+			req := replaceBody(t, signedRequest(t, s, v11, original, authClock), forged)
+			req.Header.Set(signer.HeaderContentSha256, strings.ToUpper(sha256Hex(original)))
+			return req
+		},
+		"V11, body replaced, unsigned hash of the new body": func() *http.Request {
+			req := replaceBody(t, signedRequest(t, s, v11, original, authClock), forged)
+			req.Header.Set(signer.HeaderContentSha256, sha256Hex(forged))
+			return req
+		},
+		"SDK, body replaced, unsigned UNSIGNED-PAYLOAD": func() *http.Request {
+			req := replaceBody(t, signedRequest(t, s, sdkSigner(testSK), original, authClock), forged)
+			req.Header.Set(signer.HeaderContentSha256, "UNSIGNED-PAYLOAD")
+			return req
+		},
+		"V11, body replaced, signed hash of the original": func() *http.Request {
+			return replaceBody(t, signedWithHash(v11, original, sha256Hex(original)), forged)
+		},
+		"SDK, body replaced, signed hash of the original": func() *http.Request {
+			return replaceBody(t, signedWithHash(sdkSigner(testSK), original, sha256Hex(original)), forged)
+		},
+		"V11, signed hash that is not the body's": func() *http.Request {
+			return signedWithHash(v11, original, sha256Hex(forged))
+		},
+		"SDK, signed hash that is not a hash": func() *http.Request {
+			return signedWithHash(sdkSigner(testSK), original, "anything")
+		},
+		"SDK, signed hash sent twice": func() *http.Request {
+			req := signedWithHash(sdkSigner(testSK), original, sha256Hex(original))
+			req.Header.Add(signer.HeaderContentSha256, sha256Hex(original))
+			return req
+		},
+	}
+	for name, build := range rejected {
+		t.Run(name, func(t *testing.T) {
+			resp, respBody := do(t, nil, build())
+			e := wantError(t, resp, respBody, http.StatusUnauthorized, codeUnauthorized)
+			if !strings.Contains(e.ErrorMsg, "signature does not match") && !strings.Contains(e.ErrorMsg, "X-Sdk-Content-Sha256") {
+				t.Errorf("error_msg = %q, want it to blame the signature or the content hash", e.ErrorMsg)
+			}
+			assertNoSecrets(t, string(respBody))
+			if got := lastRequest(t, s); len(got.Body) != 0 {
+				t.Errorf("a request that failed authentication was journaled with its body %s", got.Body)
+			}
+		})
+	}
+	if n := len(s.Deliveries("echo")); n != 0 {
+		t.Fatalf("%d commands delivered from replayed requests, want none", n)
+	}
+
+	accepted := map[string]func() *http.Request{
+		"signed hash of the body": func() *http.Request {
+			return signedWithHash(v11, original, sha256Hex(original))
+		},
+		"signed hash of the body in upper case": func() *http.Request {
+			return signedWithHash(sdkSigner(testSK), original, strings.ToUpper(sha256Hex(original)))
+		},
+		"signed UNSIGNED-PAYLOAD": func() *http.Request {
+			return signedWithHash(v11, original, "UNSIGNED-PAYLOAD")
+		},
+		"unsigned hash of the body": func() *http.Request {
+			req := signedRequest(t, s, sdkSigner(testSK), original, authClock)
+			req.Header.Set(signer.HeaderContentSha256, sha256Hex(original))
+			return req
+		},
+		"unsigned wrong hash, body unchanged": func() *http.Request {
+			req := signedRequest(t, s, v11, original, authClock)
+			req.Header.Set(signer.HeaderContentSha256, sha256Hex(forged))
+			return req
+		},
+	}
+	for name, build := range accepted {
+		t.Run(name, func(t *testing.T) {
+			if resp, respBody := do(t, nil, build()); resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, body %s", resp.StatusCode, respBody)
+			}
+		})
+	}
+	for _, d := range s.Deliveries("echo") {
+		if strings.Contains(string(d.Body), "vault") {
+			t.Errorf("the forged command was delivered: %s", d.Body)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,7 +9,6 @@ import (
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -24,8 +24,15 @@ const (
 // errNotStarted is returned when the broker is needed before start or after close.
 var errNotStarted = errors.New("mockserver: MQTT broker not running")
 
-// start opens the broker on opts.MQTTAddr. It returns once the listener is bound.
-func (d *deviceSide) start() error {
+// MQTT listener ids.
+const (
+	mqttListenerID  = "iotda-mqtt"
+	mqttsListenerID = "iotda-mqtts"
+)
+
+// start opens the broker on opts.MQTTAddr and, with tlsConfig, an MQTTS listener on
+// opts.MQTTTLSAddr. It returns once the listeners are bound.
+func (d *deviceSide) start(tlsConfig *tls.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	select {
@@ -38,21 +45,31 @@ func (d *deviceSide) start() error {
 	}
 	b := mqtt.New(&mqtt.Options{
 		InlineClient: true,
+		Capabilities: brokerCapabilities(d.opts.Limits),
 		// mochi logs every connection and refusal; opts.Logger is for deliveries only.
 		Logger: slog.New(slog.DiscardHandler),
 	})
-	if err := b.AddHook(&deviceHook{d: d}, nil); err != nil {
-		return fmt.Errorf("mockserver: MQTT hook: %w", err)
+	for _, hook := range []mqtt.Hook{&deviceHook{d: d}, &platformRulesHook{}} {
+		if err := b.AddHook(hook, nil); err != nil {
+			return fmt.Errorf("mockserver: MQTT hook: %w", err)
+		}
 	}
 	// Last, so that every other hook has passed a reply before the platform takes it.
 	if err := b.AddHook(&replyHook{d: d}, nil); err != nil {
 		return fmt.Errorf("mockserver: MQTT reply hook: %w", err)
 	}
-	l := &tcpListener{TCP: listeners.NewTCP(listeners.Config{ID: "iotda-mqtt", Address: d.opts.MQTTAddr}), broker: b}
+	l := newTCPListener(b, mqttListenerID, d.opts.MQTTAddr, nil, d.opts.Limits.MQTTConnectTimeout)
 	// AddListener binds the socket (net.Listen), so the address is known and connections
 	// queue in the backlog from here on.
 	if err := b.AddListener(l); err != nil {
 		return fmt.Errorf("mockserver: MQTT listen on %s: %w", d.opts.MQTTAddr, err)
+	}
+	if tlsConfig != nil {
+		tl := newTCPListener(b, mqttsListenerID, d.opts.MQTTTLSAddr, tlsConfig, d.opts.Limits.MQTTConnectTimeout)
+		if err := b.AddListener(tl); err != nil {
+			_ = b.Close()
+			return fmt.Errorf("mockserver: MQTTS listen on %s: %w", d.opts.MQTTTLSAddr, err)
+		}
 	}
 	if err := b.Serve(); err != nil {
 		_ = b.Close()
@@ -91,26 +108,17 @@ func (d *deviceSide) close() error {
 	return b.Close()
 }
 
-// tcpListener is mochi's TCP listener with a Close that cannot deadlock. mochi v2.7.9 closes
-// a listener's clients through Clients.GetByListener, which takes the clients' read lock
-// twice (it calls Len under its own RLock). A client ending in between waits for the write
-// lock in Clients.Delete, and Go's RWMutex then blocks the second RLock: Close hangs for
-// ever (mochi-mqtt/server#488, not fixed in a release yet; it hung our CI once). This Close
-// lists the clients with GetAll, which locks once.
-type tcpListener struct {
-	*listeners.TCP
-	broker *mqtt.Server
-}
-
-// Close stops accepting connections and disconnects the listener's clients, as mochi's does.
-func (l *tcpListener) Close(listeners.CloseFn) {
-	l.TCP.Close(func(id string) {
-		for _, cl := range l.broker.Clients.GetAll() {
-			if cl.Net.Listener == id && !cl.Closed() {
-				_ = l.broker.DisconnectClient(cl, packets.ErrServerShuttingDown)
-			}
-		}
-	})
+// tlsAddr is the MQTTS listener's bound host:port, or "" without one.
+func (d *deviceSide) tlsAddr() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.broker == nil {
+		return ""
+	}
+	if l, ok := d.broker.Listeners.Get(mqttsListenerID); ok {
+		return l.Address()
+	}
+	return ""
 }
 
 // parseResponseTopic splits $oc/devices/{device_id}/sys/commands/response/request_id={id}.

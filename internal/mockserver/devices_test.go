@@ -324,7 +324,7 @@ func TestAddDevice_Validation(t *testing.T) {
 
 func TestAddDevice_SimulatedNeedsBroker(t *testing.T) {
 	opts := Options{Now: mqClock}.withDefaults()
-	d := newDeviceSide(&opts, newJournal(opts.Now))
+	d := newDeviceSide(&opts, newJournal(opts.Now, 0))
 	if err := d.add(Device{ID: "sim", Simulated: &Behavior{}}); !errors.Is(err, errNotStarted) {
 		t.Errorf("add before start = %v, want errNotStarted", err)
 	}

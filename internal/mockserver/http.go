@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -53,9 +52,6 @@ const (
 		"within the specified time after receiving the request."
 )
 
-// maxBodyBytes bounds a command request body.
-const maxBodyBytes = 1 << 20
-
 // httpSide serves the command API, the admin API and /healthz on one listener.
 type httpSide struct {
 	opts    *Options
@@ -66,7 +62,7 @@ type httpSide struct {
 	server *Server
 
 	tlsConfig *tls.Config // nil for plain HTTP
-	caPEM     string      // the generated CA, when the mock made the certificate
+	caPEM     string      // the generated CA, when the mock made one (for HTTPS or MQTTS)
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -79,17 +75,10 @@ type httpSide struct {
 	closeErr  error
 }
 
-func newHTTPSide(opts *Options, j *journal, f *faultSet, d *deviceSide) (*httpSide, error) {
-	h := &httpSide{opts: opts, journal: j, faults: f, devices: d}
+func newHTTPSide(opts *Options, j *journal, f *faultSet, d *deviceSide, st serverTLS) *httpSide {
+	h := &httpSide{opts: opts, journal: j, faults: f, devices: d, tlsConfig: st.http, caPEM: st.caPEM}
 	h.baseCtx, h.cancel = context.WithCancel(context.Background())
-	if opts.TLS || opts.TLSConfig != nil {
-		cfg, caPEM, err := newTLSConfig(opts)
-		if err != nil {
-			return nil, err
-		}
-		h.tlsConfig, h.caPEM = cfg, caPEM
-	}
-	return h, nil
+	return h
 }
 
 // start listens on Options.HTTPAddr and serves in the background; it returns once the
@@ -102,9 +91,16 @@ func (h *httpSide) start() error {
 	if h.tlsConfig != nil {
 		ln = tls.NewListener(ln, h.tlsConfig)
 	}
+	lim := h.opts.Limits
 	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: h,
+		// ReadTimeout bounds the request line, the headers and the body; net/http lifts it
+		// once the body has been read to its end, so waiting for the device does not
+		// count. There is no WriteTimeout: it would bound the platform timeout too.
+		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout,
+		ReadTimeout:       lim.HTTPReadTimeout,
+		IdleTimeout:       lim.HTTPIdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return h.baseCtx },
 		ErrorLog:          slog.NewLogLogger(h.opts.Logger.Handler(), slog.LevelDebug),
 	}
@@ -295,21 +291,24 @@ func parseCommandPath(escaped string) (project, deviceID string, ok bool) {
 	return project, deviceID, true
 }
 
-// command runs the checks in the platform's order, then delivers the command.
+// command runs the checks in the platform's order, then delivers the command. Credentials
+// are checked before the body is read, and the body is journaled only once they have passed.
 func (h *httpSide) command(x *exchange, project, deviceID string) answer {
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBodyBytes))
+	verifyBody, err := checkCredentials(h.opts, x.r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return errorAnswer(http.StatusBadRequest, codeInvalidInput,
-				fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, maxBodyBytes))
-		}
-		return errorAnswer(http.StatusBadRequest, codeBadRequest, msgBadRequest+" The request body could not be read.")
-	}
-	x.entry.Body = body
-	if err := authenticate(h.opts, x.r, body); err != nil {
+		h.discardBody(x)
 		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
 	}
+	body, bad := h.readBody(x)
+	if bad != nil {
+		return *bad
+	}
+	if verifyBody != nil {
+		if err := verifyBody(body); err != nil {
+			return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+		}
+	}
+	x.entry.Body = body
 	if project != h.opts.ProjectID {
 		return errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
 			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")

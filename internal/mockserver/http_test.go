@@ -235,7 +235,7 @@ func TestCommand_RequestValidation(t *testing.T) {
 		"numeric service":    {body: `{"service_id":7,"paras":{}}`, status: 400, code: codeInvalidInput},
 		"long service_id":    {body: `{"service_id":"` + strings.Repeat("s", 65) + `","paras":{}}`, status: 400, code: codeInvalidInput},
 		"long command_name":  {body: `{"command_name":"` + long + `","paras":{}}`, status: 400, code: codeInvalidInput},
-		"body too large":     {body: `{"paras":{"v":"` + strings.Repeat("x", maxBodyBytes) + `"}}`, status: 400, code: codeInvalidInput},
+		"body too large":     {body: `{"paras":{"v":"` + strings.Repeat("x", 1<<20) + `"}}`, status: 400, code: codeInvalidInput},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

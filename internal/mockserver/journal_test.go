@@ -12,7 +12,7 @@ import (
 
 func TestJournal_AddStampsAndSanitizes(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	j := newJournal(func() time.Time { return at })
+	j := newJournal(func() time.Time { return at }, 0)
 	j.add(Entry{Kind: EntryRequest, Body: json.RawMessage(`{"a":1.0}`)})
 	j.add(Entry{Kind: EntryReply, Body: json.RawMessage(`not json`)})
 	got := j.entries()
@@ -36,7 +36,7 @@ func TestJournal_AddStampsAndSanitizes(t *testing.T) {
 }
 
 func TestJournal_Bounded(t *testing.T) {
-	j := newJournal(nil)
+	j := newJournal(nil, 0)
 	for i := range maxJournalEntries + 5 {
 		j.add(Entry{Kind: EntryRequest, RequestID: strconv.Itoa(i)})
 	}
@@ -48,7 +48,7 @@ func TestJournal_Bounded(t *testing.T) {
 }
 
 func TestJournal_WaitFor(t *testing.T) {
-	j := newJournal(nil)
+	j := newJournal(nil, 0)
 	j.add(Entry{Kind: EntryConnect, DeviceID: "old"})
 	if e, err := j.waitFor(t.Context(), func(e Entry) bool { return e.DeviceID == "old" }); err != nil || e.Kind != EntryConnect {
 		t.Errorf("existing entry: %+v, %v", e, err)

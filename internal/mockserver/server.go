@@ -5,11 +5,13 @@
 //
 // The package has two halves that meet only through the Server:
 //
-//   - the HTTP side (http.go, auth.go, journal.go, faults.go, admin.go, tls.go) accepts
-//     command requests, authenticates them, journals them and asks the device side to
-//     deliver;
-//   - the device side (broker.go, devices.go, simdevice.go) owns the registry, the MQTT
-//     broker, the live sessions and the matching of replies to commands.
+//   - the HTTP side (http.go, requestbody.go, auth.go, journal.go, faults.go, admin.go,
+//     tls.go) accepts command requests, authenticates them, journals them and asks the
+//     device side to deliver;
+//   - the device side (broker.go, brokerlimits.go, devices.go, simdevice.go) owns the
+//     registry, the MQTT broker, the live sessions and the matching of replies to commands.
+//
+// Limits (limits.go) bound what any peer can make either half read, hold or wait for.
 package mockserver
 
 import (
@@ -46,13 +48,24 @@ type Options struct {
 	HTTPAddr string
 	// MQTTAddr is the MQTT broker's listen address. Default "127.0.0.1:0".
 	MQTTAddr string
+	// MQTTTLSAddr, when set, is the listen address of a second MQTT listener that speaks
+	// MQTT over TLS (MQTTS), with the certificate the HTTPS API would use: one from the CA
+	// the mock generates (see Server.CACertPEM), or TLSConfig's. IoTDA serves MQTTS on port
+	// 8883 and plain MQTT on 1883 (facts §5); Huawei's device SDKs use one or the other.
+	MQTTTLSAddr string
 	// TLS serves the HTTP API over HTTPS with a certificate from a CA the mock generates
 	// (see Server.CACertPEM), valid for 127.0.0.1, localhost and TLSHosts.
 	TLS bool
-	// TLSHosts are extra DNS names for the generated server certificate.
+	// TLSHosts are extra DNS names (or IP addresses) for the generated server certificate.
 	TLSHosts []string
-	// TLSConfig, when set, overrides the generated certificate.
+	// TLSConfig, when set, overrides the generated certificate (HTTPS and MQTTS).
 	TLSConfig *tls.Config
+	// AdminToken, when set, is required as "Authorization: Bearer <token>" on every admin
+	// API request (/_mock/). It must be set when any listener binds an address other than
+	// loopback: New refuses to build such a mock without it.
+	AdminToken string
+	// Limits bounds what peers can make the mock read, hold or wait for.
+	Limits Limits
 	// Logger receives a line per delivery. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock for signature dates and device timestamps. Default time.Now.
@@ -168,8 +181,15 @@ type Entry struct {
 	// or that began or ended (connects and disconnects): the MQTT client id, or
 	// "fleet:{prefix}" for a fleet device's in-process session.
 	ClientID string `json:"client_id,omitempty"`
-	// Body is the request body (requests) or the MQTT payload (deliveries and replies).
+	// Body is the request body (requests) or the MQTT payload (deliveries and replies). A
+	// body that is not JSON is held as a JSON string. A body longer than 4 KiB is held as a
+	// JSON string of its first 4 KiB (cut at a character boundary), with BodySize and
+	// BodySHA256 describing the whole. A request that failed authentication has no body here.
 	Body json.RawMessage `json:"body,omitempty"`
+	// BodySize is the length in bytes of a body too long to hold whole; 0 otherwise.
+	BodySize int `json:"body_size,omitempty"`
+	// BodySHA256 is the lowercase hex SHA-256 of that whole body; "" otherwise.
+	BodySHA256 string `json:"body_sha256,omitempty"`
 }
 
 // Server is a running mock platform.
@@ -179,31 +199,44 @@ type Server struct {
 	faults  *faultSet   // faults.go (HTTP side)
 	devices *deviceSide // devices.go (device side)
 	http    *httpSide   // http.go (HTTP side)
+	tls     serverTLS   // tls.go: the certificate of HTTPS and MQTTS
 }
 
-// New builds a mock platform from opts without starting it.
+// New builds a mock platform from opts without starting it. It fails when a listener would
+// bind beyond loopback without Options.AdminToken (see admin.go).
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
-	s := &Server{opts: opts, journal: newJournal(opts.Now), faults: newFaultSet()}
-	s.devices = newDeviceSide(&s.opts, s.journal)
-	h, err := newHTTPSide(&s.opts, s.journal, s.faults, s.devices)
+	if err := checkAdminExposure(&opts); err != nil {
+		return nil, err
+	}
+	st, err := newServerTLS(&opts)
 	if err != nil {
 		return nil, err
 	}
-	h.server = s // the admin API manages devices through the Server
-	s.http = h
+	s := &Server{opts: opts, journal: newJournal(opts.Now, opts.Limits.JournalMaxBytes), faults: newFaultSet(), tls: st}
+	s.devices = newDeviceSide(&s.opts, s.journal)
+	s.http = newHTTPSide(&s.opts, s.journal, s.faults, s.devices, st)
+	s.http.server = s // the admin API manages devices through the Server
 	return s, nil
 }
 
 // Start opens the MQTT broker and the HTTP API, then registers Options.Devices and
 // Options.Fleets, waiting until every simulated device is online. It returns once everything is ready.
 func (s *Server) Start() error {
-	if err := s.devices.start(); err != nil {
+	if err := s.devices.start(s.tls.mqtt); err != nil {
 		return err
 	}
 	if err := s.http.start(); err != nil {
 		_ = s.devices.close()
 		return err
+	}
+	if s.opts.AdminToken != "" {
+		reason := "an admin token is set"
+		if name, addr := exposedListener(&s.opts); name != "" {
+			reason = name + " listens on " + addr + ", beyond loopback"
+		}
+		s.opts.Logger.Info("the admin API (/_mock/) requires the admin token as Authorization: Bearer <token>",
+			"reason", reason)
 	}
 	for _, d := range s.opts.Devices {
 		if err := s.AddDevice(d); err != nil {
@@ -230,6 +263,10 @@ func (s *Server) URL() string { return s.http.url() }
 
 // MQTTAddr is the broker's host:port.
 func (s *Server) MQTTAddr() string { return s.devices.addr() }
+
+// MQTTTLSAddr is the host:port of the broker's MQTTS listener, or "" without
+// Options.MQTTTLSAddr.
+func (s *Server) MQTTTLSAddr() string { return s.devices.tlsAddr() }
 
 // ProjectID is the project the API accepts.
 func (s *Server) ProjectID() string { return s.opts.ProjectID }
@@ -276,5 +313,6 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Limits = o.Limits.withDefaults()
 	return o
 }

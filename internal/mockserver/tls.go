@@ -18,24 +18,40 @@ import (
 // every start, so a day is plenty; the hour of backdating absorbs clock differences.
 const certValidity = 24 * time.Hour
 
-// newTLSConfig returns the HTTPS configuration: Options.TLSConfig when set, otherwise a
-// server certificate from a freshly generated CA, whose PEM is returned too. The mock
-// speaks HTTP/1.1 only, because connection faults need to hijack the connection.
-func newTLSConfig(opts *Options) (*tls.Config, string, error) {
-	if opts.TLSConfig != nil {
-		cfg := opts.TLSConfig.Clone()
-		cfg.NextProtos = []string{"http/1.1"}
-		return cfg, "", nil
+// serverTLS is the mock's TLS material: one certificate for HTTPS and MQTTS.
+type serverTLS struct {
+	http  *tls.Config // nil: plain HTTP
+	mqtt  *tls.Config // nil: no MQTTS listener
+	caPEM string      // the generated CA, when the mock made the certificate
+}
+
+// newServerTLS builds the TLS configurations Options ask for: Options.TLSConfig when set,
+// otherwise a server certificate from a freshly generated CA. The HTTPS side speaks HTTP/1.1
+// only, because connection faults need to hijack the connection; the MQTTS side offers no
+// ALPN protocol, as device SDKs ask for none.
+func newServerTLS(opts *Options) (serverTLS, error) {
+	var st serverTLS
+	if !opts.TLS && opts.TLSConfig == nil && opts.MQTTTLSAddr == "" {
+		return st, nil
 	}
-	cert, caPEM, err := generateCertificates(opts.TLSHosts, time.Now())
-	if err != nil {
-		return nil, "", fmt.Errorf("mockserver: generate TLS certificate: %w", err)
+	base := opts.TLSConfig
+	if base == nil {
+		cert, caPEM, err := generateCertificates(opts.TLSHosts, time.Now())
+		if err != nil {
+			return st, fmt.Errorf("mockserver: generate TLS certificate: %w", err)
+		}
+		base = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		st.caPEM = caPEM
 	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"http/1.1"},
-	}, caPEM, nil
+	if opts.TLS || opts.TLSConfig != nil {
+		st.http = base.Clone()
+		st.http.NextProtos = []string{"http/1.1"}
+	}
+	if opts.MQTTTLSAddr != "" {
+		st.mqtt = base.Clone()
+		st.mqtt.NextProtos = nil
+	}
+	return st, nil
 }
 
 // generateCertificates makes an ECDSA P-256 CA and a server certificate it signs, valid for
@@ -103,6 +119,7 @@ func randomSerial() *big.Int {
 	return new(big.Int).SetBytes(b)
 }
 
-// CACertPEM is the PEM of the CA that signed the mock's HTTPS certificate, for clients to
-// trust. It is empty without Options.TLS or when Options.TLSConfig supplies the certificate.
-func (s *Server) CACertPEM() string { return s.http.caPEM }
+// CACertPEM is the PEM of the CA that signed the mock's HTTPS and MQTTS certificate, for
+// clients to trust. It is empty without Options.TLS and Options.MQTTTLSAddr, or when
+// Options.TLSConfig supplies the certificate.
+func (s *Server) CACertPEM() string { return s.tls.caPEM }

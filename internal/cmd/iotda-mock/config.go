@@ -25,12 +25,20 @@ type fileConfig struct {
 	RedeliveryInterval string              `json:"redelivery_interval"`
 	HTTPAddr           string              `json:"http_addr"`
 	MQTTAddr           string              `json:"mqtt_addr"`
+	MQTTTLSAddr        string              `json:"mqtt_tls_addr"`
 	TLS                bool                `json:"tls"`
 	TLSHosts           []string            `json:"tls_hosts"`
 	Devices            []mockserver.Device `json:"devices"`
 	// Fleets are many simulated devices each: an id prefix, a count and one behaviour.
 	Fleets []mockserver.Fleet `json:"fleets"`
+	// AdminToken is required on the admin API; see envAdminToken.
+	AdminToken string `json:"admin_token"`
 }
+
+// envAdminToken names the environment variable that sets the admin token, overriding the
+// configuration file. There is deliberately no flag: a command line is visible to every
+// local user.
+const envAdminToken = "IOTDA_MOCK_ADMIN_TOKEN"
 
 // flags are the command line settings. Only the flags given on the command line override
 // the configuration file; the defaults apply when neither sets a value.
@@ -38,6 +46,7 @@ type flags struct {
 	config  string
 	http    string
 	mqtt    string
+	mqtts   string
 	project string
 	token   string
 	timeout time.Duration
@@ -64,11 +73,13 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.config, "config", "", "JSON configuration `file` (see example-config.json)")
 	fs.StringVar(&f.http, "http", defaultHTTPAddr, "command API listen `address` (port 0 picks a free port)")
 	fs.StringVar(&f.mqtt, "mqtt", defaultMQTTAddr, "MQTT broker listen `address` (port 0 picks a free port)")
+	fs.StringVar(&f.mqtts, "mqtt-tls", "", "also serve MQTT over TLS on this `address` (IoTDA's port is 8883), "+
+		"with a certificate from the generated CA (see -ca-out)")
 	fs.StringVar(&f.project, "project", "", "the project id the API accepts (default \"mock-project\")")
 	fs.StringVar(&f.token, "token", "", "the X-Auth-Token the API accepts (visible to other local users; prefer the config file)")
 	fs.DurationVar(&f.timeout, "timeout", mockserver.DefaultPlatformTimeout, "platform timeout: how long a command waits for the device")
 	fs.BoolVar(&f.tls, "tls", false, "serve the API over HTTPS with a generated certificate")
-	fs.StringVar(&f.caOut, "ca-out", "", "with -tls, write the generated CA certificate (PEM) to this `file`")
+	fs.StringVar(&f.caOut, "ca-out", "", "with -tls or -mqtt-tls, write the generated CA certificate (PEM) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return flags{}, err
 	}
@@ -102,9 +113,10 @@ func loadConfig(path string) (fileConfig, error) {
 	return c, nil
 }
 
-// options merges the file and the flags: a flag given on the command line wins, then the
-// file, then the flag's default.
-func options(c fileConfig, f flags) (mockserver.Options, error) {
+// options merges the file, the flags and the environment: a flag given on the command line
+// wins, then the file, then the flag's default. The admin token comes from the environment
+// (getenv), else the file.
+func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Options, error) {
 	o := mockserver.Options{
 		ProjectID:   c.ProjectID,
 		Region:      c.Region,
@@ -113,10 +125,15 @@ func options(c fileConfig, f flags) (mockserver.Options, error) {
 		InstanceID:  c.InstanceID,
 		HTTPAddr:    pick(f.set["http"], f.http, c.HTTPAddr),
 		MQTTAddr:    pick(f.set["mqtt"], f.mqtt, c.MQTTAddr),
+		MQTTTLSAddr: pick(f.set["mqtt-tls"], f.mqtts, c.MQTTTLSAddr),
 		TLS:         c.TLS,
 		TLSHosts:    c.TLSHosts,
+		AdminToken:  c.AdminToken,
 		Devices:     c.Devices,
 		Fleets:      c.Fleets,
+	}
+	if v := getenv(envAdminToken); v != "" {
+		o.AdminToken = v
 	}
 	if f.set["tls"] {
 		o.TLS = f.tls
@@ -148,8 +165,8 @@ func options(c fileConfig, f flags) (mockserver.Options, error) {
 		}
 		o.RedeliveryInterval = d
 	}
-	if f.caOut != "" && !o.TLS {
-		return o, errors.New("-ca-out needs -tls (or \"tls\": true in the config)")
+	if f.caOut != "" && !o.TLS && o.MQTTTLSAddr == "" {
+		return o, errors.New("-ca-out needs -tls or -mqtt-tls (or \"tls\": true or \"mqtt_tls_addr\" in the config)")
 	}
 	return o, nil
 }

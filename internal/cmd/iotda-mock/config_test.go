@@ -22,6 +22,9 @@ func writeConfig(t *testing.T, content string) string {
 	return path
 }
 
+// noEnv is an empty environment.
+func noEnv(string) string { return "" }
+
 func TestOptions_FlagsOverrideTheFile(t *testing.T) {
 	path := writeConfig(t, `{"project_id":"file-project","auth_token":"file-token","platform_timeout":"3s","redelivery_interval":"500ms",
 		"http_addr":"127.0.0.1:9000","mqtt_addr":"127.0.0.1:9001","region":"ap-southeast-1",
@@ -36,7 +39,7 @@ func TestOptions_FlagsOverrideTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := options(cfg, f)
+	o, err := options(cfg, f, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +59,7 @@ func TestOptions_FlagsOverrideTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err = options(cfg, f)
+	o, err = options(cfg, f, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +74,7 @@ func TestOptions_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := options(fileConfig{}, f)
+	o, err := options(fileConfig{}, f, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,23 +106,27 @@ func TestConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := options(fileConfig{PlatformTimeout: "twenty"}, f); err == nil {
+	if _, err := options(fileConfig{PlatformTimeout: "twenty"}, f, noEnv); err == nil {
 		t.Error("bad platform_timeout: no error")
 	}
 	for _, bad := range []string{"soon", "0s", "-2s"} {
-		if _, err := options(fileConfig{RedeliveryInterval: bad}, f); err == nil || !strings.Contains(err.Error(), "redelivery_interval") {
+		if _, err := options(fileConfig{RedeliveryInterval: bad}, f, noEnv); err == nil || !strings.Contains(err.Error(), "redelivery_interval") {
 			t.Errorf("redelivery_interval %q: %v, want an error naming it", bad, err)
 		}
 	}
 	f.caOut = "ca.pem"
-	if _, err := options(fileConfig{}, f); err == nil || !strings.Contains(err.Error(), "-tls") {
+	if _, err := options(fileConfig{}, f, noEnv); err == nil || !strings.Contains(err.Error(), "-tls") ||
+		!strings.Contains(err.Error(), "-mqtt-tls") {
 		t.Errorf("-ca-out without TLS: %v", err)
+	}
+	if _, err := options(fileConfig{MQTTTLSAddr: "127.0.0.1:8883"}, f, noEnv); err != nil {
+		t.Errorf("-ca-out with only MQTTS: %v", err)
 	}
 	f, err = parseFlags([]string{"-timeout", "-1s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := options(fileConfig{}, f); err == nil {
+	if _, err := options(fileConfig{}, f, noEnv); err == nil {
 		t.Error("negative timeout: no error")
 	}
 	if _, err := parseFlags([]string{"extra"}, io.Discard); err == nil {
@@ -139,7 +146,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := options(cfg, f)
+	o, err := options(cfg, f, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +171,7 @@ func TestLoadConfig_Fleets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := options(cfg, f)
+	o, err := options(cfg, f, noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +182,52 @@ func TestLoadConfig_Fleets(t *testing.T) {
 	}
 	if _, err := loadConfig(writeConfig(t, `{"fleets":[{"prefix":"s-","count":3,"behaviour":{}}]}`)); err == nil {
 		t.Error("a misspelt fleet field was accepted")
+	}
+}
+
+func TestOptions_MQTTSAndAdminToken(t *testing.T) {
+	path := writeConfig(t, `{"mqtt_tls_addr":"127.0.0.1:18883","admin_token":"file-admin"}`)
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parseFlags([]string{"-config", path}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := options(cfg, f, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MQTTTLSAddr != "127.0.0.1:18883" || o.AdminToken != "file-admin" {
+		t.Errorf("file: MQTTS %q, admin token %q", o.MQTTTLSAddr, o.AdminToken)
+	}
+
+	// The environment overrides the file's admin token; a flag overrides the MQTTS address.
+	env := map[string]string{"IOTDA_MOCK_ADMIN_TOKEN": "env-admin"}
+	f, err = parseFlags([]string{"-config", path, "-mqtt-tls", "127.0.0.1:0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err = options(cfg, f, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MQTTTLSAddr != "127.0.0.1:0" || o.AdminToken != "env-admin" {
+		t.Errorf("flag and environment: MQTTS %q, admin token %q", o.MQTTTLSAddr, o.AdminToken)
+	}
+
+	// MQTTS is off by default, and the admin token is never a flag.
+	f, err = parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := options(fileConfig{}, f, noEnv); err != nil || o.MQTTTLSAddr != "" || o.AdminToken != "" {
+		t.Errorf("defaults: MQTTS %q, admin token %q, %v", o.MQTTTLSAddr, o.AdminToken, err)
+	}
+	for _, flagName := range []string{"-admin-token", "-admin_token", "-admintoken"} {
+		if _, err := parseFlags([]string{flagName, "x"}, io.Discard); err == nil {
+			t.Errorf("%s is accepted as a flag", flagName)
+		}
 	}
 }

@@ -1,17 +1,19 @@
 // Command iotda-mock runs the IoTDA mock platform on its own: the synchronous command API
 // (POST /v5/iot/{project_id}/devices/{device_id}/commands), an MQTT broker that devices
-// connect to with IoTDA credentials, simulated devices, and the admin API under /_mock/.
+// connect to with IoTDA credentials (plain and, with -mqtt-tls, over TLS), simulated
+// devices, and the admin API under /_mock/.
 //
 // Usage:
 //
 //	iotda-mock [-config file.json] [-http 127.0.0.1:8080] [-mqtt 127.0.0.1:1883]
-//	           [-project id] [-token token] [-timeout 20s] [-tls [-ca-out ca.pem]]
+//	           [-mqtt-tls 127.0.0.1:8883] [-project id] [-token token] [-timeout 20s]
+//	           [-tls] [-ca-out ca.pem]
 //
 // Once the API and the broker listen and every device is registered, it prints one line to
 // standard output, for scripts to parse (devices= counts the registered devices, fleets'
-// included):
+// included; mqtts= appears only with an MQTTS listener):
 //
-//	iotda-mock: api=http://127.0.0.1:8080 mqtt=127.0.0.1:1883 project=mock-project region=cn-north-4 devices=1
+//	iotda-mock: api=http://127.0.0.1:8080 mqtt=127.0.0.1:1883 mqtts=127.0.0.1:8883 project=mock-project region=cn-north-4 devices=1
 //
 // Logs (one line per delivered command) go to standard error. SIGINT or SIGTERM stops it
 // gracefully with exit status 0.
@@ -31,8 +33,10 @@
 //	  "redelivery_interval": "2s",           // wait for a PUBACK before resending (3 times)
 //	  "http_addr": "127.0.0.1:8080",         // command API (and admin API) address
 //	  "mqtt_addr": "127.0.0.1:1883",         // MQTT broker address
+//	  "mqtt_tls_addr": "127.0.0.1:8883",     // MQTT over TLS, off when empty
 //	  "tls": false,                          // HTTPS with a generated CA
-//	  "tls_hosts": ["mock.example"],         // extra names for the HTTPS certificate
+//	  "tls_hosts": ["mock.example"],         // extra names for the HTTPS/MQTTS certificate
+//	  "admin_token": "...",                  // required on /_mock/ (see below)
 //	  "devices": [
 //	    {"id": "lamp-1", "secret": "lamp-1-secret",
 //	     "simulated": {"kind": "echo", "delay": "200ms"}}
@@ -50,10 +54,20 @@
 // devices are online from the start and cost a few hundred bytes each (secret default
 // "secret-" + the device id).
 //
+// With -tls or -mqtt-tls the mock generates a CA and a certificate for 127.0.0.1,
+// localhost and tls_hosts; -ca-out writes the CA for clients to trust, so a device written
+// for IoTDA's MQTTS port 8883 connects with only its address and CA file changed.
+//
+// # Admin API
+//
 // The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET/POST
 // /_mock/fleets, DELETE /_mock/fleets/{prefix}, GET/DELETE /_mock/journal,
-// GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) needs no authentication: it is meant
-// for local use, so keep the mock on a loopback address.
+// GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) lets whoever can use it register
+// devices and inject faults. When any listener binds an address other than loopback, the
+// mock requires an admin token and refuses to start without one; with a token (from the
+// IOTDA_MOCK_ADMIN_TOKEN environment variable, else "admin_token" in the configuration
+// file; never a flag, which other local users could read), every admin request must send
+// "Authorization: Bearer <token>". The mock logs at start when it requires the token.
 package main
 
 import (
@@ -93,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
 		return 2
 	}
-	opts, err := options(cfg, f)
+	opts, err := options(cfg, f, os.Getenv)
 	if err != nil {
 		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
 		return 2
@@ -119,8 +133,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	_, _ = fmt.Fprintf(stdout, "iotda-mock: api=%s mqtt=%s project=%s region=%s devices=%d\n",
-		s.URL(), s.MQTTAddr(), s.ProjectID(), s.Region(), len(s.Devices()))
+	mqtts := ""
+	if addr := s.MQTTTLSAddr(); addr != "" {
+		mqtts = " mqtts=" + addr
+	}
+	_, _ = fmt.Fprintf(stdout, "iotda-mock: api=%s mqtt=%s%s project=%s region=%s devices=%d\n",
+		s.URL(), s.MQTTAddr(), mqtts, s.ProjectID(), s.Region(), len(s.Devices()))
 
 	<-ctx.Done()
 	logger.Info("shutting down")

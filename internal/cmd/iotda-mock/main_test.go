@@ -19,6 +19,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
 
 // buildMock builds the binary once per test run.
@@ -71,11 +75,20 @@ func (b *syncBuffer) String() string {
 // startMock runs the binary with args and waits for its ready line.
 func startMock(t *testing.T, args ...string) *mockProcess {
 	t.Helper()
+	return startMockEnv(t, nil, args...)
+}
+
+// startMockEnv is startMock with extra environment variables ("NAME=value").
+func startMockEnv(t *testing.T, env []string, args ...string) *mockProcess {
+	t.Helper()
 	bin, err := buildMock()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &mockProcess{cmd: exec.Command(bin, args...), stderr: &syncBuffer{}}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -274,6 +287,102 @@ func TestRun_StopsWhenTheContextEnds(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d, want 0", code)
+	}
+}
+
+func TestRun_RefusesToListenBeyondLoopbackWithoutAdminToken(t *testing.T) {
+	t.Setenv("IOTDA_MOCK_ADMIN_TOKEN", "")
+	for _, args := range [][]string{
+		{"-http", "0.0.0.0:0", "-mqtt", "127.0.0.1:0"},
+		{"-http", "127.0.0.1:0", "-mqtt", ":0"},
+		{"-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0", "-mqtt-tls", "0.0.0.0:0"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(t.Context(), args, io.Discard, &stderr); code != 1 {
+			t.Errorf("%v: exit %d, want 1", args, code)
+		}
+		if !strings.Contains(stderr.String(), "IOTDA_MOCK_ADMIN_TOKEN") || !strings.Contains(stderr.String(), "admin_token") {
+			t.Errorf("%v: stderr does not say how to set the admin token:\n%s", args, stderr.String())
+		}
+	}
+}
+
+func TestBinary_AdminTokenFromTheEnvironment(t *testing.T) {
+	const adminToken = "adm-from-env"
+	cfg := writeConfig(t, `{"admin_token":"adm-from-file"}`)
+	p := startMockEnv(t, []string{"IOTDA_MOCK_ADMIN_TOKEN=" + adminToken}, "-config", cfg, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0")
+	get := func(authorization string) int {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, p.ready["api"]+"/_mock/devices", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(""); got != http.StatusUnauthorized {
+		t.Errorf("admin API without a token: %d", got)
+	}
+	if got := get("Bearer adm-from-file"); got != http.StatusUnauthorized {
+		t.Errorf("admin API with the file's token, which the environment overrides: %d", got)
+	}
+	if got := get("Bearer " + adminToken); got != http.StatusOK {
+		t.Errorf("admin API with the token: %d", got)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "requires the admin token") || strings.Contains(logs, adminToken) {
+		t.Errorf("stderr should say the admin token is required, without it:\n%s", logs)
+	}
+}
+
+// TestBinary_MQTTS: a device written for IoTDA's MQTTS port connects to the mock with only
+// its address and CA file changed, and answers a command.
+func TestBinary_MQTTS(t *testing.T) {
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	cfg := writeConfig(t, `{"auth_token":"tok","devices":[{"id":"meter-1","secret":"meter-secret"}]}`)
+	p := startMock(t, "-config", cfg, "-http", "127.0.0.1:0", "-mqtt", "127.0.0.1:0", "-mqtt-tls", "127.0.0.1:0", "-ca-out", caFile)
+	if !strings.HasPrefix(p.ready["mqtts"], "127.0.0.1:") || p.ready["mqtts"] == p.ready["mqtt"] ||
+		!strings.HasPrefix(p.ready["api"], "http://") {
+		t.Fatalf("ready fields = %v", p.ready)
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s is not a PEM certificate", caFile)
+	}
+	cid, user, pass := mockserver.DeviceCredentials("meter-1", "meter-secret", time.Now())
+	c := paho.NewClient(paho.NewClientOptions().AddBroker("ssl://" + p.ready["mqtts"]).
+		SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}).
+		SetClientID(cid).SetUsername(user).SetPassword(pass).SetProtocolVersion(4).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		t.Fatalf("MQTTS connect: %v", tok.Error())
+	}
+	defer c.Disconnect(0)
+	sub := c.Subscribe("$oc/devices/meter-1/sys/commands/#", 1, func(c paho.Client, m paho.Message) {
+		c.Publish(strings.Replace(m.Topic(), "/commands/", "/commands/response/", 1), 1, false,
+			`{"result_code":0,"paras":{"via":"mqtts"}}`)
+	})
+	if !sub.WaitTimeout(30*time.Second) || sub.Error() != nil {
+		t.Fatalf("subscribe: %v", sub.Error())
+	}
+	status, body := postCommand(t, http.DefaultClient, p.ready["api"]+"/v5/iot/mock-project/devices/meter-1/commands", "tok", `{"paras":{}}`)
+	if status != http.StatusOK || !strings.Contains(string(body), `"via":"mqtts"`) {
+		t.Fatalf("command over MQTTS: %d %s", status, body)
+	}
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
 	}
 }
 

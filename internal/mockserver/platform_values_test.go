@@ -1,0 +1,56 @@
+package mockserver
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPlatformDocumentedValues pins every value the mock takes from IoTDA's documentation to
+// the documented value itself. The behaviour tests compare answers with the same constants
+// the code uses (codeTimeout, msgDeviceOffline, ...), so they would pass with a wrong
+// constant; this test would not.
+func TestPlatformDocumentedValues(t *testing.T) {
+	for _, c := range []struct {
+		name, got, want, source string
+	}{
+		{"timeout code", codeTimeout, "IOTDA.014111", "ErrorCode.html, facts §1"},
+		{"timeout message", msgTimeout, "Command request timed out. Check whether the device returns a response " +
+			"within the specified time after receiving the request.", "ErrorCode.html, facts §1"},
+		{"offline code", codeDeviceOffline, "IOTDA.014016", "facts §1"},
+		{"offline message", msgDeviceOffline, "Operation not allowed. The device is not online.", "facts §1"},
+		{"unauthorized code", codeUnauthorized, "IOTDA.000002", "iot_06_v5_7008, facts §1"},
+		{"invalid input code", codeInvalidInput, "IOTDA.000006", "ErrorCode.html, facts §1"},
+		{"invalid input message", msgInvalidInput, "Invalid input data.", "ErrorCode.html, facts §1"},
+		{"bad request code", codeBadRequest, "IOTDA.000008", "ErrorCode.html, facts §1"},
+		{"unknown device code", codeDeviceNotFound, "IOTDA.014000", "facts §1 (unconfirmed)"},
+		{"instance code", codeInstance, "IOTDA.000021", "facts §1"},
+		{"no such API code", codeNoAPI, "APIG.0101", "API Gateway error codes"},
+		{"V11 service", iotdaAuthService, "iotdm", "SDK WithDerivedAuthServiceName, facts §1 and §3"},
+		{"device timestamp", time.Date(2018, 7, 24, 17, 5, 0, 0, time.UTC).Format(deviceTimestampLayout), "2018072417",
+			"device client id, facts §2"},
+		{"command topic", commandTopic("d1", "c1"), "$oc/devices/d1/sys/commands/request_id=c1", "iot_06_v5_3014, facts §2"},
+		{"reply topic", responseTopicMiddle, "/sys/commands/response/request_id=", "iot_06_v5_3014, facts §2"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q (%s)", c.name, c.got, c.want, c.source)
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		got, want time.Duration
+		source    string
+	}{
+		{"platform timeout", DefaultPlatformTimeout, 20 * time.Second, "CreateCommand, facts §1"},
+		{"redelivery interval", DefaultRedeliveryInterval, 2 * time.Second, "QoS 1 redelivery, facts §2"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %s, want %s (%s)", c.name, c.got, c.want, c.source)
+		}
+	}
+	if got := (Limits{}).withDefaults().MQTTMaxPacketBytes; got != 1<<20 {
+		t.Errorf("MQTT packet limit = %d, want 1 MiB (IoTDA rejects published messages over 1 MB, iot_01_0128)", got)
+	}
+	if got := brokerCapabilities(Limits{}.withDefaults()); got.RetainAvailable != 0 {
+		t.Errorf("the broker offers retained messages; IoTDA supports none (iot_04_0010)")
+	}
+}
