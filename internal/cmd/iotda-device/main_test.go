@@ -5,14 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -231,20 +229,24 @@ func TestParseArgs_Errors(t *testing.T) {
 	}
 }
 
-// TestDevice_TLS connects over TLS with -ca-file, through a TLS front for the mock's
-// broker made with a CA of the test's own.
+// TestDevice_TLS connects over TLS to the mock's MQTTS listener with -ca-file naming the
+// mock's CA, and refuses a broker whose certificate another CA signed.
 func TestDevice_TLS(t *testing.T) {
-	s := mockserver.NewForTest(t, mockserver.Options{PlatformTimeout: wait, Devices: []mockserver.Device{{ID: "tls-dev", Secret: "dev-secret"}}})
-	caFile, front := tlsFront(t, s.MQTTAddr())
+	s := mockserver.NewForTest(t, mockserver.Options{PlatformTimeout: wait, MQTTTLSAddr: "127.0.0.1:0",
+		Devices: []mockserver.Device{{ID: "tls-dev", Secret: "dev-secret"}}})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, []byte(s.CACertPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out := newLines()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-mqtt", front, "-ca-file", caFile, "-device-id", "tls-dev", "-secret", "dev-secret"},
+		done <- run(ctx, []string{"-mqtt", s.MQTTTLSAddr(), "-ca-file", caFile, "-device-id", "tls-dev", "-secret", "dev-secret"},
 			func(string) string { return "" }, out, out)
 	}()
-	out.next(t, "iotda-device: connected to "+front)
+	out.next(t, "iotda-device: connected to "+s.MQTTTLSAddr())
 	if status, answer := command(t, s, "tls-dev", `{"paras":{}}`); status != http.StatusOK {
 		t.Fatalf("command over TLS: %d %v", status, answer)
 	}
@@ -253,14 +255,13 @@ func TestDevice_TLS(t *testing.T) {
 		t.Errorf("exit status %d", code)
 	}
 
-	// A CA that did not sign the front's certificate: the handshake fails, and the device
+	// A CA that did not sign the mock's certificate: the handshake fails, and the device
 	// keeps trying (it prints why) rather than connecting.
-	otherCA, _ := tlsFront(t, s.MQTTAddr())
 	out = newLines()
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go func() {
-		done <- run(ctx2, []string{"-mqtt", front, "-ca-file", otherCA, "-device-id", "tls-dev", "-secret", "dev-secret"},
+		done <- run(ctx2, []string{"-mqtt", s.MQTTTLSAddr(), "-ca-file", otherCA(t), "-device-id", "tls-dev", "-secret", "dev-secret"},
 			func(string) string { return "" }, out, out)
 	}()
 	if line := out.next(t, "iotda-device: disconnected"); !strings.Contains(line, "certificate") {
@@ -270,68 +271,24 @@ func TestDevice_TLS(t *testing.T) {
 	<-done
 }
 
-// tlsFront serves TLS on 127.0.0.1 with a certificate from a new CA and forwards each
-// connection to backend. It returns the CA's PEM file and the front's address.
-func tlsFront(t *testing.T, backend string) (caFile, addr string) {
+// otherCA writes the certificate of a new CA, which signed nothing the mock serves, to a
+// PEM file.
+func otherCA(t *testing.T) string {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2),
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature}, ca, &key.PublicKey, caKey)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile = filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+	path := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{MinVersion: tls.VersionTLS12,
-		Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go forward(c, backend)
-		}
-	}()
-	return caFile, ln.Addr().String()
-}
-
-// forward copies between c and a new connection to backend until either side ends.
-func forward(c net.Conn, backend string) {
-	defer func() { _ = c.Close() }()
-	b, err := net.Dial("tcp", backend)
-	if err != nil {
-		return
-	}
-	defer func() { _ = b.Close() }()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(b, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, b); done <- struct{}{} }()
-	<-done
+	return path
 }
