@@ -36,6 +36,8 @@ type redeliveries struct {
 	queue []redelivery // queue[head:] are pending, oldest first
 	head  int
 	wake  chan struct{} // signalled when the queue goes from empty to not empty
+	// A timer per command would cost an allocation and a closure holding the packet; the
+	// queue costs a slot in a slice that is reused once emptied.
 }
 
 func newRedeliveries() *redeliveries {
@@ -63,37 +65,42 @@ func (r *redeliveries) push(e redelivery) {
 	}
 }
 
-// next returns the oldest entry once it is due, or ok false when closed ends the wait.
-func (r *redeliveries) next(closed <-chan struct{}) (e redelivery, ok bool) {
+// due waits until the oldest entry is due and returns every entry due by then, oldest
+// first, in buf's storage; ok is false when closed ends the wait.
+func (r *redeliveries) due(buf []redelivery, closed <-chan struct{}) (_ []redelivery, ok bool) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		r.mu.Lock()
-		pending := r.head < len(r.queue)
-		if pending {
-			e = r.queue[r.head]
+		now := time.Now()
+		n := r.head
+		for n < len(r.queue) && !now.Before(r.queue[n].due) {
+			n++
 		}
-		if pending && !time.Now().Before(e.due) {
-			r.queue[r.head] = redelivery{} // let the client be collected
-			r.head++
-			if r.head > 1024 && r.head*2 > len(r.queue) {
+		if n > r.head {
+			buf = append(buf[:0], r.queue[r.head:n]...)
+			clear(r.queue[r.head:n]) // let the clients be collected
+			r.head = n
+			if r.head == len(r.queue) {
+				r.queue, r.head = r.queue[:0], 0
+			} else if r.head > 1024 && r.head*2 > len(r.queue) {
 				r.queue = append(r.queue[:0:0], r.queue[r.head:]...)
 				r.head = 0
 			}
 			r.mu.Unlock()
-			return e, true
+			return buf, true
 		}
-		r.mu.Unlock()
 		var wait <-chan time.Time
-		if pending {
-			timer.Reset(time.Until(e.due))
+		if r.head < len(r.queue) {
+			timer.Reset(r.queue[r.head].due.Sub(now))
 			wait = timer.C
 		}
+		r.mu.Unlock()
 		select {
 		case <-wait:
 		case <-r.wake:
 		case <-closed:
-			return e, false
+			return nil, false
 		}
 	}
 }
@@ -102,14 +109,18 @@ func (r *redeliveries) next(closed <-chan struct{}) (e redelivery, ok bool) {
 // has acknowledged costs a look-up; one it has not is resent on a goroutine of its own, so
 // that a device that stopped reading cannot hold up the others' resends.
 func (d *deviceSide) runRedeliveries() {
+	var batch []redelivery
 	for {
-		e, ok := d.redeliveries.next(d.closed)
-		if !ok {
+		var ok bool
+		if batch, ok = d.redeliveries.due(batch, d.closed); !ok {
 			return
 		}
-		if _, inflight := e.cl.State.Inflight.Get(e.packetID); inflight {
-			go d.redeliver(e)
+		for _, e := range batch {
+			if _, inflight := e.cl.State.Inflight.Get(e.packetID); inflight {
+				go d.redeliver(e)
+			}
 		}
+		clear(batch)
 	}
 }
 
