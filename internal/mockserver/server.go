@@ -6,10 +6,15 @@
 // The package has two halves that meet only through the Server:
 //
 //   - the HTTP side (http.go, requestbody.go, auth.go, journal.go, faults.go, admin.go,
-//     tls.go) accepts command requests, authenticates them, journals them and asks the
-//     device side to deliver;
-//   - the device side (broker.go, brokerlimits.go, devices.go, simdevice.go) owns the
-//     registry, the MQTT broker, the live sessions and the matching of replies to commands.
+//     fleet_admin.go, tls.go) accepts command requests, authenticates them, journals them
+//     and asks the device side to deliver;
+//   - the device side (broker.go, brokerlimits.go, devices.go, session.go, redelivery.go,
+//     upstream.go, fleet.go) owns the registry, the MQTT broker, the live sessions (MQTT
+//     clients, or fleet devices' in-process sessions), the delivery of commands and the
+//     matching of replies to them.
+//
+// The simulated devices (simdevice.go) are MQTT clients like any device, on a small client
+// of their own (deviceconn.go); RunDevice (devicerun.go) runs one as a program.
 //
 // Limits (limits.go) bound what any peer can make either half read, hold or wait for.
 package mockserver
