@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Command is one synchronous command for one device.
@@ -85,36 +87,59 @@ func writeJSONString(b *bytes.Buffer, s string) error {
 	return nil
 }
 
-// wireResult is the 200 body; error_msg may be any JSON type.
-type wireResult struct {
-	CommandID string          `json:"command_id"`
-	Response  json.RawMessage `json:"response"`
-	ErrorCode string          `json:"error_code"`
-	ErrorMsg  json.RawMessage `json:"error_msg"`
-}
+// maxCommandIDBytes bounds a command_id taken from an answer. IoTDA's are UUIDs (36 bytes).
+const maxCommandIDBytes = 256
 
-// decodeResult turns a 2xx answer into a result. A body we cannot read or parse leaves the outcome
-// unknown: the platform did receive the command.
+// decodeResult turns a 2xx answer into a result, reading it at any depth (see ObjectMembers): a
+// device's reply nested beyond what encoding/json accepts is still the device's reply. A body we
+// cannot read or parse leaves the outcome unknown: the platform did receive the command. So does a 200 without a usable command_id and
+// without an error_code: IoTDA allocates a command_id for every command it delivers
+// (iotda-platform-facts.md §1), so such an answer did not come from IoTDA's command API, and
+// recording it as a delivery would hide whatever happened to the command.
 func (c *Client) decodeResult(r *response) (*CommandResult, error) {
 	if r.readErr != nil {
 		return nil, &DeliveryUnknownError{Err: r.readErr, RequestID: r.requestID, host: c.host}
 	}
-	var w wireResult
-	if trimmed := bytes.TrimSpace(r.body); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(trimmed, &w) != nil {
+	members, ok := ObjectMembers(bytes.TrimSpace(r.body))
+	var errorCode string // Must be a string (or null): anything else is not IoTDA's answer.
+	if ok && len(members["error_code"]) > 0 && string(members["error_code"]) != "null" {
+		ok = json.Unmarshal(members["error_code"], &errorCode) == nil
+	}
+	if !ok {
 		return nil, &DeliveryUnknownError{Err: errors.New("the HTTP " + http.StatusText(r.status) +
 			" answer is not a valid JSON object: " + excerpt(r.body, c.secrets)), RequestID: r.requestID, host: c.host}
 	}
-	res := &CommandResult{CommandID: w.CommandID, ErrorCode: sanitize(w.ErrorCode, c.secrets),
-		ErrorMsg:  sanitize(c.renderMessage(w.ErrorMsg), c.secrets),
+	commandID, idOK := usableCommandID(members["command_id"])
+	res := &CommandResult{CommandID: sanitize(commandID, c.secrets), ErrorCode: sanitize(errorCode, c.secrets),
+		ErrorMsg:  sanitize(c.renderMessage(members["error_msg"]), c.secrets),
 		RequestID: r.requestID, StatusCode: r.status}
-	if len(w.Response) > 0 && !bytes.Equal(w.Response, []byte("null")) {
-		res.Response = w.Response
+	if reply := members["response"]; len(reply) > 0 && !bytes.Equal(reply, []byte("null")) {
+		res.Response = reply
 	}
 	if res.ErrorCode != "" {
 		return res, &APIError{StatusCode: r.status, ErrorCode: res.ErrorCode,
 			ErrorMsg: res.ErrorMsg, RequestID: r.requestID, CommandID: res.CommandID}
 	}
+	if !idOK {
+		return nil, &DeliveryUnknownError{Err: errors.New("the HTTP " + http.StatusText(r.status) +
+			" answer has no usable command_id, so it is not IoTDA's answer to a delivered command: " +
+			excerpt(r.body, c.secrets)), RequestID: r.requestID, host: c.host}
+	}
 	return res, nil
+}
+
+// usableCommandID reads command_id: a non-empty JSON string of at most maxCommandIDBytes
+// bytes without control characters. Anything else (absent, null, a number, "") is unusable.
+func usableCommandID(raw json.RawMessage) (string, bool) {
+	var id string
+	if len(raw) == 0 || json.Unmarshal(raw, &id) != nil {
+		return "", false
+	}
+	if id == "" || len(id) > maxCommandIDBytes || !utf8.ValidString(id) ||
+		strings.IndexFunc(id, unicode.IsControl) >= 0 || strings.TrimSpace(id) != id {
+		return "", false
+	}
+	return id, true
 }
 
 // renderMessage keeps a JSON string as is and renders other JSON values compactly.
@@ -136,7 +161,8 @@ func (c *Client) renderMessage(raw json.RawMessage) string {
 // apiError builds the error for a non-2xx answer. Bodies that are not JSON still yield the status and
 // request id, with a short sanitized excerpt as the message.
 func (c *Client) apiError(r *response) *APIError {
-	e := &APIError{StatusCode: r.status, RequestID: r.requestID, RetryAfter: r.retryAfter}
+	e := &APIError{StatusCode: r.status, RequestID: r.requestID, RetryAfter: r.retryAfter,
+		Location: sanitize(r.location, c.secrets)}
 	var w struct {
 		ErrorCode string          `json:"error_code"`
 		ErrorMsg  json.RawMessage `json:"error_msg"`

@@ -142,3 +142,46 @@ func TestCreateCommand_MalformedOrHugeSuccessBodyIsOutcomeUnknown(t *testing.T) 
 		})
 	}
 }
+
+// IoTDA allocates a command_id for every command it delivers, so a 200 without a usable one
+// is not its answer: the outcome is unknown, never a success with an empty id.
+func TestCreateCommand_SuccessWithoutCommandIDIsOutcomeUnknown(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty object":    `{}`,
+		"status only":     `{"status":"ok"}`,
+		"reply only":      `{"response":{"result_code":0}}`,
+		"empty id":        `{"command_id":"","response":{"result_code":0}}`,
+		"null id":         `{"command_id":null,"response":{"result_code":0}}`,
+		"number id":       `{"command_id":42,"response":{"result_code":0}}`,
+		"object id":       `{"command_id":{"id":"c"},"response":{"result_code":0}}`,
+		"blank id":        `{"command_id":"   ","response":{"result_code":0}}`,
+		"control char id": `{"command_id":"c\n1","response":{"result_code":0}}`,
+		"overlong id":     `{"command_id":"` + strings.Repeat("c", 300) + `"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, reply(http.StatusOK, body))
+			c := newTestClient(t, ts.URL, nil)
+			res, err := c.CreateCommand(t.Context(), simpleCommand)
+			var unknown *DeliveryUnknownError
+			if !errors.As(err, &unknown) || res != nil {
+				t.Fatalf("err = %v, res = %+v; want an unknown outcome and no result", err, res)
+			}
+			if !strings.Contains(err.Error(), "no usable command_id") || unknown.RequestID != "req-123" {
+				t.Errorf("error %q does not say the command_id is missing or lacks the request id", err)
+			}
+			if n := ts.hits.Load(); n != 1 {
+				t.Errorf("server hit %d times, want exactly 1 (never retried)", n)
+			}
+		})
+	}
+}
+
+// A delivery exception in a 200 stays the platform's error even without a command_id.
+func TestCreateCommand_ErrorCodeWithoutCommandID(t *testing.T) {
+	ts := newTestServer(t, reply(http.StatusOK, `{"error_code":"IOTDA.014111","error_msg":"Command request timed out."}`))
+	c := newTestClient(t, ts.URL, nil)
+	res, err := c.CreateCommand(t.Context(), simpleCommand)
+	if !errors.Is(err, ErrDeviceTimeout) || res == nil || res.CommandID != "" {
+		t.Fatalf("res %+v, err %v; want the device timeout", res, err)
+	}
+}

@@ -40,6 +40,9 @@ var (
 	ErrBadRequest = errors.New("iotda: bad request")
 	// ErrServer: any 5xx.
 	ErrServer = errors.New("iotda: server error")
+	// ErrRedirect: a 3xx. The client never follows redirects: sending a command again to
+	// another address could deliver it twice. APIError.Location says where it pointed.
+	ErrRedirect = errors.New("iotda: redirect not followed")
 )
 
 // APIError is an error answer of the IoTDA API, or a 200 whose body carries an error_code.
@@ -51,6 +54,9 @@ type APIError struct {
 	CommandID  string
 	// RetryAfter is the server's Retry-After hint, zero when absent.
 	RetryAfter time.Duration
+	// Location is where a 3xx answer pointed (absolute, password removed, secrets masked),
+	// "" for other answers or a redirect without a Location header.
+	Location string
 }
 
 // Error renders e.g. "IoTDA API error: HTTP 403, error_code IOTDA.014016: the device is not online, request id abc".
@@ -62,6 +68,9 @@ func (e *APIError) Error() string {
 	}
 	if e.ErrorMsg != "" {
 		b.WriteString(": " + e.ErrorMsg)
+	}
+	if e.StatusCode >= 300 && e.StatusCode < 400 {
+		b.WriteString(", redirect to " + firstNonEmpty(e.Location, "(no Location header)") + " not followed")
 	}
 	if e.CommandID != "" {
 		b.WriteString(", command id " + e.CommandID)
@@ -93,6 +102,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusBadRequest
 	case ErrServer:
 		return e.StatusCode >= 500 && e.StatusCode < 600
+	case ErrRedirect:
+		return e.StatusCode >= 300 && e.StatusCode < 400
 	}
 	return false
 }
@@ -168,6 +179,15 @@ func (e *NotSentError) Error() string {
 // Unwrap returns the last cause.
 func (e *NotSentError) Unwrap() error { return e.Err }
 
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // maxMessageRunes bounds error_msg and body excerpts kept in errors.
 const maxMessageRunes = 512
 
@@ -187,6 +207,17 @@ func sanitize(s string, secrets []string) string {
 		s = string([]rune(s)[:maxMessageRunes]) + "…"
 	}
 	return s
+}
+
+// MaskSecrets replaces every credential the client was configured with (token, secret key,
+// security token) by "***" in s: for text from the platform or a device, such as a reply that
+// echoes a token, before it goes into a diagnostic or a log. The HTTP debug log and every
+// error of this package are masked already.
+func (c *Client) MaskSecrets(s string) string {
+	if c == nil {
+		return s
+	}
+	return maskSecrets(s, c.secrets)
 }
 
 // maskSecrets replaces every occurrence of the secrets in s by "***".

@@ -9,7 +9,7 @@ import (
 
 func TestCreateCommand_ErrorStatuses(t *testing.T) {
 	all := []error{ErrDeviceTimeout, ErrDeviceOffline, ErrNotFound, ErrNoSuchAPI, ErrUnauthorized, ErrForbidden, ErrThrottled,
-		ErrBadRequest, ErrServer}
+		ErrBadRequest, ErrServer, ErrRedirect}
 	cases := []struct {
 		name   string
 		status int
@@ -32,7 +32,7 @@ func TestCreateCommand_ErrorStatuses(t *testing.T) {
 		{"server-502-html", 502, "<html><body>Bad\tGateway\n</body></html>", ErrServer, "", "<html><body>Bad Gateway </body></html>"},
 		{"server-503-empty", 503, "", ErrServer, "", ""},
 		{"throttled-429", 429, `{"error_code":"APIGW.0308","error_msg":"throttled"}`, ErrThrottled, "APIGW.0308", "throttled"},
-		{"redirect-not-followed", 307, "", nil, "", ""},
+		{"redirect-not-followed", 307, "", ErrRedirect, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,5 +121,60 @@ func TestAPIError_BodyEchoingSecretIsMasked(t *testing.T) {
 	_, err := c.CreateCommand(t.Context(), simpleCommand)
 	if err == nil || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), "token *** rejected") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A redirect is never followed, and the error says where it pointed: resolved against the
+// endpoint, without a password, with the client's secrets masked.
+func TestCreateCommand_RedirectNamesLocation(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status           int
+		location         string
+		want, wantAbsent string
+	}{
+		"https upgrade": {status: http.StatusMovedPermanently, location: "https://iotda.example.com/v5/iot/proj-1/devices/dev-1/commands",
+			want: "redirect to https://iotda.example.com/v5/iot/proj-1/devices/dev-1/commands not followed"},
+		"relative":     {status: http.StatusTemporaryRedirect, location: "/other/commands", want: "/other/commands not followed"},
+		"password":     {status: http.StatusFound, location: "https://user:pa55word@iotda.example.com/", want: "https://user:xxxxx@iotda.example.com/", wantAbsent: "pa55word"},
+		"echoed token": {status: http.StatusSeeOther, location: "https://iotda.example.com/?t=" + testToken, want: "?t=***", wantAbsent: testToken},
+		"no location":  {status: http.StatusPermanentRedirect, want: "redirect to (no Location header) not followed"},
+		"not modified": {status: http.StatusNotModified, want: "HTTP 304, redirect to (no Location header)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.location != "" {
+					w.Header().Set("Location", tc.location)
+				}
+				reply(tc.status, "")(w, r)
+			})
+			c := newTestClient(t, ts.URL, nil)
+			_, err := c.CreateCommand(t.Context(), simpleCommand)
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || !errors.Is(err, ErrRedirect) || apiErr.StatusCode != tc.status {
+				t.Fatalf("err = %v; want a redirect APIError with status %d", err, tc.status)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+			if tc.wantAbsent != "" && (strings.Contains(err.Error(), tc.wantAbsent) || strings.Contains(apiErr.Location, tc.wantAbsent)) {
+				t.Errorf("error %q holds %q", err, tc.wantAbsent)
+			}
+			if n := ts.hits.Load(); n != 1 {
+				t.Errorf("server hit %d times, want 1: redirects are not followed nor retried", n)
+			}
+		})
+	}
+}
+
+func TestClient_MaskSecrets(t *testing.T) {
+	c := newTestClient(t, "https://iotda.example.com", func(c *Config) {
+		c.AuthToken, c.AccessKey, c.SecretKey, c.SecurityToken = "", testAK, testSK, testSecTok
+	})
+	got := c.MaskSecrets(`{"paras":{"sk":"` + testSK + `","st":"` + testSecTok + `","ak":"` + testAK + `"}}`)
+	if want := `{"paras":{"sk":"***","st":"***","ak":"` + testAK + `"}}`; got != want {
+		t.Errorf("MaskSecrets = %s, want %s (the access key is not secret)", got, want)
+	}
+	if got := (*Client)(nil).MaskSecrets("x"); got != "x" {
+		t.Errorf("nil client MaskSecrets = %q", got)
 	}
 }

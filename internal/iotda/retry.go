@@ -26,6 +26,7 @@ type response struct {
 	status     int
 	requestID  string
 	retryAfter time.Duration
+	location   string // the Location of a 3xx, resolved against the request URL
 	body       []byte
 	readErr    error // set when the body could not be read completely or exceeded maxResponseBytes
 }
@@ -113,6 +114,9 @@ func (c *Client) attempt(ctx context.Context, target string, body []byte) (*resp
 	defer func() { _ = resp.Body.Close() }()
 	r := &response{status: resp.StatusCode, requestID: resp.Header.Get("X-Request-Id"),
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		r.location = redirectLocation(resp)
+	}
 	r.body, r.readErr = readLimited(resp.Body, maxResponseBytes)
 	return r, nil
 }
@@ -202,25 +206,44 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date; zero when absent or invalid.
+// retryAfterTooLong stands for a Retry-After beyond any wait worth making; it is above
+// maxRetryAfter, so it ends the retries.
+const retryAfterTooLong = 24 * time.Hour
+
+// parseRetryAfter reads delay-seconds or an HTTP date; zero when absent or invalid. A number of
+// seconds too large for int64 is still a number of seconds (RFC 9110 §10.2.3 sets no bound): it
+// reads as too long to wait, never as absent, which would retry at once.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			return 24 * time.Hour
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case secs <= 0:
+			return 0 // Also a negative number beyond int64.
+		case secs > int64(retryAfterTooLong/time.Second):
+			return retryAfterTooLong
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), retryAfterTooLong)
 	}
 	return 0
+}
+
+// redirectLocation is where a redirect pointed, absolute and without a password, or the raw header
+// when it is not a URL; "" without one. The client never follows it (see buildHTTPClient).
+func redirectLocation(resp *http.Response) string {
+	raw := resp.Header.Get("Location")
+	if raw == "" {
+		return ""
+	}
+	if u, err := resp.Location(); err == nil {
+		return u.Redacted()
+	}
+	return raw
 }
 
 // readLimited reads at most limit bytes; a longer body is an error.

@@ -217,19 +217,42 @@ func TestCreateCommand_OversizeErrorBody(t *testing.T) {
 func TestParseRetryAfter(t *testing.T) {
 	now := time.Date(2026, 9, 2, 10, 0, 0, 0, time.UTC)
 	cases := map[string]time.Duration{
-		"":                              0,
-		"3":                             3 * time.Second,
-		" 0 ":                           0,
-		"-5":                            0,
-		"soon":                          0,
-		"Wed, 02 Sep 2026 10:00:07 GMT": 7 * time.Second,
-		"Wed, 02 Sep 2026 09:00:00 GMT": 0,
-		"99999999999":                   24 * time.Hour,
+		"":                               0,
+		"3":                              3 * time.Second,
+		" 0 ":                            0,
+		"-5":                             0,
+		"soon":                           0,
+		"Wed, 02 Sep 2026 10:00:07 GMT":  7 * time.Second,
+		"Wed, 02 Sep 2026 09:00:00 GMT":  0,
+		"99999999999":                    24 * time.Hour,
+		"9223372036854775807":            24 * time.Hour,
+		"9223372036854775808":            24 * time.Hour,
+		"99999999999999999999999999999":  24 * time.Hour,
+		"-99999999999999999999999999999": 0,
+		"Fri, 01 Jan 9999 00:00:00 GMT":  24 * time.Hour,
 	}
 	for in, want := range cases {
 		if got := parseRetryAfter(in, now); got != want {
 			t.Errorf("parseRetryAfter(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// A Retry-After too large for int64 ends the retries like any wait beyond maxRetryAfter; it
+// was once read as absent and retried at once.
+func TestCreateCommand_RetryAfterBeyondInt64IsTooLong(t *testing.T) {
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "99999999999999999999999999999")
+		reply(http.StatusTooManyRequests, `{"error_code":"APIGW.0308","error_msg":"slow down"}`)(w, r)
+	})
+	c := newTestClient(t, ts.URL, func(c *Config) { c.MaxRetries = 3 })
+	_, err := c.CreateCommand(t.Context(), simpleCommand)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || !errors.Is(err, ErrThrottled) || apiErr.RetryAfter <= maxRetryAfter {
+		t.Fatalf("err = %v; want the throttling answer with its long Retry-After", err)
+	}
+	if n := ts.hits.Load(); n != 1 {
+		t.Fatalf("server hit %d times, want 1: a wait that long is not made", n)
 	}
 }
 

@@ -106,20 +106,36 @@ func requestBody(req *http.Request, secrets []string) string {
 }
 
 // peekBody reads the start of the response body for the log and puts it back in front of the rest,
-// passing any read error on to the real reader.
+// passing any read error on to the real reader. Only a clean io.EOF ends the body: a body cut
+// short of its Content-Length reads as io.ErrUnexpectedEOF, which the caller must see exactly as
+// it would without this transport (io.ReadFull would turn both into the same short read).
 func peekBody(resp *http.Response, secrets []string) string {
 	buf := make([]byte, maxLoggedBody+1)
-	n, err := io.ReadFull(resp.Body, buf)
+	n, err := readUpTo(resp.Body, buf)
 	buf = buf[:n]
 	var rest io.Reader = resp.Body
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF):
 		rest = eofReader{}
 	case err != nil:
 		rest = errReader{err}
 	}
 	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), closer: resp.Body}
 	return logBody(buf, secrets)
+}
+
+// readUpTo fills buf from r until it is full or r fails, and returns r's own error: io.EOF
+// for a body that ended, anything else (io.ErrUnexpectedEOF included) as it came.
+func readUpTo(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // logBody renders the start of a body for the log; b holds at most maxLoggedBody+1 bytes,

@@ -3,8 +3,12 @@ package iotda
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
@@ -136,3 +140,66 @@ func requestBodyOf(t *testing.T, body, secret string) string {
 type nopCloser struct{ *strings.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// A 200 whose body ends before its Content-Length is a lost answer, not a success, whether
+// or not the logging transport peeks at the body (it always does under Terraform's debug log).
+func TestCreateCommand_ShortBodyIsOutcomeUnknownWithAndWithoutLogging(t *testing.T) {
+	const full = `{"command_id":"c-short","response":{"result_code":0}}`
+	ts := newTestServer(t, func(w http.ResponseWriter, _ *http.Request) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			t.Error("no hijacker")
+			return
+		}
+		conn, rw, err := hj.Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer func() { _ = conn.Close() }()
+		// The whole JSON object, but the header promises ten more bytes that never come.
+		_, _ = fmt.Fprintf(rw, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req-short\r\n"+
+			"Content-Length: %d\r\n\r\n%s", len(full)+10, full)
+		_ = rw.Flush()
+	})
+	for name, logged := range map[string]bool{"bare": false, "logging": true} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			ctx := t.Context()
+			if logged {
+				ctx = tflogtest.RootLogger(ctx, &buf)
+			}
+			c := newTestClient(t, ts.URL, nil)
+			res, err := c.CreateCommand(ctx, simpleCommand)
+			var unknown *DeliveryUnknownError
+			if !errors.As(err, &unknown) || !errors.Is(err, io.ErrUnexpectedEOF) || res != nil {
+				t.Fatalf("res %+v, err %v; want an unknown outcome caused by unexpected EOF", res, err)
+			}
+			if logged && !strings.Contains(buf.String(), "c-short") {
+				t.Errorf("the debug log lacks the body it read:\n%s", buf.String())
+			}
+		})
+	}
+}
+
+func TestPeekBodyPassesTheBodysOwnEnd(t *testing.T) {
+	for name, tc := range map[string]struct {
+		body    io.Reader
+		wantErr error
+	}{
+		"clean end":    {body: strings.NewReader("short"), wantErr: nil},
+		"cut short":    {body: io.MultiReader(strings.NewReader("short"), errReader{io.ErrUnexpectedEOF}), wantErr: io.ErrUnexpectedEOF},
+		"reset midway": {body: io.MultiReader(strings.NewReader("short"), errReader{syscall.ECONNRESET}), wantErr: syscall.ECONNRESET},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := &http.Response{Body: io.NopCloser(tc.body)}
+			if logged := peekBody(resp, nil); logged != "short" {
+				t.Errorf("logged %q", logged)
+			}
+			got, err := io.ReadAll(resp.Body)
+			if string(got) != "short" || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Errorf("read %q, %v; want \"short\", %v", got, err, tc.wantErr)
+			}
+		})
+	}
+}

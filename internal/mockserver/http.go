@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -435,17 +436,50 @@ func (h *httpSide) outcome(ctx context.Context, x *exchange, cmd Command, reply 
 	}
 }
 
-// replyBody embeds the device's reply exactly as it was published. A payload that is not
-// JSON at all is passed on as a JSON string.
+// replyBody is the 200 answer to a command the device replied to (CONTRACTS.md C1): a
+// payload that is valid JSON is embedded verbatim as "response" (any JSON value, null
+// included); an empty payload (no bytes, or whitespace only) leaves "response" out; a
+// payload that is not JSON is embedded as a JSON string holding its text, with bytes that
+// are not UTF-8 as U+FFFD. JSON nested beyond the 10,000 levels encoding/json accepts is
+// JSON all the same, and is embedded verbatim too.
 func replyBody(commandID string, reply json.RawMessage) []byte {
-	resp := bytes.TrimSpace(reply)
-	if !json.Valid(resp) {
-		resp, _ = json.Marshal(string(reply)) // a string always encodes
+	valid := func(b []byte) bool {
+		if json.Valid(b) {
+			return true
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		for depth := 0; ; { // Token reads at any depth; one value, then the end.
+			tok, err := dec.Token()
+			if err != nil {
+				return false
+			}
+			switch tok {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+			if depth == 0 {
+				_, err := dec.Token()
+				return errors.Is(err, io.EOF)
+			}
+		}
 	}
 	id, _ := json.Marshal(commandID)
-	out := make([]byte, 0, len(id)+len(resp)+32)
+	out := make([]byte, 0, len(id)+len(reply)+32)
 	out = append(out, `{"command_id":`...)
 	out = append(out, id...)
+	resp := bytes.TrimSpace(reply)
+	if len(resp) == 0 {
+		return append(out, '}')
+	}
+	if !valid(resp) {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(strings.ToValidUTF8(string(reply), "\uFFFD")) // A valid string always encodes.
+		resp = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	}
 	out = append(out, `,"response":`...)
 	out = append(out, resp...)
 	return append(out, '}')

@@ -152,12 +152,24 @@ func TestCommand_ReplyReturnedAsSent(t *testing.T) {
 	}
 }
 
-func TestReplyBody_NonJSONReplyBecomesString(t *testing.T) {
+// TestReplyBody_EmptyNullAndNonJSON follows CONTRACTS.md C1: JSON verbatim (null
+// included), nothing for an empty payload, a JSON string for anything else.
+func TestReplyBody_EmptyNullAndNonJSON(t *testing.T) {
+	deepArray := strings.Repeat("[", 20000) + strings.Repeat("]", 20000) // Beyond encoding/json's depth.
 	for reply, want := range map[string]string{
 		`not json`:           `{"command_id":"c","response":"not json"}`,
 		` [1, 2] `:           `{"command_id":"c","response":[1, 2]}`,
 		`42`:                 `{"command_id":"c","response":42}`,
 		`{"a":1.000}` + "\n": `{"command_id":"c","response":{"a":1.000}}`,
+		`null`:               `{"command_id":"c","response":null}`,
+		`""`:                 `{"command_id":"c","response":""}`,
+		``:                   `{"command_id":"c"}`,
+		" \t\r\n ":           `{"command_id":"c"}`,
+		"<b> & \"x\"\n":      `{"command_id":"c","response":"<b> & \"x\"\n"}`,
+		"bad \xff\xfe utf8":  "{\"command_id\":\"c\",\"response\":\"bad \uFFFD utf8\"}",
+		`{"a":`:              `{"command_id":"c","response":"{\"a\":"}`,
+		deepArray:            `{"command_id":"c","response":` + deepArray + `}`,
+		deepArray + "]":      `{"command_id":"c","response":"` + deepArray + `]"}`,
 	} {
 		if got := string(replyBody("c", json.RawMessage(reply))); got != want {
 			t.Errorf("replyBody(%q) = %s, want %s", reply, got, want)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/datasource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -40,8 +39,10 @@ func (d *deviceCommandDataSource) Metadata(_ context.Context, req datasource.Met
 }
 
 const dataSourceDescription = "Delivers a command to an IoTDA device **every time Terraform reads this data " +
-	"source**: on every `terraform plan`, `apply` and `refresh` once its arguments are known. Use the " +
-	"`iotda_device_command` resource to deliver a command once.\n\n" +
+	"source**: on every `terraform plan` (also with `-refresh=false`), `terraform apply` (when it plans), " +
+	"`terraform refresh` and `terraform destroy` (its refresh), once its arguments are known. Applying a saved " +
+	"plan (`terraform apply tfplan`) does not read it again, and `terraform destroy -refresh=false` does not read " +
+	"it at all. Use the `iotda_device_command` resource to deliver a command once.\n\n" +
 	"This suits commands without side effects, such as asking a device for its current status. The platform " +
 	"waits up to 20 seconds for the device to answer; a device that does not answer in time, is offline or " +
 	"does not exist is an error. A non-zero `result_code` in the reply is an error too, or only a warning with " +
@@ -80,7 +81,7 @@ func (d *deviceCommandDataSource) Schema(ctx context.Context, _ datasource.Schem
 			"fail_on_device_error": schema.BoolAttribute{MarkdownDescription: descFailOnDeviceError, Optional: true},
 			"command_id":           schema.StringAttribute{MarkdownDescription: descCommandID, Computed: true},
 			"response":             schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true},
-			"response_json":        schema.StringAttribute{MarkdownDescription: descResponseJSON, CustomType: jsontypes.NormalizedType{}, Computed: true},
+			"response_json":        schema.StringAttribute{MarkdownDescription: descResponseJSON, Computed: true},
 			"result_code":          schema.Int64Attribute{MarkdownDescription: descResultCode, Computed: true},
 			"error_code":           schema.StringAttribute{MarkdownDescription: descErrorCode, Computed: true},
 			"error_msg":            schema.StringAttribute{MarkdownDescription: descErrorMsg, Computed: true},

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
@@ -132,20 +134,89 @@ func TestDeviceCommandDataSource_DeviceTimeout(t *testing.T) {
 	})
 }
 
+// TestDeviceCommandDataSource_Validation: the data source refuses at plan time what the
+// resource refuses, with the same messages, and so sends nothing: were its checks missing,
+// reading it would deliver the command.
 func TestDeviceCommandDataSource_Validation(t *testing.T) {
 	t.Parallel()
 	target := newMockTarget(t, mockserver.Options{})
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
+		Steps:                    invalidArgumentSteps(target, "data"),
+	})
+	expectNoCommandTraffic(t, target.Server)
+}
+
+// deliveriesCheck is a plan check that runs f, for counting deliveries at the point where
+// Terraform has just planned.
+type deliveriesCheck func() error
+
+func (f deliveriesCheck) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	resp.Error = f()
+}
+
+// TestDeviceCommandDataSource_WhenItDelivers pins down what the documentation says: the
+// data source delivers when Terraform plans (reading it), not when a saved plan is
+// applied, and again when `terraform destroy` refreshes, unless the refresh is skipped.
+func TestDeviceCommandDataSource_WhenItDelivers(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	config := testAccDeviceCommandDataSourceConfig(target, `  paras = { value = "ON" }`)
+	afterPlan := 0
+	count := func() int { return len(target.Server.Deliveries(target.DeviceID)) }
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
+			// The test applies a saved plan: planning delivers, applying it does not.
 			{
-				Config:      testAccDeviceCommandDataSourceConfig(target, `  paras = ["ON"]`),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)Invalid Paras Value.*got\s+a\s+list`),
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{deliveriesCheck(func() error {
+					if afterPlan = count(); afterPlan != 1 {
+						return fmt.Errorf("planning delivered %d command(s), want 1", afterPlan)
+					}
+					return nil
+				})}},
+				Check: func(*terraform.State) error {
+					if n := count(); n != afterPlan {
+						return fmt.Errorf("applying the saved plan delivered %d more command(s), want none", n-afterPlan)
+					}
+					return nil
+				},
+			},
+			// A destroy plan refreshes, which reads the data source: it delivers.
+			{
+				Config:  config,
+				Destroy: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{deliveriesCheck(func() error {
+					if n := count(); n <= afterPlan {
+						return fmt.Errorf("the destroy plan delivered nothing; the documentation says it does")
+					}
+					afterPlan = count()
+					return nil
+				})}},
 			},
 		},
 	})
-	if n := requests(target.Server, ""); n != 0 {
-		t.Errorf("an invalid data source sent %d request(s), want none", n)
-	}
+	// Without the refresh (terraform destroy -refresh=false), destroying delivers nothing.
+	noRefresh := 0
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		AdditionalCLIOptions:     &resource.AdditionalCLIOptions{Plan: resource.PlanOptions{NoRefresh: true}},
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				Config:  config,
+				Destroy: true,
+				PreConfig: func() {
+					noRefresh = count()
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{deliveriesCheck(func() error {
+					if n := count(); n != noRefresh {
+						return fmt.Errorf("destroy -refresh=false delivered %d command(s), want none", n-noRefresh)
+					}
+					return nil
+				})}},
+			},
+		},
+	})
 }

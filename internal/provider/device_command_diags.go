@@ -25,6 +25,10 @@ const (
 	summaryCannotReach     = "Cannot Reach IoTDA"
 	summaryDeliveryFailure = "Command Delivery Failed"
 
+	summaryReplyBeyondLimits   = "Device Reply Kept Only as JSON"
+	summaryReplyInexactNumbers = "Device Reply Numbers Kept as Strings"
+	summaryReplyNotJSON        = "Device Reply Is Not JSON"
+
 	errorCodeDeviceTimeout = "IOTDA.014111"
 )
 
@@ -50,8 +54,11 @@ func withRequestID(detail, requestID string) string {
 }
 
 // reportDeviceFailure reports a reply with a non-zero result_code, or one that is not an
-// integer (codeErr), as an error or, with fail_on_device_error = false, a warning.
-func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr error, forResource bool, diags *diag.Diagnostics) {
+// integer (codeErr), as an error or, with fail_on_device_error = false, a warning. mask
+// hides the provider's credentials in what the device sent: a device may echo a token it
+// was given in paras, and the diagnostic is printed and logged.
+func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr error, forResource bool,
+	mask func(string) string, diags *diag.Diagnostics) {
 	var b strings.Builder
 	cmd := iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()}
 	outcome := fmt.Sprintf("with result_code %d", m.ResultCode.ValueInt64())
@@ -61,7 +68,8 @@ func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr 
 	fmt.Fprintf(&b, "Device %q answered %s (command_id %s) %s.",
 		m.DeviceID.ValueString(), describeCommand(cmd), r.CommandID, outcome)
 	if len(r.Response) > 0 {
-		fmt.Fprintf(&b, "\n\nThe device's reply: %s", r.Response)
+		// Masked before it is cut, so that a secret crossing the cut cannot show in part.
+		fmt.Fprintf(&b, "\n\nThe device's reply: %s", shorten(mask(string(r.Response)), maxShownReply))
 	}
 	if m.failOnDeviceError() {
 		b.WriteString("\n\n")
@@ -70,11 +78,36 @@ func reportDeviceFailure(m *deviceCommandModel, r *iotda.CommandResult, codeErr 
 				"resource as tainted: the next apply delivers the command again. ")
 		}
 		b.WriteString("Set fail_on_device_error = false to accept failures reported by the device.")
-		diags.AddError(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
+		diags.AddError(summaryDeviceFailure, mask(withRequestID(b.String(), r.RequestID)))
 		return
 	}
 	b.WriteString("\n\nfail_on_device_error is false, so this is only a warning and the result is kept.")
-	diags.AddWarning(summaryDeviceFailure, withRequestID(b.String(), r.RequestID))
+	diags.AddWarning(summaryDeviceFailure, mask(withRequestID(b.String(), r.RequestID)))
+}
+
+// maxShownReply bounds the part of a reply a diagnostic shows; response_json has all of it.
+const maxShownReply = 2048
+
+// reportReplyNotes warns about a reply that is not recorded in full in response: beyond the
+// limits of its object form, holding numbers Terraform cannot hold exactly, or not JSON.
+func reportReplyNotes(cmd iotda.Command, commandID string, r deviceReply, mask func(string) string, diags *diag.Diagnostics) {
+	who := fmt.Sprintf("Device %q answered %s (command_id %s)", cmd.DeviceID, describeCommand(cmd), commandID)
+	if r.NotJSON {
+		diags.AddWarning(summaryReplyNotJSON, mask(who+" with a reply that is not JSON. response holds it as a "+
+			"string, and response_json as a JSON string."))
+	}
+	if r.Beyond != "" {
+		diags.AddWarning(summaryReplyBeyondLimits, mask(fmt.Sprintf("%s with a reply too large to keep as an "+
+			"object: %s. So response is null, and response_json holds the reply exactly: read it with "+
+			"jsondecode(<address>.response_json).\n\n%s", who, r.Beyond, replyLimitsText)))
+	}
+	if r.InexactCount > 0 {
+		diags.AddWarning(summaryReplyInexactNumbers, mask(fmt.Sprintf("%s with %d number(s) that Terraform "+
+			"cannot hold exactly: %s. In response each of them is a string holding the number as the device "+
+			"wrote it; response_json holds them as numbers, exactly as received. Terraform numbers keep about "+
+			"155 significant digits and exponents up to about ±1233.",
+			who, r.InexactCount, strings.Join(r.Inexact, ", "))))
+	}
 }
 
 // diagnoseDeliveryError turns a CreateCommand error into the diagnostic the design calls
@@ -205,6 +238,13 @@ func apiErrorHint(e *iotda.APIError) string {
 		return "The endpoint serves no such API, so the request did not reach IoTDA and nothing was delivered. " +
 			"Check endpoint (or IOTDA_ENDPOINT): it must be an IoTDA API address, such as " +
 			"https://iotda.cn-north-4.myhuaweicloud.com or an instance's access address; or unset it and set region."
+	case errors.Is(e, iotda.ErrRedirect):
+		return fmt.Sprintf("The endpoint answered with a redirect to %s, and the provider does not follow "+
+			"redirects: sending the command again to another address could deliver it twice. A redirect "+
+			"normally means the request was not processed there, so the command was most likely not delivered. Set endpoint (or "+
+			"IOTDA_ENDPOINT) to the address IoTDA gives for your instance, such as "+
+			"https://iotda.cn-north-4.myhuaweicloud.com, or to where the redirect points if you trust it.",
+			firstNonEmpty(e.Location, "an address it did not give (no Location header)"))
 	case errors.Is(e, iotda.ErrBadRequest):
 		return "The platform rejected the request. Check service_id, command_name and paras against the device's " +
 			"product model."

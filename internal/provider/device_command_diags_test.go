@@ -2,11 +2,13 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -75,5 +77,82 @@ func TestDiagnoseDeliveryError_EndedContext(t *testing.T) {
 				t.Errorf("detail holds %q:\n%s", tc.absent, got.Detail())
 			}
 		})
+	}
+}
+
+// A secret echoed in a device's reply never reaches the failure diagnostic (nor, through
+// it, Terraform's log), not even in part where a long reply is cut.
+func TestReportDeviceFailure_MasksSecrets(t *testing.T) {
+	t.Parallel()
+	const secret = "sk-SECRET-4f2a9b7c"
+	client, err := iotda.NewClient(iotda.Config{Endpoint: "https://iotda.example.com", ProjectID: "p1",
+		AccessKey: "AK", SecretKey: secret, Region: "cn-north-4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reply := range []string{
+		`{"result_code":1,"paras":{"echo":"` + secret + `"}}`,
+		`{"result_code":1,"paras":{"pad":"` + strings.Repeat("x", maxShownReply-30) + `","echo":"` + secret + `"}}`,
+	} {
+		for _, fail := range []bool{true, false} {
+			m := &deviceCommandModel{DeviceID: types.StringValue("d1"), ResultCode: types.Int64Value(1),
+				FailOnDeviceError: types.BoolValue(fail)}
+			var diags diag.Diagnostics
+			reportDeviceFailure(m, &iotda.CommandResult{CommandID: "c1", Response: json.RawMessage(reply)}, nil, true,
+				client.MaskSecrets, &diags)
+			if len(diags) != 1 || diags[0].Summary() != summaryDeviceFailure {
+				t.Fatalf("diagnostics = %v", diags)
+			}
+			for k := 6; k <= len(secret); k++ {
+				if strings.Contains(diags[0].Detail(), secret[:k]) {
+					t.Fatalf("the detail holds the first %d bytes of the secret:\n%s", k, diags[0].Detail())
+				}
+			}
+			if len(reply) < maxShownReply && !strings.Contains(diags[0].Detail(), `"echo":"***"`) {
+				t.Errorf("the masked reply is not shown:\n%s", diags[0].Detail())
+			}
+		}
+	}
+}
+
+func TestReportReplyNotes(t *testing.T) {
+	t.Parallel()
+	cmd := iotda.Command{DeviceID: "d1", ServiceID: "Switch", CommandName: "ON_OFF"}
+	mask := func(s string) string { return strings.ReplaceAll(s, "hush", "***") }
+	tests := map[string]struct {
+		reply   string
+		summary string
+		detail  []string
+	}{
+		"beyond the limits": {
+			reply: nestedReply(maxReplyDepth + 5), summary: summaryReplyBeyondLimits,
+			detail: []string{`"d1"`, `"ON_OFF"`, "c-9", "nested more than 32 levels", "response is null",
+				"jsondecode(<address>.response_json)", "at most 512 values"},
+		},
+		"inexact numbers": {
+			reply: `{"hush":1e999999999,"b":[1e-999999999]}`, summary: summaryReplyInexactNumbers,
+			detail: []string{"2 number(s)", ".*** (1e999999999)", ".b[0] (1e-999999999)", "string holding the number"},
+		},
+		"not JSON": {reply: "OK", summary: summaryReplyNotJSON, detail: []string{"not JSON", `"d1"`}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var diags diag.Diagnostics
+			reportReplyNotes(cmd, "c-9", readReply(t.Context(), json.RawMessage(tc.reply)), mask, &diags)
+			if len(diags) != 1 || diags.HasError() || diags[0].Summary() != tc.summary {
+				t.Fatalf("diagnostics = %v, want one warning %q", diags, tc.summary)
+			}
+			for _, want := range tc.detail {
+				if !strings.Contains(diags[0].Detail(), want) {
+					t.Errorf("detail lacks %q:\n%s", want, diags[0].Detail())
+				}
+			}
+		})
+	}
+	var none diag.Diagnostics
+	reportReplyNotes(cmd, "c-9", readReply(t.Context(), json.RawMessage(`{"result_code":0}`)), mask, &none)
+	if len(none) != 0 {
+		t.Errorf("an ordinary reply gave %v", none)
 	}
 }

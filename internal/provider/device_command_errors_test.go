@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,6 +196,45 @@ func TestDeviceCommandResource_DeviceOffline(t *testing.T) {
 	})
 }
 
+// TestDeviceCommandResource_BrieflyOffline is the documented recipe for a device that is
+// briefly offline: the offline error delivered nothing and saved nothing, so applying
+// again once the device is back delivers the command exactly once, and a second offline
+// error in a row still delivers nothing.
+func TestDeviceCommandResource_BrieflyOffline(t *testing.T) {
+	t.Parallel()
+	const id, secret = "napping-dev", "napping-secret"
+	target := newMockTarget(t, mockserver.Options{PlatformTimeout: 5 * time.Second,
+		Devices: []mockserver.Device{{ID: id, Secret: secret}}})
+	config := testAccDeviceCommandConfig(target, switchOnArgs)
+	offline := regexp.MustCompile(`(?s)Device Is Offline.*"` + id + `".*Nothing\s+was\s+delivered`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config, ExpectError: offline},
+			{Config: config, ExpectError: offline},
+			// The device is back: the next apply delivers the command, once.
+			{
+				PreConfig: func() {
+					if n := len(target.Server.Deliveries(id)); n != 0 {
+						t.Errorf("the mock delivered %d command(s) to the offline device", n)
+					}
+					connectRawDevice(t, target.Server, id, secret, nil)
+					if err := target.Server.WaitOnline(waitCtx(t), id); err != nil {
+						t.Fatalf("device %s did not come online: %v", id, err)
+					}
+				},
+				Config: config,
+				Check:  checkDeliveries(target.Server, id, 1),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkDeliveries(target.Server, id, 1),
+			},
+		},
+	})
+}
+
 func TestDeviceCommandResource_DeviceNotFound(t *testing.T) {
 	t.Parallel()
 	target := newTarget(t)
@@ -268,6 +309,21 @@ func TestDeviceCommandResource_PlatformErrors(t *testing.T) {
 			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*may\s+or\s+may\s+not\s+have\s+executed`,
 			wantDeliveries: 1,
 		},
+		"200 without a command_id": {
+			fault:          mockserver.Fault{Body: `{}`},
+			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*no\s+usable\s+command_id.*NOT\s+be\s+retried`,
+			wantDeliveries: 1,
+		},
+		"200 with a status but no command_id": {
+			fault:          mockserver.Fault{Body: `{"status":"ok","response":{"result_code":0}}`},
+			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*no\s+usable\s+command_id`,
+			wantDeliveries: 1,
+		},
+		"200 cut short of its Content-Length": {
+			fault:          mockserver.Fault{Truncate: true},
+			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*unexpected\s+EOF`,
+			wantDeliveries: 1,
+		},
 		"connection reset after delivery": {
 			fault:          mockserver.Fault{ResetAfterDelivery: true},
 			pattern:        `(?s)Command Delivery Outcome Unknown.*"d1".*NOT\s+be\s+retried`,
@@ -315,6 +371,62 @@ provider "iotda" {
 				ExpectError: regexp.MustCompile(`(?s)Cannot Reach IoTDA.*` + regexp.QuoteMeta(addr) + `.*"d1".*never\s+reached`),
 			},
 			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+}
+
+// TestDeviceCommandResource_Redirect: a redirect is never followed; the error names where
+// it pointed and says so.
+func TestDeviceCommandResource_Redirect(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Location", "https://iotda.example.com/v5/iot/p1/devices/d1/commands")
+		w.WriteHeader(http.StatusMovedPermanently)
+	}))
+	t.Cleanup(ts.Close)
+	target := &testTarget{DeviceID: "d1", ProviderHCL: fmt.Sprintf(`
+provider "iotda" {
+  endpoint    = %[1]q
+  project_id  = "p1"
+  auth_token  = "redirect-test-token"
+}
+`, ts.URL)}
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ExpectError: regexp.MustCompile(`(?s)IoTDA API Error.*"d1".*HTTP\s+301.*redirect\s+to\s+` +
+					`https://iotda\.example\.com/v5/iot/p1/devices/d1/commands.*does\s+not\s+follow\s+redirects`),
+			},
+			expectPlanned(config, plancheck.ResourceActionCreate),
+		},
+	})
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the endpoint was hit %d times, want 1: a redirect is neither followed nor retried", n)
+	}
+}
+
+// TestDeviceCommandResource_FailureMasksEchoedSecret: a device that echoes the provider's
+// token in its reply does not get it printed in the failure diagnostic.
+func TestDeviceCommandResource_FailureMasksEchoedSecret(t *testing.T) {
+	t.Parallel()
+	const token = "tok-3c9f1e7a5b"
+	target := newMockTarget(t, mockserver.Options{AuthToken: token, Devices: []mockserver.Device{
+		{ID: "echo-fail", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorEcho, ResultCode: 7}},
+	}})
+	config := testAccDeviceCommandConfig(target, fmt.Sprintf(`  paras = { wifi = { token = %q } }`, token))
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ExpectError: regexp.MustCompile(`(?s)Device Reported a Command Failure.*"echo-fail".*result_code\s+7.*` +
+					`The\s+device's\s+reply:.*"token":"\*\*\*"`),
+			},
 		},
 	})
 }

@@ -40,6 +40,10 @@ type rawDevice struct {
 	// that happen on paho's goroutines.
 	replies chan error
 
+	// payload, when set, is published as each reply byte for byte (it may be empty);
+	// otherwise the reply is a JSON object echoing the request_id.
+	payload *[]byte
+
 	mu         sync.Mutex
 	requestIDs []string          // request_id of every command received, in order
 	commands   []json.RawMessage // downstream payloads, in order
@@ -60,7 +64,19 @@ func rawDeviceCredentials(id, secret string, now time.Time) (clientID, username,
 // $oc/devices/{id}/sys/commands/# and disconnects it when the test ends.
 func connectRawDevice(t *testing.T, s *mockserver.Server, id, secret string, replyParas map[string]any) *rawDevice {
 	t.Helper()
-	d := &rawDevice{id: id, replies: make(chan error, 16)}
+	return connectRawDeviceWith(t, s, &rawDevice{id: id, replies: make(chan error, 16)}, secret, replyParas)
+}
+
+// connectRawDeviceReplying connects a raw device that answers every command with payload,
+// byte for byte, whatever it is (empty, not JSON).
+func connectRawDeviceReplying(t *testing.T, s *mockserver.Server, id, secret string, payload []byte) *rawDevice {
+	t.Helper()
+	return connectRawDeviceWith(t, s, &rawDevice{id: id, replies: make(chan error, 16), payload: &payload}, secret, nil)
+}
+
+func connectRawDeviceWith(t *testing.T, s *mockserver.Server, d *rawDevice, secret string, replyParas map[string]any) *rawDevice {
+	t.Helper()
+	id := d.id
 	clientID, username, password := rawDeviceCredentials(id, secret, time.Now())
 	// OrderMatters(false) runs each message handler on its own goroutine, so a handler may
 	// wait for its reply's PUBACK without stalling paho's router.
@@ -97,6 +113,9 @@ func (d *rawDevice) answer(m paho.Message, replyParas map[string]any) error {
 	reply, err := json.Marshal(map[string]any{"result_code": 0, "response_name": "RAW_REPLY", "paras": paras})
 	if err != nil {
 		return err
+	}
+	if d.payload != nil {
+		reply = *d.payload
 	}
 	tok := d.client.Publish("$oc/devices/"+d.id+"/sys/commands/response/request_id="+requestID, 1, false, reply)
 	if !tok.WaitTimeout(rawDeviceWait) {

@@ -2,18 +2,16 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/dynamicplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -51,11 +49,14 @@ func (r *deviceCommandResource) Metadata(_ context.Context, req resource.Metadat
 
 const resourceDescription = "Delivers a command to an IoTDA device through the synchronous command API and " +
 	"records the device's reply.\n\n" +
-	"The command is delivered when the resource is created: on the first apply, whenever any argument " +
-	"(`device_id`, `service_id`, `command_name`, `paras` or `triggers`) changes, which replaces the resource, and " +
-	"when the resource is tainted or replaced with `-replace`. Refresh and plan never deliver it, and destroying " +
-	"the resource only forgets it. Use `triggers` to deliver the same command again when something else changes. " +
-	"To deliver a command on every plan, use the `iotda_device_command` data source instead.\n\n" +
+	"The command is delivered when the resource is created: on the first apply; whenever the command the platform " +
+	"would receive changes (`device_id`, `service_id`, `command_name`, or the JSON sent as `paras`) or a value in " +
+	"`triggers` changes, which replaces the resource (the plan marks the argument with `# forces replacement`); " +
+	"and when the resource is tainted or replaced with `-replace`. A change of form only, which sends the same " +
+	"command, updates the resource in place and delivers nothing (see [What counts as a change](#what-counts-as-a-change)). " +
+	"Refresh and plan never deliver it, and destroying the resource only forgets it. Use `triggers` to deliver the " +
+	"same command again when something else changes. To deliver a command on every plan, use the " +
+	"`iotda_device_command` data source instead.\n\n" +
 	"The platform waits up to 20 seconds for the device to answer. A device that does not answer in time, is " +
 	"offline or does not exist is an error and nothing is saved. A device that answers with a non-zero " +
 	"`result_code` is an error too (unless `fail_on_device_error = false`), but the result is saved and the " +
@@ -93,34 +94,40 @@ func deviceCommandResourceAttributes() map[string]schema.Attribute {
 			Validators: []validator.String{deviceIDValidator()},
 		},
 		"service_id": schema.StringAttribute{
-			MarkdownDescription: descServiceID + " Changing it delivers the command again.",
-			Optional:            true, PlanModifiers: replaceString,
+			MarkdownDescription: descServiceID + " Changing it delivers the command again; changing it between " +
+				"unset and `\"\"`, which send the same command, does not.",
+			Optional: true, PlanModifiers: []planmodifier.String{optionalFieldRequiresReplace{}},
 			Validators: []validator.String{stringvalidator.LengthAtMost(64)},
 		},
 		"command_name": schema.StringAttribute{
-			MarkdownDescription: descCommandName + " Changing it delivers the command again.",
-			Optional:            true, PlanModifiers: replaceString,
+			MarkdownDescription: descCommandName + " Changing it delivers the command again; changing it between " +
+				"unset and `\"\"`, which send the same command, does not.",
+			Optional: true, PlanModifiers: []planmodifier.String{optionalFieldRequiresReplace{}},
 			Validators: []validator.String{stringvalidator.LengthAtMost(128)},
 		},
 		"paras": schema.DynamicAttribute{
-			MarkdownDescription: descParas + " Changing it delivers the command again.",
-			Required:            true,
-			PlanModifiers:       []planmodifier.Dynamic{dynamicplanmodifier.RequiresReplace()},
-			Validators:          []validator.Dynamic{parasValidator{}},
+			MarkdownDescription: descParas + " Changing the JSON it sends delivers the command again. Changing only " +
+				"its form does not: an object, the same object through `tomap()` or `jsonencode()`, and a JSON string " +
+				"that differs only in whitespace or in how a character is escaped (`\\u00e9` or `é`) send the same " +
+				"bytes. The order of members and how a number is written (`1`, `1.0`, `1e0`) in a JSON string do " +
+				"count, since the device receives them as written.",
+			Required:      true,
+			PlanModifiers: []planmodifier.Dynamic{parasRequiresReplace{}},
+			Validators:    []validator.Dynamic{parasValidator{}},
 		},
 		"triggers": schema.MapAttribute{
-			MarkdownDescription: "Arbitrary map of strings. Any change delivers the command again, for example " +
-				"`triggers = { firmware = var.firmware_version }`.",
+			MarkdownDescription: "Arbitrary map of strings. Any change of a value delivers the command again, for " +
+				"example `triggers = { firmware = var.firmware_version }`; changing it between unset and `{}` does not.",
 			ElementType: types.StringType, Optional: true,
-			PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			PlanModifiers: []planmodifier.Map{triggersRequiresReplace{}},
 		},
 		"fail_on_device_error": schema.BoolAttribute{
 			MarkdownDescription: descFailOnDeviceError + " Changing it does not deliver the command again.",
 			Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
 		},
 		"command_id":    schema.StringAttribute{MarkdownDescription: descCommandID, Computed: true, PlanModifiers: keepString},
-		"response":      schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true, PlanModifiers: []planmodifier.Dynamic{dynamicplanmodifier.UseStateForUnknown()}},
-		"response_json": schema.StringAttribute{MarkdownDescription: descResponseJSON, CustomType: jsontypes.NormalizedType{}, Computed: true, PlanModifiers: keepString},
+		"response":      schema.DynamicAttribute{MarkdownDescription: descResponse, Computed: true, PlanModifiers: []planmodifier.Dynamic{responseFromJSON{}}},
+		"response_json": schema.StringAttribute{MarkdownDescription: descResponseJSON, Computed: true, PlanModifiers: keepString},
 		"result_code":   schema.Int64Attribute{MarkdownDescription: descResultCode, Computed: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()}},
 		"error_code":    schema.StringAttribute{MarkdownDescription: descErrorCode, Computed: true, PlanModifiers: keepString},
 		"error_msg":     schema.StringAttribute{MarkdownDescription: descErrorMsg, Computed: true, PlanModifiers: keepString},
@@ -164,19 +171,22 @@ func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateR
 }
 
 // Read keeps the state as it is: a synchronous command cannot be queried afterwards, and
-// a refresh must never deliver it again.
+// a refresh must never deliver it again. The framework hands Read the prior state as the
+// response, so only response is set, from response_json (see responseFromState), and the
+// rest is kept without converting it to the model and back on every plan.
 func (r *deviceCommandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state deviceCommandResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	response, diags := responseFromState(ctx, req.State)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("response"), response)...)
 }
 
-// Update only happens for fail_on_device_error and timeouts, which change nothing on the
-// device; every other argument forces a replacement. The results of the delivery are
-// kept from the prior state.
+// Update happens for fail_on_device_error and timeouts, which change nothing on the device,
+// and for changes of form only that send the same command (see device_command_plan.go);
+// any change in what the platform would receive forces a replacement. It delivers nothing:
+// the results of the delivery are kept from the prior state.
 func (r *deviceCommandResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state deviceCommandResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -185,6 +195,7 @@ func (r *deviceCommandResource) Update(ctx context.Context, req resource.UpdateR
 		return
 	}
 	plan.copyResults(&state.deviceCommandModel)
+	plan.Response = readReply(ctx, json.RawMessage(state.ResponseJSON.ValueString())).Object
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
@@ -71,6 +73,8 @@ output "reply" {
 	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
+		// Destroying the resource only forgets the command: nothing is delivered.
+		CheckDestroy: checkDeliveries(target.Server, target.DeviceID, 1),
 		Steps: []resource.TestStep{
 			// Create delivers the command once and records the reply.
 			{
@@ -187,26 +191,135 @@ func expectDeliveredParas(target *testTarget, want string) error {
 	return nil
 }
 
-// TestDeviceCommandResource_ReplyWithHugeNumber: a device's reply holding a number that
-// would take hours to render in decimal is recorded without response (with a warning), not
-// left to hang the provider and Terraform.
-func TestDeviceCommandResource_ReplyWithHugeNumber(t *testing.T) {
+// TestDeviceCommandResource_ReplyNumbersNeverChanged: a reply holding numbers Terraform
+// cannot hold exactly (an exponent beyond about ±1233, which would take hours to render, or
+// more digits than 512 bits keep) is saved: response_json has them exactly, response has
+// each as a string holding its literal, and the workspace keeps working (no second
+// delivery). Such numbers once failed the apply ("cannot serialize infinity") or became 0.
+func TestDeviceCommandResource_ReplyNumbersNeverChanged(t *testing.T) {
 	t.Parallel()
+	long := "0." + strings.Repeat("1", 170)
+	reply := `{"result_code":0,"paras":{"huge":1e999999999,"tiny":1e-999999999,"long":` + long +
+		`,"big":12345678901234567890,"x":1e100000000}}`
 	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{{ID: "huge", Simulated: &mockserver.Behavior{
-		Response: json.RawMessage(`{"result_code":0,"paras":{"x":1e100000000}}`),
+		Response: json.RawMessage(reply),
 	}}}})
+	paras := tfjsonpath.New("response").AtMapKey("paras")
+	bigValue, _, _ := big.ParseFloat("12345678901234567890", 10, numberPrecision, big.ToNearestEven)
+	config := testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
 			{
-				Config: testAccDeviceCommandConfig(target, `  paras = { value = "ON" }`),
+				Config: config,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("command_id"), knownvalue.NotNull()),
 					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("result_code"), knownvalue.Int64Exact(0)),
-					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response"), knownvalue.Null()),
-					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"), knownvalue.StringExact(reply)),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("huge"), knownvalue.StringExact("1e999999999")),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("tiny"), knownvalue.StringExact("1e-999999999")),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("long"), knownvalue.StringExact(long)),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("x"), knownvalue.StringExact("1e100000000")),
+					statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("big"), knownvalue.NumberExact(bigValue)),
 				},
 				Check: checkDeliveries(target.Server, "huge", 1),
+			},
+			// The state reads back and plans as it is: nothing is delivered again.
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkDeliveries(target.Server, "huge", 1),
+			},
+		},
+	})
+}
+
+// Whole numbers from 2^63 up that a float64 holds exactly, which Terraform 1.5 (go-cty
+// before 1.14.4) passes to providers as float64 values.
+const beyondInt64Paras = `{ big = 9223372036854775808, bigger = 18446744073709551616 }`
+
+// TestDeviceCommandResource_ParasBeyondInt64_JSONEncode is the documented workaround for
+// Terraform 1.5: such numbers in paras written with jsonencode() reach the device exactly,
+// and the echoed reply keeps them exactly through later plans and an in-place update.
+func TestDeviceCommandResource_ParasBeyondInt64_JSONEncode(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	config := func(extra string) string {
+		return testAccDeviceCommandConfig(target, `  paras = jsonencode(`+beyondInt64Paras+`)`+extra)
+	}
+	exact := func(s string) *big.Float {
+		f, _, _ := big.ParseFloat(s, 10, numberPrecision, big.ToNearestEven)
+		return f
+	}
+	paras := tfjsonpath.New("response").AtMapKey("paras")
+	numbersExact := []statecheck.StateCheck{
+		statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("big"), knownvalue.NumberExact(exact("9223372036854775808"))),
+		statecheck.ExpectKnownValue(testResourceAddr, paras.AtMapKey("bigger"), knownvalue.NumberExact(exact("18446744073709551616"))),
+		statecheck.ExpectKnownValue(testResourceAddr, tfjsonpath.New("response_json"),
+			knownvalue.StringRegexp(regexp.MustCompile(`"big":9223372036854775808,"bigger":18446744073709551616`))),
+	}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:            config(""),
+				ConfigStateChecks: numbersExact,
+				Check: func(*terraform.State) error {
+					return expectDeliveredParas(target, `{"big":9223372036854775808,"bigger":18446744073709551616}`)
+				},
+			},
+			// Later plans, with and without refresh (the test runs both), change nothing.
+			{
+				Config:            config(""),
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: numbersExact,
+				Check:             checkDeliveries(target.Server, target.DeviceID, 1),
+			},
+			// An in-place update keeps the numbers as they are and delivers nothing.
+			{
+				Config:            config("\n  fail_on_device_error = false"),
+				ConfigPlanChecks:  expectUpdate(),
+				ConfigStateChecks: numbersExact,
+				Check:             checkDeliveries(target.Server, target.DeviceID, 1),
+			},
+		},
+	})
+}
+
+// TestDeviceCommandResource_ParasBeyondInt64_Terraform15 records the Terraform 1.5 bug the
+// documentation describes: the same numbers written as an object fail the plan.
+func TestDeviceCommandResource_ParasBeyondInt64_Terraform15(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipAbove(version.Must(version.NewVersion("1.5.99")))},
+		Steps: []resource.TestStep{
+			{
+				Config:      testAccDeviceCommandConfig(target, `  paras = `+beyondInt64Paras),
+				ExpectError: regexp.MustCompile(`(?s)Provider produced invalid plan.*paras`),
+			},
+		},
+	})
+	if n := requests(target.Server, ""); n != 0 {
+		t.Errorf("the failed plan sent %d request(s), want none", n)
+	}
+}
+
+// TestDeviceCommandResource_ParasBeyondInt64_Object: on CLIs without the bug the object
+// form sends the numbers exactly too.
+func TestDeviceCommandResource_ParasBeyondInt64_Object(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{})
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(version.Must(version.NewVersion("1.11.0")))},
+		Steps: []resource.TestStep{
+			{
+				Config: testAccDeviceCommandConfig(target, `  paras = `+beyondInt64Paras),
+				Check: func(*terraform.State) error {
+					return expectDeliveredParas(target, `{"big":9223372036854775808,"bigger":18446744073709551616}`)
+				},
 			},
 		},
 	})

@@ -1,15 +1,11 @@
 package provider
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -32,13 +28,24 @@ const (
 	descCommandName = "Name of the command, as defined in the product model. At most 128 characters."
 	descParas       = "The command's parameters: an object of any depth, such as `{ value = \"ON\" }`, or a " +
 		"string containing a JSON object, such as `jsonencode({ value = \"ON\" })`. Numbers are sent with every " +
-		"digit preserved. Any other type (a list, a number, a plain string) or malformed JSON is rejected at plan time."
+		"digit preserved (with Terraform 1.5, write whole numbers from 2^63 up with `jsonencode()`: see [Supported " +
+		"versions](#supported-terraform-and-opentofu-versions)). Any other type (a list, a number, a plain string) or " +
+		"malformed JSON is rejected at plan time."
 	descFailOnDeviceError = "Whether a non-zero `result_code` in the device's reply is an error. Defaults to `true`. " +
 		"With `false`, a failure reported by the device is only a warning and the result is kept."
-	descCommandID    = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
-	descResponse     = "The device's reply as an object, for example `response.paras.result`. JSON objects become objects, arrays become tuples, numbers keep their full precision. Null when the device's reply was empty."
-	descResponseJSON = "The device's reply as normalized JSON, for use with `jsondecode()`."
-	descResultCode   = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
+	descCommandID = "The command ID IoTDA allocated for this delivery (the `request_id` the device saw)."
+	descResponse  = "The device's reply as an object, for example `response.paras.result`: JSON objects become " +
+		"objects, arrays tuples, strings strings (a reply that is only a string is a string), and numbers numbers " +
+		"with every digit. Null when the device answered with nothing (no reply, `null` or `\"\"`) and when the reply " +
+		"is beyond the limits under [Device replies](#device-replies), where `response_json` still holds it. A number " +
+		"Terraform cannot hold exactly (an exponent beyond about ±1233, or more than about 155 significant digits) " +
+		"is a string holding the number as the device wrote it."
+	descResponseJSON = "The device's reply as JSON text, exactly as received, whatever its size or content; read " +
+		"it with `jsondecode()`. A reply nested more than 32 levels deep starts with one space, which JSON ignores, " +
+		"so that Terraform shows it as a string, and in a reply holding text Terraform would normalize (Unicode " +
+		"normal form C) the characters beyond ASCII are `\\u` escapes, so that it decodes to exactly what the device " +
+		"sent. Null when the device answered with nothing."
+	descResultCode = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
 		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
 	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
@@ -47,19 +54,19 @@ const (
 
 // deviceCommandModel is what the resource and the data source have in common.
 type deviceCommandModel struct {
-	ID                types.String         `tfsdk:"id"`
-	DeviceID          types.String         `tfsdk:"device_id"`
-	ServiceID         types.String         `tfsdk:"service_id"`
-	CommandName       types.String         `tfsdk:"command_name"`
-	Paras             types.Dynamic        `tfsdk:"paras"`
-	FailOnDeviceError types.Bool           `tfsdk:"fail_on_device_error"`
-	CommandID         types.String         `tfsdk:"command_id"`
-	Response          types.Dynamic        `tfsdk:"response"`
-	ResponseJSON      jsontypes.Normalized `tfsdk:"response_json"`
-	ResultCode        types.Int64          `tfsdk:"result_code"`
-	ErrorCode         types.String         `tfsdk:"error_code"`
-	ErrorMsg          types.String         `tfsdk:"error_msg"`
-	DeliveredAt       types.String         `tfsdk:"delivered_at"`
+	ID                types.String  `tfsdk:"id"`
+	DeviceID          types.String  `tfsdk:"device_id"`
+	ServiceID         types.String  `tfsdk:"service_id"`
+	CommandName       types.String  `tfsdk:"command_name"`
+	Paras             types.Dynamic `tfsdk:"paras"`
+	FailOnDeviceError types.Bool    `tfsdk:"fail_on_device_error"`
+	CommandID         types.String  `tfsdk:"command_id"`
+	Response          types.Dynamic `tfsdk:"response"`
+	ResponseJSON      types.String  `tfsdk:"response_json"`
+	ResultCode        types.Int64   `tfsdk:"result_code"`
+	ErrorCode         types.String  `tfsdk:"error_code"`
+	ErrorMsg          types.String  `tfsdk:"error_msg"`
+	DeliveredAt       types.String  `tfsdk:"delivered_at"`
 }
 
 // failOnDeviceError reads the flag, defaulting to true when it is not set (the data source
@@ -119,9 +126,10 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, forRe
 		diagnoseDeliveryError(ctx, pd, cmd, result, err, diags)
 		return false
 	}
-	codeErr := m.setResult(ctx, result, time.Now(), diags)
-	if codeErr != nil || m.ResultCode.ValueInt64() != 0 {
-		reportDeviceFailure(m, result, codeErr, forResource, diags)
+	reply := m.setResult(ctx, result, time.Now())
+	reportReplyNotes(cmd, result.CommandID, reply, pd.client.MaskSecrets, diags)
+	if reply.CodeErr != nil || m.ResultCode.ValueInt64() != 0 {
+		reportDeviceFailure(m, result, reply.CodeErr, forResource, pd.client.MaskSecrets, diags)
 	}
 	return true
 }
@@ -137,39 +145,17 @@ func notConfiguredDetail(pd *providerData, deviceID string) string {
 		"Please report this issue to the provider developers.", deviceID)
 }
 
-// setResult copies a delivery's answer into the computed attributes. It returns the error
-// of a result_code that is not an integer, which leaves result_code null.
-func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time, diags *diag.Diagnostics) error {
+// setResult copies a delivery's answer into the computed attributes and returns the reply
+// as readReply read it.
+func (m *deviceCommandModel) setResult(ctx context.Context, r *iotda.CommandResult, at time.Time) deviceReply {
+	reply := readReply(ctx, r.Response)
 	m.CommandID = types.StringValue(r.CommandID)
 	m.ID = types.StringValue(r.CommandID)
-	if r.CommandID == "" {
-		// The platform always allocates a command id; keep the resource identifiable anyway.
-		m.ID = types.StringValue(m.DeviceID.ValueString() + "@" + at.UTC().Format(time.RFC3339Nano))
-	}
 	m.ErrorCode = nullIfEmpty(r.ErrorCode)
 	m.ErrorMsg = nullIfEmpty(r.ErrorMsg)
 	m.DeliveredAt = types.StringValue(at.UTC().Format(time.RFC3339))
-	code, codeErr := resultCode(r.Response)
-	m.ResultCode = types.Int64Value(code)
-	if codeErr != nil {
-		m.ResultCode = types.Int64Null()
-	}
-	m.Response = types.DynamicNull()
-	m.ResponseJSON = jsontypes.NewNormalizedNull()
-	raw := bytes.TrimSpace(r.Response)
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return codeErr
-	}
-	resp, err := jsonToDynamic(ctx, raw)
-	if err != nil {
-		diags.AddWarning("Device Reply Could Not Be Read",
-			fmt.Sprintf("Device %q answered command %s, but its reply could not be read (%v), so response "+
-				"and response_json are null. The reply was: %s", m.DeviceID.ValueString(), r.CommandID, err, raw))
-		return codeErr
-	}
-	m.Response = resp
-	m.ResponseJSON = jsontypes.NewNormalizedValue(string(raw))
-	return codeErr
+	m.Response, m.ResponseJSON, m.ResultCode = reply.Object, reply.JSON, reply.ResultCode
+	return reply
 }
 
 func nullIfEmpty(s string) types.String {
@@ -177,39 +163,4 @@ func nullIfEmpty(s string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(s)
-}
-
-// resultCode reads result_code from a device reply. The platform treats a missing (or
-// null) result_code as success, and so does this. A number, or a string holding one, must
-// be an integer (1.0 is 1). Anything else is an error: the caller reports it as a failure
-// the device reported, never as a success.
-func resultCode(raw json.RawMessage) (int64, error) {
-	var reply struct {
-		ResultCode json.RawMessage `json:"result_code"`
-	}
-	// A reply that is not a JSON object has no result_code either.
-	_ = json.Unmarshal(raw, &reply)
-	if len(reply.ResultCode) == 0 || string(reply.ResultCode) == "null" {
-		return 0, nil
-	}
-	text := reply.ResultCode
-	var s string
-	if json.Unmarshal(text, &s) == nil {
-		text = []byte(s)
-	}
-	var n json.Number
-	if json.Unmarshal(text, &n) == nil {
-		if code, err := n.Int64(); err == nil {
-			return code, nil
-		}
-		// ParseFloat gives ±Inf, with an error, for exponents beyond float64: no big numbers.
-		if f, err := n.Float64(); err == nil && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
-			return int64(f), nil
-		}
-	}
-	shown := string(reply.ResultCode)
-	if len(shown) > 64 {
-		shown = shown[:64] + "..."
-	}
-	return 0, fmt.Errorf("result_code %s is not an integer", shown)
 }

@@ -1,15 +1,21 @@
 package provider
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
@@ -89,5 +95,104 @@ resource "iotda_device_command" "example" {
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps:                    []resource.TestStep{step("iotda"), step("iotda.instance")},
+	})
+}
+
+// deliveredCommandNames lists the command_name of every command the mock published to
+// deviceID, in order.
+func deliveredCommandNames(t *testing.T, s *mockserver.Server, deviceID string) []string {
+	t.Helper()
+	var names []string
+	for _, d := range s.Deliveries(deviceID) {
+		var cmd struct {
+			CommandName string `json:"command_name"`
+		}
+		if err := json.Unmarshal(d.Body, &cmd); err != nil {
+			t.Fatalf("delivery %s: %v", d.Body, err)
+		}
+		names = append(names, cmd.CommandName)
+	}
+	return names
+}
+
+// TestExamples_Sequence applies the sequence recipe: three commands in order, all three
+// again in the same order when var.round changes, and nothing when it does not.
+func TestExamples_Sequence(t *testing.T) {
+	t.Parallel()
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+	}})
+	hcl := target.ProviderHCL + readExample(t, "resources/iotda_device_command/sequence.tf")
+	order := func(want ...string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			if got := deliveredCommandNames(t, target.Server, "d-123"); !slices.Equal(got, want) {
+				return fmt.Errorf("the device received %v, want %v", got, want)
+			}
+			return nil
+		}
+	}
+	round := func(r string) config.Variables { return config.Variables{"round": config.StringVariable(r)} }
+	once := []string{"STOP", "CALIBRATE", "START"}
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: hcl, ConfigVariables: round("1"), Check: order(once...)},
+			{Config: hcl, ConfigVariables: round("2"), Check: order(append(slices.Clone(once), once...)...)},
+			{
+				Config: hcl, ConfigVariables: round("2"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            order(append(slices.Clone(once), once...)...),
+			},
+		},
+	})
+}
+
+// TestExamples_Postcondition applies the postcondition recipe: a reply that says the
+// command took effect passes; one that does not fails the apply, keeps the delivery in
+// state (no second delivery on the next plan), and -replace (here a taint) delivers again.
+func TestExamples_Postcondition(t *testing.T) {
+	t.Parallel()
+	busy := json.RawMessage(`{"result_code":0,"paras":{"result":"busy"}}`)
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "d-123", Simulated: &mockserver.Behavior{Response: busy}},
+	}})
+	config := target.ProviderHCL + readExample(t, "resources/iotda_device_command/postcondition.tf")
+	const addr = "iotda_device_command.set_interval"
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Resource postcondition failed.*did\s+not\s+apply\s+the\s+interval.*"busy"`),
+			},
+			// The delivery is in state: the plan reports the failure again, delivering nothing.
+			{
+				PreConfig: func() {
+					if n := len(target.Server.Deliveries("d-123")); n != 1 {
+						t.Errorf("the device received %d commands, want 1", n)
+					}
+				},
+				Config:      config,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Resource postcondition failed.*"busy"`),
+			},
+			// The device is ready now; delivering again passes.
+			{
+				PreConfig: func() {
+					target.Server.RemoveDevice("d-123")
+					if err := target.Server.AddDevice(mockserver.Device{ID: "d-123",
+						Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Taint:  []string{addr},
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("response").AtMapKey("paras").AtMapKey("result"),
+						knownvalue.StringExact("success")),
+				},
+				Check: checkDeliveries(target.Server, "d-123", 2),
+			},
+		},
 	})
 }

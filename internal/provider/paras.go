@@ -79,7 +79,10 @@ func parasJSON(v types.Dynamic) (json.RawMessage, error) {
 	}
 }
 
-// compactJSONObject checks that s is exactly one JSON object and returns it compacted.
+// compactJSONObject checks that s is exactly one JSON object and returns it in the form the
+// object form of paras has: compacted, with every string written the way encodeString
+// writes it (so `\u00e9` and `é`, or jsonencode's `\u003c` and `<`, send the same bytes).
+// Numbers and the order of members stay exactly as written.
 func compactJSONObject(s string) (json.RawMessage, error) {
 	trimmed := strings.TrimSpace(s)
 	if !strings.HasPrefix(trimmed, "{") {
@@ -94,7 +97,89 @@ func compactJSONObject(s string) (json.RawMessage, error) {
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err)}
 	}
-	return buf.Bytes(), nil
+	return canonicalStrings(buf.Bytes()), nil
+}
+
+// canonicalStrings rewrites every string of compact, valid JSON as encodeString writes it.
+// A string holding an escaped lone UTF-16 surrogate (such as "\ud800") is kept as written:
+// decoding it would turn it into U+FFFD, another value.
+func canonicalStrings(compact []byte) []byte {
+	out := make([]byte, 0, len(compact))
+	for i := 0; i < len(compact); {
+		if compact[i] != '"' {
+			out = append(out, compact[i])
+			i++
+			continue
+		}
+		end := stringEnd(compact, i)
+		token := compact[i:end]
+		var decoded string
+		if bytes.IndexByte(token, '\\') < 0 || hasLoneSurrogate(token) || json.Unmarshal(token, &decoded) != nil {
+			out = append(out, token...) // Nothing escaped, or not to be decoded.
+		} else {
+			var b bytes.Buffer
+			_ = encodeString(&b, decoded) // A decoded string always encodes.
+			out = append(out, b.Bytes()...)
+		}
+		i = end
+	}
+	return out
+}
+
+// stringEnd returns the index just past the JSON string starting at b[start] == '"'.
+func stringEnd(b []byte, start int) int {
+	for i := start + 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++ // Skip the escaped character.
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// hasLoneSurrogate reports whether a JSON string token escapes a UTF-16 surrogate that is
+// not part of a pair.
+func hasLoneSurrogate(token []byte) bool {
+	pendingHigh := false
+	for i := 0; i < len(token); i++ {
+		if token[i] != '\\' || i+1 >= len(token) {
+			if pendingHigh {
+				return true
+			}
+			continue
+		}
+		if token[i+1] != 'u' || i+6 > len(token) {
+			if pendingHigh {
+				return true
+			}
+			i++
+			continue
+		}
+		r, err := strconv.ParseUint(string(token[i+2:i+6]), 16, 32)
+		if err != nil {
+			return true
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if pendingHigh {
+				return true
+			}
+			pendingHigh = true
+		case r >= 0xDC00 && r < 0xE000:
+			if !pendingHigh {
+				return true
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return true
+			}
+		}
+		i += 5
+	}
+	return pendingHigh
 }
 
 func describeJSONError(err error) string {
@@ -205,9 +290,11 @@ func encodeString(buf *bytes.Buffer, s string) error {
 	return nil
 }
 
-// formatNumber renders f as an exact JSON number literal: integers with all their digits
-// and fractions in the shortest decimal form that identifies the value at its precision,
-// which is how Terraform's own jsonencode writes numbers.
+// formatNumber renders f as a JSON number literal in the shortest decimal form that
+// identifies the value at its precision, which is how Terraform's own jsonencode writes
+// numbers: 12345678901234567890 and 0.1 come out as written, and so does 1e400 (as a 1 and
+// 400 zeros), where the binary integer Terraform holds for it has other digits after the
+// 155th.
 func formatNumber(f *big.Float) (string, error) {
 	if f == nil {
 		return "null", nil
@@ -217,10 +304,6 @@ func formatNumber(f *big.Float) (string, error) {
 	}
 	if !inRange(f) {
 		return "", errors.New("the number is too large or too small to send (at most about 1e±1233)")
-	}
-	if f.IsInt() {
-		i, _ := f.Int(nil)
-		return i.String(), nil
 	}
 	return f.Text('f', -1), nil
 }
@@ -240,83 +323,5 @@ func describeType(v attr.Value) string {
 		return "a set"
 	default:
 		return v.Type(context.Background()).String()
-	}
-}
-
-// jsonToDynamic converts a device's JSON reply into a Terraform value: objects become
-// objects, arrays tuples, numbers numbers (every digit kept) and null a null value, so
-// that configurations can write response.paras.result.
-func jsonToDynamic(ctx context.Context, raw []byte) (types.Dynamic, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return types.DynamicNull(), nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var decoded any
-	if err := dec.Decode(&decoded); err != nil {
-		return types.DynamicNull(), fmt.Errorf("decoding the device's reply: %w", err)
-	}
-	if dec.More() {
-		return types.DynamicNull(), errors.New("decoding the device's reply: unexpected data after the JSON value")
-	}
-	v, err := goToValue(ctx, decoded)
-	if err != nil {
-		return types.DynamicNull(), err
-	}
-	return types.DynamicValue(v), nil
-}
-
-func goToValue(ctx context.Context, in any) (attr.Value, error) {
-	switch in := in.(type) {
-	case nil:
-		return types.DynamicNull(), nil
-	case string:
-		return types.StringValue(in), nil
-	case bool:
-		return types.BoolValue(in), nil
-	case json.Number:
-		f, _, err := big.ParseFloat(string(in), 10, numberPrecision, big.ToNearestEven)
-		if err != nil {
-			return nil, fmt.Errorf("decoding the number %s in the device's reply: %w", in, err)
-		}
-		if !inRange(f) {
-			return nil, fmt.Errorf("the number %.40s in the device's reply is too large or too small to keep "+
-				"(at most about 1e±1233)", in)
-		}
-		return types.NumberValue(f), nil
-	case map[string]any:
-		attrTypes := make(map[string]attr.Type, len(in))
-		attrs := make(map[string]attr.Value, len(in))
-		for k, e := range in {
-			v, err := goToValue(ctx, e)
-			if err != nil {
-				return nil, err
-			}
-			attrs[k] = v
-			attrTypes[k] = v.Type(ctx)
-		}
-		obj, diags := types.ObjectValue(attrTypes, attrs)
-		if diags.HasError() {
-			return nil, errors.New("converting the device's reply to an object failed")
-		}
-		return obj, nil
-	case []any:
-		elemTypes := make([]attr.Type, len(in))
-		elems := make([]attr.Value, len(in))
-		for i, e := range in {
-			v, err := goToValue(ctx, e)
-			if err != nil {
-				return nil, err
-			}
-			elems[i] = v
-			elemTypes[i] = v.Type(ctx)
-		}
-		tup, diags := types.TupleValue(elemTypes, elems)
-		if diags.HasError() {
-			return nil, errors.New("converting the device's reply to a tuple failed")
-		}
-		return tup, nil
-	default:
-		return nil, fmt.Errorf("unexpected value %T in the device's reply", in)
 	}
 }

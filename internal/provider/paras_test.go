@@ -8,7 +8,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 )
 
 // num parses a number the way Terraform does (512-bit mantissa).
@@ -75,6 +74,12 @@ func TestParasJSON_Encodes(t *testing.T) {
 				"tiny": num(t, "1e-7"), "pi": num(t, "3.14159265358979323846264338327950288"),
 			}),
 			want: `{"big":12345678901234567890,"frac":0.1,"neg":-42,"pi":3.14159265358979323846264338327950288,"tiny":0.0000001}`,
+		},
+		// The binary value Terraform holds for 1e400 is another integer beyond the 155th
+		// digit; jsonencode writes the shortest form, and so must the object form.
+		"integers beyond 512 bits as jsonencode writes them": {
+			in:   obj(t, map[string]attr.Value{"n": num(t, "1e400"), "m": num(t, "-123456789e300")}),
+			want: `{"m":-123456789` + strings.Repeat("0", 300) + `,"n":1` + strings.Repeat("0", 400) + `}`,
 		},
 		"nesting, tuples, lists, null and bool": {
 			in: obj(t, map[string]attr.Value{
@@ -159,123 +164,28 @@ func TestParasJSON_Unknown(t *testing.T) {
 	}
 }
 
-func TestJSONToDynamic_Types(t *testing.T) {
+// TestParasJSON_StringsAsTheObjectFormWritesThem: a JSON string and the object form send
+// the same bytes for the same value, whatever escapes the string uses; numbers and member
+// order stay as written, and an escaped lone surrogate, which has no character, stays too.
+func TestParasJSON_StringsAsTheObjectFormWritesThem(t *testing.T) {
 	t.Parallel()
-	raw := `{"result_code":0,"paras":{"result":"success","n":12345678901234567890,"f":0.1,` +
-		`"arr":[1,"a",null,{"x":true}],"nil":null,"u":"héllo ✓","empty":{},"none":[]}}`
-	got, err := jsonToDynamic(t.Context(), []byte(raw))
-	if err != nil {
-		t.Fatalf("jsonToDynamic: %v", err)
-	}
-	root, ok := got.UnderlyingValue().(basetypes.ObjectValue)
-	if !ok {
-		t.Fatalf("response is %T, want an object", got.UnderlyingValue())
-	}
-	paras, ok := root.Attributes()["paras"].(basetypes.ObjectValue)
-	if !ok {
-		t.Fatalf("paras is %T, want an object", root.Attributes()["paras"])
-	}
-	attrs := paras.Attributes()
-	if s, ok := attrs["result"].(basetypes.StringValue); !ok || s.ValueString() != "success" {
-		t.Errorf("paras.result = %v, want \"success\"", attrs["result"])
-	}
-	if s, ok := attrs["u"].(basetypes.StringValue); !ok || s.ValueString() != "héllo ✓" {
-		t.Errorf("paras.u = %v, want unicode kept", attrs["u"])
-	}
-	for key, want := range map[string]string{"n": "12345678901234567890", "f": "0.1"} {
-		n, ok := attrs[key].(basetypes.NumberValue)
-		if !ok {
-			t.Fatalf("paras.%s is %T, want a number", key, attrs[key])
-		}
-		if s, _ := formatNumber(n.ValueBigFloat()); s != want {
-			t.Errorf("paras.%s = %s, want %s", key, s, want)
-		}
-	}
-	if !attrs["nil"].IsNull() {
-		t.Errorf("paras.nil = %v, want null", attrs["nil"])
-	}
-	arr, ok := attrs["arr"].(basetypes.TupleValue)
-	if !ok || len(arr.Elements()) != 4 {
-		t.Fatalf("paras.arr = %v, want a tuple of 4", attrs["arr"])
-	}
-	if _, ok := arr.Elements()[3].(basetypes.ObjectValue); !ok {
-		t.Errorf("paras.arr[3] is %T, want an object", arr.Elements()[3])
-	}
-	if tup, ok := attrs["none"].(basetypes.TupleValue); !ok || len(tup.Elements()) != 0 {
-		t.Errorf("paras.none = %v, want an empty tuple", attrs["none"])
-	}
-}
-
-// TestJSONToDynamic_RoundTrip checks that a reply converted to a Terraform value encodes
-// back to the same JSON, so nothing is lost in between.
-func TestJSONToDynamic_RoundTrip(t *testing.T) {
-	t.Parallel()
-	for _, raw := range []string{
-		`{"a":[1,2.5,-3e-7,{"b":null}],"c":"\u00e9\u2713<>&","d":true,"e":{}}`,
-		`{"big":123456789012345678901234567890,"frac":0.30000000000000000000000001}`,
+	for in, want := range map[string]string{
+		`{"a":"\u00e9\u003c\/\u0026"}`:                `{"a":"é</&"}`,
+		`{"\u0061":1.50,"b":[ "x\ty" ]}`:              `{"a":1.50,"b":["x\ty"]}`,
+		`{"e":"\ud83d\ude00","q":"\"\\"}`:             `{"e":"😀","q":"\"\\"}`,
+		`{"lone":"\ud800x","low":"\udc00"}`:           `{"lone":"\ud800x","low":"\udc00"}`,
+		`{"z":1,"a":2}`:                               `{"z":1,"a":2}`,
+		`{"ls":"\u2028","nul":"\u0000","c":"\u001f"}`: `{"ls":"\u2028","nul":"\u0000","c":"\u001f"}`,
 	} {
-		v, err := jsonToDynamic(t.Context(), []byte(raw))
-		if err != nil {
-			t.Fatalf("jsonToDynamic(%s): %v", raw, err)
-		}
-		got, err := parasJSON(v)
-		if err != nil {
-			t.Fatalf("parasJSON: %v", err)
-		}
-		want, _ := compactJSONObject(raw)
-		// Exponents are rewritten in plain decimal; compare through the decoded numbers.
-		want = []byte(strings.Replace(string(want), "-3e-7", "-0.0000003", 1))
-		want = []byte(strings.NewReplacer(`\u00e9`, "é", `\u2713`, "✓").Replace(string(want)))
-		if string(got) != string(want) {
-			t.Errorf("round trip\n got: %s\nwant: %s", got, want)
+		got, err := parasJSON(types.DynamicValue(types.StringValue(in)))
+		if err != nil || string(got) != want {
+			t.Errorf("parasJSON(%s) = %s, %v; want %s", in, got, err, want)
 		}
 	}
-}
-
-func TestJSONToDynamic_Edges(t *testing.T) {
-	t.Parallel()
-	if v, err := jsonToDynamic(t.Context(), []byte("  ")); err != nil || !v.IsNull() {
-		t.Errorf("empty reply = %v, %v; want null, nil", v, err)
-	}
-	if v, err := jsonToDynamic(t.Context(), []byte(`"done"`)); err != nil || v.UnderlyingValue().String() != `"done"` {
-		t.Errorf("string reply = %v, %v; want \"done\"", v, err)
-	}
-	for _, bad := range []string{`{"a":`, `{"a":1} x`, `nope`, `{"huge":1e100000000}`, `{"tiny":1e-100000000}`} {
-		if _, err := jsonToDynamic(t.Context(), []byte(bad)); err == nil {
-			t.Errorf("jsonToDynamic(%q) succeeded, want an error", bad)
-		}
-	}
-}
-
-func TestResultCode(t *testing.T) {
-	t.Parallel()
-	for raw, want := range map[string]int64{
-		`{"result_code":0}`:           0,
-		`{"paras":{}}`:                0,
-		`{"result_code":5}`:           5,
-		`{"result_code":-1}`:          -1,
-		`{"result_code":"7"}`:         7,
-		`{"result_code":1.0}`:         1,
-		`{"result_code":1e0}`:         1,
-		`{"result_code":"2.0"}`:       2,
-		`{"result_code":0.0}`:         0,
-		`{"result_code":null}`:        0,
-		`[1]`:                         0,
-		``:                            0,
-		`{"result_code":1,"x":[1,2]}`: 1,
-	} {
-		if got, err := resultCode([]byte(raw)); err != nil || got != want {
-			t.Errorf("resultCode(%s) = %d, %v; want %d", raw, got, err, want)
-		}
-	}
-	// Not an integer: never a success.
-	for _, raw := range []string{
-		`{"result_code":"x"}`, `{"result_code":"fail"}`, `{"result_code":true}`, `{"result_code":0.5}`,
-		`{"result_code":{}}`, `{"result_code":[0]}`, `{"result_code":""}`, `{"result_code":"NaN"}`,
-		`{"result_code":1e100000000}`, `{"result_code":9223372036854775808}`, `{"result_code":"0x10"}`,
-	} {
-		if got, err := resultCode([]byte(raw)); err == nil || !strings.Contains(err.Error(), "result_code") {
-			t.Errorf("resultCode(%s) = %d, %v; want an error naming result_code", raw, got, err)
-		}
+	// jsonencode escapes <, > and & as \u003c, \u003e and \u0026; the object form does not.
+	object, _ := parasJSON(types.DynamicValue(obj(t, map[string]attr.Value{"note": types.StringValue("<b> & \u2028")})))
+	encoded, _ := parasJSON(types.DynamicValue(types.StringValue(`{"note":"\u003cb\u003e \u0026 \u2028"}`)))
+	if string(object) != string(encoded) {
+		t.Errorf("object form %s and jsonencode form %s differ", object, encoded)
 	}
 }

@@ -1,0 +1,79 @@
+package iotda
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
+// encoding/json refuses values nested more than 10,000 levels deep (json.Valid,
+// json.Unmarshal and json.Compact alike), but such a value is valid JSON, and a device may
+// reply with one: IoTDA passes the reply on inside its answer. The functions below read
+// JSON token by token instead, at any depth, so that such an answer is still read as what
+// it is and the delivery is never lost. They are linear in the size of the text.
+
+// ValidJSON reports whether text holds exactly one valid JSON value, at any depth.
+func ValidJSON(text []byte) bool {
+	if json.Valid(text) {
+		return true // The common case, and the fast one.
+	}
+	dec := json.NewDecoder(bytes.NewReader(text))
+	if err := skipValue(dec); err != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return errors.Is(err, io.EOF)
+}
+
+// ObjectMembers splits text, which must be exactly one JSON object, into its members' raw
+// values (a later duplicate key wins, as with encoding/json), at any depth. ok is false
+// when text is not one valid JSON object.
+func ObjectMembers(text []byte) (members map[string]json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, false
+	}
+	members = map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, isKey := tok.(string)
+		if err != nil || !isKey {
+			return nil, false
+		}
+		start := dec.InputOffset() // Just after the key: the colon and the value follow.
+		if err := skipValue(dec); err != nil {
+			return nil, false
+		}
+		raw := bytes.TrimSpace(text[start:dec.InputOffset()])
+		members[key] = bytes.TrimSpace(bytes.TrimPrefix(raw, []byte(":")))
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, false
+	}
+	return members, true
+}
+
+// skipValue reads one JSON value, whatever its depth.
+func skipValue(dec *json.Decoder) error {
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
+}
