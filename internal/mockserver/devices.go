@@ -174,7 +174,7 @@ func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage,
 		return nil, err
 	}
 	d.journal.add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ClientID: sess.clientID, Body: payload})
-	if err := d.send(b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
+	if err := d.send(ctx, b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
 		d.dropWaiter(key, ch)
 		return nil, err
 	}
