@@ -6,10 +6,15 @@
 // The package has two halves that meet only through the Server:
 //
 //   - the HTTP side (http.go, requestbody.go, auth.go, journal.go, faults.go, admin.go,
-//     tls.go) accepts command requests, authenticates them, journals them and asks the
-//     device side to deliver;
-//   - the device side (broker.go, brokerlimits.go, devices.go, simdevice.go) owns the
-//     registry, the MQTT broker, the live sessions and the matching of replies to commands.
+//     fleet_admin.go, tls.go) accepts command requests, authenticates them, journals them
+//     and asks the device side to deliver;
+//   - the device side (broker.go, brokerlimits.go, devices.go, session.go, redelivery.go,
+//     upstream.go, fleet.go) owns the registry, the MQTT broker, the live sessions (MQTT
+//     clients, or fleet devices' in-process sessions), the delivery of commands and the
+//     matching of replies to them.
+//
+// The simulated devices (simdevice.go) are MQTT clients like any device, on a small client
+// of their own (deviceconn.go); RunDevice (devicerun.go) runs one as a program.
 //
 // Limits (limits.go) bound what any peer can make either half read, hold or wait for.
 //
@@ -125,6 +130,10 @@ type Behavior struct {
 	// Response is the reply for BehaviorReply, published as is. Default
 	// {"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}.
 	Response json.RawMessage `json:"response,omitempty"`
+	// RawResponse, when set, is the reply for BehaviorReply instead of Response, published
+	// byte for byte whether or not it is JSON ("" publishes an empty payload): for trying
+	// out what the platform does with a device's odd replies.
+	RawResponse *string `json:"raw_response,omitempty"`
 	// ResultCode, when non-zero, replaces result_code in the reply (reply and echo).
 	ResultCode int `json:"result_code,omitempty"`
 	// Delay is how long the device waits before answering.

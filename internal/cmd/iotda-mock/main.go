@@ -94,6 +94,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -121,7 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logs := newLogWriter(stderr)
+	defer func() { _ = logs.Close() }()
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	opts.Logger = logger
 
 	s, err := mockserver.New(opts)
