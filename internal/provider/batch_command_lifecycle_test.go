@@ -107,7 +107,7 @@ func TestBatchCommandResource_ClientTimeoutKeepsTheTask(t *testing.T) {
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("PartialSuccess")),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("failed_device_ids"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("silent-1")})),
-					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.MapSizeExact(3)),
+					expectResults(testBatchAddr, resultKeys("fleet-1", "silent-1", "fleet-2")),
 				},
 				Check: checkTasks(s, 1),
 			},
@@ -212,7 +212,7 @@ resource "iotda_batch_command" "test" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("id"), knownvalue.StringExact(id)),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("Success")),
-					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.MapSizeExact(2)),
+					expectResults(testBatchAddr, resultKeys("fleet-1", "fleet-2")),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("triggers"),
 						knownvalue.MapExact(map[string]knownvalue.Check{"owner": knownvalue.StringExact("ops")})),
 				},

@@ -54,46 +54,59 @@ func TestSubtaskResult(t *testing.T) {
 			`{"status":"Success","command_id":"c","result_code":4,"response":{"result_code":"4"}}`, true},
 		{"result code not an integer", iotda.Subtask{Target: "a", Status: "Success", Output: `{"response":{"result_code":1.5}}`},
 			`{"status":"Success","response":{"result_code":1.5}}`, true},
-		{"text Terraform would normalize", iotda.Subtask{Target: "a", Status: "Success", Output: "{\"command_id\":\"c\",\"response\":{\"name\":\"e\u0301\"}}"},
-			`{"status":"Success","command_id":"c","result_code":0,"response":{"name":"e\u0301"}}`, false},
 		{"a reply that is not JSON", iotda.Subtask{Target: "a", Status: "Success", Output: "rebooted <ok>"},
 			`{"status":"Success","result_code":0,"response":"rebooted <ok>"}`, false},
 		{"offline", iotda.Subtask{Target: "a", Status: "Fail", ErrorCode: "IOTDA.014016", ErrorMsg: "offline"},
 			`{"status":"Fail","error_code":"IOTDA.014016","error_msg":"offline"}`, true},
 		{"stopped", iotda.Subtask{Target: "a", Status: "Stopped"}, `{"status":"Stopped"}`, true},
 	} {
-		v, failure := subtaskResult(c.st)
-		s, ok := v.(types.String)
-		if !ok || s.ValueString() != c.entry || (failure != nil) != c.failed {
-			t.Errorf("%s: entry %v, failure %+v; want %s, failed %v", c.name, v, failure, c.entry, c.failed)
-		}
-		if !json.Valid([]byte(s.ValueString())) {
-			t.Errorf("%s: entry is not JSON", c.name)
+		e, failure := subtaskResult(c.st)
+		if string(e.text) != c.entry || e.deep || (failure != nil) != c.failed || !json.Valid(e.text) {
+			t.Errorf("%s: entry %s (deep %v), failure %+v; want %s, failed %v", c.name, e.text, e.deep, failure, c.entry, c.failed)
 		}
 	}
 }
 
-func TestSubtaskResult_DeepReplyIsKeptWhole(t *testing.T) {
-	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
-	v, failure := subtaskResult(iotda.Subtask{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`})
-	s, ok := v.(types.String)
-	entry := s.ValueString()
-	if !ok || failure != nil || entry != ` {"status":"Success","command_id":"c","result_code":0,"response":`+deep+`}` {
-		t.Fatalf("failure %+v, entry %.120s...", failure, entry)
-	}
-}
-
-func TestSetResults_SortsFailuresAndCountsEachDeviceOnce(t *testing.T) {
+func TestSetResults(t *testing.T) {
 	var m batchCommandModel
 	failures := m.setResults([]iotda.Subtask{
-		{Target: "c", Status: "Fail", ErrorCode: "E"}, {Target: "a", Status: "Success", Output: `{}`},
+		{Target: "c", Status: "Fail", ErrorCode: "E"}, {Target: "a", Status: "Success", Output: `{"response":{"v":"<é>"}}`},
 		{Target: "b", Status: "Fail", ErrorCode: "E"}, {Target: "b", Status: "Fail", ErrorCode: "E"},
 	})
 	if len(failures) != 2 || failures[0].DeviceID != "b" || failures[1].DeviceID != "c" {
 		t.Fatalf("failures %+v", failures)
 	}
-	if got := fmt.Sprint(listStrings(m.FailedDeviceIDs)); got != "[b c]" || len(m.Results.Elements()) != 3 {
-		t.Fatalf("failed_device_ids %s, %d results", got, len(m.Results.Elements()))
+	if got := fmt.Sprint(listStrings(m.FailedDeviceIDs)); got != "[b c]" {
+		t.Fatalf("failed_device_ids %s", got)
+	}
+	want := `{"a":{"status":"Success","result_code":0,"response":{"v":"<é>"}},"b":{"status":"Fail","error_code":"E"},` +
+		`"c":{"status":"Fail","error_code":"E"}}`
+	if m.Results.ValueString() != want {
+		t.Fatalf("results %s\nwant    %s", m.Results.ValueString(), want)
+	}
+}
+
+func TestSetResults_TextTerraformWouldNormalizeIsEscaped(t *testing.T) {
+	var m batchCommandModel
+	m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: "{\"response\":{\"name\":\"e\u0301\"}}"}})
+	if want := `{"a":{"status":"Success","result_code":0,"response":{"name":"e\u0301"}}}`; m.Results.ValueString() != want {
+		t.Fatalf("results %s, want %s", m.Results.ValueString(), want)
+	}
+	var decoded map[string]struct {
+		Response struct{ Name string } `json:"response"`
+	}
+	if err := json.Unmarshal([]byte(m.Results.ValueString()), &decoded); err != nil || decoded["a"].Response.Name != "e\u0301" {
+		t.Fatalf("decoded %+v, %v: the escapes decode to what the device sent", decoded, err)
+	}
+}
+
+func TestSetResults_DeepReplyIsKeptWhole(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	var m batchCommandModel
+	failures := m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`}})
+	if want := ` {"a":{"status":"Success","command_id":"c","result_code":0,"response":` + deep + `}}`; len(failures) != 0 ||
+		m.Results.ValueString() != want {
+		t.Fatalf("failures %+v, results %.120s...", failures, m.Results.ValueString())
 	}
 }
 

@@ -2,9 +2,13 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +101,75 @@ func noBatchRequestsSince(s *mockserver.Server) (mark func(), check resource.Tes
 	}
 }
 
+// expectResults checks a resource's results: check gets each device's entry as JSON text.
+func expectResults(addr string, check func(results map[string]json.RawMessage) error) statecheck.StateCheck {
+	return resultsCheck{addr: addr, check: check}
+}
+
+type resultsCheck struct {
+	addr  string
+	check func(map[string]json.RawMessage) error
+}
+
+func (c resultsCheck) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	if req.State == nil || req.State.Values == nil || req.State.Values.RootModule == nil {
+		resp.Error = errors.New("no state")
+		return
+	}
+	for _, r := range req.State.Values.RootModule.Resources {
+		if r.Address != c.addr {
+			continue
+		}
+		text, ok := r.AttributeValues["results"].(string)
+		if !ok {
+			resp.Error = fmt.Errorf("%s: results is %v, not a string", c.addr, r.AttributeValues["results"])
+			return
+		}
+		var results map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(text), &results); err != nil {
+			resp.Error = fmt.Errorf("%s: results is not a JSON object: %w", c.addr, err)
+			return
+		}
+		resp.Error = c.check(results)
+		return
+	}
+	resp.Error = fmt.Errorf("%s is not in the state", c.addr)
+}
+
+// resultKeys checks that results hold exactly the given devices.
+func resultKeys(ids ...string) func(map[string]json.RawMessage) error {
+	return func(results map[string]json.RawMessage) error {
+		got := slices.Sorted(maps.Keys(results))
+		want := slices.Sorted(slices.Values(ids))
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("results hold %v, want %v", got, want)
+		}
+		return nil
+	}
+}
+
+// resultCount checks how many devices results hold.
+func resultCount(n int) func(map[string]json.RawMessage) error {
+	return func(results map[string]json.RawMessage) error {
+		if len(results) != n {
+			return fmt.Errorf("results hold %d devices, want %d", len(results), n)
+		}
+		return nil
+	}
+}
+
+// resultEntries checks entries against patterns.
+func resultEntries(patterns map[string]string) func(map[string]json.RawMessage) error {
+	return func(results map[string]json.RawMessage) error {
+		for id, p := range patterns {
+			if !regexp.MustCompile(p).Match(results[id]) {
+				return fmt.Errorf("result of %s is %s, want %s", id, results[id], p)
+			}
+		}
+		return nil
+	}
+}
+
 // mockCheck is a state check that looks at the mock instead of the state.
 type mockCheck func() error
 
@@ -122,7 +195,7 @@ func TestBatchCommandResource_Success(t *testing.T) {
   paras        = { delay = 5, big = 12345678901234567890 }
 `) + `
 output "fleet_2" {
-  value = jsondecode(iotda_batch_command.test.results["fleet-2"])
+  value = jsondecode(iotda_batch_command.test.results)["fleet-2"]
 }
 `
 	mark, noRequests := noBatchRequestsSince(target.Server)
@@ -138,7 +211,7 @@ output "fleet_2" {
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("task_name"), knownvalue.StringRegexp(regexp.MustCompile(`^tf_\d{8}T\d{6}_[0-9a-f]{8}$`))),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("created_at"), knownvalue.StringRegexp(rfc3339UTC)),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("failed_device_ids"), knownvalue.ListSizeExact(0)),
-					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.MapSizeExact(3)),
+					expectResults(testBatchAddr, resultKeys("fleet-1", "fleet-2", "fleet-3")),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("progress"), knownvalue.ObjectPartial(map[string]knownvalue.Check{
 						"total": knownvalue.Int64Exact(3), "success": knownvalue.Int64Exact(3), "fail": knownvalue.Int64Exact(0)})),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("max_failed_devices"), knownvalue.Int64Exact(0)),
@@ -212,16 +285,15 @@ func TestBatchCommandResource_PartialFailure(t *testing.T) {
 	stateChecks := []statecheck.StateCheck{
 		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("PartialSuccess")),
 		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("failed_device_ids"), failed),
-		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.MapSizeExact(7)),
-		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results").AtMapKey("offline-1"),
-			knownvalue.StringExact(`{"status":"Fail","error_code":"IOTDA.014016","error_msg":"Operation not allowed. The device is not online."}`)),
-		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results").AtMapKey("silent-1"),
-			knownvalue.StringRegexp(regexp.MustCompile(`^\{"status":"Fail","error_code":"IOTDA.014111",`))),
-		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results").AtMapKey("unknown-1"),
-			knownvalue.StringRegexp(regexp.MustCompile(`"error_code":"IOTDA.014000"`))),
-		// The failing device answered: the subtask succeeded, its reply says 7.
-		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results").AtMapKey("failing-1"),
-			knownvalue.StringRegexp(regexp.MustCompile(`^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":7,"response":\{"result_code":7,`))),
+		expectResults(testBatchAddr, resultCount(7)),
+		expectResults(testBatchAddr, resultEntries(map[string]string{
+			"offline-1": `^\{"status":"Fail","error_code":"IOTDA.014016","error_msg":"Operation not allowed. The device is not online."\}$`,
+			"silent-1":  `^\{"status":"Fail","error_code":"IOTDA.014111",`,
+			"unknown-1": `"error_code":"IOTDA.014000"`,
+			// The failing device answered: the subtask succeeded, its reply says 7.
+			"failing-1": `^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":7,"response":\{"result_code":7,`,
+			"fleet-1":   `^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":0,"response":\{"result_code":0,`,
+		})),
 	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
@@ -295,7 +367,7 @@ resource "iotda_batch_command" "retry" {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("iotda_batch_command.retry", tfjsonpath.New("device_ids"), knownvalue.ListExact(
 					[]knownvalue.Check{knownvalue.StringExact("offline-1"), knownvalue.StringExact("offline-2")})),
-				statecheck.ExpectKnownValue("iotda_batch_command.retry", tfjsonpath.New("results"), knownvalue.MapSizeExact(2)),
+				expectResults("iotda_batch_command.retry", resultKeys("offline-1", "offline-2")),
 			},
 			Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 2), checkDeliveries(target.Server, "fleet-1", 1)),
 		}},
@@ -321,8 +393,7 @@ func TestBatchCommandResource_GroupTargets(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("Success")),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("device_ids"), knownvalue.Null()),
-					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.MapExact(map[string]knownvalue.Check{
-						"fleet-1": knownvalue.NotNull(), "fleet-2": knownvalue.NotNull(), "fleet-4": knownvalue.NotNull()})),
+					expectResults(testBatchAddr, resultKeys("fleet-1", "fleet-2", "fleet-4")),
 				},
 				Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 1), checkDeliveries(target.Server, "fleet-2", 1),
 					checkDeliveries(target.Server, "fleet-3", 0)),
@@ -420,11 +491,11 @@ func TestBatchCommandResource_PagesThroughTwoThousandDevices(t *testing.T) {
   paras      = { n = 1 }
 `) + `
 output "successes" {
-  value = length([for id, r in iotda_batch_command.test.results : id if jsondecode(r).status == "Success"])
+  value = length([for id, r in jsondecode(iotda_batch_command.test.results) : id if r.status == "Success"])
 }
 `,
 			ConfigStateChecks: []statecheck.StateCheck{
-				statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.MapSizeExact(2000)),
+				expectResults(testBatchAddr, resultCount(2000)),
 				statecheck.ExpectKnownOutputValue("successes", knownvalue.Int64Exact(2000)),
 				statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("failed_device_ids"), knownvalue.ListSizeExact(0)),
 			},

@@ -16,7 +16,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -140,18 +139,17 @@ func batchCommandAttributes() map[string]schema.Attribute {
 			ElementType: types.StringType, Computed: true,
 			PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
 		},
-		"results": schema.MapAttribute{
-			MarkdownDescription: "Every device's result, keyed by device ID. Each value is a JSON object as text; " +
-				"read it with `jsondecode()`, for example `jsondecode(iotda_batch_command.this.results[\"d-1\"]).status`. " +
-				"Its members: `status` (the device's subtask status: `Success`, `Fail` or `Stopped`), `command_id`, " +
-				"`result_code` (from the device's reply; `0` when the reply omits it or is empty), `response` (the " +
-				"device's reply, exactly as it was sent), `error_code` and `error_msg` (why the device failed, such as " +
-				"`IOTDA.014016` for an offline device). Members that do not apply are left out: a device that did not " +
-				"answer has no `response`, and one that answered with nothing has `result_code` 0 and no `response`. " +
-				"The results are text rather than objects because that keeps the state of a fleet small and its plans " +
-				"fast (about 0.3 KB per device). Null while the task's results have not been read.",
-			ElementType: types.StringType, Computed: true,
-			PlanModifiers: []planmodifier.Map{mapplanmodifier.UseStateForUnknown()},
+		"results": schema.StringAttribute{
+			MarkdownDescription: "Every device's result, as JSON text: an object keyed by device ID, read with `jsondecode()`, " +
+				"for example `jsondecode(iotda_batch_command.this.results)[\"d-1\"].status`. Each device's result has " +
+				"`status` (its subtask's status: `Success`, `Fail` or `Stopped`), `command_id`, `result_code` (from the " +
+				"device's reply; `0` when the reply omits it or is empty), `response` (the device's reply, exactly as it " +
+				"was sent), and `error_code` and `error_msg` (why the device failed, such as `IOTDA.014016` for an " +
+				"offline device). Members that do not apply are left out: a device that did not answer has no " +
+				"`response`, and one that answered with nothing has `result_code` 0 and no `response`. The results are " +
+				"one text rather than a value per device because that keeps the state of a fleet small (about 0.25 KB " +
+				"per device) and its plans fast. Null while the task's results have not been read.",
+			Computed: true, PlanModifiers: keepString,
 		},
 	} {
 		attrs[name] = a

@@ -45,10 +45,10 @@ resource "iotda_batch_command" "configure" {
   paras        = { interval = 30 }
 }
 
-# Each device's result is a JSON object: status, command_id, result_code, response, and
-# error_code and error_msg for the devices that failed.
+# results is JSON text, an object keyed by device ID. Each device's result holds status,
+# command_id, result_code, response, and error_code and error_msg for the devices that failed.
 output "sensor_1_reply" {
-  value = jsondecode(iotda_batch_command.reboot_fleet.results["sensor-1"]).response
+  value = jsondecode(iotda_batch_command.reboot_fleet.results)["sensor-1"].response
 }
 
 output "failed_devices" {
