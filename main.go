@@ -20,6 +20,7 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "set to true to run the provider with support for debuggers like delve")
 	flag.Parse()
+	provider.LimitFrameworkTrace()
 
 	opts := providerserver.ServeOpts{
 		Address: "registry.terraform.io/iotdalabs/iotda",

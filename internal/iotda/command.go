@@ -61,7 +61,16 @@ func commandBody(cmd Command) ([]byte, error) {
 	if cmd.DeviceID == "" || cmd.DeviceID == "." || cmd.DeviceID == ".." {
 		return nil, errors.New("iotda: device id is required")
 	}
-	paras := bytes.TrimSpace(cmd.Paras)
+	return CommandDocument(cmd.ServiceID, cmd.CommandName, cmd.Paras)
+}
+
+// CommandDocument renders a synchronous command without its device,
+// {"service_id":...,"command_name":...,"paras":{...}}: the body of CreateCommand, and the
+// document of a createCommands batch task (iotda-batchtask-facts.md §2). paras keeps its exact
+// bytes; empty serviceID and commandName are omitted.
+func CommandDocument(serviceID, commandName string, paras json.RawMessage) ([]byte, error) {
+	cmd := Command{ServiceID: serviceID, CommandName: commandName}
+	paras = bytes.TrimSpace(paras)
 	if len(paras) == 0 || paras[0] != '{' || !json.Valid(paras) {
 		return nil, errors.New("iotda: paras must be a JSON object")
 	}

@@ -123,21 +123,46 @@ func (e *APIError) throttled() bool {
 	return false
 }
 
+// What a request would do on the platform, for the wording of DeliveryUnknownError and
+// NotSentError.
+const (
+	effectCommand   = ""           // a command delivered to a device (the default)
+	effectBatchTask = "batch task" // a batch task created
+	effectNone      = "none"       // a read or a delete: nothing a repeat would do twice
+)
+
 // DeliveryUnknownError: the request may have reached the platform but no usable answer came (client timeout,
 // context cancel after the request was written, connection reset after writing, malformed 200 body).
-// The command may or may not have been delivered; it must not be retried blindly.
+// For a command or a batch task, the platform may or may not have acted on it; it must not be retried
+// blindly. For a read or a delete (idempotent, already retried up to MaxRetries times), it only
+// means that no usable answer came.
 type DeliveryUnknownError struct {
 	Err       error
 	RequestID string
-	host      string
+	// Attempts is how many tries were made; 0 when the request was not retried.
+	Attempts int
+	host     string
+	effect   string
+	reread   bool // an idempotent request, retried
 }
 
 // Error says the outcome is unknown and names the endpoint host.
 func (e *DeliveryUnknownError) Error() string {
-	msg := "IoTDA request outcome unknown: the platform may have received the command, but no usable answer came"
+	target := "IoTDA request"
 	if e.host != "" {
-		msg = "IoTDA request to " + e.host + " outcome unknown: the platform may have received the command, " +
-			"but no usable answer came"
+		target = "IoTDA request to " + e.host
+	}
+	var msg string
+	switch {
+	case e.reread || e.effect == effectNone:
+		msg = target + " got no usable answer"
+		if e.Attempts > 1 {
+			msg += fmt.Sprintf(" after %d attempts", e.Attempts)
+		}
+	case e.effect == effectBatchTask:
+		msg = target + " outcome unknown: the platform may have created the batch task, but no usable answer came"
+	default:
+		msg = target + " outcome unknown: the platform may have received the command, but no usable answer came"
 	}
 	if e.RequestID != "" {
 		msg += " (request id " + e.RequestID + ")"
@@ -157,6 +182,7 @@ type NotSentError struct {
 	Err      error
 	Attempts int
 	host     string
+	effect   string
 }
 
 // Error names the endpoint host, the number of attempts and the last cause.
@@ -169,7 +195,14 @@ func (e *NotSentError) Error() string {
 	if e.Attempts != 1 {
 		tries = fmt.Sprintf("%d attempts", e.Attempts)
 	}
-	msg := fmt.Sprintf("could not send the request to %s (%s; the command was not delivered)", target, tries)
+	switch e.effect {
+	case effectBatchTask:
+		tries += "; the batch task was not created"
+	case effectNone:
+	default:
+		tries += "; the command was not delivered"
+	}
+	msg := fmt.Sprintf("could not send the request to %s (%s)", target, tries)
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

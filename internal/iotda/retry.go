@@ -52,40 +52,80 @@ func (s *sendTrace) clientTrace() *httptrace.ClientTrace {
 	}
 }
 
+// request is one API call. POSTs (a command, a batch task) are not idempotent: the platform
+// acts on each one it receives. GETs and DELETEs are: repeating one changes nothing.
+type request struct {
+	method, target string
+	body           []byte // nil for GET and DELETE
+	// maxBody bounds the response body; maxResponseBytes when zero.
+	maxBody int64
+	// effect says what a POST would have done, for the errors: "command" (the default) or
+	// "batch task".
+	effect string
+}
+
+func (r request) idempotent() bool {
+	return r.method == http.MethodGet || r.method == http.MethodDelete
+}
+
 // send POSTs body to target and returns the first 2xx answer. The command API is not idempotent, so
 // it retries only attempts that provably did not reach the platform: connection and DNS failures,
 // TLS handshake failures other than certificate verification, and throttling answers.
 func (c *Client) send(ctx context.Context, target string, body []byte) (*response, error) {
+	return c.do(ctx, request{method: http.MethodPost, target: target, body: body})
+}
+
+// do makes req and returns the first 2xx answer, retrying at most MaxRetries times with backoff.
+//
+// Every request is retried when it provably did not reach the platform (see send) or was
+// throttled. Idempotent requests (GET, DELETE) are also retried when they may have reached it:
+// a connection lost after the request was written, a 5xx answer, or a 2xx answer whose body
+// could not be read whole. Repeating them is harmless, and a poll of a long batch task should
+// not fail on one dropped connection. A DELETE repeated after the platform deleted the task
+// answers 404, which DeleteBatchTask reports as ErrNotFound.
+func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	for attempt := 1; ; attempt++ {
-		r, err := c.attempt(ctx, target, body)
+		r, err := c.attempt(ctx, req)
 		var failure error
 		var retryable bool
 		var hint time.Duration
 		var ns *notSent
+		var unknown *DeliveryUnknownError
 		switch {
-		case err == nil && r.status >= 200 && r.status < 300:
+		case err == nil && r.status >= 200 && r.status < 300 && (r.readErr == nil || !req.idempotent()):
 			return r, nil
+		case err == nil && r.status >= 200 && r.status < 300:
+			failure = &DeliveryUnknownError{Err: r.readErr, RequestID: r.requestID, host: c.host, effect: req.effect, reread: true}
+			retryable = ctx.Err() == nil
 		case err == nil:
 			apiErr := c.apiError(r)
-			failure, retryable, hint = apiErr, apiErr.throttled(), r.retryAfter
+			failure, retryable, hint = apiErr, apiErr.throttled() || (req.idempotent() && apiErr.StatusCode >= 500), r.retryAfter
 		case errors.As(err, &ns):
 			failure, retryable = ns.err, ns.retryable
+		case req.idempotent() && errors.As(err, &unknown):
+			unknown.reread = true
+			failure, retryable = unknown, ctx.Err() == nil
 		default:
 			return nil, err // Possibly delivered: never retried.
 		}
 		if !retryable || attempt > c.maxRetries || hint > maxRetryAfter ||
 			!c.sleep(ctx, max(c.backoff(attempt), hint)) {
-			return nil, c.finalError(failure, attempt)
+			return nil, c.finalError(failure, attempt, req.effect)
 		}
 	}
 }
 
-func (c *Client) finalError(failure error, attempts int) error {
+func (c *Client) finalError(failure error, attempts int, effect string) error {
 	var apiErr *APIError
-	if errors.As(failure, &apiErr) {
+	var unknown *DeliveryUnknownError
+	switch {
+	case errors.As(failure, &apiErr):
 		return apiErr
+	case errors.As(failure, &unknown):
+		unknown.Attempts = attempts
+		return unknown
 	}
-	return &NotSentError{Err: failure, Attempts: attempts, host: c.host}
+	return &NotSentError{Err: failure, Attempts: attempts, host: c.host, effect: effect}
 }
 
 // attempt makes one request. It returns a *notSent error when nothing was written, a
@@ -94,20 +134,24 @@ func (c *Client) finalError(failure error, attempts int) error {
 // "Nothing was written" is proven by the trace: no connection was ever handed to the request, so the
 // failure happened while resolving, dialing or in the TLS handshake. Go's transport itself replays a
 // POST only when it wrote nothing on a reused connection (the body is rewindable through GetBody).
-func (c *Client) attempt(ctx context.Context, target string, body []byte) (*response, error) {
+func (c *Client) attempt(ctx context.Context, call request) (*response, error) {
 	var tr sendTrace
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tr.clientTrace()), http.MethodPost,
-		target, bytes.NewReader(body))
+	var body io.Reader
+	if call.body != nil {
+		body = bytes.NewReader(call.body)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tr.clientTrace()), call.method,
+		call.target, body)
 	if err != nil {
 		return nil, &notSent{err: fmt.Errorf("building the request: %w", err)}
 	}
-	if err := c.prepare(req, body); err != nil {
+	if err := c.prepare(req, call.body); err != nil {
 		return nil, &notSent{err: err}
 	}
 	resp, err := c.httpClient.Do(req)
 	if err != nil {
 		if tr.gotConn.Load() || tr.wroteHeaders.Load() {
-			return nil, &DeliveryUnknownError{Err: err, host: c.host}
+			return nil, &DeliveryUnknownError{Err: err, host: c.host, effect: call.effect}
 		}
 		return nil, classifyPreSend(ctx, err, tr.tlsStarted.Load())
 	}
@@ -117,7 +161,11 @@ func (c *Client) attempt(ctx context.Context, target string, body []byte) (*resp
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		r.location = redirectLocation(resp)
 	}
-	r.body, r.readErr = readLimited(resp.Body, maxResponseBytes)
+	limit := call.maxBody
+	if limit <= 0 {
+		limit = maxResponseBytes
+	}
+	r.body, r.readErr = readLimited(resp.Body, limit)
 	return r, nil
 }
 

@@ -40,6 +40,9 @@ import (
 //	POST   /_mock/faults         inject a Fault (durations as Go duration strings); 201
 //	DELETE /_mock/faults         clear every fault; 204
 //	GET    /_mock/ca.pem         the CA of the generated HTTPS/MQTTS certificate; 404 without one
+//	GET    /_mock/groups         the device groups: [{"id","name","device_ids"}]
+//	POST   /_mock/groups         register a Group: {"id","name","device_ids"}; 201
+//	DELETE /_mock/groups/{id}    unregister a group; 204, or 404 if it is not registered
 //
 // Errors use the command API's body shape with MOCK.* codes.
 const adminPrefix = "/_mock/"
@@ -91,6 +94,8 @@ func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			http.MethodPost:   h.adminAddFault,
 			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.faults.clear(); adminNoContent(w) },
 		})
+	case route == "groups" || strings.HasPrefix(route, "groups/"):
+		h.serveAdminGroups(w, r, route) // admin_groups.go
 	case route == "ca.pem":
 		adminMethods(w, r, map[string]http.HandlerFunc{http.MethodGet: h.adminCA})
 	default:

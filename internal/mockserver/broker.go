@@ -1,7 +1,6 @@
 package mockserver
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -16,16 +15,11 @@ import (
 // Platform topics (facts §2).
 const (
 	topicDevicesPrefix = "$oc/devices/"
-	// responseTopicFilter is the platform's subscription to every device's replies.
-	responseTopicFilter = "$oc/devices/+/sys/commands/response/#"
 	// commandTopicMiddle separates the device id from the request id in a command topic.
 	commandTopicMiddle = "/sys/commands/request_id="
 	// responseTopicMiddle separates the device id from the request id in a reply topic.
 	responseTopicMiddle = "/sys/commands/response/request_id="
 )
-
-// replySubscriptionID identifies the platform's inline subscription to replies.
-const replySubscriptionID = 1
 
 // errNotStarted is returned when the broker is needed before start or after close.
 var errNotStarted = errors.New("mockserver: MQTT broker not running")
@@ -60,6 +54,10 @@ func (d *deviceSide) start(tlsConfig *tls.Config) error {
 			return fmt.Errorf("mockserver: MQTT hook: %w", err)
 		}
 	}
+	// Last, so that every other hook has passed a reply before the platform takes it.
+	if err := b.AddHook(&replyHook{d: d}, nil); err != nil {
+		return fmt.Errorf("mockserver: MQTT reply hook: %w", err)
+	}
 	l := newTCPListener(b, mqttListenerID, d.opts.MQTTAddr, nil, d.opts.Limits.MQTTConnectTimeout)
 	// AddListener binds the socket (net.Listen), so the address is known and connections
 	// queue in the backlog from here on.
@@ -73,15 +71,12 @@ func (d *deviceSide) start(tlsConfig *tls.Config) error {
 			return fmt.Errorf("mockserver: MQTTS listen on %s: %w", d.opts.MQTTTLSAddr, err)
 		}
 	}
-	if err := b.Subscribe(responseTopicFilter, replySubscriptionID, d.onReply); err != nil {
-		_ = b.Close()
-		return fmt.Errorf("mockserver: MQTT reply subscription: %w", err)
-	}
 	if err := b.Serve(); err != nil {
 		_ = b.Close()
 		return fmt.Errorf("mockserver: MQTT serve: %w", err)
 	}
 	d.broker, d.listener = b, l
+	go d.runRedeliveries() // ends when close closes d.closed
 	return nil
 }
 
@@ -124,33 +119,6 @@ func (d *deviceSide) tlsAddr() string {
 		return l.Address()
 	}
 	return ""
-}
-
-// onReply receives every device reply through the inline subscription. mochi calls it on
-// the publishing client's goroutine, so it never blocks: the waiter channel has room for
-// exactly one reply and is removed from the map before it is written.
-func (d *deviceSide) onReply(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
-	deviceID, commandID, ok := parseResponseTopic(pk.TopicName)
-	if !ok {
-		return
-	}
-	body := bytes.Clone(pk.Payload)
-	key := waiterKey{deviceID: deviceID, commandID: commandID}
-	d.mu.Lock()
-	ch, found := d.waiters[key]
-	if found {
-		delete(d.waiters, key)
-	}
-	d.mu.Unlock()
-	kind := EntryLateReply
-	if found {
-		kind = EntryReply
-	}
-	// Journal before handing over, so the reply is in the journal when deliver returns.
-	d.journal.add(Entry{Kind: kind, DeviceID: deviceID, CommandID: commandID, Body: body})
-	if found {
-		ch <- body
-	}
 }
 
 // parseResponseTopic splits $oc/devices/{device_id}/sys/commands/response/request_id={id}.

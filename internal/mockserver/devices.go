@@ -27,6 +27,8 @@ type deviceSide struct {
 	closed    chan struct{} // closed by close; wakes pending deliveries
 	closeOnce sync.Once
 
+	redeliveries *redeliveries // commands awaiting their PUBACK (redelivery.go)
+
 	mu       sync.Mutex
 	broker   *mqtt.Server
 	listener *tcpListener
@@ -61,11 +63,13 @@ func newDeviceSide(opts *Options, j *journal) *deviceSide {
 		journal:  j,
 		closed:   make(chan struct{}),
 		registry: make(map[string]registered),
-		sessions: make(map[string]*session),
-		changed:  make(chan struct{}),
-		sims:     make(map[string]*simDevice),
-		fleets:   make(map[string]*fleet),
-		waiters:  make(map[waiterKey]chan []byte),
+
+		redeliveries: newRedeliveries(),
+		sessions:     make(map[string]*session),
+		changed:      make(chan struct{}),
+		sims:         make(map[string]*simDevice),
+		fleets:       make(map[string]*fleet),
+		waiters:      make(map[waiterKey]chan []byte),
 	}
 }
 
@@ -170,7 +174,7 @@ func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage,
 		return nil, err
 	}
 	d.journal.add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ClientID: sess.clientID, Body: payload})
-	if err := d.send(b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
+	if err := d.send(ctx, b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
 		d.dropWaiter(key, ch)
 		return nil, err
 	}
@@ -249,7 +253,7 @@ func commandPayload(cmd Command) ([]byte, error) {
 }
 
 // AddDevice registers d. With d.Simulated set it also starts a simulated device and
-// returns once that device is connected and subscribed to its command topic.
+// returns once that device is connected (online).
 func (s *Server) AddDevice(d Device) error {
 	return s.devices.add(d)
 }

@@ -16,6 +16,7 @@ import (
 // Fault makes the command API misbehave for the next matching requests. Faults apply to
 // requests that reach the command route with an allowed method, before authentication and
 // body checks, and are matched in the order they were injected; the first match is used.
+// Faults without a DeviceID also apply to batch task requests (/batchtasks...).
 //
 // In JSON (the admin API and the standalone binary's config), Delay is a Go duration
 // string such as "1.5s"; a number is read as nanoseconds.

@@ -259,7 +259,7 @@ func (d *deviceSide) fleetDeviceDown(deviceID string, f *fleet) {
 }
 
 // publishReply publishes a simulated device's reply into the broker on the device's
-// response topic, as the device would; the platform's subscription (onReply) matches it.
+// response topic, as the device would; the platform's intake (replyHook) matches it.
 func (d *deviceSide) publishReply(deviceID, commandID string, reply []byte) {
 	d.mu.Lock()
 	b := d.broker

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -278,4 +280,22 @@ func TestFleet_NeedsARunningBroker(t *testing.T) {
 	if err := s.AddFleet(Fleet{Prefix: "x-", Count: 1}); !errors.Is(err, errNotStarted) {
 		t.Errorf("AddFleet before Start = %v, want errNotStarted", err)
 	}
+}
+
+// BenchmarkFleetDeliver measures the device side's delivery to fleet devices, as the batch
+// executor uses it: deliver, journal, the fleet's answer through the broker, the match.
+func BenchmarkFleetDeliver(b *testing.B) {
+	s := NewForTest(b, Options{Fleets: []Fleet{{Prefix: "b-", Count: 10000, Behavior: Behavior{Kind: BehaviorEcho}}}})
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			cmd := Command{DeviceID: "b-" + strconv.FormatInt(i%10000+1, 10), CommandID: strconv.FormatInt(i, 10),
+				CommandName: "SET", Paras: []byte(`{"v":1}`)}
+			if _, err := s.devices.deliver(b.Context(), cmd); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

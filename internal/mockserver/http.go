@@ -174,6 +174,8 @@ func (h *httpSide) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	case strings.HasPrefix(r.URL.Path, adminPrefix):
 		h.serveAdmin(w, r)
+	case isBatchPath(r.URL.EscapedPath()):
+		h.serveBatchAPI(w, r, reqID) // batch.go
 	default:
 		h.serveCommandAPI(w, r, reqID)
 	}

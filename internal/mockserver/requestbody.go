@@ -21,7 +21,11 @@ func (h *httpSide) discardBody(x *exchange) {
 // Limits.HTTPReadTimeout. Once the body has been read to its end, net/http lifts the read
 // deadline and watches the connection instead: waiting for the device is not reading.
 func (h *httpSide) readBody(x *exchange) ([]byte, *answer) {
-	limit := h.opts.Limits.MaxBodyBytes
+	return h.readBodyUpTo(x, h.opts.Limits.MaxBodyBytes)
+}
+
+// readBodyUpTo is readBody with another bound (batch task bodies list up to 30,000 devices).
+func (h *httpSide) readBodyUpTo(x *exchange, limit int64) ([]byte, *answer) {
 	tooLarge := func() ([]byte, *answer) {
 		a := errorAnswer(http.StatusBadRequest, codeInvalidInput,
 			fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, limit))

@@ -1,17 +1,28 @@
-// Package mockserver is an IoTDA mock platform: the synchronous command API over HTTP, a
-// device registry, an embedded MQTT broker with the platform's device authentication, a
+// Package mockserver is an IoTDA mock platform: the synchronous command API over HTTP, the
+// batch task API, a device registry, an embedded MQTT broker with the platform's device authentication, a
 // journal of everything that happened, and fault injection. Tests and the standalone
 // iotda-mock binary share this one implementation.
 //
 // The package has two halves that meet only through the Server:
 //
 //   - the HTTP side (http.go, requestbody.go, auth.go, journal.go, faults.go, admin.go,
-//     tls.go) accepts command requests, authenticates them, journals them and asks the
-//     device side to deliver;
-//   - the device side (broker.go, brokerlimits.go, devices.go, simdevice.go) owns the
-//     registry, the MQTT broker, the live sessions and the matching of replies to commands.
+//     fleet_admin.go, tls.go) accepts command requests, authenticates them, journals them
+//     and asks the device side to deliver;
+//   - the device side (broker.go, brokerlimits.go, devices.go, session.go, redelivery.go,
+//     upstream.go, fleet.go) owns the registry, the MQTT broker, the live sessions (MQTT
+//     clients, or fleet devices' in-process sessions), the delivery of commands and the
+//     matching of replies to them.
+//
+// The simulated devices (simdevice.go) are MQTT clients like any device, on a small client
+// of their own (deviceconn.go); RunDevice (devicerun.go) runs one as a program.
 //
 // Limits (limits.go) bound what any peer can make either half read, hold or wait for.
+//
+// Batch tasks (/v5/iot/{project_id}/batchtasks) run in the batchtask sub-package, which
+// owns the tasks and their rules; batch.go joins it to both halves: the HTTP side checks
+// and journals batch requests as it does commands, and the executor delivers each subtask
+// through the device side's deliver. Device groups, which tasks can target, are in
+// groups.go.
 package mockserver
 
 import (
@@ -20,6 +31,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 )
 
 // DefaultPlatformTimeout is how long the platform waits for a device's reply.
@@ -72,6 +85,14 @@ type Options struct {
 	Now func() time.Time
 	// Devices are registered at start.
 	Devices []Device
+	// Groups are device groups registered at start, for batch tasks' targets_filter.
+	Groups []Group
+	// BatchConcurrency is how many batch task subtasks are delivered at once, across all
+	// tasks. Default 200.
+	BatchConcurrency int
+	// BatchTimeScale multiplies the batch tasks' task_policy.retry_interval (minutes), so
+	// that tests can retry in milliseconds: 0.001 makes a minute 60 ms. Default 1.
+	BatchTimeScale float64
 	// Fleets are registered and brought online at start, after Devices.
 	Fleets []Fleet
 }
@@ -109,6 +130,10 @@ type Behavior struct {
 	// Response is the reply for BehaviorReply, published as is. Default
 	// {"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}.
 	Response json.RawMessage `json:"response,omitempty"`
+	// RawResponse, when set, is the reply for BehaviorReply instead of Response, published
+	// byte for byte whether or not it is JSON ("" publishes an empty payload): for trying
+	// out what the platform does with a device's odd replies.
+	RawResponse *string `json:"raw_response,omitempty"`
 	// ResultCode, when non-zero, replaces result_code in the reply (reply and echo).
 	ResultCode int `json:"result_code,omitempty"`
 	// Delay is how long the device waits before answering.
@@ -173,6 +198,10 @@ type Entry struct {
 	Fault     string              `json:"fault,omitempty"`
 	DeviceID  string              `json:"device_id,omitempty"`
 	CommandID string              `json:"command_id,omitempty"`
+	// TaskID names the batch task of a batch task request or batch_* entry.
+	TaskID string `json:"task_id,omitempty"`
+	// TaskStatus is the task's or subtask's status in batch_* entries.
+	TaskStatus string `json:"task_status,omitempty"`
 	// ClientID names the device session a command went to (deliveries and redeliveries)
 	// or that began or ended (connects and disconnects): the MQTT client id, or
 	// "fleet:{prefix}" for a fleet device's in-process session.
@@ -195,7 +224,10 @@ type Server struct {
 	faults  *faultSet   // faults.go (HTTP side)
 	devices *deviceSide // devices.go (device side)
 	http    *httpSide   // http.go (HTTP side)
-	tls     serverTLS   // tls.go: the certificate of HTTPS and MQTTS
+	groups  *groups     // groups.go (device groups)
+	// batch runs batch tasks (batch.go); set by Start.
+	batch *batchtask.Backend
+	tls   serverTLS // tls.go: the certificate of HTTPS and MQTTS
 }
 
 // New builds a mock platform from opts without starting it. It fails when a listener would
@@ -209,7 +241,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, journal: newJournal(opts.Now, opts.Limits.JournalMaxBytes), faults: newFaultSet(), tls: st}
+	s := &Server{opts: opts, journal: newJournal(opts.Now, opts.Limits.JournalMaxBytes), faults: newFaultSet(), tls: st,
+		groups: newGroups()}
 	s.devices = newDeviceSide(&s.opts, s.journal)
 	s.http = newHTTPSide(&s.opts, s.journal, s.faults, s.devices, st)
 	s.http.server = s // the admin API manages devices through the Server
@@ -222,7 +255,15 @@ func (s *Server) Start() error {
 	if err := s.devices.start(s.tls.mqtt); err != nil {
 		return err
 	}
+	for _, g := range s.opts.Groups {
+		if err := s.AddGroup(g); err != nil {
+			_ = s.devices.close()
+			return err
+		}
+	}
+	s.batch = s.newBatchBackend()
 	if err := s.http.start(); err != nil {
+		s.batch.Close()
 		_ = s.devices.close()
 		return err
 	}
@@ -251,7 +292,11 @@ func (s *Server) Start() error {
 
 // Close stops the HTTP API, the simulated devices and the broker.
 func (s *Server) Close() error {
-	return errors.Join(s.http.close(), s.devices.close())
+	err := s.http.close()
+	if s.batch != nil {
+		s.batch.Close()
+	}
+	return errors.Join(err, s.devices.close())
 }
 
 // URL is the command API's base URL, e.g. http://127.0.0.1:41234.

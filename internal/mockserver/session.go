@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,9 @@ type session struct {
 	// whose connect returned is online, but nothing may be written to it before the CONNACK.
 	ready       chan struct{}
 	established bool // ready is closed; guarded by deviceSide.mu
+	// writeMu serializes the commands written to an MQTT session, each under its own
+	// write deadline (see send).
+	writeMu sync.Mutex
 }
 
 // closedReady is the ready channel of sessions that are ready from the start.
@@ -75,11 +80,43 @@ func (d *deviceSide) sessionEstablished(deviceID string, cl *mqtt.Client) {
 
 // send hands a command's payload to the session: an MQTT PUBLISH at QoS 1, or the fleet's
 // simulator.
-func (d *deviceSide) send(b *mqtt.Server, s *session, cmd Command, topic string, payload []byte) error {
+func (d *deviceSide) send(ctx context.Context, b *mqtt.Server, s *session, cmd Command, topic string, payload []byte) error {
 	if s.fleet != nil {
 		return s.fleet.receive(cmd.DeviceID, cmd.CommandID, payload)
 	}
-	return d.publishCommand(b, s.cl, topic, payload)
+	deadline, ok := ctx.Deadline()
+	if !ok || s.cl.Net.Conn == nil {
+		return d.publishCommand(b, s.cl, cmd, topic, payload)
+	}
+	// The write is synchronous, so a device that stops reading would hold the command
+	// until mochi's keepalive deadline (1.5 times the keepalive) ends the connection,
+	// long after the platform has answered that the command timed out. The write gets
+	// the command's own deadline instead, one write at a time so that deadlines do not
+	// mix, and the keepalive deadline is restored after it.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_ = s.cl.Net.Conn.SetWriteDeadline(deadline)
+	err := d.publishCommand(b, s.cl, cmd, topic, payload)
+	_ = s.cl.Net.Conn.SetWriteDeadline(keepaliveDeadline(s.cl))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// Part of the packet may be on the wire, so the stream is broken: end the session,
+		// and answer as the platform does for a device that did not respond.
+		s.cl.Stop(err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
+// keepaliveDeadline is the deadline mochi gives a connection after each packet it reads
+// (mochi v2.7.9 Client.refreshDeadline): 1.5 times the keepalive, none without one.
+func keepaliveDeadline(cl *mqtt.Client) time.Time {
+	if ka := time.Duration(cl.State.Keepalive) * time.Second; ka > 0 {
+		return time.Now().Add(ka + ka/2)
+	}
+	return time.Time{}
 }
 
 // publishCommand writes a command to a device's MQTT session at QoS 1 whether or not the
@@ -91,7 +128,8 @@ func (d *deviceSide) send(b *mqtt.Server, s *session, cmd Command, topic string,
 // state until the device's PUBACK (which mochi's processPuback then handles as for any
 // publish), and the platform's timed redelivery while it stays unacknowledged. The write is
 // synchronous, on the caller's goroutine: no queue between the command API and the socket.
-func (d *deviceSide) publishCommand(b *mqtt.Server, cl *mqtt.Client, topic string, payload []byte) error {
+func (d *deviceSide) publishCommand(b *mqtt.Server, cl *mqtt.Client, cmd Command, topic string, payload []byte) error {
+	deviceID, commandID := cmd.DeviceID, cmd.CommandID
 	if cl.Closed() {
 		return ErrDeviceOffline
 	}
@@ -123,6 +161,6 @@ func (d *deviceSide) publishCommand(b *mqtt.Server, cl *mqtt.Client, topic strin
 		}
 		return fmt.Errorf("mockserver: write command: %w", err)
 	}
-	d.scheduleRedelivery(cl, pk)
+	d.scheduleRedelivery(cl, pk.PacketID, topic, deviceID, commandID)
 	return nil
 }

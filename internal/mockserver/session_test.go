@@ -1,7 +1,9 @@
 package mockserver
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -76,7 +78,7 @@ func TestDeliver_DeviceThatNeverSubscribes(t *testing.T) {
 func TestBroker_RedeliversToDeviceThatNeverSubscribes(t *testing.T) {
 	s := NewForTest(t, Options{Now: mqClock, RedeliveryInterval: testRedelivery, Devices: []Device{{ID: "py-deaf", Secret: "k"}}})
 	_, cid, got := mqUnsubscribedDevice(t, s, "py-deaf", "k", false)
-	startDeliver(t, s, "py-deaf", "c1")
+	startDeliver(t, s, "py-deaf", "deaf-1")
 
 	first := nextMessage(t, got)
 	if first.Duplicate() || first.Qos() != 1 {
@@ -93,8 +95,8 @@ func TestBroker_RedeliversToDeviceThatNeverSubscribes(t *testing.T) {
 		t.Fatalf("journal has %d redeliveries, want %d", len(re), maxRedeliveries)
 	}
 	for _, e := range re {
-		if e.ClientID != cid || e.CommandID != "c1" {
-			t.Errorf("redelivery entry %+v, want command c1 to session %q", e, cid)
+		if e.ClientID != cid || e.CommandID != "deaf-1" {
+			t.Errorf("redelivery entry %+v, want command deaf-1 to session %q", e, cid)
 		}
 	}
 }
@@ -245,5 +247,41 @@ func TestCommand_DeviceThatNeverSubscribes(t *testing.T) {
 			string(got.Response) != `{"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}` {
 			t.Fatalf("answer %d %s, want 200 with the device's reply", resp.StatusCode, body)
 		}
+	}
+}
+
+// TestDeliver_DeviceThatStopsReading: a command to a device whose socket is full ends at the
+// command's own deadline as a timeout, as on the platform, instead of holding the caller
+// until the keepalive (90 s here) ends the connection; the session is ended, since part of
+// a packet may be on the wire.
+func TestDeliver_DeviceThatStopsReading(t *testing.T) {
+	s := limitMQTTServer(t, Limits{}, Device{ID: "stuck", Secret: "k"})
+	mqRawSession(t, s.MQTTAddr(), "stuck", "k", nil) // reads nothing from here on
+	paras := []byte(`{"pad":"` + strings.Repeat("x", 512<<10) + `"}`)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	const commands = 64 // 32 MiB: more than the loopback socket buffers hold
+	errs := make(chan error, commands)
+	for i := range commands {
+		go func() {
+			_, err := s.devices.deliver(ctx, Command{DeviceID: "stuck", CommandID: fmt.Sprintf("c%d", i), Paras: paras})
+			errs <- err
+		}()
+	}
+	// A bound far below the 90 s keepalive deadline, only so that the old behaviour fails
+	// rather than hangs.
+	guard := time.After(30 * time.Second)
+	for range commands {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrDeviceOffline) {
+				t.Errorf("deliver = %v, want the command's deadline (or offline once the session ended)", err)
+			}
+		case <-guard:
+			t.Fatal("commands to a device that stopped reading still hold their callers past their deadline")
+		}
+	}
+	if _, err := s.WaitJournal(mqCtx(t), func(e Entry) bool { return e.Kind == EntryDisconnect && e.DeviceID == "stuck" }); err != nil {
+		t.Errorf("the session of a device that stopped reading was not ended: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,27 +11,31 @@ import (
 	"sync"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // simConnectTimeout bounds a simulated device's connect and subscribe.
 const simConnectTimeout = 10 * time.Second
 
-// simDisconnectQuiesce is how long (ms) a simulated device waits for its DISCONNECT to go out.
-const simDisconnectQuiesce = 250
+// simKeepAlive is the keep-alive a simulated device announces at CONNECT.
+const simKeepAlive = time.Minute
 
 // defaultSimResponse is the reply of a BehaviorReply device without Behavior.Response.
 var defaultSimResponse = json.RawMessage(`{"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}`)
 
-// simDevice is a built-in device: a real MQTT client that authenticates like any device,
-// subscribes to its command topic and answers as its Behavior says.
+// simDevice is a built-in device: an MQTT client (deviceConn) that authenticates like any
+// device and answers the commands the platform sends it as its Behavior says. A command it
+// answers at once gets its PUBACK and the reply in one write, on the connection's reading
+// goroutine; a delayed answer waits on a goroutine of its own.
 type simDevice struct {
 	id       string
 	behavior Behavior
-	client   paho.Client
-	stopCh   chan struct{} // closed by stop; ends delays and publish waits
+	conn     *deviceConn
+	onEvent  func(DeviceEvent) // nil for the mock's own simulated devices
+	replyQoS byte              // 0 for the mock's own simulated devices, 1 for RunDevice
+	stopCh   chan struct{}     // closed by stop; ends delays
 	stopOnce sync.Once
-	wg       sync.WaitGroup // answering goroutines
+	wg       sync.WaitGroup // the reading goroutine and the answering ones
 
 	mu       sync.Mutex
 	stopped  bool
@@ -47,6 +52,16 @@ func validateBehavior(b Behavior) error {
 	if len(b.Response) > 0 && !json.Valid(b.Response) {
 		return errors.New("simulated response is not valid JSON")
 	}
+	if b.RawResponse != nil {
+		switch {
+		case b.Kind != "" && b.Kind != BehaviorReply:
+			return errors.New("raw_response is a reply: it needs kind reply")
+		case len(b.Response) > 0:
+			return errors.New("give response or raw_response, not both")
+		case b.ResultCode != 0:
+			return errors.New("result_code cannot be set in a raw_response")
+		}
+	}
 	if b.Delay < 0 || b.DisconnectAfter < 0 {
 		return errors.New("simulated delay and disconnect_after must not be negative")
 	}
@@ -54,57 +69,35 @@ func validateBehavior(b Behavior) error {
 }
 
 // startSimDevice connects dev to the broker at addr with signType 1 credentials for the
-// hour of now and subscribes it to its commands. It returns once the SUBACK granted QoS 1.
+// hour of now. It returns once the broker accepted the CONNECT. Like a device built on
+// Huawei's Python SDK it subscribes to nothing: the platform delivers its commands anyway.
 func startSimDevice(addr string, dev Device, now time.Time) (*simDevice, error) {
-	s := &simDevice{id: dev.ID, behavior: *dev.Simulated, stopCh: make(chan struct{})}
 	clientID, username, password := DeviceCredentials(dev.ID, dev.Secret, now)
-	o := paho.NewClientOptions().
-		AddBroker("tcp://" + addr).
-		SetClientID(clientID).
-		SetUsername(username).
-		SetPassword(password).
-		SetProtocolVersion(4).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetConnectTimeout(simConnectTimeout).
-		SetKeepAlive(time.Minute)
-	s.client = paho.NewClient(o)
-	if err := waitToken(s.client.Connect()); err != nil {
+	conn, err := dialDevice(context.Background(), deviceDial{addr: addr, clientID: clientID, username: username,
+		password: password, keepAlive: simKeepAlive, timeout: simConnectTimeout})
+	if err != nil {
 		return nil, fmt.Errorf("mockserver: simulated device %q: connect: %w", dev.ID, err)
 	}
-	filter := topicDevicesPrefix + dev.ID + "/sys/commands/#"
-	st := s.client.Subscribe(filter, 1, s.onMessage)
-	err := waitToken(st)
-	if err == nil {
-		if sub, ok := st.(*paho.SubscribeToken); ok && sub.Result()[filter] > 2 {
-			err = fmt.Errorf("subscription refused (0x%02x)", sub.Result()[filter])
-		}
-	}
-	if err != nil {
-		s.stop()
-		return nil, fmt.Errorf("mockserver: simulated device %q: subscribe: %w", dev.ID, err)
-	}
-	return s, nil
+	return runSimDevice(conn, dev.ID, *dev.Simulated, 0, nil), nil
 }
 
-// waitToken waits a bounded time for a paho token.
-func waitToken(t paho.Token) error {
-	if !t.WaitTimeout(simConnectTimeout) {
-		return errors.New("timed out")
-	}
-	return t.Error()
+// runSimDevice answers the commands arriving on conn as b says, replying at QoS replyQoS,
+// until stop or the connection's end.
+func runSimDevice(conn *deviceConn, id string, b Behavior, replyQoS byte, onEvent func(DeviceEvent)) *simDevice {
+	s := &simDevice{id: id, behavior: b, conn: conn, replyQoS: replyQoS, onEvent: onEvent, stopCh: make(chan struct{})}
+	s.wg.Go(func() { _ = conn.serve(s.onPublish) })
+	return s
 }
 
-// stop ends the device: no new answers, pending delays and publishes abandoned, the
-// connection closed, and every answering goroutine finished.
+// stop ends the device: no new answers, pending delays abandoned, a DISCONNECT sent, the
+// connection closed, and every goroutine of the device finished.
 func (s *simDevice) stop() {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
 		s.stopped = true
 		s.mu.Unlock()
 		close(s.stopCh)
-		s.client.Disconnect(simDisconnectQuiesce)
+		s.conn.disconnect()
 		s.wg.Wait()
 	})
 }
@@ -118,63 +111,106 @@ func stopSims(sims map[string]*simDevice) {
 	wg.Wait()
 }
 
-// onMessage runs on paho's router; it hands the command to its own goroutine so a delay
-// never blocks the next command or paho's acknowledgements.
-func (s *simDevice) onMessage(_ paho.Client, m paho.Message) {
-	requestID, ok := parseCommandTopic(s.id, m.Topic())
-	if !ok {
-		return
+// onPublish handles one PUBLISH on the reading goroutine: a command is acknowledged and
+// answered, anything else only acknowledged.
+func (s *simDevice) onPublish(pk packets.Packet) {
+	var ackID uint16 // the PUBACK to send, at QoS 1
+	if pk.FixedHeader.Qos > 0 {
+		ackID = pk.PacketID
 	}
-	payload := bytes.Clone(m.Payload())
+	requestID, ok := parseCommandTopic(s.id, pk.TopicName)
+	b := s.behavior
+	switch {
+	case !ok || b.Kind == BehaviorSilent:
+		_, _ = s.conn.send(ackID, "", nil, 0, false)
+		if ok && s.onEvent != nil {
+			s.onEvent(DeviceEvent{Kind: DeviceEventCommand, RequestID: requestID, Command: pk.Payload, Dup: pk.FixedHeader.Dup})
+		}
+	case b.Delay > 0:
+		_, _ = s.conn.send(ackID, "", nil, 0, false)
+		s.answerLater(requestID, pk, b.Delay)
+	default:
+		s.answer(requestID, pk, ackID)
+	}
+}
+
+// answerLater answers a command after delay, on a goroutine of its own. (A method of its
+// own, so that only delayed commands pay for the packet the goroutine keeps.)
+func (s *simDevice) answerLater(requestID string, pk packets.Packet, delay time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
 		return
 	}
 	// Added under s.mu, which stop takes before waiting, so Add never races with Wait.
-	s.wg.Go(func() { s.answer(requestID, payload) })
+	s.wg.Go(func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.answer(requestID, pk, 0)
+		case <-s.stopCh:
+		}
+	})
+}
+
+// answer publishes the reply to a command, in one write with the PUBACK for ackID (none
+// when 0). The mock's own devices reply at QoS 0, except for a last answer before they
+// disconnect: on their loopback link to the broker nothing can lose a publish that QoS 1
+// would recover (a broken connection loses both alike), and each reply then spares the
+// broker a PUBACK write and the device its read. The device program replies at QoS 1, as
+// Huawei's SDKs do, since it may be anywhere on a network.
+func (s *simDevice) answer(requestID string, pk packets.Packet, ackID uint16) {
+	reply, err := simReply(s.behavior, pk.Payload)
+	ok, last := false, false
+	if err == nil {
+		ok, last = s.claimAnswer()
+	}
+	if !ok {
+		// Nothing a device could answer, or it already gave its last answer: the platform
+		// times out.
+		_, _ = s.conn.send(ackID, "", nil, 0, false)
+		if s.onEvent != nil {
+			s.onEvent(DeviceEvent{Kind: DeviceEventCommand, RequestID: requestID, Command: pk.Payload, Dup: pk.FixedHeader.Dup})
+		}
+		return
+	}
+	qos := s.replyQoS
+	if last {
+		qos = 1 // its PUBACK says the broker has the reply before the device disconnects
+	}
+	acked, err := s.conn.send(ackID, topicDevicesPrefix+s.id+responseTopicMiddle+requestID, reply, qos, last)
+	if err != nil {
+		return
+	}
+	if s.onEvent != nil {
+		s.onEvent(DeviceEvent{Kind: DeviceEventCommand, RequestID: requestID, Command: pk.Payload, Dup: pk.FixedHeader.Dup,
+			Replied: true, Reply: reply})
+	}
+	if !last {
+		return
+	}
+	// Disconnect once the PUBACK has arrived, so that the broker has the reply first. The
+	// PUBACK comes through the reading goroutine, which may be this one: wait on another.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.wg.Go(func() {
+		select {
+		case <-acked:
+			s.conn.disconnect()
+		case <-s.conn.closed:
+		case <-s.stopCh:
+		}
+	})
 }
 
 // parseCommandTopic returns the request id of $oc/devices/{id}/sys/commands/request_id={rid}.
 func parseCommandTopic(deviceID, topic string) (string, bool) {
-	rid, ok := strings.CutPrefix(topic, topicDevicesPrefix+deviceID+"/sys/commands/request_id=")
+	rid, ok := strings.CutPrefix(topic, topicDevicesPrefix+deviceID+commandTopicMiddle)
 	return rid, ok && rid != "" && !strings.Contains(rid, "/")
-}
-
-// answer follows the behaviour for one command.
-func (s *simDevice) answer(requestID string, command []byte) {
-	b := s.behavior
-	if b.Kind == BehaviorSilent {
-		return
-	}
-	if b.Delay > 0 {
-		t := time.NewTimer(b.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-s.stopCh:
-			return
-		}
-	}
-	reply, err := simReply(b, command)
-	if err != nil {
-		return // nothing a device could answer; the platform times out
-	}
-	ok, last := s.claimAnswer()
-	if !ok {
-		return
-	}
-	topic := topicDevicesPrefix + s.id + "/sys/commands/response/request_id=" + requestID
-	t := s.client.Publish(topic, 1, false, reply)
-	select {
-	case <-t.Done():
-	case <-s.stopCh:
-		return
-	}
-	if last {
-		// The PUBACK has arrived, so the broker has the reply before the DISCONNECT.
-		s.client.Disconnect(simDisconnectQuiesce)
-	}
 }
 
 // claimAnswer counts an answer against DisconnectAfter. ok is false when the device has
@@ -195,6 +231,9 @@ func simReply(b Behavior, command []byte) ([]byte, error) {
 	if b.Kind == BehaviorEcho {
 		return echoReply(b.ResultCode, command)
 	}
+	if b.RawResponse != nil {
+		return []byte(*b.RawResponse), nil
+	}
 	resp := []byte(defaultSimResponse)
 	if len(b.Response) > 0 {
 		resp = b.Response
@@ -208,24 +247,27 @@ func simReply(b Behavior, command []byte) ([]byte, error) {
 // echoReply answers {"result_code":code,"response_name":<command_name>,"paras":<paras>},
 // copying command_name and paras as raw JSON so that they come back byte for byte.
 func echoReply(code int, command []byte) ([]byte, error) {
-	var cmd map[string]json.RawMessage
+	var cmd struct {
+		CommandName json.RawMessage `json:"command_name"`
+		Paras       json.RawMessage `json:"paras"`
+	}
 	if err := json.Unmarshal(command, &cmd); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	buf.WriteString(`{"result_code":` + strconv.Itoa(code))
-	if name, ok := cmd["command_name"]; ok {
-		buf.WriteString(`,"response_name":`)
-		buf.Write(name)
-	}
-	paras, ok := cmd["paras"]
-	if !ok {
+	paras := cmd.Paras
+	if paras == nil {
 		paras = json.RawMessage(`{}`)
 	}
-	buf.WriteString(`,"paras":`)
-	buf.Write(paras)
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	buf := make([]byte, 0, len(cmd.CommandName)+len(paras)+48)
+	buf = append(buf, `{"result_code":`...)
+	buf = strconv.AppendInt(buf, int64(code), 10)
+	if cmd.CommandName != nil {
+		buf = append(buf, `,"response_name":`...)
+		buf = append(buf, cmd.CommandName...)
+	}
+	buf = append(buf, `,"paras":`...)
+	buf = append(buf, paras...)
+	return append(buf, '}'), nil
 }
 
 // withResultCode sets result_code in a JSON object reply, in place (or first if absent).

@@ -100,28 +100,33 @@ resource "iotda_device_command" "example" {
 	})
 }
 
-// TestExamples_WriteOnly applies the write-only example with its password from the
-// environment (the variable is ephemeral), on a CLI with write-only arguments: the password
-// reaches the device and stays out of the state. It cannot run in parallel (t.Setenv).
-func TestExamples_WriteOnly(t *testing.T) {
-	const password = "example-SECRET-pw"
-	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
-		{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
-	}})
-	t.Setenv("TF_VAR_wifi_password", password)
+// TestExamples_BatchCommand applies the iotda_batch_command example against a mock with the
+// fleet and the device group it names.
+func TestExamples_BatchCommand(t *testing.T) {
+	t.Parallel()
+	target := batchMock(t, 0, func(o *mockserver.Options) {
+		o.Fleets = []mockserver.Fleet{{Prefix: "sensor-", Count: 1000, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply}}}
+		o.Groups = []mockserver.Group{{ID: "0a1b2c3d-0000-4000-8000-000000000001", DeviceIDs: []string{"sensor-7", "sensor-8"}}}
+	})
 	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{{
-			Config:            target.ProviderHCL + readExample(t, "resources/iotda_device_command/write-only.tf"),
-			ConfigStateChecks: []statecheck.StateCheck{stateWithoutSecrets([]string{password})},
-			Check: func(*terraform.State) error {
-				d := target.Server.Deliveries("d-123")
-				if len(d) != 1 || !strings.Contains(string(d[0].Body), `"password":"`+password+`"`) {
-					return fmt.Errorf("the mock delivered %d commands, want 1 with the password: %v", len(d), d)
-				}
-				return nil
+			Config: target.ProviderHCL + readExample(t, "resources/iotda_batch_command/resource.tf"),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownOutputValue("sensor_1_reply", knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"result_code":   knownvalue.Int64Exact(0),
+					"response_name": knownvalue.StringExact("COMMAND_RESPONSE"),
+					"paras":         knownvalue.ObjectExact(map[string]knownvalue.Check{"result": knownvalue.StringExact("success")}),
+				})),
+				statecheck.ExpectKnownOutputValue("failed_devices", knownvalue.ListSizeExact(0)),
+				// reboot_fleet, lights_off and four chunks of 250. (Not a Check function:
+				// terraform-plugin-testing's legacy state shim refuses for_each keys.)
+				mockCheck(func() error { return checkTasks(target.Server, 6)(nil) }),
 			},
+		}, {
+			// Destroy within the test: the final state must hold no for_each instance, which
+			// the shim that reads it afterwards cannot represent.
+			Config: target.ProviderHCL,
 		}},
 	})
 }
@@ -222,5 +227,31 @@ func TestExamples_Postcondition(t *testing.T) {
 				Check: checkDeliveries(target.Server, "d-123", 2),
 			},
 		},
+	})
+}
+
+// TestExamples_WriteOnly applies the write-only example with its password from the
+// environment (the variable is ephemeral), on a CLI with write-only arguments: the password
+// reaches the device and stays out of the state. It cannot run in parallel (t.Setenv).
+func TestExamples_WriteOnly(t *testing.T) {
+	const password = "example-SECRET-pw"
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{
+		{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+	}})
+	t.Setenv("TF_VAR_wifi_password", password)
+	resource.UnitTest(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:            target.ProviderHCL + readExample(t, "resources/iotda_device_command/write-only.tf"),
+			ConfigStateChecks: []statecheck.StateCheck{stateWithoutSecrets([]string{password})},
+			Check: func(*terraform.State) error {
+				d := target.Server.Deliveries("d-123")
+				if len(d) != 1 || !strings.Contains(string(d[0].Body), `"password":"`+password+`"`) {
+					return fmt.Errorf("the mock delivered %d commands, want 1 with the password: %v", len(d), d)
+				}
+				return nil
+			},
+		}},
 	})
 }

@@ -120,7 +120,9 @@ func providerAttributes() map[string]schema.Attribute {
 		"max_retries": schema.Int64Attribute{
 			MarkdownDescription: "How many times a request is retried when it provably did not reach IoTDA " +
 				"(connection refused, DNS or TLS handshake failure, throttling). A request that may have reached " +
-				"the platform is never retried, so a device never receives a command twice. Defaults to `3`. " +
+				"the platform is never retried, so a device never receives a command twice, and a batch task is " +
+				"never created twice; reads of a batch task, which change nothing, are also retried after a lost " +
+				"connection or a server error. Defaults to `3`. " +
 				"Environment variable: `IOTDA_MAX_RETRIES`.",
 			Optional:   true,
 			Validators: []validator.Int64{int64validator.AtLeast(0)},
@@ -229,7 +231,7 @@ func (p *iotdaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 func (p *iotdaProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDeviceCommandResource}
+	return []func() resource.Resource{NewDeviceCommandResource, NewBatchCommandResource}
 }
 
 func (p *iotdaProvider) DataSources(_ context.Context) []func() datasource.DataSource {

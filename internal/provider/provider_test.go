@@ -44,6 +44,7 @@ var providerEnvVars = []string{
 }
 
 func TestMain(m *testing.M) {
+	LimitFrameworkTrace() // as main does: the in-process provider serves fleets too
 	if err := useRepoTerraform(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

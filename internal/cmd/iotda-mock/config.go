@@ -33,6 +33,12 @@ type fileConfig struct {
 	Fleets []mockserver.Fleet `json:"fleets"`
 	// AdminToken is required on the admin API; see envAdminToken.
 	AdminToken string `json:"admin_token"`
+	// Groups are device groups that batch tasks can target (targets_filter.group_ids).
+	Groups []mockserver.Group `json:"groups"`
+	// BatchConcurrency bounds the batch task subtasks delivered at once.
+	BatchConcurrency int `json:"batch_concurrency"`
+	// BatchTimeScale multiplies batch tasks' retry_interval (minutes); 1 is real time.
+	BatchTimeScale float64 `json:"batch_time_scale"`
 }
 
 // envAdminToken names the environment variable that sets the admin token, overriding the
@@ -131,6 +137,16 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 		AdminToken:  c.AdminToken,
 		Devices:     c.Devices,
 		Fleets:      c.Fleets,
+		Groups:      c.Groups,
+
+		BatchConcurrency: c.BatchConcurrency,
+		BatchTimeScale:   c.BatchTimeScale,
+	}
+	if c.BatchConcurrency < 0 {
+		return o, errors.New("config: batch_concurrency must be positive (or 0 for the default)")
+	}
+	if c.BatchTimeScale < 0 {
+		return o, errors.New("config: batch_time_scale must be positive (or 0 for real time)")
 	}
 	if v := getenv(envAdminToken); v != "" {
 		o.AdminToken = v

@@ -1,5 +1,7 @@
 // Command iotda-mock runs the IoTDA mock platform on its own: the synchronous command API
-// (POST /v5/iot/{project_id}/devices/{device_id}/commands), an MQTT broker that devices
+// (POST /v5/iot/{project_id}/devices/{device_id}/commands), the batch task API
+// (/v5/iot/{project_id}/batchtasks: createCommands tasks, run through the same devices), an
+// MQTT broker that devices
 // connect to with IoTDA credentials (plain and, with -mqtt-tls, over TLS), simulated
 // devices, and the admin API under /_mock/.
 //
@@ -44,7 +46,13 @@
 //	  "fleets": [                            // sensor-1 .. sensor-10000, one behaviour
 //	    {"prefix": "sensor-", "count": 10000, "secret": "fleet-secret",
 //	     "behavior": {"kind": "echo"}}
-//	  ]
+//	  ],
+//	  "groups": [                            // device groups for batch tasks' targets_filter
+//	    {"id": "0a1b2c3d-0000-4000-8000-000000000001", "name": "first-floor",
+//	     "device_ids": ["sensor-1", "sensor-2"]}
+//	  ],
+//	  "batch_concurrency": 200,              // batch subtasks delivered at once
+//	  "batch_time_scale": 1                  // multiplies task_policy.retry_interval
 //	}
 //
 // With neither auth_token nor credentials, requests are not authenticated. A device
@@ -61,7 +69,8 @@
 // # Admin API
 //
 // The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET/POST
-// /_mock/fleets, DELETE /_mock/fleets/{prefix}, GET/DELETE /_mock/journal,
+// /_mock/fleets, DELETE /_mock/fleets/{prefix}, GET/POST /_mock/groups, DELETE
+// /_mock/groups/{id}, GET/DELETE /_mock/journal,
 // GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) lets whoever can use it register
 // devices and inject faults. When any listener binds an address other than loopback, the
 // mock requires an admin token and refuses to start without one; with a token (from the
@@ -85,6 +94,7 @@ import (
 )
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -112,7 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_, _ = fmt.Fprintln(stderr, "iotda-mock:", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logs := newLogWriter(stderr)
+	defer func() { _ = logs.Close() }()
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	opts.Logger = logger
 
 	s, err := mockserver.New(opts)

@@ -1,0 +1,53 @@
+package mockserver
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// serveAdminGroups serves /_mock/groups and /_mock/groups/{id} (see adminPrefix).
+func (h *httpSide) serveAdminGroups(w http.ResponseWriter, r *http.Request, route string) {
+	if route == "groups" {
+		adminMethods(w, r, map[string]http.HandlerFunc{
+			http.MethodGet:  func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, h.server.Groups()) },
+			http.MethodPost: h.adminAddGroup,
+		})
+		return
+	}
+	adminMethods(w, r, map[string]http.HandlerFunc{http.MethodDelete: h.adminRemoveGroup})
+}
+
+func (h *httpSide) adminAddGroup(w http.ResponseWriter, r *http.Request) {
+	var g Group
+	if !decodeAdminBody(w, r, &g) {
+		return
+	}
+	for _, existing := range h.server.Groups() {
+		if existing.ID == g.ID {
+			adminError(w, http.StatusConflict, "MOCK.000409", "Group "+g.ID+" is already registered.")
+			return
+		}
+	}
+	if err := h.server.AddGroup(g); err != nil {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
+		return
+	}
+	if g.DeviceIDs == nil {
+		g.DeviceIDs = []string{}
+	}
+	writeJSON(w, http.StatusCreated, g)
+}
+
+func (h *httpSide) adminRemoveGroup(w http.ResponseWriter, r *http.Request) {
+	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), adminPrefix+"groups/"))
+	if err != nil || id == "" {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", "The group id in the path is not valid.")
+		return
+	}
+	if !h.server.RemoveGroup(id) {
+		adminError(w, http.StatusNotFound, "MOCK.000404", "Group "+id+" is not registered.")
+		return
+	}
+	adminNoContent(w)
+}

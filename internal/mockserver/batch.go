@@ -1,0 +1,230 @@
+package mockserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+)
+
+// This file joins the batch task engine (package batchtask) to the two halves of the mock:
+// the HTTP side authenticates and journals batch task requests and hands them to the
+// engine's responses layer; the engine's executor delivers each subtask through the device
+// side's deliver, the same path as the synchronous command API (CONTRACTS.md C3).
+
+// Journal entry kinds of batch tasks. Their TaskID names the task; TaskStatus is a task's
+// status (batch_task, batch_task_done, batch_task_deleted) or a subtask's (batch_subtask:
+// Success, Fail, or FailWaitRetry when a retry follows).
+const (
+	EntryBatchTask        EntryKind = batchtask.EventTaskCreated
+	EntryBatchSubtask     EntryKind = batchtask.EventSubtask
+	EntryBatchTaskDone    EntryKind = batchtask.EventTaskFinished
+	EntryBatchTaskDeleted EntryKind = batchtask.EventTaskDeleted
+)
+
+// maxBatchBodyBytes bounds a batch task request body: 30,000 targets of up to 128
+// characters need about 4 MB.
+const maxBatchBodyBytes = 8 << 20
+
+// newBatchBackend builds the engine over this server's device side, groups and journal.
+func (s *Server) newBatchBackend() *batchtask.Backend {
+	return batchtask.New(batchtask.Config{
+		Devices:         batchDevices{s},
+		PlatformTimeout: s.opts.PlatformTimeout,
+		Concurrency:     s.opts.BatchConcurrency,
+		TimeScale:       s.opts.BatchTimeScale,
+		Now:             s.opts.Now,
+		NewCommandID:    newUUID,
+		OnEvent:         s.batchEvent,
+	})
+}
+
+// batchEvent journals an engine event, and logs the tasks' beginnings and ends (one line per
+// task, not per subtask, so a fleet does not flood the log).
+func (s *Server) batchEvent(ev batchtask.Event) {
+	s.journal.add(Entry{Kind: EntryKind(ev.Kind), TaskID: ev.TaskID, TaskStatus: ev.Status, DeviceID: ev.DeviceID,
+		CommandID: ev.CommandID, ErrorCode: ev.ErrorCode, Body: ev.Detail})
+	switch ev.Kind {
+	case batchtask.EventTaskCreated:
+		s.opts.Logger.Info("batch task created", "task_id", ev.TaskID, "status", ev.Status)
+	case batchtask.EventTaskFinished:
+		s.opts.Logger.Info("batch task finished", "task_id", ev.TaskID, "status", ev.Status)
+	}
+}
+
+// batchDevices is the engine's view of the device side.
+type batchDevices struct{ s *Server }
+
+// Deliver delivers one subtask's command and renders the outcome as the synchronous API
+// would: the 200 body as the output, or the error code and message of its error answer.
+func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batchtask.Outcome {
+	c := Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ServiceID: cmd.ServiceID,
+		CommandName: cmd.CommandName, Paras: cmd.Paras}
+	reply, err := d.s.devices.deliver(ctx, c)
+	switch {
+	case err == nil:
+		return batchtask.Outcome{Output: string(replyBody(cmd.CommandID, reply))}
+	case errors.Is(err, ErrDeviceNotFound):
+		return batchtask.Outcome{ErrorCode: codeDeviceNotFound, ErrorMsg: "The device does not exist. device_id: " + cmd.DeviceID}
+	case errors.Is(err, ErrDeviceOffline):
+		return batchtask.Outcome{ErrorCode: codeDeviceOffline, ErrorMsg: msgDeviceOffline}
+	case errors.Is(err, context.DeadlineExceeded):
+		return batchtask.Outcome{ErrorCode: codeTimeout, ErrorMsg: msgTimeout}
+	case errors.Is(err, errDeviceSideClosed), errors.Is(err, context.Canceled):
+		return batchtask.Outcome{ErrorCode: codeShuttingDown, ErrorMsg: "The mock is shutting down."}
+	default:
+		return batchtask.Outcome{ErrorCode: codeInternal, ErrorMsg: "The mock failed to deliver: " + err.Error()}
+	}
+}
+
+// GroupMembers resolves a device group.
+func (d batchDevices) GroupMembers(groupID string) ([]string, bool) {
+	return d.s.groups.members(groupID)
+}
+
+// batchRoute splits /v5/iot/{project_id}/batchtasks[/...] into the project and the segments
+// from "batchtasks" on; ok is false for any other path.
+func batchRoute(escaped string) (project string, rest []string, ok bool) {
+	segs := strings.Split(escaped, "/")
+	if len(segs) < 5 || segs[0] != "" || segs[1] != "v5" || segs[2] != "iot" {
+		return "", nil, false
+	}
+	rest = segs[4:]
+	if !batchtask.Route(rest) {
+		return "", nil, false
+	}
+	project, err := url.PathUnescape(segs[3])
+	if err != nil {
+		return "", nil, false
+	}
+	for i, s := range rest {
+		if rest[i], err = url.PathUnescape(s); err != nil {
+			return "", nil, false
+		}
+	}
+	return project, rest, true
+}
+
+// isBatchPath reports whether a request goes to the batch task API.
+func isBatchPath(escaped string) bool {
+	_, _, ok := batchRoute(escaped)
+	return ok
+}
+
+// serveBatchAPI answers a batch task request: faults, authentication, project and instance
+// checks as for the command API, then the engine's responses layer. The request is journaled
+// with its status and error code; its body is not (a task's targets can fill megabytes), the
+// batch_task entry summarises a created task instead.
+func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID string) {
+	x := &exchange{h: h, w: w, r: r, entry: Entry{Kind: EntryRequest, RequestID: reqID, Method: r.Method,
+		Path: r.URL.Path, Header: maskHeader(r.Header)}}
+	defer func() { h.journal.add(x.entry) }()
+	project, rest, _ := batchRoute(r.URL.EscapedPath())
+	if len(rest) > 1 {
+		x.entry.TaskID = rest[1]
+	}
+	if allow := batchtask.Allow(rest); !slices.Contains(strings.Split(allow, ", "), r.Method) {
+		w.Header().Set("Allow", allow)
+		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
+		return
+	}
+	if f, ok := h.faults.take(""); ok {
+		x.fault, x.entry.Fault = &f, f.label()
+		if f.ResetBeforeBody {
+			x.reset()
+			return
+		}
+		if f.Status != 0 {
+			x.respond(faultAnswer(f))
+			return
+		}
+	}
+	x.respond(h.batch(x, project, rest))
+}
+
+func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
+	verifyBody, err := checkCredentials(h.opts, x.r)
+	if err != nil {
+		h.discardBody(x)
+		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+	}
+	body, bad := h.readBodyUpTo(x, max(h.opts.Limits.MaxBodyBytes, maxBatchBodyBytes))
+	if bad != nil {
+		return *bad
+	}
+	if verifyBody != nil {
+		if err := verifyBody(body); err != nil {
+			return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+		}
+	}
+	if a := h.checkTenant(x.r, project); a != nil {
+		return *a
+	}
+	backend := h.server.batch
+	if backend == nil {
+		return errorAnswer(http.StatusServiceUnavailable, codeShuttingDown, "The mock is not running.")
+	}
+	resp := backend.Respond(x.r.Method, rest, x.r.URL.Query(), x.r.Header.Get("Content-Type"), body)
+	if resp.Allow != "" {
+		x.w.Header().Set("Allow", resp.Allow)
+	}
+	if resp.Status == http.StatusCreated {
+		var created struct {
+			TaskID string `json:"task_id"`
+		}
+		if json.Unmarshal(resp.Body, &created) == nil {
+			x.entry.TaskID = created.TaskID
+		}
+	}
+	if resp.Status == http.StatusNoContent {
+		x.w.Header().Del("Content-Type")
+	}
+	return answer{status: resp.Status, body: resp.Body}
+}
+
+// checkTenant runs the command API's checks after authentication, in its order: project,
+// then Instance-Id. It returns the error answer, or nil.
+func (h *httpSide) checkTenant(r *http.Request, project string) *answer {
+	var a answer
+	switch {
+	case project != h.opts.ProjectID:
+		a = errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
+			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")
+	case h.opts.InstanceID != "" && r.Header.Get("Instance-Id") != h.opts.InstanceID:
+		a = errorAnswer(http.StatusForbidden, codeInstance, "The Instance-Id header "+quote(r.Header.Get("Instance-Id"))+
+			" does not name this endpoint's instance "+quote(h.opts.InstanceID)+".")
+	default:
+		return nil
+	}
+	return &a
+}
+
+// BatchTasks returns every batch task the mock holds, oldest first.
+func (s *Server) BatchTasks() []batchtask.Task {
+	if s.batch == nil {
+		return nil
+	}
+	return s.batch.Tasks()
+}
+
+// BatchSubtasks returns the subtasks of a batch task in target order; ok is false when there
+// is no such task.
+func (s *Server) BatchSubtasks(taskID string) ([]batchtask.Subtask, bool) {
+	if s.batch == nil {
+		return nil, false
+	}
+	return s.batch.Subtasks(taskID)
+}
+
+// WaitBatchTask blocks until the batch task has finished, or ctx ends.
+func (s *Server) WaitBatchTask(ctx context.Context, taskID string) (batchtask.Task, error) {
+	if s.batch == nil {
+		return batchtask.Task{}, errNotStarted
+	}
+	return s.batch.Wait(ctx, taskID)
+}

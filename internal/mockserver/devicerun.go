@@ -1,0 +1,145 @@
+package mockserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// DeviceOptions configures RunDevice.
+type DeviceOptions struct {
+	// Addr is the MQTT broker's host:port: the mock's, or IoTDA's (port 1883, or 8883 with
+	// TLSConfig).
+	Addr string
+	// TLSConfig, when set, connects over TLS with it (MQTTS).
+	TLSConfig *tls.Config
+	// DeviceID and Secret are the device's credentials.
+	DeviceID, Secret string
+	// Behavior is how the device answers commands, as a simulated device does. Its
+	// DisconnectAfter is not used: the device keeps its session.
+	Behavior Behavior
+	// KeepAlive is the MQTT keep-alive. Default 60 s.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds dialling and the CONNACK. Default 10 s.
+	ConnectTimeout time.Duration
+	// OnEvent, when set, is told of each session and command, on the device's goroutines.
+	OnEvent func(DeviceEvent)
+}
+
+// DeviceEventKind says what a DeviceEvent reports.
+type DeviceEventKind string
+
+// Device events.
+const (
+	// DeviceEventConnected: the broker accepted the CONNECT and the SUBACK came.
+	DeviceEventConnected DeviceEventKind = "connected"
+	// DeviceEventCommand: a command arrived (and, if Replied, was answered with Reply).
+	DeviceEventCommand DeviceEventKind = "command"
+	// DeviceEventDisconnected: the session ended or could not be set up (Err says why);
+	// RunDevice tries again after Retry.
+	DeviceEventDisconnected DeviceEventKind = "disconnected"
+)
+
+// DeviceEvent is something a device run by RunDevice did.
+type DeviceEvent struct {
+	Kind DeviceEventKind
+	// ClientID is the MQTT client id of the session.
+	ClientID string
+	// RequestID, Command and Dup describe a command: its request (command) id, its
+	// payload, and whether the broker marked it as a redelivery.
+	RequestID string
+	Command   []byte
+	Dup       bool
+	// Replied says whether the device answered the command, with Reply.
+	Replied bool
+	Reply   []byte
+	// Err and Retry explain a disconnection.
+	Err   error
+	Retry time.Duration
+}
+
+// Backoff between connection attempts of RunDevice.
+const (
+	deviceRetryMin = time.Second
+	deviceRetryMax = 30 * time.Second
+)
+
+// RunDevice runs a device until ctx ends: it connects to the broker as the device (client
+// id {device_id}_0_0_{YYYYMMDDHH}, signType 0, so that the same login stays valid however
+// long the session lasts), subscribes to $oc/devices/{device_id}/sys/commands/#, and
+// answers every command as o.Behavior says, keeping one session for as long as the broker
+// keeps it. When the session ends it connects again, waiting 1 s, then twice as long each
+// time up to 30 s. It returns nil when ctx ends, and an error when the broker refuses the
+// credentials or the options are invalid: trying again would not help.
+func RunDevice(ctx context.Context, o DeviceOptions) error {
+	if !deviceIDPattern.MatchString(o.DeviceID) {
+		return fmt.Errorf("invalid device id %q: want 1 to 128 letters, digits, underscores or hyphens", o.DeviceID)
+	}
+	if err := validateBehavior(o.Behavior); err != nil {
+		return err
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = time.Minute
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	o.Behavior.DisconnectAfter = 0
+	emit := func(ev DeviceEvent) {
+		if o.OnEvent != nil {
+			o.OnEvent(ev)
+		}
+	}
+	retry := deviceRetryMin
+	for {
+		clientID, err := runDeviceSession(ctx, o, emit)
+		if ctx.Err() != nil {
+			return nil //nolint:nilerr // ending with ctx is the normal end
+		}
+		var refused connackError
+		if errors.As(err, &refused) {
+			return err
+		}
+		if clientID != "" {
+			retry = deviceRetryMin // the session had come up: start the backoff again
+		}
+		emit(DeviceEvent{Kind: DeviceEventDisconnected, ClientID: clientID, Err: err, Retry: retry})
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		retry = min(retry*2, deviceRetryMax)
+	}
+}
+
+// runDeviceSession runs one session: it returns why it ended, and the client id when the
+// session came up.
+func runDeviceSession(ctx context.Context, o DeviceOptions, emit func(DeviceEvent)) (string, error) {
+	ts := time.Now().UTC().Format(deviceTimestampLayout)
+	clientID := o.DeviceID + "_0_" + signTypeNoTimeCheck + "_" + ts
+	conn, err := dialDevice(ctx, deviceDial{addr: o.Addr, tlsConfig: o.TLSConfig, clientID: clientID, username: o.DeviceID,
+		password: devicePassword(o.Secret, ts), keepAlive: o.KeepAlive, timeout: o.ConnectTimeout})
+	if err != nil {
+		return "", err
+	}
+	sim := runSimDevice(conn, o.DeviceID, o.Behavior, 1, func(ev DeviceEvent) {
+		ev.ClientID = clientID
+		emit(ev)
+	})
+	defer sim.stop()
+	if err := conn.subscribe(topicDevicesPrefix+o.DeviceID+"/sys/commands/#", o.ConnectTimeout); err != nil {
+		return "", fmt.Errorf("subscribe: %w", err)
+	}
+	emit(DeviceEvent{Kind: DeviceEventConnected, ClientID: clientID})
+	select {
+	case <-ctx.Done():
+		return clientID, ctx.Err()
+	case <-conn.closed:
+		return clientID, conn.err
+	}
+}

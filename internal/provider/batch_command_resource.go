@@ -1,0 +1,271 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// Interface assertions.
+var (
+	_ resource.Resource                = (*batchCommandResource)(nil)
+	_ resource.ResourceWithConfigure   = (*batchCommandResource)(nil)
+	_ resource.ResourceWithImportState = (*batchCommandResource)(nil)
+
+	_ resource.ResourceWithConfigValidators = (*batchCommandResource)(nil)
+)
+
+// NewBatchCommandResource returns the iotda_batch_command resource.
+func NewBatchCommandResource() resource.Resource {
+	return &batchCommandResource{}
+}
+
+// batchCommandResource runs one createCommands batch task when it is created.
+type batchCommandResource struct {
+	data *providerData
+}
+
+func (r *batchCommandResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_batch_command"
+}
+
+func (r *batchCommandResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = batchCommandSchema(ctx)
+}
+
+// ConfigValidators requires exactly one way of naming the devices.
+func (r *batchCommandResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("device_ids"), path.MatchRoot("group_ids")),
+	}
+}
+
+func (r *batchCommandResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return // Not configured yet (validation); Create reports a missing client.
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data",
+			fmt.Sprintf("Expected *provider.providerData, got %T. Please report this issue to the provider developers.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// client returns the API client, or reports why there is none.
+func (r *batchCommandResource) client(diags *diag.Diagnostics) *iotda.Client {
+	if r.data == nil || r.data.client == nil {
+		diags.AddError("Provider Not Configured", notConfiguredDetail(r.data, "the batch task's devices"))
+		return nil
+	}
+	return r.data.client
+}
+
+// Create creates the task once, follows it to its end, and saves it with every device's
+// result. From the moment the task exists the state holds it, whatever happens next.
+func (r *batchCommandResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan batchCommandModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	createTimeout, diags := plan.Timeouts.Create(ctx, defaultBatchCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	readTimeout, diags := plan.Timeouts.Read(ctx, defaultBatchReadTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := r.client(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() || client == nil {
+		return
+	}
+	runCtx, cancel := context.WithTimeout(ctx, createTimeout)
+	defer cancel()
+	start := time.Now()
+
+	task, ok := r.createTask(runCtx, client, &plan, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	plan.setTask(task)
+	plan.clearResults()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !waitForTask(runCtx, client, &plan, start, &resp.Diagnostics) {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	// The task has ended: its results are worth reading even if little of the create timeout
+	// is left, so reading them has the read timeout of its own.
+	readCtx, cancelRead := context.WithTimeout(ctx, readTimeout)
+	defer cancelRead()
+	details, err := client.ShowBatchTask(readCtx, plan.TaskID.ValueString())
+	if err != nil {
+		addReadFailed(&plan, "reading its results", err, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	plan.setTask(&details.Task)
+	failures := plan.setResults(details.Subtasks)
+	warnIncomplete(&plan, details, &resp.Diagnostics)
+	tflog.Info(ctx, "batch task finished", map[string]any{"task_id": plan.TaskID.ValueString(),
+		"status": plan.Status.ValueString(), "devices": len(details.Subtasks), "failed": len(failures),
+		"elapsed_ms": time.Since(start).Milliseconds()})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	reportFailures(&plan, failures, len(details.Subtasks), &resp.Diagnostics)
+}
+
+// createTask sends the one CreateBatchTask of this apply. When its answer is lost, it looks
+// for the task by its (unique, derived) name rather than sending it again.
+func (r *batchCommandResource) createTask(ctx context.Context, client *iotda.Client, m *batchCommandModel,
+	diags *diag.Diagnostics,
+) (*iotda.BatchTask, bool) {
+	derived := m.TaskName.IsNull() || m.TaskName.IsUnknown()
+	req, ok := m.newTask(diags)
+	if !ok {
+		return nil, false
+	}
+	tflog.Info(ctx, "creating batch task", map[string]any{"task_name": req.TaskName, "targets": len(req.Targets),
+		"group_ids": req.GroupIDs, "service_id": m.ServiceID.ValueString(), "command_name": m.CommandName.ValueString()})
+	sent := time.Now()
+	task, err := client.CreateBatchTask(ctx, req)
+	if err == nil {
+		tflog.Info(ctx, "batch task created", map[string]any{"task_id": task.TaskID, "status": task.Status})
+		return task, true
+	}
+	var unknown *iotda.DeliveryUnknownError
+	var lookupErr error
+	looked := errors.As(err, &unknown) && derived
+	if looked {
+		// The name is this apply's own, so a task with it is the one just created. The
+		// lookup gets a little time of its own: the create timeout may be what cut the answer.
+		lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		found, ferr := client.FindBatchTask(lookupCtx, iotda.TaskTypeCreateCommands, req.TaskName, sent.Add(-time.Hour))
+		if ferr == nil && found != nil {
+			tflog.Warn(ctx, "the answer to the creating request was lost; found the task by its name", map[string]any{
+				"task_id": found.TaskID, "task_name": req.TaskName, "error": err.Error()})
+			return found, true
+		}
+		lookupErr = ferr
+	}
+	diagnoseCreateError(r.data, m, err, looked, lookupErr, diags)
+	return nil, false
+}
+
+// Read asks IoTDA only about a task whose results are not in the state yet (it had not
+// finished, or it is being imported): a finished task never changes, and a task IoTDA no
+// longer has is kept as it is, since removing it would run the command again.
+func (r *batchCommandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var status types.String
+	var failed types.List
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("failed_device_ids"), &failed)...)
+	if resp.Diagnostics.HasError() || (iotda.TaskFinished(status.ValueString()) && !failed.IsNull()) {
+		return // Nothing can have changed; the state stays exactly as it is.
+	}
+	var state batchCommandModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Read(ctx, defaultBatchReadTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := r.client(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() || client == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if !refreshTask(ctx, client, r.data.projectID, &state, &resp.Diagnostics) {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update changes only what runs nothing on IoTDA (max_failed_devices, delete_task_on_destroy,
+// timeouts, and arguments written differently but sent the same); the task and its results
+// are kept from the state.
+func (r *batchCommandResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state batchCommandModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.ID, plan.TaskID, plan.Status, plan.StatusDesc = state.ID, state.TaskID, state.Status, state.StatusDesc
+	plan.CreatedAt, plan.Progress, plan.FailedDeviceIDs, plan.Results = state.CreatedAt, state.Progress,
+		state.FailedDeviceIDs, state.Results
+	if plan.TaskName.IsUnknown() {
+		plan.TaskName = state.TaskName
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	// The import has been reconciled with the configuration.
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
+}
+
+// Delete forgets the task; with delete_task_on_destroy it first deletes the finished task
+// from IoTDA.
+func (r *batchCommandResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var del types.Bool
+	var taskID types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("delete_task_on_destroy"), &del)...)
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("task_id"), &taskID)...)
+	if resp.Diagnostics.HasError() || !del.ValueBool() || taskID.ValueString() == "" {
+		return
+	}
+	var state batchCommandModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	timeout, diags := state.Timeouts.Delete(ctx, defaultBatchDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	client := r.client(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() || client == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := client.DeleteBatchTask(ctx, taskID.ValueString())
+	switch {
+	case err == nil:
+		tflog.Info(ctx, "batch task deleted", map[string]any{"task_id": taskID.ValueString()})
+	case errors.Is(err, iotda.ErrNotFound):
+		tflog.Info(ctx, "batch task already gone", map[string]any{"task_id": taskID.ValueString()})
+	case errors.Is(err, iotda.ErrForbidden) && !iotda.TaskFinished(state.Status.ValueString()):
+		resp.Diagnostics.AddError(summaryBatchDeleteFailed, withRequestID(fmt.Sprintf("Batch task %s is still "+
+			"running (%s), and IoTDA deletes only finished tasks: %v\n\nWait for it to finish (terraform refresh "+
+			"shows its status) and destroy again, or set delete_task_on_destroy = false and apply, so that "+
+			"destroying only forgets it.", taskID.ValueString(), state.Status.ValueString(), err), requestIDOf(err)))
+	default:
+		resp.Diagnostics.AddError(summaryBatchDeleteFailed, withRequestID(fmt.Sprintf("Deleting batch task %s "+
+			"from IoTDA failed: %v\n\nThe resource is still in the state. Fix the cause and destroy again, or set "+
+			"delete_task_on_destroy = false and apply, so that destroying only forgets it.", taskID.ValueString(), err),
+			requestIDOf(err)))
+	}
+}
+
+// ImportState takes the id of an existing createCommands task; Read then fills the arguments
+// from it.
+func (r *batchCommandResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if !taskIDPattern.MatchString(req.ID) {
+		resp.Diagnostics.AddAttributeError(path.Root("id"), "Invalid Batch Task ID",
+			fmt.Sprintf("%q is not a batch task ID: IoTDA's task IDs are up to 24 characters of 0-9 and a-f, such as "+
+				"64f1c2a9e4b0a1b2c3d4e5f6 (the task_id of ListBatchTasks or of the console).", req.ID))
+		return
+	}
+	for attr, v := range map[string]any{"id": req.ID, "task_id": req.ID, "max_failed_devices": int64(0),
+		"delete_task_on_destroy": false} {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte(`true`))...)
+}

@@ -1,0 +1,255 @@
+package provider
+
+import (
+	"context"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+// Limits of a createCommands batch task (iotda-batchtask-facts.md §2 and §6).
+const (
+	maxBatchTargets  = 30000
+	maxTaskNameRunes = 128
+	maxRetryCount    = 5
+	maxRetryInterval = 1440 // minutes
+)
+
+// Default timeouts of iotda_batch_command.
+const (
+	defaultBatchCreateTimeout = 30 * time.Minute
+	defaultBatchReadTimeout   = 5 * time.Minute
+	defaultBatchDeleteTimeout = 5 * time.Minute
+)
+
+var (
+	// taskNamePattern is the platform's rule for task names: Chinese characters, letters,
+	// digits and underscores.
+	taskNamePattern = regexp.MustCompile(`^[\p{Han}A-Za-z0-9_]+$`)
+	// groupIDPattern is the platform's rule for device group ids: at most 36 hexadecimal
+	// characters and hyphens (the SDK's ShowDeviceGroupRequest).
+	groupIDPattern = regexp.MustCompile(`^[0-9A-Fa-f-]{1,36}$`)
+	// taskIDPattern is the platform's rule for task ids: at most 24 of a-f and 0-9.
+	taskIDPattern = regexp.MustCompile(`^[a-f0-9]{1,24}$`)
+)
+
+// progressAttrTypes is the object type of progress; the names are the platform's
+// task_progress counters.
+var progressAttrTypes = map[string]attr.Type{
+	"total":           types.Int64Type,
+	"processing":      types.Int64Type,
+	"success":         types.Int64Type,
+	"fail":            types.Int64Type,
+	"waitting":        types.Int64Type,
+	"fail_wait_retry": types.Int64Type,
+	"stopped":         types.Int64Type,
+	"removed":         types.Int64Type,
+}
+
+const batchResourceDescription = "Delivers one command to a fleet of IoTDA devices through the platform's batch " +
+	"task engine (a `createCommands` batch task) and records every device's result.\n\n" +
+	"IoTDA does the fan-out: one resource covers up to 30,000 devices (listed in `device_ids`, or the members " +
+	"of `group_ids`), and an apply sends one request, then follows the task until every device has answered, " +
+	"failed, or run out of retries. Use it instead of one `iotda_device_command` per device whenever the same " +
+	"command goes to more than a handful of devices.\n\n" +
+	"The task runs when the resource is created: on the first apply, when an argument that changes what the " +
+	"platform would run changes (which replaces the resource), and when the resource is tainted or replaced " +
+	"with `-replace`. Refresh and plan never run it again, and destroying the resource only forgets it unless " +
+	"`delete_task_on_destroy` is set. The creating request is never retried once it may have reached the " +
+	"platform, and one apply never creates a second task.\n\n" +
+	"Devices that fail (offline, unknown, silent past the platform's 20 s, or answering with a non-zero " +
+	"`result_code`) are listed in `failed_device_ids`. Up to `max_failed_devices` of them are a warning; more " +
+	"are an error, with the results saved and the resource tainted, so the next apply runs the task again."
+
+func batchCommandSchema(ctx context.Context) schema.Schema {
+	timeoutsBlock := timeouts.Block(ctx, timeouts.Opts{
+		Create: true,
+		CreateDescription: "How long to wait for the task to finish, as a duration such as `\"30m\"`. Defaults to " +
+			"`30m`. When it expires first the task keeps running on the platform: the apply fails naming the task " +
+			"id, the task is saved in state, and Terraform marks the resource tainted (`terraform untaint` keeps it).",
+		Read: true,
+		ReadDescription: "How long a refresh may spend reading a task that had not finished, or a task being " +
+			"imported. Defaults to `5m`.",
+		Delete: true,
+		DeleteDescription: "How long deleting the task on IoTDA may take when `delete_task_on_destroy` is set. " +
+			"Defaults to `5m`.",
+	})
+	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
+		b.MarkdownDescription = "Time limits. Changing them does not run the task again."
+		timeoutsBlock = b
+	}
+	return schema.Schema{
+		MarkdownDescription: batchResourceDescription,
+		Attributes:          batchCommandAttributes(),
+		Blocks:              map[string]schema.Block{"timeouts": timeoutsBlock},
+	}
+}
+
+func batchCommandAttributes() map[string]schema.Attribute {
+	attrs := batchCommandArguments()
+	keepString := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	for name, a := range map[string]schema.Attribute{
+		"id": schema.StringAttribute{MarkdownDescription: "Same as `task_id`.", Computed: true, PlanModifiers: keepString},
+		"task_id": schema.StringAttribute{
+			MarkdownDescription: "The ID IoTDA allocated to the batch task: 24 hexadecimal characters.",
+			Computed:            true, PlanModifiers: keepString,
+		},
+		"status": schema.StringAttribute{
+			MarkdownDescription: "The task's status as IoTDA reports it: `Success`, `PartialSuccess`, `Fail` or " +
+				"`Stopped` once it has finished; `Initializing`, `Waitting` (sic), `Processing` or `Stopping` while it " +
+				"runs (saved only when `timeouts.create` expired first).",
+			Computed: true, PlanModifiers: keepString,
+		},
+		"status_desc": schema.StringAttribute{
+			MarkdownDescription: "IoTDA's description of the status; it says why a task failed as a whole (for " +
+				"example a device group that does not exist). Null when IoTDA gave none.",
+			Computed: true, PlanModifiers: keepString,
+		},
+		"created_at": schema.StringAttribute{
+			MarkdownDescription: "When IoTDA created the task, in RFC 3339 format (UTC).",
+			Computed:            true, PlanModifiers: keepString,
+		},
+		"progress": schema.ObjectAttribute{
+			MarkdownDescription: "How many of the task's devices are in each state, IoTDA's `task_progress`: " +
+				"`total`, `success`, `fail`, `processing`, `waitting` (sic), `fail_wait_retry` (failed, a retry is due), " +
+				"`stopped` and `removed`.",
+			AttributeTypes: progressAttrTypes, Computed: true,
+			PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+		},
+		"failed_device_ids": schema.ListAttribute{
+			MarkdownDescription: "The devices the command did not succeed on, sorted: their subtask failed or was " +
+				"stopped, or they answered with a `result_code` other than `0`. Use it to retry only those devices " +
+				"with a second resource. Null while the task's results have not been read.",
+			ElementType: types.StringType, Computed: true,
+			PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+		},
+		"results": schema.StringAttribute{
+			MarkdownDescription: "Every device's result, as JSON text: an object keyed by device ID, read with `jsondecode()`, " +
+				"for example `jsondecode(iotda_batch_command.this.results)[\"d-1\"].status`. Each device's result has " +
+				"`status` (its subtask's status: `Success`, `Fail` or `Stopped`), `command_id`, `result_code` (from the " +
+				"device's reply; `0` when the reply omits it or is empty), `response` (the device's reply, exactly as it " +
+				"was sent), and `error_code` and `error_msg` (why the device failed, such as `IOTDA.014016` for an " +
+				"offline device). Members that do not apply are left out: a device that did not answer has no " +
+				"`response`, and one that answered with nothing has `result_code` 0 and no `response`. The results are " +
+				"one text rather than a value per device because that keeps the state of a fleet small (about 0.25 KB " +
+				"per device) and its plans fast. Null while the task's results have not been read.",
+			Computed: true, PlanModifiers: keepString,
+		},
+	} {
+		attrs[name] = a
+	}
+	return attrs
+}
+
+func batchCommandArguments() map[string]schema.Attribute {
+	replaceString := []planmodifier.String{optionalFieldRequiresReplace{}}
+	replaceInt := []planmodifier.Int64{int64planmodifier.RequiresReplace()}
+	return map[string]schema.Attribute{
+		"device_ids": schema.ListAttribute{
+			MarkdownDescription: "IDs of the devices that receive the command: 1 to 30,000, each listed once. " +
+				"Exactly one of `device_ids` and `group_ids` must be set. Their order does not matter: reordering " +
+				"them does not run the task again, while adding or removing a device does. For more than 30,000 " +
+				"devices, split them over several resources with `for_each`.",
+			ElementType: types.StringType, Optional: true,
+			Validators: []validator.List{
+				listvalidator.SizeBetween(1, maxBatchTargets),
+				listvalidator.ValueStringsAre(deviceIDValidator()),
+				uniqueStringsValidator{what: "device"},
+			},
+			PlanModifiers: []planmodifier.List{sameElementsRequiresReplace{}},
+		},
+		"group_ids": schema.ListAttribute{
+			MarkdownDescription: "IDs of IoTDA device groups whose members receive the command (sent as " +
+				"`targets_filter.group_ids`; IoTDA resolves the members when the task is created). At most 36 " +
+				"hexadecimal characters and hyphens each. A group that does not exist makes the whole task fail.",
+			ElementType: types.StringType, Optional: true,
+			Validators: []validator.List{
+				listvalidator.SizeAtLeast(1),
+				listvalidator.ValueStringsAre(stringvalidator.RegexMatches(groupIDPattern,
+					"must be a device group ID: 1 to 36 hexadecimal characters and hyphens (-)")),
+				uniqueStringsValidator{what: "group"},
+			},
+			PlanModifiers: []planmodifier.List{sameElementsRequiresReplace{}},
+		},
+		"service_id": schema.StringAttribute{
+			MarkdownDescription: descServiceID + " Changing it runs the task again.",
+			Optional:            true, PlanModifiers: replaceString,
+			Validators: []validator.String{stringvalidator.LengthAtMost(64)},
+		},
+		"command_name": schema.StringAttribute{
+			MarkdownDescription: descCommandName + " Changing it runs the task again.",
+			Optional:            true, PlanModifiers: replaceString,
+			Validators: []validator.String{stringvalidator.LengthAtMost(128)},
+		},
+		"paras": schema.DynamicAttribute{
+			MarkdownDescription: descParas + " The same rules as `iotda_device_command`. Changing what IoTDA " +
+				"would receive runs the task again; writing the same JSON another way (an object or `jsonencode()` " +
+				"of it) does not.",
+			Required:      true,
+			PlanModifiers: []planmodifier.Dynamic{parasRequiresReplace{}},
+			Validators:    []validator.Dynamic{parasValidator{}},
+		},
+		"task_name": schema.StringAttribute{
+			MarkdownDescription: "Name of the batch task: at most 128 letters, digits, underscores (`_`) or Chinese " +
+				"characters. Defaults to a unique name such as `tf_20260102T150405_9f8e7d6c`, which also lets the " +
+				"provider find the task if the answer to the creating request is lost. Changing it runs the task again.",
+			Optional: true, Computed: true,
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()},
+			Validators: []validator.String{
+				runeLengthAtMost{max: maxTaskNameRunes},
+				stringvalidator.RegexMatches(taskNamePattern,
+					"may contain only letters, digits, underscores (_) and Chinese characters"),
+			},
+		},
+		"retry_count": schema.Int64Attribute{
+			MarkdownDescription: "How many times IoTDA retries the command on a device it failed on (offline, " +
+				"silent): 0 to 5. Requires `retry_interval`. Sent as `task_policy.retry_count`.",
+			Optional: true, PlanModifiers: replaceInt,
+			Validators: []validator.Int64{int64validator.Between(0, maxRetryCount),
+				int64validator.AlsoRequires(path.MatchRoot("retry_interval"))},
+		},
+		"retry_interval": schema.Int64Attribute{
+			MarkdownDescription: "Minutes IoTDA waits before each retry: 1 to 1440. Requires `retry_count`. Sent " +
+				"as `task_policy.retry_interval`. The apply waits for the retries, so keep `timeouts.create` above " +
+				"`retry_count` × `retry_interval`.",
+			Optional: true, PlanModifiers: replaceInt,
+			Validators: []validator.Int64{int64validator.Between(1, maxRetryInterval),
+				int64validator.AlsoRequires(path.MatchRoot("retry_count"))},
+		},
+		"max_failed_devices": schema.Int64Attribute{
+			MarkdownDescription: "How many devices may fail before the apply fails. Defaults to `0`: any failed " +
+				"device is an error. Within the limit, failures are a warning naming the devices. Changing it does " +
+				"not run the task again.",
+			Optional: true, Computed: true, Default: int64default.StaticInt64(0),
+			Validators: []validator.Int64{int64validator.AtLeast(0)},
+		},
+		"triggers": schema.MapAttribute{
+			MarkdownDescription: "Arbitrary map of strings. Any change runs the task again, for example " +
+				"`triggers = { firmware = var.firmware_version }`.",
+			ElementType: types.StringType, Optional: true,
+			PlanModifiers: []planmodifier.Map{importedTriggersRequiresReplace{}},
+		},
+		"delete_task_on_destroy": schema.BoolAttribute{
+			MarkdownDescription: "Whether destroying the resource also deletes the finished task from IoTDA. " +
+				"Defaults to `false`: destroying only forgets the task, which IoTDA keeps. A task still running " +
+				"cannot be deleted.",
+			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+		},
+	}
+}

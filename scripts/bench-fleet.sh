@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# make bench-fleet: how long Terraform takes to send one command to a fleet, three ways, side by
+# side in one run against the standalone mock:
+#
+#   batch   one iotda_batch_command for N devices (one IoTDA batch task)
+#   single  N iotda_device_command resources (one synchronous command each)
+#   curl    N terraform_data resources with a local-exec curl each (the shell workaround)
+#
+# then 10,000 devices with iotda_batch_command alone, as one resource and as for_each chunks of
+# CHUNK devices, with the wall time of a follow-up terraform plan and the state size.
+#
+# Settings (environment): N (default 1000), BIG (default 10000), CHUNK (default 1000),
+# TERRAFORM (default bin/terraform), BENCH_KEEP=1 keeps the working directories.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/bin"
+terraform="${TERRAFORM:-$bin/terraform}"
+n="${N:-1000}"
+big="${BIG:-10000}"
+chunk="${CHUNK:-1000}"
+work=$(mktemp -d)
+mock_pid=""
+
+cleanup() {
+	if [ -n "$mock_pid" ] && kill -0 "$mock_pid" 2>/dev/null; then
+		kill -TERM "$mock_pid" 2>/dev/null || true
+		wait "$mock_pid" 2>/dev/null || true
+	fi
+	if [ "${BENCH_KEEP:-}" = 1 ]; then
+		echo "working directories kept in $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+
+command -v curl >/dev/null || { echo "bench-fleet needs curl for the curl loop" >&2; exit 1; }
+fleet=$((n > big ? n : big))
+
+echo "==> Building the provider and the mock server"
+mkdir -p "$work/plugins"
+go build -o "$work/plugins/terraform-provider-iotda" "$root"
+go build -o "$work/iotda-mock" "$root/internal/cmd/iotda-mock"
+
+echo "==> Starting the mock with a fleet of $fleet simulated devices (sensor-1 .. sensor-$fleet)"
+cat >"$work/mock.json" <<JSON
+{
+  "project_id": "bench-project",
+  "auth_token": "bench-token",
+  "fleets": [{"prefix": "sensor-", "count": $fleet, "behavior": {"kind": "reply"}}]
+}
+JSON
+exec 3< <(exec "$work/iotda-mock" -config "$work/mock.json" -http 127.0.0.1:0 -mqtt 127.0.0.1:0 2>"$work/mock.log")
+mock_pid=$!
+if ! IFS= read -r -t 120 -u 3 ready; then
+	echo "the mock server did not start:" >&2
+	cat "$work/mock.log" >&2
+	exit 1
+fi
+echo "    $ready"
+api=$(sed -n 's/.*api=\([^ ]*\).*/\1/p' <<<"$ready")
+
+cat >"$work/terraformrc" <<TFRC
+provider_installation {
+  dev_overrides {
+    "iotdalabs/iotda" = "$work/plugins"
+  }
+  direct {}
+}
+TFRC
+export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+export IOTDA_ENDPOINT="$api" IOTDA_PROJECT_ID=bench-project IOTDA_AUTH_TOKEN=bench-token
+unset TF_LOG TF_LOG_PROVIDER
+
+required='terraform {
+  required_providers {
+    iotda = { source = "iotdalabs/iotda" }
+  }
+}
+'
+
+# setup DIR COUNT writes DIR/devices.txt with sensor-1 .. sensor-COUNT and returns DIR.
+setup() {
+	mkdir -p "$1"
+	seq -f 'sensor-%.0f' 1 "$2" >"$1/devices.txt"
+}
+
+batch_config() {
+	cat <<EOF
+$required
+resource "iotda_batch_command" "fleet" {
+  device_ids   = split("\n", trimspace(file("devices.txt")))
+  service_id   = "Maintenance"
+  command_name = "REBOOT"
+  paras        = { delay = 5 }
+}
+EOF
+}
+
+chunked_config() {
+	cat <<EOF
+$required
+locals {
+  chunks = { for i, ids in chunklist(split("\n", trimspace(file("devices.txt"))), $chunk) : format("%04d", i) => ids }
+}
+
+resource "iotda_batch_command" "fleet" {
+  for_each     = local.chunks
+  device_ids   = each.value
+  service_id   = "Maintenance"
+  command_name = "REBOOT"
+  paras        = { delay = 5 }
+}
+EOF
+}
+
+single_config() {
+	cat <<EOF
+$required
+resource "iotda_device_command" "fleet" {
+  for_each     = toset(split("\n", trimspace(file("devices.txt"))))
+  device_id    = each.key
+  service_id   = "Maintenance"
+  command_name = "REBOOT"
+  paras        = { delay = 5 }
+}
+EOF
+}
+
+curl_config() {
+	cat <<EOF
+resource "terraform_data" "fleet" {
+  for_each = toset(split("\n", trimspace(file("devices.txt"))))
+  input    = each.key
+
+  provisioner "local-exec" {
+    command = "curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -H \"X-Auth-Token: \$IOTDA_AUTH_TOKEN\" -d '{\"service_id\":\"Maintenance\",\"command_name\":\"REBOOT\",\"paras\":{\"delay\":5}}' \$IOTDA_ENDPOINT/v5/iot/\$IOTDA_PROJECT_ID/devices/\${self.input}/commands"
+  }
+}
+EOF
+}
+
+# timed DIR LABEL ARGS... runs terraform ARGS in DIR and sets $wall (seconds, 2 decimals) and
+# $cpu (user + system seconds of terraform and the providers it ran).
+timed() {
+	local dir=$1 label=$2
+	shift 2
+	local times
+	TIMEFORMAT='%R %U %S'
+	if ! times=$({ time (cd "$dir" && "$terraform" "$@" -input=false -no-color >"$dir/$label.log" 2>&1); } 2>&1); then
+		echo "terraform $* failed in $dir:" >&2
+		tail -n 30 "$dir/$label.log" >&2
+		exit 1
+	fi
+	read -r wall user sys <<<"$times"
+	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
+
+state_kb() { awk -v b="$(stat -c %s "$1/terraform.tfstate")" 'BEGIN { printf "%.0f KB", b / 1024 }'; }
+
+echo "==> Terraform: $("$terraform" version | head -n 1); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "==> $n devices, side by side (terraform apply, default parallelism)"
+for kind in batch single curl; do
+	dir="$work/$kind-$n"
+	setup "$dir" "$n"
+	"${kind}_config" >"$dir/main.tf"
+	timed "$dir" apply apply -auto-approve
+	printf '    %-7s %8s s wall  %8s s CPU   %s\n' "$kind" "$wall" "$cpu" \
+		"$(case $kind in batch) echo "1 iotda_batch_command" ;; single) echo "$n iotda_device_command" ;; curl) echo "$n terraform_data + local-exec curl" ;; esac)"
+	eval "wall_$kind=$wall"
+done
+echo "    batch is $(ratio "$wall_single" "$wall_batch") faster than $n single resources and $(ratio "$wall_curl" "$wall_batch") faster than the curl loop"
+
+for layout in batch chunked; do
+	dir="$work/$layout-$big"
+	setup "$dir" "$big"
+	"${layout}_config" >"$dir/main.tf"
+	what="1 iotda_batch_command"
+	[ "$layout" = chunked ] && what="$(((big + chunk - 1) / chunk)) iotda_batch_command of $chunk devices (for_each)"
+	echo
+	echo "==> $big devices: $what"
+	timed "$dir" apply apply -auto-approve
+	printf '    apply          %8s s wall  %8s s CPU\n' "$wall" "$cpu"
+	timed "$dir" plan plan
+	if ! grep -q "No changes" "$dir/plan.log"; then
+		echo "the follow-up plan is not empty:" >&2
+		tail -n 20 "$dir/plan.log" >&2
+		exit 1
+	fi
+	printf '    follow-up plan %8s s wall  %8s s CPU   (no changes)\n' "$wall" "$cpu"
+	printf '    state          %s\n' "$(state_kb "$dir")"
+done
+echo
+echo "==> The mock delivered $(grep -c 'command delivered' "$work/mock.log" || true) synchronous commands and ran $(grep -c 'batch task finished' "$work/mock.log" || true) batch tasks;" \
+	"its peak RSS was $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$mock_pid/status")"
