@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
 )
 
 // Command is one synchronous command for one device.
@@ -105,7 +107,7 @@ func writeJSONString(b *bytes.Buffer, s string) error {
 // maxCommandIDBytes bounds a command_id taken from an answer. IoTDA's are UUIDs (36 bytes).
 const maxCommandIDBytes = 256
 
-// decodeResult turns a 2xx answer into a result, reading it at any depth (see ObjectMembers): a
+// decodeResult turns a 2xx answer into a result, reading it at any depth (see jsonscan.ObjectMembers): a
 // device's reply nested beyond what encoding/json accepts is still the device's reply. A body we
 // cannot read or parse leaves the outcome unknown: the platform did receive the command. So does a 200 without a usable command_id and
 // without an error_code: IoTDA allocates a command_id for every command it delivers
@@ -115,7 +117,7 @@ func (c *Client) decodeResult(r *response) (*CommandResult, error) {
 	if r.readErr != nil {
 		return nil, &DeliveryUnknownError{Err: r.readErr, RequestID: r.requestID, host: c.host}
 	}
-	members, ok := ObjectMembers(bytes.TrimSpace(r.body))
+	members, ok := jsonscan.ObjectMembers(bytes.TrimSpace(r.body))
 	var errorCode string // Must be a string (or null): anything else is not IoTDA's answer.
 	if ok && len(members["error_code"]) > 0 && string(members["error_code"]) != "null" {
 		ok = json.Unmarshal(members["error_code"], &errorCode) == nil

@@ -1,6 +1,7 @@
 package iotda
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -183,5 +184,21 @@ func TestCreateCommand_ErrorCodeWithoutCommandID(t *testing.T) {
 	res, err := c.CreateCommand(t.Context(), simpleCommand)
 	if !errors.Is(err, ErrDeviceTimeout) || res == nil || res.CommandID != "" {
 		t.Fatalf("res %+v, err %v; want the device timeout", res, err)
+	}
+}
+
+// A device's reply nested beyond what encoding/json reads is still the device's reply: the
+// delivery is a success with the reply kept byte for byte, never an unknown outcome.
+func TestCreateCommand_ReplyNestedBeyondEncodingJSON(t *testing.T) {
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	deviceReply := `{"result_code":0,"paras":` + deep + `}`
+	ts := newTestServer(t, reply(http.StatusOK, `{"command_id":"c-deep","response":`+deviceReply+`}`))
+	c := newTestClient(t, ts.URL, nil)
+	res, err := c.CreateCommand(t.Context(), simpleCommand)
+	if err != nil || res.CommandID != "c-deep" || string(res.Response) != deviceReply {
+		t.Fatalf("res %+v, err %v", res, err)
+	}
+	if json.Valid([]byte(deviceReply)) {
+		t.Fatal("the test's reply is not beyond encoding/json's depth")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
 )
 
 // Error codes of the command API. The IOTDA.* codes and messages are the platform's own
@@ -445,28 +446,6 @@ func (h *httpSide) outcome(ctx context.Context, x *exchange, cmd Command, reply 
 // are not UTF-8 as U+FFFD. JSON nested beyond the 10,000 levels encoding/json accepts is
 // JSON all the same, and is embedded verbatim too.
 func replyBody(commandID string, reply json.RawMessage) []byte {
-	valid := func(b []byte) bool {
-		if json.Valid(b) {
-			return true
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		for depth := 0; ; { // Token reads at any depth; one value, then the end.
-			tok, err := dec.Token()
-			if err != nil {
-				return false
-			}
-			switch tok {
-			case json.Delim('{'), json.Delim('['):
-				depth++
-			case json.Delim('}'), json.Delim(']'):
-				depth--
-			}
-			if depth == 0 {
-				_, err := dec.Token()
-				return errors.Is(err, io.EOF)
-			}
-		}
-	}
 	id, _ := json.Marshal(commandID)
 	out := make([]byte, 0, len(id)+len(reply)+32)
 	out = append(out, `{"command_id":`...)
@@ -475,7 +454,7 @@ func replyBody(commandID string, reply json.RawMessage) []byte {
 	if len(resp) == 0 {
 		return append(out, '}')
 	}
-	if !valid(resp) {
+	if !jsonscan.Valid(resp) {
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
 )
 
 // batchCommandModel is the state of an iotda_batch_command.
@@ -269,12 +270,12 @@ func parseOutput(out string) (commandID string, reply json.RawMessage) {
 	if !utf8.Valid(raw) {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 	}
-	if !iotda.ValidJSON(raw) {
+	if !jsonscan.Valid(raw) {
 		var quoted bytes.Buffer
 		_ = encodeString(&quoted, string(raw)) // Valid UTF-8 always encodes.
 		return "", quoted.Bytes()
 	}
-	if members, ok := iotda.ObjectMembers(raw); ok {
+	if members, ok := jsonscan.ObjectMembers(raw); ok {
 		id, hasID := members["command_id"]
 		resp, hasResp := members["response"]
 		if hasID || hasResp {

@@ -18,7 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
 )
 
 // Limits of a reply's object form (response). Terraform decodes, type-checks and compares
@@ -97,7 +97,7 @@ func readReply(ctx context.Context, raw json.RawMessage) deviceReply {
 	if len(text) == 0 || string(text) == "null" || string(text) == `""` {
 		return r
 	}
-	if !iotda.ValidJSON(text) {
+	if !jsonscan.Valid(text) {
 		var quoted bytes.Buffer
 		_ = encodeString(&quoted, string(text)) // A valid UTF-8 string always encodes.
 		r.NotJSON, r.JSON = true, types.StringValue(quoted.String())
@@ -409,9 +409,9 @@ func shorten(s string, n int) string {
 // be an integer (1.0 is 1). Anything else is an error: the caller reports it as a failure
 // the device reported, never as a success.
 func resultCode(raw json.RawMessage) (int64, error) {
-	// A reply that is not a JSON object has no result_code either. ObjectMembers reads a
+	// A reply that is not a JSON object has no result_code either. jsonscan.ObjectMembers reads a
 	// reply at any depth, where json.Unmarshal would give up past 10,000 levels.
-	members, _ := iotda.ObjectMembers(bytes.TrimSpace(raw))
+	members, _ := jsonscan.ObjectMembers(bytes.TrimSpace(raw))
 	code := members["result_code"]
 	if len(code) == 0 || string(code) == "null" {
 		return 0, nil

@@ -1,4 +1,8 @@
-package iotda
+// Package jsonscan reads JSON token by token, at any depth. It knows nothing of IoTDA: the
+// client, the provider and the mock server share it so that each reads a device's reply as
+// what it is, while the mock stays an independent check of how the client reads IoTDA's
+// answers.
+package jsonscan
 
 import (
 	"bytes"
@@ -13,8 +17,8 @@ import (
 // JSON token by token instead, at any depth, so that such an answer is still read as what
 // it is and the delivery is never lost. They are linear in the size of the text.
 
-// ValidJSON reports whether text holds exactly one valid JSON value, at any depth.
-func ValidJSON(text []byte) bool {
+// Valid reports whether text holds exactly one valid JSON value, at any depth.
+func Valid(text []byte) bool {
 	if json.Valid(text) {
 		return true // The common case, and the fast one.
 	}
