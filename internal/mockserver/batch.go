@@ -133,34 +133,16 @@ func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID s
 		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
 		return
 	}
-	if f, ok := h.faults.take(""); ok {
-		x.fault, x.entry.Fault = &f, f.label()
-		if f.ResetBeforeBody {
-			x.reset()
-			return
-		}
-		if f.Status != 0 {
-			x.respond(faultAnswer(f))
-			return
-		}
+	if x.takeFault("") {
+		return
 	}
 	x.respond(h.batch(x, project, rest))
 }
 
 func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
-	verifyBody, err := checkCredentials(h.opts, x.r)
-	if err != nil {
-		h.discardBody(x)
-		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
-	}
-	body, bad := h.readBodyUpTo(x, max(h.opts.Limits.MaxBodyBytes, maxBatchBodyBytes))
+	body, bad := h.authenticatedBody(x, max(h.opts.Limits.MaxBodyBytes, maxBatchBodyBytes))
 	if bad != nil {
 		return *bad
-	}
-	if verifyBody != nil {
-		if err := verifyBody(body); err != nil {
-			return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
-		}
 	}
 	if a := h.checkTenant(x.r, project); a != nil {
 		return *a
@@ -185,23 +167,6 @@ func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
 		x.w.Header().Del("Content-Type")
 	}
 	return answer{status: resp.Status, body: resp.Body}
-}
-
-// checkTenant runs the command API's checks after authentication, in its order: project,
-// then Instance-Id. It returns the error answer, or nil.
-func (h *httpSide) checkTenant(r *http.Request, project string) *answer {
-	var a answer
-	switch {
-	case project != h.opts.ProjectID:
-		a = errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
-			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")
-	case h.opts.InstanceID != "" && r.Header.Get("Instance-Id") != h.opts.InstanceID:
-		a = errorAnswer(http.StatusForbidden, codeInstance, "The Instance-Id header "+quote(r.Header.Get("Instance-Id"))+
-			" does not name this endpoint's instance "+quote(h.opts.InstanceID)+".")
-	default:
-		return nil
-	}
-	return &a
 }
 
 // BatchTasks returns every batch task the mock holds, oldest first.

@@ -206,6 +206,26 @@ func faultAnswer(f Fault) answer {
 	return errorAnswer(f.Status, code, msg)
 }
 
+// takeFault takes the next fault for deviceID ("" for any request) and applies what it does
+// before the request is read: a reset, or an answer of its own. It reports whether the
+// exchange is over; otherwise the fault, if any, has its say in respond.
+func (x *exchange) takeFault(deviceID string) (done bool) {
+	f, ok := x.h.faults.take(deviceID)
+	if !ok {
+		return false
+	}
+	x.fault, x.entry.Fault = &f, f.label()
+	switch {
+	case f.ResetBeforeBody:
+		x.reset()
+	case f.Status != 0:
+		x.respond(faultAnswer(f))
+	default:
+		return false
+	}
+	return true
+}
+
 // respond writes a, after the exchange's fault (if any) has had its say. A zero status
 // means nobody is listening: nothing is written.
 func (x *exchange) respond(a answer) {

@@ -261,16 +261,8 @@ func (h *httpSide) serveCommandAPI(w http.ResponseWriter, r *http.Request, reqID
 		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
 		return
 	}
-	if f, ok := h.faults.take(deviceID); ok {
-		x.fault, x.entry.Fault = &f, f.label()
-		if f.ResetBeforeBody {
-			x.reset()
-			return
-		}
-		if f.Status != 0 {
-			x.respond(faultAnswer(f))
-			return
-		}
+	if x.takeFault(deviceID) {
+		return
 	}
 	x.respond(h.command(x, project, deviceID))
 }
@@ -298,30 +290,13 @@ func parseCommandPath(escaped string) (project, deviceID string, ok bool) {
 // command runs the checks in the platform's order, then delivers the command. Credentials
 // are checked before the body is read, and the body is journaled only once they have passed.
 func (h *httpSide) command(x *exchange, project, deviceID string) answer {
-	verifyBody, err := checkCredentials(h.opts, x.r)
-	if err != nil {
-		h.discardBody(x)
-		return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
-	}
-	body, bad := h.readBody(x)
+	body, bad := h.authenticatedBody(x, h.opts.Limits.MaxBodyBytes)
 	if bad != nil {
 		return *bad
 	}
-	if verifyBody != nil {
-		if err := verifyBody(body); err != nil {
-			return errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
-		}
-	}
 	x.entry.Body = body
-	if project != h.opts.ProjectID {
-		return errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
-			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")
-	}
-	if want := h.opts.InstanceID; want != "" {
-		if got := x.r.Header.Get("Instance-Id"); got != want {
-			return errorAnswer(http.StatusForbidden, codeInstance, "The Instance-Id header "+quote(got)+
-				" does not name this endpoint's instance "+quote(want)+".")
-		}
+	if a := h.checkTenant(x.r, project); a != nil {
+		return *a
 	}
 	if !deviceIDPattern.MatchString(deviceID) {
 		return errorAnswer(http.StatusBadRequest, codeInvalidInput,
@@ -335,6 +310,46 @@ func (h *httpSide) command(x *exchange, project, deviceID string) answer {
 	cmd.CommandID = newUUID()
 	x.entry.CommandID = cmd.CommandID
 	return h.deliver(x, cmd)
+}
+
+// authenticatedBody checks the credentials, reads the body (at most limit bytes) and checks
+// the signature over it. A request whose credentials fail has its body drained, not read.
+// It returns the body, or the error answer.
+func (h *httpSide) authenticatedBody(x *exchange, limit int64) ([]byte, *answer) {
+	verifyBody, err := checkCredentials(h.opts, x.r)
+	if err != nil {
+		h.discardBody(x)
+		a := errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+		return nil, &a
+	}
+	body, bad := h.readBody(x, limit)
+	if bad != nil {
+		return nil, bad
+	}
+	if verifyBody != nil {
+		if err := verifyBody(body); err != nil {
+			a := errorAnswer(http.StatusUnauthorized, codeUnauthorized, err.Error())
+			return nil, &a
+		}
+	}
+	return body, nil
+}
+
+// checkTenant runs the checks that follow authentication, in the platform's order: project,
+// then Instance-Id. It returns the error answer, or nil.
+func (h *httpSide) checkTenant(r *http.Request, project string) *answer {
+	var a answer
+	switch {
+	case project != h.opts.ProjectID:
+		a = errorAnswer(http.StatusForbidden, codeProject, "The project id "+quote(project)+
+			" in the request path is not this endpoint's project "+quote(h.opts.ProjectID)+".")
+	case h.opts.InstanceID != "" && r.Header.Get("Instance-Id") != h.opts.InstanceID:
+		a = errorAnswer(http.StatusForbidden, codeInstance, "The Instance-Id header "+quote(r.Header.Get("Instance-Id"))+
+			" does not name this endpoint's instance "+quote(h.opts.InstanceID)+".")
+	default:
+		return nil
+	}
+	return &a
 }
 
 // commandBody is the request body. Paras stays raw so that it reaches the device byte for

@@ -17,15 +17,11 @@ func (h *httpSide) discardBody(x *exchange) {
 	_, _ = io.Copy(io.Discard, http.MaxBytesReader(x.w, x.r.Body, h.opts.Limits.MaxBodyBytes))
 }
 
-// readBody reads the request body, at most Limits.MaxBodyBytes of it, within what is left of
+// readBody reads the request body, at most limit bytes of it (Limits.MaxBodyBytes for a
+// command; batch task bodies list up to 30,000 devices), within what is left of
 // Limits.HTTPReadTimeout. Once the body has been read to its end, net/http lifts the read
 // deadline and watches the connection instead: waiting for the device is not reading.
-func (h *httpSide) readBody(x *exchange) ([]byte, *answer) {
-	return h.readBodyUpTo(x, h.opts.Limits.MaxBodyBytes)
-}
-
-// readBodyUpTo is readBody with another bound (batch task bodies list up to 30,000 devices).
-func (h *httpSide) readBodyUpTo(x *exchange, limit int64) ([]byte, *answer) {
+func (h *httpSide) readBody(x *exchange, limit int64) ([]byte, *answer) {
 	tooLarge := func() ([]byte, *answer) {
 		a := errorAnswer(http.StatusBadRequest, codeInvalidInput,
 			fmt.Sprintf("%s The request body exceeds %d bytes.", msgInvalidInput, limit))
