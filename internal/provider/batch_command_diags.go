@@ -123,6 +123,9 @@ func batchAPIHint(e *iotda.APIError) string {
 	case errors.Is(e, iotda.ErrNoSuchAPI):
 		return "The endpoint serves no such API. Check endpoint (or IOTDA_ENDPOINT): it must be an IoTDA API " +
 			"address, such as https://iotda.cn-north-4.myhuaweicloud.com or an instance's access address."
+	case errors.Is(e, iotda.ErrRedirect):
+		return redirectHint(e, "sending the request again to another address could create a second task",
+			"the task was most likely not created")
 	case errors.Is(e, iotda.ErrServer):
 		return "The platform reported an internal error. It does not say whether a task was created: list the " +
 			"createCommands batch tasks on IoTDA and look for this name before applying again."

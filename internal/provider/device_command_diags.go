@@ -243,12 +243,8 @@ func apiErrorHint(e *iotda.APIError) string {
 			"Check endpoint (or IOTDA_ENDPOINT): it must be an IoTDA API address, such as " +
 			"https://iotda.cn-north-4.myhuaweicloud.com or an instance's access address; or unset it and set region."
 	case errors.Is(e, iotda.ErrRedirect):
-		return fmt.Sprintf("The endpoint answered with a redirect to %s, and the provider does not follow "+
-			"redirects: sending the command again to another address could deliver it twice. A redirect "+
-			"normally means the request was not processed there, so the command was most likely not delivered. Set endpoint (or "+
-			"IOTDA_ENDPOINT) to the address IoTDA gives for your instance, such as "+
-			"https://iotda.cn-north-4.myhuaweicloud.com, or to where the redirect points if you trust it.",
-			firstNonEmpty(e.Location, "an address it did not give (no Location header)"))
+		return redirectHint(e, "sending the command again to another address could deliver it twice",
+			"the command was most likely not delivered")
 	case errors.Is(e, iotda.ErrBadRequest):
 		return "The platform rejected the request. Check service_id, command_name and paras against the device's " +
 			"product model."
@@ -258,6 +254,17 @@ func apiErrorHint(e *iotda.APIError) string {
 	default:
 		return "The command was not delivered."
 	}
+}
+
+// redirectHint explains a redirect the client did not follow (iotda.ErrRedirect): where it
+// pointed, why following it could repeat the request (twice), what that means for this
+// request (outcome), and what to do.
+func redirectHint(e *iotda.APIError, twice, outcome string) string {
+	return fmt.Sprintf("The endpoint answered with a redirect to %s, and the provider does not follow "+
+		"redirects: %s. A redirect normally means the request was not processed there, so %s. Set endpoint (or "+
+		"IOTDA_ENDPOINT) to the address IoTDA gives for your instance, such as "+
+		"https://iotda.cn-north-4.myhuaweicloud.com, or to where the redirect points if you trust it.",
+		firstNonEmpty(e.Location, "an address it did not give (no Location header)"), twice, outcome)
 }
 
 func firstNonEmpty(values ...string) string {

@@ -1,0 +1,55 @@
+package provider
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+)
+
+// TestBatchCommandResource_Redirect: as for one command, a redirect answering the creation of
+// a task is never followed; the error names where it pointed and says so.
+func TestBatchCommandResource_Redirect(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Location", "https://iotda.example.com/v5/iot/p1/batchtasks")
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(ts.Close)
+	target := &testTarget{ProviderHCL: fmt.Sprintf(`
+provider "iotda" {
+  endpoint    = %[1]q
+  project_id  = "p1"
+  auth_token  = "redirect-test-token"
+}
+`, ts.URL)}
+	config := batchConfig(target, `  device_ids = ["d1", "d2"]
+  command_name = "REBOOT"
+  paras        = { delay = 5 }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ExpectError: wrapped(`IoTDA Rejected the Batch Task.*HTTP 302.*redirect to ` +
+					`https://iotda\.example\.com/v5/iot/p1/batchtasks.*does not follow redirects.*most likely not created`),
+			},
+			{
+				// Nothing was saved: the next apply creates the task.
+				Config: config, PlanOnly: true, ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(testBatchAddr, plancheck.ResourceActionCreate),
+				}},
+			},
+		},
+	})
+	if n := hits.Load(); n != 1 {
+		t.Errorf("the endpoint was hit %d times, want 1: a redirect is neither followed nor retried", n)
+	}
+}
