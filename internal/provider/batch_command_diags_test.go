@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 )
@@ -51,5 +53,21 @@ provider "iotda" {
 	})
 	if n := hits.Load(); n != 1 {
 		t.Errorf("the endpoint was hit %d times, want 1: a redirect is neither followed nor retried", n)
+	}
+}
+
+// Without a configured client the batch resource says what cannot be done, not that a
+// command to a device named "the batch task's devices" cannot be delivered.
+func TestBatchCommandResource_NotConfigured(t *testing.T) {
+	t.Parallel()
+	for name, pd := range map[string]*providerData{"not configured": nil, "configuration unknown": {configUnknown: true}} {
+		var diags diag.Diagnostics
+		if c := (&batchCommandResource{data: pd}).client(&diags); c != nil || !diags.HasError() {
+			t.Fatalf("%s: client %v, diagnostics %v", name, c, diags)
+		}
+		if detail := diags[0].Detail(); !strings.HasPrefix(detail, "The batch task cannot be created, read or deleted") ||
+			strings.Contains(detail, "device") {
+			t.Errorf("%s: detail %q", name, detail)
+		}
 	}
 }

@@ -66,7 +66,7 @@ func (r *batchCommandResource) Configure(_ context.Context, req resource.Configu
 // client returns the API client, or reports why there is none.
 func (r *batchCommandResource) client(diags *diag.Diagnostics) *iotda.Client {
 	if r.data == nil || r.data.client == nil {
-		diags.AddError("Provider Not Configured", notConfiguredDetail(r.data, "the batch task's devices"))
+		diags.AddError("Provider Not Configured", notConfiguredDetail(r.data, "The batch task cannot be created, read or deleted"))
 		return nil
 	}
 	return r.data.client

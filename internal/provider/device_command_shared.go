@@ -124,7 +124,8 @@ const (
 // than forgetting a command the device executed), false when nothing usable came back.
 func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, use deliveryUse, diags *diag.Diagnostics) bool {
 	if pd == nil || pd.client == nil {
-		diags.AddError("Provider Not Configured", notConfiguredDetail(pd, m.DeviceID.ValueString()))
+		diags.AddError("Provider Not Configured", notConfiguredDetail(pd,
+			fmt.Sprintf("The command to device %q cannot be delivered", m.DeviceID.ValueString())))
 		return false
 	}
 	cmd, ok := m.command(diags)
@@ -147,15 +148,15 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, use d
 	return true
 }
 
-func notConfiguredDetail(pd *providerData, deviceID string) string {
+// notConfiguredDetail says why there is no API client; blocked says what therefore cannot be
+// done, such as `The command to device "d1" cannot be delivered`.
+func notConfiguredDetail(pd *providerData, blocked string) string {
 	if pd != nil && pd.configUnknown {
-		return fmt.Sprintf("The command to device %q cannot be delivered yet: the iotda provider's configuration "+
-			"depends on values that are only known after apply, such as attributes of resources that do not exist "+
-			"yet. Configure the provider with values known at plan time, or create those resources first "+
-			"(terraform apply -target=...).", deviceID)
+		return blocked + " yet: the iotda provider's configuration depends on values that are only known after " +
+			"apply, such as attributes of resources that do not exist yet. Configure the provider with values known " +
+			"at plan time, or create those resources first (terraform apply -target=...)."
 	}
-	return fmt.Sprintf("The command to device %q cannot be delivered: the iotda provider was not configured. "+
-		"Please report this issue to the provider developers.", deviceID)
+	return blocked + ": the iotda provider was not configured. Please report this issue to the provider developers."
 }
 
 // setResult copies a delivery's answer into the computed attributes and returns the reply
