@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,13 +24,11 @@ func (h *httpSide) adminAddGroup(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdminBody(w, r, &g) {
 		return
 	}
-	for _, existing := range h.server.Groups() {
-		if existing.ID == g.ID {
-			adminError(w, http.StatusConflict, "MOCK.000409", "Group "+g.ID+" is already registered.")
-			return
-		}
-	}
-	if err := h.server.AddGroup(g); err != nil {
+	switch err := h.server.AddGroup(g); {
+	case errors.Is(err, errGroupConflict):
+		adminError(w, http.StatusConflict, "MOCK.000409", "Group "+g.ID+" is already registered.")
+		return
+	case err != nil:
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 		return
 	}

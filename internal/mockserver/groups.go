@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,9 @@ type Group struct {
 	// unknown device, as one deleted after joining a group would on the platform.
 	DeviceIDs []string `json:"device_ids"`
 }
+
+// errGroupConflict means a group's id is already registered.
+var errGroupConflict = errors.New("already exists")
 
 // groups holds the device groups.
 type groups struct {
@@ -48,17 +52,18 @@ func validateGroup(g Group) error {
 	return nil
 }
 
-// AddGroup registers a device group. The id must not be in use.
+// AddGroup registers a device group. The id must not be in use: a group whose id is taken
+// is refused as such (errGroupConflict) before its contents are checked.
 func (s *Server) AddGroup(g Group) error {
+	s.groups.mu.Lock()
+	defer s.groups.mu.Unlock()
+	if _, exists := s.groups.byID[g.ID]; exists {
+		return fmt.Errorf("mockserver: group %s %w", g.ID, errGroupConflict)
+	}
 	if err := validateGroup(g); err != nil {
 		return err
 	}
 	g.DeviceIDs = slices.Clone(g.DeviceIDs)
-	s.groups.mu.Lock()
-	defer s.groups.mu.Unlock()
-	if _, exists := s.groups.byID[g.ID]; exists {
-		return fmt.Errorf("mockserver: group %s already exists", g.ID)
-	}
 	s.groups.byID[g.ID] = g
 	return nil
 }
