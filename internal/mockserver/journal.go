@@ -99,7 +99,8 @@ func (j *journal) trimLocked() {
 // entrySize approximates the memory an entry holds.
 func entrySize(e Entry) int64 {
 	n := entryOverhead + len(e.Kind) + len(e.RequestID) + len(e.Method) + len(e.Path) + len(e.ErrorCode) +
-		len(e.Fault) + len(e.DeviceID) + len(e.CommandID) + len(e.ClientID) + len(e.Body) + len(e.BodySHA256)
+		len(e.Fault) + len(e.DeviceID) + len(e.CommandID) + len(e.TaskID) + len(e.TaskStatus) + len(e.ClientID) +
+		len(e.Body) + len(e.BodySHA256)
 	for name, values := range e.Header {
 		n += len(name) + 64 // the map entry and the slice header
 		for _, v := range values {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -178,5 +179,29 @@ func TestAdmin_JournalReportsDropped(t *testing.T) {
 	resp, body = admin(t, s, http.MethodGet, "/_mock/journal", "")
 	if string(body) != "[]" || resp.Header.Get("X-Mock-Journal-Dropped") != "0" {
 		t.Errorf("after DELETE: %s, dropped %q", body, resp.Header.Get("X-Mock-Journal-Dropped"))
+	}
+}
+
+// TestEntrySize_CountsEveryStringField: the journal's memory bound counts what each entry
+// holds, so a field added to Entry must be counted too.
+func TestEntrySize_CountsEveryStringField(t *testing.T) {
+	const n = 1000
+	base := entrySize(Entry{})
+	typ := reflect.TypeFor[Entry]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var e Entry
+		v := reflect.ValueOf(&e).Elem().Field(i)
+		switch {
+		case f.Type.Kind() == reflect.String:
+			v.SetString(strings.Repeat("x", n))
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Uint8:
+			v.SetBytes([]byte(strings.Repeat("x", n)))
+		default:
+			continue
+		}
+		if got := entrySize(e) - base; got < n {
+			t.Errorf("an Entry whose %s holds %d bytes counts %d more bytes, want at least %d", f.Name, n, got, n)
+		}
 	}
 }
