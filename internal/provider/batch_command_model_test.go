@@ -2,6 +2,7 @@ package provider
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -235,6 +236,27 @@ func TestLimitFrameworkTrace(t *testing.T) {
 		LimitFrameworkTrace()
 		if got := os.Getenv(envFrameworkLog); got != c.want {
 			t.Errorf("env %v: %s = %q, want %q", c.env, envFrameworkLog, got, c.want)
+		}
+	}
+}
+
+// A poll gives up only on answers that asking again will not change.
+func TestPermanentReadError(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&iotda.APIError{StatusCode: 404, ErrorCode: "IOTDA.016404"}, true},
+		{&iotda.APIError{StatusCode: 401}, true},
+		{&iotda.APIError{StatusCode: 403, ErrorCode: "IOTDA.000004"}, true},
+		{&iotda.APIError{StatusCode: 429}, false},
+		{&iotda.APIError{StatusCode: 403, ErrorCode: "IOTDA.021101"}, false},
+		{&iotda.APIError{StatusCode: 400, ErrorCode: "APIGW.0308"}, false},
+		{&iotda.APIError{StatusCode: 500}, false},
+		{&iotda.DeliveryUnknownError{Err: errors.New("reset")}, false},
+	} {
+		if got := permanentReadError(c.err); got != c.want {
+			t.Errorf("permanentReadError(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -60,7 +59,7 @@ func waitForTask(ctx context.Context, client *iotda.Client, m *batchCommandModel
 func permanentReadError(err error) bool {
 	var apiErr *iotda.APIError
 	return errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
-		apiErr.StatusCode != http.StatusTooManyRequests && !errors.Is(err, iotda.ErrThrottled)
+		!errors.Is(err, iotda.ErrThrottled) // 429, and the platform's throttling 403s
 }
 
 // logProgress logs the task's counts per status, so that a long apply is not silent under
