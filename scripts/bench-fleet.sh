@@ -19,13 +19,11 @@ n="${N:-1000}"
 big="${BIG:-10000}"
 chunk="${CHUNK:-1000}"
 work=$(mktemp -d)
-mock_pid=""
+# shellcheck source=scripts/mock-lib.sh
+. "$root/scripts/mock-lib.sh"
 
 cleanup() {
-	if [ -n "$mock_pid" ] && kill -0 "$mock_pid" 2>/dev/null; then
-		kill -TERM "$mock_pid" 2>/dev/null || true
-		wait "$mock_pid" 2>/dev/null || true
-	fi
+	stop_mock
 	if [ "${BENCH_KEEP:-}" = 1 ]; then
 		echo "working directories kept in $work"
 	else
@@ -37,10 +35,7 @@ trap cleanup EXIT
 command -v curl >/dev/null || { echo "bench-fleet needs curl for the curl loop" >&2; exit 1; }
 fleet=$((n > big ? n : big))
 
-echo "==> Building the provider and the mock server"
-mkdir -p "$work/plugins"
-go build -o "$work/plugins/terraform-provider-iotda" "$root"
-go build -o "$work/iotda-mock" "$root/internal/cmd/iotda-mock"
+build_provider_and_mock
 
 echo "==> Starting the mock with a fleet of $fleet simulated devices (sensor-1 .. sensor-$fleet)"
 cat >"$work/mock.json" <<JSON
@@ -50,25 +45,8 @@ cat >"$work/mock.json" <<JSON
   "fleets": [{"prefix": "sensor-", "count": $fleet, "behavior": {"kind": "reply"}}]
 }
 JSON
-exec 3< <(exec "$work/iotda-mock" -config "$work/mock.json" -http 127.0.0.1:0 -mqtt 127.0.0.1:0 2>"$work/mock.log")
-mock_pid=$!
-if ! IFS= read -r -t 120 -u 3 ready; then
-	echo "the mock server did not start:" >&2
-	cat "$work/mock.log" >&2
-	exit 1
-fi
-echo "    $ready"
-api=$(sed -n 's/.*api=\([^ ]*\).*/\1/p' <<<"$ready")
-
-cat >"$work/terraformrc" <<TFRC
-provider_installation {
-  dev_overrides {
-    "iotdalabs/iotda" = "$work/plugins"
-  }
-  direct {}
-}
-TFRC
-export TF_CLI_CONFIG_FILE="$work/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
+start_mock "$work/mock.json" 120
+use_built_provider
 export IOTDA_ENDPOINT="$api" IOTDA_PROJECT_ID=bench-project IOTDA_AUTH_TOKEN=bench-token
 unset TF_LOG TF_LOG_PROVIDER
 

@@ -5,13 +5,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
 work=$(mktemp -d)
-mock_pid=""
+# shellcheck source=scripts/mock-lib.sh
+. "$root/scripts/mock-lib.sh"
 
 cleanup() {
-	if [ -n "$mock_pid" ] && kill -0 "$mock_pid" 2>/dev/null; then
-		kill -TERM "$mock_pid" 2>/dev/null || true
-		wait "$mock_pid" 2>/dev/null || true
-	fi
+	stop_mock
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,35 +48,12 @@ else
 	echo "==> Using Terraform $(terraform_version "$terraform") from $terraform"
 fi
 
-echo "==> Building the provider and the mock server"
-mkdir -p "$work/plugins"
-go build -o "$work/plugins/terraform-provider-iotda" "$root"
-go build -o "$work/iotda-mock" "$root/internal/cmd/iotda-mock"
+build_provider_and_mock
 
 echo "==> Starting the IoTDA mock server with the simulated device demo-lamp"
-# The mock prints one ready line on stdout once its API and broker listen; its logs go to stderr.
-exec 3< <(exec "$work/iotda-mock" -config "$root/examples/demo/mock-config.json" \
-	-http 127.0.0.1:0 -mqtt 127.0.0.1:0 2>"$work/mock.log")
-mock_pid=$!
-if ! IFS= read -r -t 60 -u 3 ready; then
-	echo "the mock server did not start:" >&2
-	cat "$work/mock.log" >&2
-	exit 1
-fi
-echo "    $ready"
-api=$(sed -n 's/.*api=\([^ ]*\).*/\1/p' <<<"$ready")
+start_mock "$root/examples/demo/mock-config.json" 60
 
-# dev_overrides make Terraform use the provider just built, without a registry.
-cat >"$work/terraformrc" <<TFRC
-provider_installation {
-  dev_overrides {
-    "iotdalabs/iotda" = "$work/plugins"
-  }
-  direct {}
-}
-TFRC
-export TF_CLI_CONFIG_FILE="$work/terraformrc"
-export TF_IN_AUTOMATION=1
+use_built_provider
 export IOTDA_ENDPOINT="$api" IOTDA_PROJECT_ID=demo-project IOTDA_AUTH_TOKEN=demo-token
 cp "$root/examples/demo/main.tf" "$work/main.tf"
 cd "$work"
