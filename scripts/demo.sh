@@ -71,6 +71,11 @@ echo "device reply: $("$terraform" output -raw device_reply 2>/dev/null)"
 
 echo
 echo "==> The mock's delivery log (the command travelled over MQTT to the simulated device)"
+# The mock writes its log out every 100 ms, so the line may not be in the file yet.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	grep -qi deliver "$work/mock.log" && break
+	sleep 0.2
+done
 grep -i deliver "$work/mock.log" | tail -n 5 || true
 
 echo
