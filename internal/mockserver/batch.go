@@ -70,15 +70,15 @@ func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batcht
 	case err == nil:
 		return batchtask.Outcome{Output: string(replyBody(cmd.CommandID, reply))}
 	case errors.Is(err, ErrDeviceNotFound):
-		return batchtask.Outcome{ErrorCode: codeDeviceNotFound, ErrorMsg: "The device does not exist. device_id: " + cmd.DeviceID}
+		return batchtask.Outcome{ErrorCode: codeDeviceNotFound, ErrorMsg: msgDeviceNotFound + cmd.DeviceID}
 	case errors.Is(err, ErrDeviceOffline):
 		return batchtask.Outcome{ErrorCode: codeDeviceOffline, ErrorMsg: msgDeviceOffline}
 	case errors.Is(err, context.DeadlineExceeded):
 		return batchtask.Outcome{ErrorCode: codeTimeout, ErrorMsg: msgTimeout}
 	case errors.Is(err, errDeviceSideClosed), errors.Is(err, context.Canceled):
-		return batchtask.Outcome{ErrorCode: codeShuttingDown, ErrorMsg: "The mock is shutting down."}
+		return batchtask.Outcome{ErrorCode: codeShuttingDown, ErrorMsg: msgShuttingDown}
 	default:
-		return batchtask.Outcome{ErrorCode: codeInternal, ErrorMsg: "The mock failed to deliver: " + err.Error()}
+		return batchtask.Outcome{ErrorCode: codeInternal, ErrorMsg: msgDeliveryFailed + err.Error()}
 	}
 }
 

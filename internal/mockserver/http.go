@@ -52,6 +52,11 @@ const (
 	msgDeviceOffline = "Operation not allowed. The device is not online."
 	msgTimeout       = "Command request timed out. Check whether the device returns a response " +
 		"within the specified time after receiving the request."
+	// msgDeviceNotFound is followed by the device id.
+	msgDeviceNotFound = "The device does not exist. device_id: "
+	msgShuttingDown   = "The mock is shutting down."
+	// msgDeliveryFailed is followed by the error.
+	msgDeliveryFailed = "The mock failed to deliver: "
 )
 
 // httpSide serves the command API, the admin API and /healthz on one listener.
@@ -433,12 +438,11 @@ func (h *httpSide) outcome(ctx context.Context, x *exchange, cmd Command, reply 
 	case err == nil:
 		return answer{status: http.StatusOK, body: replyBody(cmd.CommandID, reply)}, "replied"
 	case errors.Is(err, ErrDeviceNotFound):
-		return errorAnswer(http.StatusNotFound, codeDeviceNotFound,
-			"The device does not exist. device_id: "+cmd.DeviceID), "not_found"
+		return errorAnswer(http.StatusNotFound, codeDeviceNotFound, msgDeviceNotFound+cmd.DeviceID), "not_found"
 	case errors.Is(err, ErrDeviceOffline):
 		return errorAnswer(http.StatusForbidden, codeDeviceOffline, msgDeviceOffline), "offline"
 	case h.baseCtx.Err() != nil:
-		return errorAnswer(http.StatusServiceUnavailable, codeShuttingDown, "The mock is shutting down."), "shutdown"
+		return errorAnswer(http.StatusServiceUnavailable, codeShuttingDown, msgShuttingDown), "shutdown"
 	case x.r.Context().Err() != nil:
 		// The client went away: nobody reads the answer, and the journal records none.
 		return answer{}, "client_gone"
@@ -449,7 +453,7 @@ func (h *httpSide) outcome(ctx context.Context, x *exchange, cmd Command, reply 
 		}{cmd.CommandID, errorBody(codeTimeout, msgTimeout)})
 		return answer{status: http.StatusOK, body: b}, "timeout"
 	default:
-		return errorAnswer(http.StatusInternalServerError, codeInternal, "The mock failed to deliver: "+err.Error()),
+		return errorAnswer(http.StatusInternalServerError, codeInternal, msgDeliveryFailed+err.Error()),
 			"error"
 	}
 }
