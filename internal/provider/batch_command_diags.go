@@ -50,10 +50,10 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// diagnoseCreateError reports a CreateBatchTask that did not return a task. When its answer
-// was lost, looked says whether the provider looked the task up by its name, and lookupErr
-// why that failed, if it did.
-func diagnoseCreateError(pd *providerData, m *batchCommandModel, err error, looked bool, lookupErr error, diags *diag.Diagnostics) {
+// diagnoseCreateError reports a CreateBatchTask that did not return a task; ctx is the one it
+// ran with. When its answer was lost, looked says whether the provider looked the task up by
+// its name, and lookupErr why that failed, if it did.
+func diagnoseCreateError(ctx context.Context, pd *providerData, m *batchCommandModel, err error, looked bool, lookupErr error, diags *diag.Diagnostics) {
 	var (
 		apiErr  *iotda.APIError
 		notSent *iotda.NotSentError
@@ -64,8 +64,9 @@ func diagnoseCreateError(pd *providerData, m *batchCommandModel, err error, look
 	case errors.As(err, &notSent):
 		diags.AddError(summaryBatchNotCreated, fmt.Sprintf("Could not connect to IoTDA at %s to create batch task "+
 			"%q (%d attempt(s)): %v\n\nThe request never reached the platform, so no task was created and no device "+
-			"received the command. Check the endpoint and region settings, the network path and proxy, and the TLS "+
-			"settings, then apply again.", pd.endpoint, name, notSent.Attempts, notSent.Err))
+			"received the command. %s", pd.endpoint, name, notSent.Attempts, notSent.Err,
+			connectAdvice(ctx, "Check the endpoint and region settings, the network path and proxy, and the TLS "+
+				"settings, then apply again.", "Apply again to create the task.")))
 	case errors.As(err, &unknown), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		detail := fmt.Sprintf("The request creating batch task %q (%s to %s) may have reached IoTDA, but no usable "+
 			"answer came back: %v\n\n", name, describeBatch(m), describeTargets(m), err)

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,8 +11,11 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
 
 // TestBatchCommandResource_Redirect: as for one command, a redirect answering the creation of
@@ -68,6 +73,39 @@ func TestBatchCommandResource_NotConfigured(t *testing.T) {
 		if detail := diags[0].Detail(); !strings.HasPrefix(detail, "The batch task cannot be created, read or deleted") ||
 			strings.Contains(detail, "device") {
 			t.Errorf("%s: detail %q", name, detail)
+		}
+	}
+}
+
+// A create that never reached IoTDA because the apply was interrupted or timed out while
+// connecting says so, as for a single command, rather than only sending the user to the
+// connection settings.
+func TestDiagnoseCreateError_EndedWhileConnecting(t *testing.T) {
+	t.Parallel()
+	pd := &providerData{projectID: "p1", endpoint: "https://iotda.example"}
+	m := &batchCommandModel{TaskName: types.StringValue("nightly"), CommandName: types.StringValue("REBOOT"),
+		DeviceIDs: types.ListNull(types.StringType), GroupIDs: types.ListNull(types.StringType)}
+	notSent := &iotda.NotSentError{Err: errors.New("dial tcp 192.0.2.1:443: operation was canceled"), Attempts: 1}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	expired, stop := context.WithTimeout(t.Context(), 0)
+	defer stop()
+	for name, c := range map[string]struct {
+		ctx            context.Context
+		detail, absent string
+	}{
+		"cancelled":  {cancelled, "cancelled while connecting. Apply again to create the task.", "Check the endpoint"},
+		"timed out":  {expired, "The timeout expired while connecting. Check the endpoint", ""},
+		"not ending": {t.Context(), "no device received the command. Check the endpoint", "while connecting"},
+	} {
+		var diags diag.Diagnostics
+		diagnoseCreateError(c.ctx, pd, m, notSent, false, nil, &diags)
+		if len(diags) != 1 || diags[0].Summary() != summaryBatchNotCreated {
+			t.Fatalf("%s: diagnostics %v", name, diags)
+		}
+		detail := diags[0].Detail()
+		if !strings.Contains(detail, c.detail) || (c.absent != "" && strings.Contains(detail, c.absent)) {
+			t.Errorf("%s: detail %q, want %q and not %q", name, detail, c.detail, c.absent)
 		}
 	}
 }

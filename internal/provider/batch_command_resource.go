@@ -160,7 +160,7 @@ func (r *batchCommandResource) createTask(ctx context.Context, client *iotda.Cli
 		}
 		lookupErr = ferr
 	}
-	diagnoseCreateError(r.data, m, err, looked, lookupErr, diags)
+	diagnoseCreateError(ctx, r.data, m, err, looked, lookupErr, diags)
 	return nil, false
 }
 

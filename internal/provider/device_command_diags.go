@@ -190,17 +190,24 @@ func outcomeUnknownDetail(ctx context.Context, cmd iotda.Command, err error, req
 }
 
 func cannotReachDetail(ctx context.Context, pd *providerData, cmd iotda.Command, notSent *iotda.NotSentError) string {
-	advice := "Check the endpoint and region settings, the network path and proxy, and the TLS settings " +
-		"(ca_cert_pem, insecure)."
-	switch {
-	case errors.Is(ctx.Err(), context.Canceled):
-		advice = "The operation was cancelled while connecting. Apply again to deliver the command."
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		advice = "The timeout expired while connecting. " + advice
-	}
 	return fmt.Sprintf("Could not connect to IoTDA at %s to deliver %s to device %q (%d attempt(s)): %v\n\n"+
 		"The request never reached the platform, so the command was not delivered. %s",
-		pd.endpoint, describeCommand(cmd), cmd.DeviceID, notSent.Attempts, notSent.Err, advice)
+		pd.endpoint, describeCommand(cmd), cmd.DeviceID, notSent.Attempts, notSent.Err,
+		connectAdvice(ctx, "Check the endpoint and region settings, the network path and proxy, and the TLS "+
+			"settings (ca_cert_pem, insecure).", "Apply again to deliver the command."))
+}
+
+// connectAdvice says what to do about a request that never reached IoTDA: check the
+// connection settings (check), unless the operation was cancelled while connecting, which
+// says nothing about them (again says how to try once more), or its timeout expired then.
+func connectAdvice(ctx context.Context, check, again string) string {
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return "The operation was cancelled while connecting. " + again
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "The timeout expired while connecting. " + check
+	}
+	return check
 }
 
 func diagnoseAPIError(pd *providerData, cmd iotda.Command, e *iotda.APIError, diags *diag.Diagnostics) {
