@@ -89,7 +89,7 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 	}
 	r.checkLocation(endpoint, region, project)
 	r.checkCredentials(token, ak, sk, st)
-	r.checkFormats(endpoint, alg, caCert)
+	r.checkFormats(endpoint, region, alg, caCert)
 	r.checkPlain(region, project, instance, token, ak, sk, st)
 	if r.unknown {
 		// During plan some values may wait for resources. The checks above ran on the
@@ -161,10 +161,17 @@ func (r *resolver) checkCredentials(token, ak, sk, st setting) {
 
 // checkFormats validates values that may have come from the environment, which the
 // schema validators never see.
-func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
+func (r *resolver) checkFormats(endpoint, region, alg, caCert setting) {
 	if endpoint.set() {
 		if err := iotda.ValidateEndpoint(endpoint.value); err != nil {
 			r.diags.AddAttributeError(path.Root("endpoint"), "Invalid Endpoint", "From "+endpoint.source+": "+err.Error())
+		}
+	}
+	// A control character is reported by checkPlain, with advice of its own.
+	if region.set() && !strings.ContainsFunc(region.value, isControl) {
+		if err := iotda.ValidateRegion(region.value); err != nil {
+			r.diags.AddAttributeError(path.Root("region"), "Invalid Region",
+				fmt.Sprintf("From %s: %v; got %q.", region.source, err, region.value))
 		}
 	}
 	if alg.set() && alg.value != signingSDK && alg.value != signingV11 {
@@ -184,13 +191,15 @@ func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
 // The value is not shown: it may be a secret.
 func (r *resolver) checkPlain(settings ...setting) {
 	for _, s := range settings {
-		if strings.ContainsFunc(s.value, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		if strings.ContainsFunc(s.value, isControl) {
 			r.diags.AddAttributeError(path.Root(s.attr), "Invalid Provider Setting",
 				fmt.Sprintf("The value from %s contains a control character, such as a line break copied with it "+
 					"or read from a file with file() (use trimspace()). Remove it.", s.source))
 		}
 	}
 }
+
+func isControl(c rune) bool { return c < 0x20 || c == 0x7f }
 
 func (r *resolver) maxRetries(v types.Int64) int {
 	if v.IsUnknown() {

@@ -75,6 +75,11 @@ func endpointValidator() validator.String {
 	return stringCheck{"value must be an http:// or https:// URL", "Invalid Endpoint", iotda.ValidateEndpoint}
 }
 
+// regionValidator requires the form of a region ID, such as cn-north-4.
+func regionValidator() validator.String {
+	return stringCheck{"value must be a region ID such as cn-north-4", "Invalid Region", iotda.ValidateRegion}
+}
+
 // pemCertificatesValidator requires at least one PEM certificate.
 func pemCertificatesValidator() validator.String {
 	return stringCheck{"value must contain one or more PEM-encoded certificates", "Invalid CA Certificate", iotda.ValidateCACertPEM}

@@ -109,6 +109,28 @@ func TestEndpointValidator(t *testing.T) {
 	}
 }
 
+func TestRegionValidator(t *testing.T) {
+	t.Parallel()
+	for region, ok := range map[string]bool{
+		"cn-north-4":     true,
+		"ap-southeast-1": true,
+		"la-south-2":     true,
+		"cn-north-4 ":    false,
+		"cn north 4":     false,
+		"CN-NORTH-4":     false,
+		"evil.example/x": false,
+		"cn-north-4#":    false,
+		"-cn":            false,
+	} {
+		req := validator.StringRequest{Path: path.Root("region"), ConfigValue: types.StringValue(region)}
+		var resp validator.StringResponse
+		regionValidator().ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != ok {
+			t.Errorf("region %q valid = %v, want %v (%v)", region, got, ok, resp.Diagnostics)
+		}
+	}
+}
+
 func TestPEMCertificatesValidator(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
