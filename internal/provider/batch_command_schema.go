@@ -92,7 +92,7 @@ func batchCommandSchema(ctx context.Context) schema.Schema {
 	})
 	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
 		b.MarkdownDescription = "Time limits. Changing them does not run the task again."
-		timeoutsBlock = b
+		timeoutsBlock = withPositiveTimeouts(b)
 	}
 	return schema.Schema{
 		MarkdownDescription: batchResourceDescription,

@@ -64,6 +64,9 @@ func TestBatchCommandResource_ValidationErrors(t *testing.T) {
 		{"retry_count alone", ok + `  retry_count = 2`, `Attribute "retry_interval" must be specified when "retry_count" is specified`},
 		{"retry_interval alone", ok + `  retry_interval = 2`, `Attribute "retry_count" must be specified when "retry_interval" is specified`},
 		{"max_failed_devices negative", ok + `  max_failed_devices = -1`, `Attribute max_failed_devices value must be at least 0`},
+		{"create timeout 0", ok + `  timeouts { create = "0s" }`, `Invalid Timeout.*timeouts.create is "0s": a timeout must be longer than zero`},
+		{"read timeout negative", ok + `  timeouts { read = "-5m" }`, `Invalid Timeout.*timeouts.read is "-5m"`},
+		{"delete timeout negative", ok + `  timeouts { delete = "-1s" }`, `Invalid Timeout.*timeouts.delete is "-1s"`},
 	}
 	// The group returns once its parallel subtests have all run.
 	t.Run("invalid", func(t *testing.T) {

@@ -85,7 +85,7 @@ func (r *deviceCommandResource) Schema(ctx context.Context, _ resource.SchemaReq
 	})
 	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
 		b.MarkdownDescription = "Time limit for delivering the command. Changing it does not deliver the command again."
-		timeoutsBlock = b
+		timeoutsBlock = withPositiveTimeouts(b)
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: resourceDescription,

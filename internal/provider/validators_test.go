@@ -168,3 +168,17 @@ func selfSignedPEM(t *testing.T) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
+
+// A timeout of zero or less is refused; one that is not a duration at all is left to the
+// timeouts block's own validator, so it is reported once.
+func TestPositiveDuration(t *testing.T) {
+	t.Parallel()
+	for value, ok := range map[string]bool{"60s": true, "1ns": true, "abc": true, "0s": false, "0": false, "-5m": false} {
+		req := validator.StringRequest{Path: path.Root("timeouts").AtName("create"), ConfigValue: types.StringValue(value)}
+		var resp validator.StringResponse
+		positiveDuration{}.ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != ok {
+			t.Errorf("%q accepted = %v, want %v (%v)", value, got, ok, resp.Diagnostics)
+		}
+	}
+}
