@@ -202,7 +202,7 @@ func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateR
 		delivery.secretParas = true
 		if _, err := parasJSON(delivery.Paras); err != nil {
 			// Checked at plan too, unless the value was only known now.
-			resp.Diagnostics.AddAttributeError(path.Root("paras_wo"), "Invalid Paras Value", err.Error())
+			resp.Diagnostics.AddAttributeError(path.Root("paras_wo"), "Invalid Paras Value", describeParasError(err, "paras_wo"))
 			return
 		}
 	}

@@ -46,7 +46,7 @@ func (parasValidator) ValidateDynamic(_ context.Context, req validator.DynamicRe
 	if err == nil || errors.Is(err, errParasUnknown) {
 		return
 	}
-	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Paras Value", err.Error())
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Paras Value", describeParasError(err, req.Path.String()))
 }
 
 // stringCheck validates a string attribute with a check that Configure also applies to

@@ -60,7 +60,8 @@ func TestParasValidator(t *testing.T) {
 		"null":           {in: types.DynamicNull()},
 		"list":           {in: types.DynamicValue(tuple(t, types.StringValue("ON"))), wantErr: "got a list"},
 		"number":         {in: types.DynamicValue(num(t, "3")), wantErr: "got a number"},
-		"malformed":      {in: types.DynamicValue(types.StringValue(`{"value":ON}`)), wantErr: "not valid JSON"},
+		"malformed":      {in: types.DynamicValue(types.StringValue(`{"value":ON}`)), wantErr: "the paras string is not valid JSON: invalid character 'O'"},
+		"nested":         {in: types.DynamicValue(obj(t, map[string]attr.Value{"a": num(t, "1e5000")})), wantErr: "paras.a: the number is too large"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
