@@ -29,7 +29,7 @@ const (
 	descParas       = "The command's parameters: an object of any depth, such as `{ value = \"ON\" }`, or a " +
 		"string containing a JSON object, such as `jsonencode({ value = \"ON\" })`. Numbers are sent with every " +
 		"digit preserved (with Terraform 1.5, write whole numbers from 2^63 up with `jsonencode()`: see [Supported " +
-		"versions](#supported-terraform-and-opentofu-versions)). Any other type (a list, a number, a plain string) or " +
+		"versions](../resources/device_command.md#supported-terraform-and-opentofu-versions)). Any other type (a list, a number, a plain string) or " +
 		"malformed JSON is rejected at plan time."
 	descFailOnDeviceError = "Whether a non-zero `result_code` in the device's reply is an error. Defaults to `true`. " +
 		"With `false`, a failure reported by the device is only a warning and the result is kept."
