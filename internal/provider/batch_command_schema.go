@@ -214,7 +214,8 @@ func batchCommandArguments() map[string]schema.Attribute {
 			Validators: []validator.String{
 				runeLengthAtMost{max: maxTaskNameRunes},
 				stringvalidator.RegexMatches(taskNamePattern,
-					"may contain only letters, digits, underscores (_) and Chinese characters"),
+					"must be 1 to 128 letters, digits, underscores (_) and Chinese characters (leave it out for a "+
+						"unique default name)"),
 			},
 		},
 		"retry_count": schema.Int64Attribute{

@@ -44,7 +44,8 @@ func TestBatchCommandResource_ValidationErrors(t *testing.T) {
 		{"group listed twice", `
   group_ids = ["aaaa-1", "aaaa-1"]
   paras     = {}`, `Duplicate Group ID.*"aaaa-1" is listed twice`},
-		{"task name with a hyphen", ok + `  task_name = "reboot-all"`, `Attribute task_name may contain only letters, digits, underscores`},
+		{"task name with a hyphen", ok + `  task_name = "reboot-all"`, `Attribute task_name must be 1 to 128 letters, digits, underscores`},
+		{"task name empty", ok + `  task_name = ""`, `Attribute task_name must be 1 to 128 letters.*leave it out for a unique default name.*got: $`},
 		{"task name of 129 characters", ok + `  task_name = "` + strings.Repeat("任", 129) + `"`,
 			`Attribute task_name string length must be at most 128 characters, got: 129`},
 		{"service_id of 65 characters", ok + `  service_id = "` + strings.Repeat("s", 65) + `"`, `Attribute service_id string length must be at most 64`},
