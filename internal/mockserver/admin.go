@@ -210,6 +210,14 @@ func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "status must be an HTTP status code (100-599).")
 		return
 	}
+	if f.Times < -1 {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", "times must be a count of requests, 0 for 1, or -1 for every request.")
+		return
+	}
+	if f.Delay < 0 {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", "delay must not be negative.")
+		return
+	}
 	h.faults.add(f)
 	writeJSON(w, http.StatusCreated, f)
 }
