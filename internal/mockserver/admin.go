@@ -86,7 +86,7 @@ func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case route == "journal":
 		adminMethods(w, r, map[string]http.HandlerFunc{
 			http.MethodGet:    h.adminJournal,
-			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.journal.clear(); adminNoContent(w) },
+			http.MethodDelete: h.adminClearJournal,
 		})
 	case route == "faults":
 		adminMethods(w, r, map[string]http.HandlerFunc{
@@ -199,6 +199,18 @@ func (h *httpSide) adminJournal(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = bw.WriteByte(']')
 	_ = bw.Flush() // a write error means the client is gone
+}
+
+// adminClearJournal empties the whole journal. It takes no filter: a DELETE with ?kind= or
+// ?device_id= would otherwise clear every entry, not the ones the filter names.
+func (h *httpSide) adminClearJournal(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		adminError(w, http.StatusBadRequest, "MOCK.000400",
+			"DELETE /_mock/journal clears the whole journal and takes no query; remove it (filters apply to GET only).")
+		return
+	}
+	h.journal.clear()
+	adminNoContent(w)
 }
 
 func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {

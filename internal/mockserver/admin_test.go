@@ -104,6 +104,14 @@ func TestAdmin_Journal(t *testing.T) {
 	if err := json.Unmarshal(body, &entries); err != nil || len(entries) != 1 || entries[0].Kind != EntryDelivery {
 		t.Errorf("deliveries = %s (%v)", body, err)
 	}
+	// A filter would suggest clearing only some entries; DELETE clears all, so it is refused.
+	for _, query := range []string{"?kind=delivery", "?device_id=echo"} {
+		resp, body = admin(t, s, http.MethodDelete, "/_mock/journal"+query, "")
+		wantError(t, resp, body, http.StatusBadRequest, "MOCK.000400")
+	}
+	if len(s.Journal()) == 0 {
+		t.Error("a refused DELETE cleared the journal")
+	}
 	resp, body = admin(t, s, http.MethodDelete, "/_mock/journal", "")
 	wantStatus(t, resp, body, http.StatusNoContent)
 	_, body = admin(t, s, http.MethodGet, "/_mock/journal", "")
