@@ -2,6 +2,8 @@ package provider
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -105,6 +107,12 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 				"(or the %s environment variable), or set signing_algorithm = %q if this endpoint accepts it.",
 				cfg.Endpoint, signingV11, envNames("IOTDA_REGION", "HW_REGION_NAME"), signingSDK))
 	}
+	if u, err := url.Parse(cfg.Endpoint); err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		diags.AddAttributeWarning(path.Root("endpoint"), "Unencrypted Endpoint",
+			fmt.Sprintf("The endpoint %s uses plain http to a host that is not this machine, so the credentials "+
+				"(or signed requests) and the commands travel unencrypted. Use https://, or plain http only for a "+
+				"local mock.", cfg.Endpoint))
+	}
 	if insecure {
 		diags.AddAttributeWarning(path.Root("insecure"), "TLS Verification Disabled",
 			"insecure is true, so the IoTDA endpoint's certificate is not verified. Use this only for testing; "+
@@ -197,6 +205,16 @@ func (r *resolver) checkPlain(settings ...setting) {
 					"or read from a file with file() (use trimspace()). Remove it.", s.source))
 		}
 	}
+}
+
+// isLoopbackHost reports whether host (without port) names this machine: localhost or a
+// loopback address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func isControl(c rune) bool { return c < 0x20 || c == 0x7f }

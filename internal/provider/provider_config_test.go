@@ -210,6 +210,30 @@ func TestResolveConfig_Errors(t *testing.T) {
 	}
 }
 
+// Plain http is for a local mock: to another host it sends the credentials in the clear.
+func TestResolveConfig_PlainHTTPWarns(t *testing.T) {
+	t.Parallel()
+	for endpoint, warns := range map[string]bool{
+		"http://127.0.0.1:8080":                      false,
+		"http://localhost:8080":                      false,
+		"http://[::1]:8080":                          false,
+		"https://iotda.cn-north-4.myhuaweicloud.com": false,
+		"http://iotda.cn-north-4.myhuaweicloud.com":  true,
+		"http://192.0.2.10:8080":                     true,
+	} {
+		env := map[string]string{"IOTDA_ENDPOINT": endpoint, "IOTDA_PROJECT_ID": "p", "IOTDA_AUTH_TOKEN": secretToken}
+		var diags diag.Diagnostics
+		if _, known := resolveConfig(emptyProviderModel(), envFunc(env), &diags); diags.HasError() || !known {
+			t.Fatalf("%s: known=%v diags=%v", endpoint, known, diags)
+		}
+		assertNoSecrets(t, diags)
+		got := diags.WarningsCount() == 1 && diags.Warnings()[0].Summary() == "Unencrypted Endpoint"
+		if got != warns || (!warns && diags.WarningsCount() != 0) {
+			t.Errorf("%s: warnings = %v, want an Unencrypted Endpoint warning: %v", endpoint, diags.Warnings(), warns)
+		}
+	}
+}
+
 func TestResolveConfig_InsecureWarns(t *testing.T) {
 	t.Parallel()
 	m := emptyProviderModel()
