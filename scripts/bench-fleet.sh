@@ -158,6 +158,10 @@ timed() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
 
+# load prints the one-minute load average: wall times mean little on a busy machine, CPU times
+# (Terraform's and the provider's) compare runs.
+load() { cut -d' ' -f1 /proc/loadavg; }
+
 state_kb() { awk -v b="$(stat -c %s "$1/terraform.tfstate")" 'BEGIN { printf "%.0f KB", b / 1024 }'; }
 
 echo "==> Terraform: $("$terraform" version | head -n 1); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -183,14 +187,14 @@ for layout in batch chunked; do
 	echo
 	echo "==> $big devices: $what"
 	timed "$dir" apply apply -auto-approve
-	printf '    apply          %8s s wall  %8s s CPU\n' "$wall" "$cpu"
+	printf '    apply          %8s s wall  %8s s CPU   (load %s)\n' "$wall" "$cpu" "$(load)"
 	timed "$dir" plan plan
 	if ! grep -q "No changes" "$dir/plan.log"; then
 		echo "the follow-up plan is not empty:" >&2
 		tail -n 20 "$dir/plan.log" >&2
 		exit 1
 	fi
-	printf '    follow-up plan %8s s wall  %8s s CPU   (no changes)\n' "$wall" "$cpu"
+	printf '    follow-up plan %8s s wall  %8s s CPU   (no changes; load %s)\n' "$wall" "$cpu" "$(load)"
 	printf '    state          %s\n' "$(state_kb "$dir")"
 done
 echo

@@ -47,18 +47,19 @@ func TestSubtaskResult(t *testing.T) {
 		failed bool
 	}{
 		{"success", iotda.Subtask{Target: "a", Status: "Success", Output: `{"command_id":"c","response":{"result_code":0,"h":"<&>"}}`},
-			`{"status":"Success","command_id":"c","result_code":0,"response":{"result_code":0,"h":"<&>"}}`, false},
+			`{"status":"Success","command_id":"c","result_code":0,"response":{"result_code":0,"h":"<&>"},"error_code":null,"error_msg":null}`, false},
 		{"empty reply", iotda.Subtask{Target: "a", Status: "Success", Output: `{"command_id":"c"}`},
-			`{"status":"Success","command_id":"c","result_code":0}`, false},
+			`{"status":"Success","command_id":"c","result_code":0,"response":null,"error_code":null,"error_msg":null}`, false},
 		{"device failure", iotda.Subtask{Target: "a", Status: "Success", Output: `{"command_id":"c","response":{"result_code":"4"}}`},
-			`{"status":"Success","command_id":"c","result_code":4,"response":{"result_code":"4"}}`, true},
+			`{"status":"Success","command_id":"c","result_code":4,"response":{"result_code":"4"},"error_code":null,"error_msg":null}`, true},
 		{"result code not an integer", iotda.Subtask{Target: "a", Status: "Success", Output: `{"response":{"result_code":1.5}}`},
-			`{"status":"Success","response":{"result_code":1.5}}`, true},
+			`{"status":"Success","command_id":null,"result_code":null,"response":{"result_code":1.5},"error_code":null,"error_msg":null}`, true},
 		{"a reply that is not JSON", iotda.Subtask{Target: "a", Status: "Success", Output: "rebooted <ok>"},
-			`{"status":"Success","result_code":0,"response":"rebooted <ok>"}`, false},
+			`{"status":"Success","command_id":null,"result_code":0,"response":"rebooted <ok>","error_code":null,"error_msg":null}`, false},
 		{"offline", iotda.Subtask{Target: "a", Status: "Fail", ErrorCode: "IOTDA.014016", ErrorMsg: "offline"},
-			`{"status":"Fail","error_code":"IOTDA.014016","error_msg":"offline"}`, true},
-		{"stopped", iotda.Subtask{Target: "a", Status: "Stopped"}, `{"status":"Stopped"}`, true},
+			`{"status":"Fail","command_id":null,"result_code":null,"response":null,"error_code":"IOTDA.014016","error_msg":"offline"}`, true},
+		{"stopped", iotda.Subtask{Target: "a", Status: "Stopped"},
+			`{"status":"Stopped","command_id":null,"result_code":null,"response":null,"error_code":null,"error_msg":null}`, true},
 	} {
 		e, failure := subtaskResult(c.st)
 		if string(e.text) != c.entry || e.deep || (failure != nil) != c.failed || !json.Valid(e.text) {
@@ -79,8 +80,10 @@ func TestSetResults(t *testing.T) {
 	if got := fmt.Sprint(listStrings(m.FailedDeviceIDs)); got != "[b c]" {
 		t.Fatalf("failed_device_ids %s", got)
 	}
-	want := `{"a":{"status":"Success","result_code":0,"response":{"v":"<é>"}},"b":{"status":"Fail","error_code":"E"},` +
-		`"c":{"status":"Fail","error_code":"E"}}`
+	const none = `"command_id":null,"result_code":null,"response":null`
+	want := `{"a":{"status":"Success","command_id":null,"result_code":0,"response":{"v":"<é>"},"error_code":null,"error_msg":null},` +
+		`"b":{"status":"Fail",` + none + `,"error_code":"E","error_msg":null},` +
+		`"c":{"status":"Fail",` + none + `,"error_code":"E","error_msg":null}}`
 	if m.Results.ValueString() != want {
 		t.Fatalf("results %s\nwant    %s", m.Results.ValueString(), want)
 	}
@@ -89,7 +92,7 @@ func TestSetResults(t *testing.T) {
 func TestSetResults_TextTerraformWouldNormalizeIsEscaped(t *testing.T) {
 	var m batchCommandModel
 	m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: "{\"response\":{\"name\":\"e\u0301\"}}"}})
-	if want := `{"a":{"status":"Success","result_code":0,"response":{"name":"e\u0301"}}}`; m.Results.ValueString() != want {
+	if want := `{"a":{"status":"Success","command_id":null,"result_code":0,"response":{"name":"e\u0301"},"error_code":null,"error_msg":null}}`; m.Results.ValueString() != want {
 		t.Fatalf("results %s, want %s", m.Results.ValueString(), want)
 	}
 	var decoded map[string]struct {
@@ -104,7 +107,7 @@ func TestSetResults_DeepReplyIsKeptWhole(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
 	var m batchCommandModel
 	failures := m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`}})
-	if want := ` {"a":{"status":"Success","command_id":"c","result_code":0,"response":` + deep + `}}`; len(failures) != 0 ||
+	if want := ` {"a":{"status":"Success","command_id":"c","result_code":0,"response":` + deep + `,"error_code":null,"error_msg":null}}`; len(failures) != 0 ||
 		m.Results.ValueString() != want {
 		t.Fatalf("failures %+v, results %.120s...", failures, m.Results.ValueString())
 	}

@@ -226,6 +226,8 @@ output "fleet_2" {
 							"paras": knownvalue.ObjectExact(map[string]knownvalue.Check{
 								"big": knownvalue.NumberExact(mustBigFloat("12345678901234567890")), "delay": knownvalue.Int64Exact(5)}),
 						}),
+						"error_code": knownvalue.Null(),
+						"error_msg":  knownvalue.Null(),
 					})),
 				},
 				Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 1),
@@ -277,7 +279,12 @@ func TestBatchCommandResource_PartialFailure(t *testing.T) {
   command_name       = "PING"
   paras              = {}
   max_failed_devices = %d
-`, hclList("fleet-1", "offline-1", "fleet-2", "silent-1", "failing-1", "unknown-1", "fleet-3"), maxFailed))
+`, hclList("fleet-1", "offline-1", "fleet-2", "silent-1", "failing-1", "unknown-1", "fleet-3"), maxFailed)) + `
+output "not_ok" {
+  # Every device's result has the same members, null where they do not apply: no try().
+  value = { for id, r in jsondecode(iotda_batch_command.test.results) : id => r.error_code if r.status != "Success" || r.result_code != 0 }
+}
+`
 	}
 	failed := knownvalue.ListExact([]knownvalue.Check{
 		knownvalue.StringExact("failing-1"), knownvalue.StringExact("offline-1"),
@@ -287,12 +294,16 @@ func TestBatchCommandResource_PartialFailure(t *testing.T) {
 		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("failed_device_ids"), failed),
 		expectResults(testBatchAddr, resultCount(7)),
 		expectResults(testBatchAddr, resultEntries(map[string]string{
-			"offline-1": `^\{"status":"Fail","error_code":"IOTDA.014016","error_msg":"Operation not allowed. The device is not online."\}$`,
-			"silent-1":  `^\{"status":"Fail","error_code":"IOTDA.014111",`,
-			"unknown-1": `"error_code":"IOTDA.014000"`,
+			"offline-1": `^\{"status":"Fail","command_id":null,"result_code":null,"response":null,"error_code":"IOTDA.014016",` +
+				`"error_msg":"Operation not allowed. The device is not online."\}$`,
+			"silent-1": `^\{"status":"Fail","command_id":null,"result_code":null,"response":null,"error_code":"IOTDA.014111",` +
+				`"error_msg":"[^"]+"\}$`,
+			"unknown-1": `^\{"status":"Fail","command_id":null,"result_code":null,"response":null,"error_code":"IOTDA.014000",`,
 			// The failing device answered: the subtask succeeded, its reply says 7.
-			"failing-1": `^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":7,"response":\{"result_code":7,`,
-			"fleet-1":   `^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":0,"response":\{"result_code":0,`,
+			"failing-1": `^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":7,"response":\{"result_code":7,.*\},` +
+				`"error_code":null,"error_msg":null\}$`,
+			"fleet-1": `^\{"status":"Success","command_id":"[0-9a-f-]{36}","result_code":0,"response":\{"result_code":0,.*\},` +
+				`"error_code":null,"error_msg":null\}$`,
 		})),
 	}
 	resource.UnitTest(t, resource.TestCase{
@@ -319,9 +330,13 @@ func TestBatchCommandResource_PartialFailure(t *testing.T) {
 			// Within the threshold (a new task, since the old one is tainted): a warning only,
 			// and the resource is kept.
 			{
-				Config:            config(4),
-				ConfigStateChecks: stateChecks,
-				Check:             checkTasks(target.Server, 2),
+				Config: config(4),
+				ConfigStateChecks: append(slices.Clone(stateChecks), statecheck.ExpectKnownOutputValue("not_ok",
+					knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"failing-1": knownvalue.Null(), "offline-1": knownvalue.StringExact("IOTDA.014016"),
+						"silent-1": knownvalue.StringExact("IOTDA.014111"), "unknown-1": knownvalue.StringExact("IOTDA.014000"),
+					}))),
+				Check: checkTasks(target.Server, 2),
 			},
 			{
 				Config: config(4),

@@ -142,13 +142,17 @@ func batchCommandAttributes() map[string]schema.Attribute {
 		"results": schema.StringAttribute{
 			MarkdownDescription: "Every device's result, as JSON text: an object keyed by device ID, read with `jsondecode()`, " +
 				"for example `jsondecode(iotda_batch_command.this.results)[\"d-1\"].status`. Each device's result has " +
-				"`status` (its subtask's status: `Success`, `Fail` or `Stopped`), `command_id`, `result_code` (from the " +
-				"device's reply; `0` when the reply omits it or is empty), `response` (the device's reply, exactly as it " +
-				"was sent), and `error_code` and `error_msg` (why the device failed, such as `IOTDA.014016` for an " +
-				"offline device). Members that do not apply are left out: a device that did not answer has no " +
-				"`response`, and one that answered with nothing has `result_code` 0 and no `response`. The results are " +
-				"one text rather than a value per device because that keeps the state of a fleet small (about 0.25 KB " +
-				"per device) and its plans fast. Null while the task's results have not been read.",
+				"the same six members, null where they do not apply: `status` (its subtask's status: `Success`, `Fail` " +
+				"or `Stopped`), `command_id`, `result_code` (from the device's reply; `0` when the reply omits it or is " +
+				"empty; null when the device did not answer or its `result_code` is not an integer), `response` (the " +
+				"device's reply as a JSON value, exactly as it was sent; null when it did not answer or answered with " +
+				"nothing), and `error_code` and `error_msg` (why the subtask failed, such as `IOTDA.014016` for an " +
+				"offline device; null when it did not fail). Null while the task's results have not been read.\n\n" +
+				"The results are one text rather than a map of objects because Terraform and the plugin framework " +
+				"spend time on every value a resource holds, in every plan. For 10,000 devices in ten resources of " +
+				"1,000 (Terraform 1.5.7, 2 cores), a follow-up plan took 12.3 s of CPU with a map of objects, 3.3 to " +
+				"3.5 s with a map of JSON texts and 2.2 s with one text, whose state is about 0.28 KB per device plus " +
+				"its reply.",
 			Computed: true, PlanModifiers: keepString,
 		},
 	} {
@@ -164,8 +168,13 @@ func batchCommandArguments() map[string]schema.Attribute {
 		"device_ids": schema.ListAttribute{
 			MarkdownDescription: "IDs of the devices that receive the command: 1 to 30,000, each listed once. " +
 				"Exactly one of `device_ids` and `group_ids` must be set. Their order does not matter: reordering " +
-				"them does not run the task again, while adding or removing a device does. For more than 30,000 " +
-				"devices, split them over several resources with `for_each`.",
+				"them does not run the task again, while adding or removing a device does. Keep each resource to " +
+				"about 1,000 devices and split larger fleets over several resources with `for_each` (required beyond " +
+				"30,000): Terraform compares a list with its previous value in time and memory that grow with the " +
+				"square of its length, so a follow-up plan of one list of 10,000 devices took 5.3 to 6 s of CPU and " +
+				"900 MB, and ten lists of 1,000 about 2.2 s. A list rather than a set because a set costs more: " +
+				"Terraform and the plugin framework compare a set's elements with each other, and ten sets of 1,000 " +
+				"devices took 51 s of CPU to plan and 81 to 83 s to apply.",
 			ElementType: types.StringType, Optional: true,
 			Validators: []validator.List{
 				listvalidator.SizeBetween(1, maxBatchTargets),
