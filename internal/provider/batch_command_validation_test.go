@@ -38,6 +38,12 @@ func TestBatchCommandResource_ValidationErrors(t *testing.T) {
 		{"30,001 devices", `
   device_ids = flatten([for i in range(31) : [for j in range(1000) : "d-${i * 1000 + j}"]])
   paras      = {}`, `Attribute device_ids list must contain at least 1 elements and at most 30000 elements, got: 31000`},
+		{"null device id", `
+  device_ids = ["fleet-1", null]
+  paras      = {}`, `Null Device ID.*device_ids = \["fleet-1", null\].*Element 1 of the list is null. Every element must be a device ID`},
+		{"null group id", `
+  group_ids = [null]
+  paras     = {}`, `Null Group ID.*group_ids = \[null\].*Element 0 of the list is null. Every element must be a group ID`},
 		{"group id not hex", `
   group_ids = ["group one"]
   paras     = {}`, `Attribute group_ids\[0\] must be a device group ID`},
