@@ -163,7 +163,8 @@ func deviceTimeoutDetail(cmd iotda.Command, r *iotda.CommandResult, err error) s
 		"The device may still have executed the command, but no result was recorded and the next apply "+
 		"delivers it again. Check that:\n"+
 		"  - the device is online and connected over MQTT;\n"+
-		"  - it is subscribed to $oc/devices/%s/sys/commands/# and publishes its reply to "+
+		"  - it handles the command IoTDA publishes to $oc/devices/%s/sys/commands/request_id={request_id} "+
+		"(IoTDA delivers it whether or not the device subscribed) and publishes its reply to "+
 		"$oc/devices/%s/sys/commands/response/request_id={request_id};\n"+
 		"  - it answers within 20 seconds. For slow devices, use asynchronous commands or device messages "+
 		"instead of a synchronous command.",

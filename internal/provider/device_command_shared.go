@@ -46,7 +46,9 @@ const (
 		"normal form C) the characters beyond ASCII are `\\u` escapes, so that it decodes to exactly what the device " +
 		"sent. Null when the device answered with nothing."
 	descResultCode = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
-		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
+		"device omits it. An integer written as a string (`\"1\"`) or as a whole number with a fraction part (`1.0`) " +
+		"counts as that integer. Null when the device sent any other `result_code` (`1.5`, `\"fail\"`, `true`), which " +
+		"counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
 	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
 	descDeliveredAt = "When the device's answer was received, in RFC 3339 format (UTC)."
