@@ -101,6 +101,24 @@ func ValidateEndpoint(endpoint string) error {
 	return err
 }
 
+// regionPattern is the form of Huawei Cloud region IDs, such as cn-north-4 or ap-southeast-1
+// (the SDK's region map, reference/iotda-platform-facts.md): lowercase letters and digits in
+// groups joined by hyphens.
+var regionPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// ValidateRegion reports whether region has the form of a region ID. The region becomes part
+// of the default endpoint's host name (https://iotda.{region}.myhuaweicloud.com), so a value
+// with a space, a dot or a slash would make another host or a malformed URL.
+func ValidateRegion(region string) error {
+	if !regionPattern.MatchString(region) {
+		return errRegion
+	}
+	return nil
+}
+
+var errRegion = errors.New("region must be a Huawei Cloud region ID such as cn-north-4: lowercase letters, " +
+	"digits and single hyphens, with no spaces, dots or slashes")
+
 // ValidateCACertPEM reports whether caCertPEM holds at least one PEM-encoded certificate.
 func ValidateCACertPEM(caCertPEM string) error {
 	if !x509.NewCertPool().AppendCertsFromPEM([]byte(caCertPEM)) {
@@ -148,6 +166,11 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("project_id is required"))
 	}
 	errs = append(errs, checkControl("project_id", c.ProjectID, "instance_id", c.InstanceID, "region", c.Region)...)
+	if c.Region != "" {
+		if err := ValidateRegion(c.Region); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	errs = append(errs, c.validateCredentials()...)
 	switch c.SigningAlgorithm {
 	case "", signer.AlgorithmSDK, signer.AlgorithmV11:

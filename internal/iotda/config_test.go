@@ -41,6 +41,11 @@ func TestConfigValidate(t *testing.T) {
 			c.Region, c.Endpoint = "", "https://x.st1.iotda-app.cn-north-4.myhuaweicloud.com"
 		}, "region"},
 		{"forced-v11-without-region", func(c *Config) { aksk(c); c.Region, c.SigningAlgorithm = "", "V11-HMAC-SHA256" }, "region"},
+		{"region-with-space", func(c *Config) { c.Region = "cn north-4" }, "region"},
+		{"region-trailing-space", func(c *Config) { c.Region = "cn-north-4 " }, "region"},
+		{"region-with-slash", func(c *Config) { c.Region = "evil.example/x" }, "region"},
+		{"region-uppercase", func(c *Config) { c.Region = "CN-NORTH-4" }, "region"},
+		{"region-double-hyphen", func(c *Config) { c.Region = "cn--north" }, "region"},
 		{"negative-retries", func(c *Config) { c.MaxRetries = -1 }, "max_retries"},
 		{"bad-ca", func(c *Config) { c.CACertPEM = "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----" }, "ca_cert_pem"},
 	}
@@ -74,9 +79,11 @@ func TestConfigValidate_AcceptsVariants(t *testing.T) {
 		"aksk-security-token": func(c *Config) {
 			c.AuthToken, c.AccessKey, c.SecretKey, c.SecurityToken = "", testAK, testSK, testSecTok
 		},
-		"local-http-mock": func(c *Config) { c.Endpoint = "http://127.0.0.1:8080" },
-		"path-prefix":     func(c *Config) { c.Endpoint = "https://gw.example/iotda/" },
-		"zero-retries":    func(c *Config) { c.MaxRetries = 0 },
+		"local-http-mock":   func(c *Config) { c.Endpoint = "http://127.0.0.1:8080" },
+		"path-prefix":       func(c *Config) { c.Endpoint = "https://gw.example/iotda/" },
+		"zero-retries":      func(c *Config) { c.MaxRetries = 0 },
+		"region-la-south-2": func(c *Config) { c.Region = "la-south-2" },
+		"region-one-word":   func(c *Config) { c.Region = "local" },
 	} {
 		cfg := validConfig()
 		mutate(&cfg)

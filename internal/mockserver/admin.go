@@ -86,7 +86,7 @@ func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case route == "journal":
 		adminMethods(w, r, map[string]http.HandlerFunc{
 			http.MethodGet:    h.adminJournal,
-			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.journal.clear(); adminNoContent(w) },
+			http.MethodDelete: h.adminClearJournal,
 		})
 	case route == "faults":
 		adminMethods(w, r, map[string]http.HandlerFunc{
@@ -201,6 +201,18 @@ func (h *httpSide) adminJournal(w http.ResponseWriter, r *http.Request) {
 	_ = bw.Flush() // a write error means the client is gone
 }
 
+// adminClearJournal empties the whole journal. It takes no filter: a DELETE with ?kind= or
+// ?device_id= would otherwise clear every entry, not the ones the filter names.
+func (h *httpSide) adminClearJournal(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		adminError(w, http.StatusBadRequest, "MOCK.000400",
+			"DELETE /_mock/journal clears the whole journal and takes no query; remove it (filters apply to GET only).")
+		return
+	}
+	h.journal.clear()
+	adminNoContent(w)
+}
+
 func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
 	if !decodeAdminBody(w, r, &f) {
@@ -208,6 +220,14 @@ func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "status must be an HTTP status code (100-599).")
+		return
+	}
+	if f.Times < -1 {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", "times must be a count of requests, 0 for 1, or -1 for every request.")
+		return
+	}
+	if f.Delay < 0 {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", "delay must not be negative.")
 		return
 	}
 	h.faults.add(f)

@@ -104,6 +104,14 @@ func TestAdmin_Journal(t *testing.T) {
 	if err := json.Unmarshal(body, &entries); err != nil || len(entries) != 1 || entries[0].Kind != EntryDelivery {
 		t.Errorf("deliveries = %s (%v)", body, err)
 	}
+	// A filter would suggest clearing only some entries; DELETE clears all, so it is refused.
+	for _, query := range []string{"?kind=delivery", "?device_id=echo"} {
+		resp, body = admin(t, s, http.MethodDelete, "/_mock/journal"+query, "")
+		wantError(t, resp, body, http.StatusBadRequest, "MOCK.000400")
+	}
+	if len(s.Journal()) == 0 {
+		t.Error("a refused DELETE cleared the journal")
+	}
 	resp, body = admin(t, s, http.MethodDelete, "/_mock/journal", "")
 	wantStatus(t, resp, body, http.StatusNoContent)
 	_, body = admin(t, s, http.MethodGet, "/_mock/journal", "")
@@ -114,6 +122,9 @@ func TestAdmin_Journal(t *testing.T) {
 
 func TestAdmin_Faults(t *testing.T) {
 	s := NewForTest(t, Options{Devices: []Device{{ID: "echo", Simulated: &Behavior{Kind: BehaviorEcho}}}})
+	if _, body := admin(t, s, http.MethodGet, "/_mock/faults", ""); string(body) != "[]" {
+		t.Errorf("faults of a new mock = %s, want []", body)
+	}
 	resp, body := admin(t, s, http.MethodPost, "/_mock/faults",
 		`{"device_id":"echo","status":429,"error_code":"APIGW.0308","retry_after":"1","delay":"20ms","times":2}`)
 	wantStatus(t, resp, body, http.StatusCreated)
@@ -135,7 +146,8 @@ func TestAdmin_Faults(t *testing.T) {
 		t.Errorf("after DELETE /_mock/faults: %d %s", resp.StatusCode, body)
 	}
 
-	for _, bad := range []string{`{"status":42}`, `{"delay":"later"}`, `{"stauts":500}`, `not json`} {
+	for _, bad := range []string{`{"status":42}`, `{"delay":"later"}`, `{"stauts":500}`, `not json`,
+		`{"status":503,"times":-2}`, `{"delay":"-1s"}`} {
 		resp, body = admin(t, s, http.MethodPost, "/_mock/faults", bad)
 		wantError(t, resp, body, http.StatusBadRequest, "MOCK.000400")
 	}

@@ -162,7 +162,7 @@ func (s *faultSet) clear() {
 func (s *faultSet) pending() []Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Fault(nil), s.list...)
+	return append([]Fault{}, s.list...) // [] rather than null in JSON when there is none
 }
 
 // take returns the first fault matching a command request for deviceID and uses up one of

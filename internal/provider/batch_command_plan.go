@@ -28,7 +28,7 @@ var (
 const privateImported = "imported"
 
 // uniqueStringsValidator refuses a list that holds the same string twice, pointing at the
-// second one.
+// second one, or a null, which names no target (listStrings could not send the list).
 type uniqueStringsValidator struct{ what string }
 
 func (v uniqueStringsValidator) Description(context.Context) string {
@@ -46,7 +46,13 @@ func (v uniqueStringsValidator) ValidateList(_ context.Context, req validator.Li
 	first := map[string]int{}
 	for i, e := range req.ConfigValue.Elements() {
 		s, ok := e.(types.String)
-		if !ok || s.IsNull() || s.IsUnknown() {
+		if ok && s.IsNull() {
+			resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i), "Null "+titleWord(v.what)+" ID",
+				fmt.Sprintf("Element %d of the list is null. Every element must be a %s ID: remove the null, "+
+					"for example with compact().", i, v.what))
+			return
+		}
+		if !ok || s.IsUnknown() {
 			continue
 		}
 		if j, dup := first[s.ValueString()]; dup {

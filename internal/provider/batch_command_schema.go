@@ -92,7 +92,7 @@ func batchCommandSchema(ctx context.Context) schema.Schema {
 	})
 	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
 		b.MarkdownDescription = "Time limits. Changing them does not run the task again."
-		timeoutsBlock = b
+		timeoutsBlock = withPositiveTimeouts(b)
 	}
 	return schema.Schema{
 		MarkdownDescription: batchResourceDescription,
@@ -223,7 +223,8 @@ func batchCommandArguments() map[string]schema.Attribute {
 			Validators: []validator.String{
 				runeLengthAtMost{max: maxTaskNameRunes},
 				stringvalidator.RegexMatches(taskNamePattern,
-					"may contain only letters, digits, underscores (_) and Chinese characters"),
+					"must be 1 to 128 letters, digits, underscores (_) and Chinese characters (leave it out for a "+
+						"unique default name)"),
 			},
 		},
 		"retry_count": schema.Int64Attribute{

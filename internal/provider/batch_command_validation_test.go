@@ -38,13 +38,20 @@ func TestBatchCommandResource_ValidationErrors(t *testing.T) {
 		{"30,001 devices", `
   device_ids = flatten([for i in range(31) : [for j in range(1000) : "d-${i * 1000 + j}"]])
   paras      = {}`, `Attribute device_ids list must contain at least 1 elements and at most 30000 elements, got: 31000`},
+		{"null device id", `
+  device_ids = ["fleet-1", null]
+  paras      = {}`, `Null Device ID.*device_ids = \["fleet-1", null\].*Element 1 of the list is null. Every element must be a device ID`},
+		{"null group id", `
+  group_ids = [null]
+  paras     = {}`, `Null Group ID.*group_ids = \[null\].*Element 0 of the list is null. Every element must be a group ID`},
 		{"group id not hex", `
   group_ids = ["group one"]
   paras     = {}`, `Attribute group_ids\[0\] must be a device group ID`},
 		{"group listed twice", `
   group_ids = ["aaaa-1", "aaaa-1"]
   paras     = {}`, `Duplicate Group ID.*"aaaa-1" is listed twice`},
-		{"task name with a hyphen", ok + `  task_name = "reboot-all"`, `Attribute task_name may contain only letters, digits, underscores`},
+		{"task name with a hyphen", ok + `  task_name = "reboot-all"`, `Attribute task_name must be 1 to 128 letters, digits, underscores`},
+		{"task name empty", ok + `  task_name = ""`, `Attribute task_name must be 1 to 128 letters.*leave it out for a unique default name.*got: $`},
 		{"task name of 129 characters", ok + `  task_name = "` + strings.Repeat("任", 129) + `"`,
 			`Attribute task_name string length must be at most 128 characters, got: 129`},
 		{"service_id of 65 characters", ok + `  service_id = "` + strings.Repeat("s", 65) + `"`, `Attribute service_id string length must be at most 64`},
@@ -64,6 +71,9 @@ func TestBatchCommandResource_ValidationErrors(t *testing.T) {
 		{"retry_count alone", ok + `  retry_count = 2`, `Attribute "retry_interval" must be specified when "retry_count" is specified`},
 		{"retry_interval alone", ok + `  retry_interval = 2`, `Attribute "retry_count" must be specified when "retry_interval" is specified`},
 		{"max_failed_devices negative", ok + `  max_failed_devices = -1`, `Attribute max_failed_devices value must be at least 0`},
+		{"create timeout 0", ok + `  timeouts { create = "0s" }`, `Invalid Timeout.*timeouts.create is "0s": a timeout must be longer than zero`},
+		{"read timeout negative", ok + `  timeouts { read = "-5m" }`, `Invalid Timeout.*timeouts.read is "-5m"`},
+		{"delete timeout negative", ok + `  timeouts { delete = "-1s" }`, `Invalid Timeout.*timeouts.delete is "-1s"`},
 	}
 	// The group returns once its parallel subtests have all run.
 	t.Run("invalid", func(t *testing.T) {

@@ -274,7 +274,7 @@ func TestDeviceCommandAction_Diagnostics(t *testing.T) {
 		},
 		"device did not answer (IOTDA.014111)": {
 			args: switchOn("silent"), severity: tfprotov6.DiagnosticSeverityError, summary: summaryDeviceTimeout,
-			detail:     `(?s)"silent".*IOTDA\.014111.*\$oc/devices/silent/sys/commands/#`,
+			detail:     `(?s)"silent".*IOTDA\.014111.*\$oc/devices/silent/sys/commands/request_id=\{request_id\}.*whether or not the device subscribed`,
 			progress:   `Delivering command "ON_OFF" of service "Switch" to device "silent" failed: Device Did Not Respond in Time`,
 			deliveries: 1,
 		},

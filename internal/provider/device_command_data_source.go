@@ -56,7 +56,7 @@ func (d *deviceCommandDataSource) Schema(ctx context.Context, _ datasource.Schem
 	})
 	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
 		b.MarkdownDescription = "Time limit for delivering the command."
-		timeoutsBlock = b
+		timeoutsBlock = withPositiveDataSourceTimeouts(b)
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: dataSourceDescription,

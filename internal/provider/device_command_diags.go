@@ -163,7 +163,8 @@ func deviceTimeoutDetail(cmd iotda.Command, r *iotda.CommandResult, err error) s
 		"The device may still have executed the command, but no result was recorded and the next apply "+
 		"delivers it again. Check that:\n"+
 		"  - the device is online and connected over MQTT;\n"+
-		"  - it is subscribed to $oc/devices/%s/sys/commands/# and publishes its reply to "+
+		"  - it handles the command IoTDA publishes to $oc/devices/%s/sys/commands/request_id={request_id} "+
+		"(IoTDA delivers it whether or not the device subscribed) and publishes its reply to "+
 		"$oc/devices/%s/sys/commands/response/request_id={request_id};\n"+
 		"  - it answers within 20 seconds. For slow devices, use asynchronous commands or device messages "+
 		"instead of a synchronous command.",
@@ -174,18 +175,20 @@ func deviceTimeoutDetail(cmd iotda.Command, r *iotda.CommandResult, err error) s
 
 func outcomeUnknownDetail(ctx context.Context, cmd iotda.Command, err error, requestID string) string {
 	why := "no usable answer came back"
+	advice := " If the platform is just slow to answer, raise the timeout (the timeouts block, or the action's " +
+		"timeout argument) above the platform's 20 s limit."
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		why = "the operation's timeout expired before IoTDA answered"
 	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
-		why = "the operation was cancelled before IoTDA answered"
+		// Interrupted (Ctrl-C): no timeout was too short.
+		why, advice = "the operation was cancelled before IoTDA answered", ""
 	}
 	detail := fmt.Sprintf("The request delivering %s to device %q may have reached IoTDA, but %s (%v).\n\n"+
 		"The device may or may not have executed the command. Nothing was saved, and the command will NOT be "+
 		"retried automatically, because a second delivery could act on the device twice. Check the device's "+
-		"state before applying again. If the platform is just slow to answer, raise the timeout (the "+
-		"timeouts block, or the action's timeout argument) above the platform's 20 s limit.",
-		describeCommand(cmd), cmd.DeviceID, why, err)
+		"state before applying again.%s",
+		describeCommand(cmd), cmd.DeviceID, why, err, advice)
 	return withRequestID(detail, requestID)
 }
 

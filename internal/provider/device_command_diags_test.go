@@ -56,6 +56,13 @@ func TestDiagnoseDeliveryError_EndedContext(t *testing.T) {
 			err:     &iotda.DeliveryUnknownError{Err: context.Canceled},
 			summary: summaryOutcomeUnknown,
 			detail:  "cancelled before IoTDA answered",
+			absent:  "raise the timeout", // an interrupt is no sign of a short timeout
+		},
+		"timed out after sending": {
+			ctx:     expired,
+			err:     &iotda.DeliveryUnknownError{Err: context.DeadlineExceeded},
+			summary: summaryOutcomeUnknown,
+			detail:  "timeout expired before IoTDA answered",
 		},
 	}
 	for name, tc := range tests {

@@ -133,7 +133,8 @@ func TestDeviceCommandResource_DeviceTimeout(t *testing.T) {
 				Config: config,
 				ExpectError: regexp.MustCompile(`(?s)Device Did Not Respond in Time.*"silent-dev".*"ON_OFF".*"Switch".*` +
 					`command_id\s+[0-9a-f-]+.*20\s+s\s+limit.*IOTDA\.014111.*online.*` +
-					`\$oc/devices/silent-dev/sys/commands/#.*asynchronous`),
+					`\$oc/devices/silent-dev/sys/commands/request_id=\{request_id\}.*whether or not the device subscribed.*` +
+					`\$oc/devices/silent-dev/sys/commands/response/request_id=.*asynchronous`),
 			},
 			// Nothing was saved: the next apply creates (delivers) it again.
 			expectPlanned(config, plancheck.ResourceActionCreate),

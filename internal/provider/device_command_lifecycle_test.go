@@ -300,11 +300,26 @@ var invalidArguments = []struct {
 	{"paras null", "d1", `  paras = null`, `(?s)(Missing\s+Configuration\s+for\s+Required\s+Attribute|Missing\s+Paras).*paras`},
 }
 
+// invalidTimeouts are timeouts blocks each kind refuses at plan time: a timeout of zero or
+// less once reached Create and failed as "Cannot Reach IoTDA", sending users to check the
+// endpoint.
+var invalidTimeouts = map[string][]string{
+	"resource": {`timeouts { create = "0s" }`, `timeouts { create = "-5m" }`},
+	"data":     {`timeouts { read = "0s" }`, `timeouts { read = "-1h" }`},
+}
+
 // invalidArgumentSteps are plan-only steps, one per invalid argument, for a block of kind
 // ("resource" or "data") iotda_device_command.test.
 func invalidArgumentSteps(target *testTarget, kind string) []resource.TestStep {
-	steps := make([]resource.TestStep, 0, len(invalidArguments))
-	for _, tc := range invalidArguments {
+	cases := invalidArguments
+	for _, block := range invalidTimeouts[kind] {
+		cases = append(slices.Clip(cases), struct{ name, deviceID, body, pattern string }{
+			block, "d1", `  paras = { value = "ON" }` + "\n  " + block,
+			`(?s)Invalid Timeout.*timeouts\.(create|read).*must\s+be\s+longer\s+than\s+zero`,
+		})
+	}
+	steps := make([]resource.TestStep, 0, len(cases))
+	for _, tc := range cases {
 		steps = append(steps, resource.TestStep{
 			Config: fmt.Sprintf("%s\n%s \"iotda_device_command\" \"test\" {\n  device_id = %q\n%s\n}\n",
 				target.ProviderHCL, kind, tc.deviceID, tc.body),

@@ -85,7 +85,7 @@ func (r *deviceCommandResource) Schema(ctx context.Context, _ resource.SchemaReq
 	})
 	if b, ok := timeoutsBlock.(schema.SingleNestedBlock); ok {
 		b.MarkdownDescription = "Time limit for delivering the command. Changing it does not deliver the command again."
-		timeoutsBlock = b
+		timeoutsBlock = withPositiveTimeouts(b)
 	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: resourceDescription,
@@ -202,7 +202,7 @@ func (r *deviceCommandResource) Create(ctx context.Context, req resource.CreateR
 		delivery.secretParas = true
 		if _, err := parasJSON(delivery.Paras); err != nil {
 			// Checked at plan too, unless the value was only known now.
-			resp.Diagnostics.AddAttributeError(path.Root("paras_wo"), "Invalid Paras Value", err.Error())
+			resp.Diagnostics.AddAttributeError(path.Root("paras_wo"), "Invalid Paras Value", describeParasError(err, "paras_wo"))
 			return
 		}
 	}

@@ -29,7 +29,7 @@ const (
 	descParas       = "The command's parameters: an object of any depth, such as `{ value = \"ON\" }`, or a " +
 		"string containing a JSON object, such as `jsonencode({ value = \"ON\" })`. Numbers are sent with every " +
 		"digit preserved (with Terraform 1.5, write whole numbers from 2^63 up with `jsonencode()`: see [Supported " +
-		"versions](#supported-terraform-and-opentofu-versions)). Any other type (a list, a number, a plain string) or " +
+		"versions](../resources/device_command.md#supported-terraform-and-opentofu-versions)). Any other type (a list, a number, a plain string) or " +
 		"malformed JSON is rejected at plan time."
 	descFailOnDeviceError = "Whether a non-zero `result_code` in the device's reply is an error. Defaults to `true`. " +
 		"With `false`, a failure reported by the device is only a warning and the result is kept."
@@ -46,7 +46,9 @@ const (
 		"normal form C) the characters beyond ASCII are `\\u` escapes, so that it decodes to exactly what the device " +
 		"sent. Null when the device answered with nothing."
 	descResultCode = "The `result_code` in the device's reply: `0` means success, and `0` is also assumed when the " +
-		"device omits it. Null when the device sent a `result_code` that is not an integer, which counts as a failure."
+		"device omits it. An integer written as a string (`\"1\"`) or as a whole number with a fraction part (`1.0`) " +
+		"counts as that integer. Null when the device sent any other `result_code` (`1.5`, `\"fail\"`, `true`), which " +
+		"counts as a failure."
 	descErrorCode   = "The `error_code` IoTDA returned with the answer, or null when there was none."
 	descErrorMsg    = "The `error_msg` IoTDA returned with the answer, or null when there was none."
 	descDeliveredAt = "When the device's answer was received, in RFC 3339 format (UTC)."

@@ -248,22 +248,28 @@ func TestDeviceCommandResource_ValidateWriteOnlyParas(t *testing.T) {
 		attr    string // "" for no diagnostic
 		summary string
 		detail  string
+		absent  string // text the detail must not hold, such as part of a write-only value
 	}{
 		"paras":                     {args: map[string]tftypes.Value{"paras": parasON()}},
 		"paras_wo with version":     {args: map[string]tftypes.Value{"paras_wo": parasON(), "paras_wo_version": version}},
 		"unknown paras_wo":          {args: map[string]tftypes.Value{"paras_wo": unknown, "paras_wo_version": version}},
 		"paras_wo as a JSON string": {args: map[string]tftypes.Value{"paras_wo": str(`{"psk":"x"}`), "paras_wo_version": version}},
 		"both": {map[string]tftypes.Value{"paras": parasON(), "paras_wo": parasON(), "paras_wo_version": version},
-			"paras_wo", "Conflicting Paras", "not both"},
-		"neither": {map[string]tftypes.Value{}, "paras", "Missing Paras", "set paras"},
+			"paras_wo", "Conflicting Paras", "not both", ""},
+		"neither": {map[string]tftypes.Value{}, "paras", "Missing Paras", "set paras", ""},
 		"paras_wo without version": {map[string]tftypes.Value{"paras_wo": parasON()},
-			"paras_wo_version", "Missing Paras Version", "change it whenever paras_wo changes"},
+			"paras_wo_version", "Missing Paras Version", "change it whenever paras_wo changes", ""},
 		"version without paras_wo": {map[string]tftypes.Value{"paras": parasON(), "paras_wo_version": version},
-			"paras_wo_version", "Paras Version Without Write-Only Paras", "only applies with paras_wo"},
+			"paras_wo_version", "Paras Version Without Write-Only Paras", "only applies with paras_wo", ""},
 		"paras_wo a list": {map[string]tftypes.Value{"paras_wo": tftypes.NewValue(tftypes.List{ElementType: tftypes.String},
-			[]tftypes.Value{str("x")}), "paras_wo_version": version}, "paras_wo", "Invalid Paras Value", "must be an object"},
+			[]tftypes.Value{str("x")}), "paras_wo_version": version}, "paras_wo", "Invalid Paras Value", "paras_wo must be an object", ""},
 		"paras_wo malformed JSON": {map[string]tftypes.Value{"paras_wo": str(`{"psk":`), "paras_wo_version": version},
-			"paras_wo", "Invalid Paras Value", "not valid JSON"},
+			"paras_wo", "Invalid Paras Value", "the paras_wo string is not valid JSON", ""},
+		// Go's JSON errors quote the character they stopped at: here the secret's first one.
+		"paras_wo unquoted secret": {map[string]tftypes.Value{"paras_wo": str(`{"psk":Wifi-Pass}`), "paras_wo_version": version},
+			"paras_wo", "Invalid Paras Value", "the paras_wo string is not valid JSON (at byte 8)", "'W'"},
+		"paras_wo not an object": {map[string]tftypes.Value{"paras_wo": str(`"Wifi-Pass"`), "paras_wo_version": version},
+			"paras_wo", "Invalid Paras Value", "the paras_wo string must hold a JSON object", "Wifi"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -287,7 +293,8 @@ func TestDeviceCommandResource_ValidateWriteOnlyParas(t *testing.T) {
 			}
 			d := resp.Diagnostics[0]
 			if want := tftypes.NewAttributePath().WithAttributeName(tc.attr); !d.Attribute.Equal(want) ||
-				d.Summary != tc.summary || !strings.Contains(d.Detail, tc.detail) {
+				d.Summary != tc.summary || !strings.Contains(d.Detail, tc.detail) ||
+				(tc.absent != "" && strings.Contains(d.Detail, tc.absent)) {
 				t.Errorf("diagnostic %q at %v: %q\nwant %q at %s with %q", d.Summary, d.Attribute, d.Detail, tc.summary, tc.attr, tc.detail)
 			}
 		})

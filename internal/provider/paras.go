@@ -37,10 +37,14 @@ func inRange(f *big.Float) bool {
 var errParasUnknown = errors.New("paras is not known yet")
 
 // parasError is a problem with the paras argument that the user must fix. Where points
-// inside paras ("" for paras itself, ".a.b[0]" below it).
+// inside paras ("" for paras itself, ".a.b[0]" below it). A message about paras itself
+// names it first, so that describeParasError can name paras_wo instead.
 type parasError struct {
 	Where string
 	Msg   string
+	// Redacted, when set, is Msg without any of the value's text (a JSON syntax error quotes
+	// the character it stopped at), for write-only parameters.
+	Redacted string
 }
 
 func (e *parasError) Error() string {
@@ -48,6 +52,23 @@ func (e *parasError) Error() string {
 		return e.Msg
 	}
 	return fmt.Sprintf("paras%s: %s", e.Where, e.Msg)
+}
+
+// describeParasError words err, from parasJSON, for the argument attr: "paras", or
+// "paras_wo", whose value is write-only and so is never quoted, not even a character of it.
+func describeParasError(err error, attr string) string {
+	var pe *parasError
+	if attr == "paras" || !errors.As(err, &pe) {
+		return err.Error()
+	}
+	msg := pe.Msg
+	if pe.Redacted != "" {
+		msg = pe.Redacted
+	}
+	if pe.Where != "" {
+		return fmt.Sprintf("%s%s: %s", attr, pe.Where, msg)
+	}
+	return strings.Replace(msg, "paras", attr, 1)
 }
 
 // parasJSON converts the paras argument into the JSON object sent to the platform.
@@ -91,11 +112,11 @@ func compactJSONObject(s string) (json.RawMessage, error) {
 	}
 	var raw json.RawMessage
 	if err := json.Unmarshal([]byte(trimmed), &raw); err != nil {
-		return nil, &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err)}
+		return nil, invalidJSONError(err)
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
-		return nil, &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err)}
+		return nil, invalidJSONError(err)
 	}
 	return canonicalStrings(buf.Bytes()), nil
 }
@@ -180,6 +201,17 @@ func hasLoneSurrogate(token []byte) bool {
 		i += 5
 	}
 	return pendingHigh
+}
+
+// invalidJSONError reports a paras string that is not valid JSON.
+func invalidJSONError(err error) *parasError {
+	e := &parasError{Msg: "the paras string is not valid JSON: " + describeJSONError(err),
+		Redacted: "the paras string is not valid JSON"}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		e.Redacted += fmt.Sprintf(" (at byte %d)", syn.Offset)
+	}
+	return e
 }
 
 func describeJSONError(err error) string {

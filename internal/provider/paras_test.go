@@ -189,3 +189,24 @@ func TestParasJSON_StringsAsTheObjectFormWritesThem(t *testing.T) {
 		t.Errorf("object form %s and jsonencode form %s differ", object, encoded)
 	}
 }
+
+// Errors about paras_wo name paras_wo, also below its top level, and never quote its text.
+func TestDescribeParasError(t *testing.T) {
+	t.Parallel()
+	_, syntax := parasJSON(types.DynamicValue(types.StringValue(`{"psk":Secret}`)))
+	for _, tc := range []struct {
+		err        error
+		attr, want string
+	}{
+		{&parasError{Msg: "paras must be set to an object"}, "paras_wo", "paras_wo must be set to an object"},
+		{&parasError{Where: ".a[0]", Msg: "infinity cannot be sent as a JSON number"}, "paras_wo",
+			"paras_wo.a[0]: infinity cannot be sent as a JSON number"},
+		{&parasError{Where: ".a", Msg: "m"}, "paras", "paras.a: m"},
+		{syntax, "paras", "the paras string is not valid JSON: invalid character 'S' looking for beginning of value (at byte 8)"},
+		{syntax, "paras_wo", "the paras_wo string is not valid JSON (at byte 8)"},
+	} {
+		if got := describeParasError(tc.err, tc.attr); got != tc.want {
+			t.Errorf("describeParasError(%v, %s) = %q, want %q", tc.err, tc.attr, got, tc.want)
+		}
+	}
+}

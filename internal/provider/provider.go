@@ -105,7 +105,8 @@ func providerAttributes() map[string]schema.Attribute {
 		"region": schema.StringAttribute{
 			MarkdownDescription: "Huawei Cloud region, such as `cn-north-4`. Used for the default endpoint and " +
 				"for `V11-HMAC-SHA256` signatures. Environment variables: `IOTDA_REGION`, then `HW_REGION_NAME`.",
-			Optional: true,
+			Optional:   true,
+			Validators: []validator.String{regionValidator()},
 		},
 		"project_id": schema.StringAttribute{
 			MarkdownDescription: "Project ID the devices belong to. Required, here or in the environment. " +

@@ -138,6 +138,22 @@ provider "iotda" {
   auth_token = "t"
 }
 `, `(?s)Invalid Endpoint.*https://`),
+			// The region becomes part of the default endpoint's host: a space once surfaced as
+			// an invalid endpoint, and a slash sent the token to another host.
+			step(`
+provider "iotda" {
+  region     = "cn-north-4 "
+  project_id = "p"
+  auth_token = "t"
+}
+`, `(?s)Invalid Region.*region\s+ID\s+such\s+as\s+cn-north-4`),
+			step(`
+provider "iotda" {
+  region     = "example.com/x"
+  project_id = "p"
+  auth_token = "t"
+}
+`, `(?s)Invalid Region.*no\s+spaces,\s+dots\s+or\s+slashes`),
 			step(`
 provider "iotda" {
   endpoint          = "http://127.0.0.1:1"

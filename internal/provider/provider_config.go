@@ -2,6 +2,8 @@ package provider
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -89,7 +91,7 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 	}
 	r.checkLocation(endpoint, region, project)
 	r.checkCredentials(token, ak, sk, st)
-	r.checkFormats(endpoint, alg, caCert)
+	r.checkFormats(endpoint, region, alg, caCert)
 	r.checkPlain(region, project, instance, token, ak, sk, st)
 	if r.unknown {
 		// During plan some values may wait for resources. The checks above ran on the
@@ -104,6 +106,12 @@ func resolveConfig(m providerModel, getenv func(string) string, diags *diag.Diag
 			fmt.Sprintf("Requests to %s are signed with %s, whose credential scope includes the region. Set region "+
 				"(or the %s environment variable), or set signing_algorithm = %q if this endpoint accepts it.",
 				cfg.Endpoint, signingV11, envNames("IOTDA_REGION", "HW_REGION_NAME"), signingSDK))
+	}
+	if u, err := url.Parse(cfg.Endpoint); err == nil && u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		diags.AddAttributeWarning(path.Root("endpoint"), "Unencrypted Endpoint",
+			fmt.Sprintf("The endpoint %s uses plain http to a host that is not this machine, so the credentials "+
+				"(or signed requests) and the commands travel unencrypted. Use https://, or plain http only for a "+
+				"local mock.", cfg.Endpoint))
 	}
 	if insecure {
 		diags.AddAttributeWarning(path.Root("insecure"), "TLS Verification Disabled",
@@ -161,10 +169,17 @@ func (r *resolver) checkCredentials(token, ak, sk, st setting) {
 
 // checkFormats validates values that may have come from the environment, which the
 // schema validators never see.
-func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
+func (r *resolver) checkFormats(endpoint, region, alg, caCert setting) {
 	if endpoint.set() {
 		if err := iotda.ValidateEndpoint(endpoint.value); err != nil {
 			r.diags.AddAttributeError(path.Root("endpoint"), "Invalid Endpoint", "From "+endpoint.source+": "+err.Error())
+		}
+	}
+	// A control character is reported by checkPlain, with advice of its own.
+	if region.set() && !strings.ContainsFunc(region.value, isControl) {
+		if err := iotda.ValidateRegion(region.value); err != nil {
+			r.diags.AddAttributeError(path.Root("region"), "Invalid Region",
+				fmt.Sprintf("From %s: %v; got %q.", region.source, err, region.value))
 		}
 	}
 	if alg.set() && alg.value != signingSDK && alg.value != signingV11 {
@@ -184,13 +199,25 @@ func (r *resolver) checkFormats(endpoint, alg, caCert setting) {
 // The value is not shown: it may be a secret.
 func (r *resolver) checkPlain(settings ...setting) {
 	for _, s := range settings {
-		if strings.ContainsFunc(s.value, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		if strings.ContainsFunc(s.value, isControl) {
 			r.diags.AddAttributeError(path.Root(s.attr), "Invalid Provider Setting",
 				fmt.Sprintf("The value from %s contains a control character, such as a line break copied with it "+
 					"or read from a file with file() (use trimspace()). Remove it.", s.source))
 		}
 	}
 }
+
+// isLoopbackHost reports whether host (without port) names this machine: localhost or a
+// loopback address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func isControl(c rune) bool { return c < 0x20 || c == 0x7f }
 
 func (r *resolver) maxRetries(v types.Int64) int {
 	if v.IsUnknown() {

@@ -170,12 +170,18 @@ func TestResolveConfig_Errors(t *testing.T) {
 				"IOTDA_ACCESS_KEY": secretAK, "IOTDA_SECRET_KEY": secretSK}, "IOTDA_REGION", "IOTDA_AUTH_TOKEN"),
 			wantPath: "region", wantDetail: "V11-HMAC-SHA256",
 		},
-		"bad max retries":         {env: with(map[string]string{"IOTDA_MAX_RETRIES": "-1"}), wantPath: "max_retries", wantDetail: "IOTDA_MAX_RETRIES"},
-		"bad insecure":            {env: with(map[string]string{"IOTDA_INSECURE": "maybe"}), wantPath: "insecure", wantDetail: "IOTDA_INSECURE"},
-		"bad signing":             {env: with(map[string]string{"IOTDA_SIGNING_ALGORITHM": "MD5"}), wantPath: "signing_algorithm", wantDetail: "IOTDA_SIGNING_ALGORITHM"},
-		"bad endpoint":            {env: with(map[string]string{"IOTDA_ENDPOINT": "iotda.example"}), wantPath: "endpoint", wantDetail: "IOTDA_ENDPOINT"},
-		"bad CA from env":         {env: with(map[string]string{"IOTDA_CA_CERT_PEM": "nope"}), wantPath: "ca_cert_pem", wantDetail: "IOTDA_CA_CERT_PEM"},
-		"token with a line break": {env: with(map[string]string{"IOTDA_AUTH_TOKEN": secretToken + "\n"}), wantPath: "auth_token", wantDetail: "IOTDA_AUTH_TOKEN environment variable contains a control character"},
+		"bad max retries":     {env: with(map[string]string{"IOTDA_MAX_RETRIES": "-1"}), wantPath: "max_retries", wantDetail: "IOTDA_MAX_RETRIES"},
+		"bad insecure":        {env: with(map[string]string{"IOTDA_INSECURE": "maybe"}), wantPath: "insecure", wantDetail: "IOTDA_INSECURE"},
+		"bad signing":         {env: with(map[string]string{"IOTDA_SIGNING_ALGORITHM": "MD5"}), wantPath: "signing_algorithm", wantDetail: "IOTDA_SIGNING_ALGORITHM"},
+		"bad endpoint":        {env: with(map[string]string{"IOTDA_ENDPOINT": "iotda.example"}), wantPath: "endpoint", wantDetail: "IOTDA_ENDPOINT"},
+		"region with a space": {env: with(map[string]string{"IOTDA_REGION": "cn north-4"}), wantPath: "region", wantDetail: "the IOTDA_REGION environment variable"},
+		"region naming another host": {
+			env:      with(map[string]string{"HW_REGION_NAME": "evil.example/x"}, "IOTDA_REGION"),
+			wantPath: "region", wantDetail: "the HW_REGION_NAME environment variable",
+		},
+		"region with a line break": {env: with(map[string]string{"IOTDA_REGION": "cn-north-4\n"}), wantPath: "region", wantDetail: "control character"},
+		"bad CA from env":          {env: with(map[string]string{"IOTDA_CA_CERT_PEM": "nope"}), wantPath: "ca_cert_pem", wantDetail: "IOTDA_CA_CERT_PEM"},
+		"token with a line break":  {env: with(map[string]string{"IOTDA_AUTH_TOKEN": secretToken + "\n"}), wantPath: "auth_token", wantDetail: "IOTDA_AUTH_TOKEN environment variable contains a control character"},
 		"secret key with a tab": {
 			env:      with(map[string]string{"IOTDA_ACCESS_KEY": secretAK, "IOTDA_SECRET_KEY": "\t" + secretSK}, "IOTDA_AUTH_TOKEN"),
 			wantPath: "secret_key", wantDetail: "IOTDA_SECRET_KEY",
@@ -201,6 +207,30 @@ func TestResolveConfig_Errors(t *testing.T) {
 				t.Errorf("detail %q does not mention %q", d.Detail(), tc.wantDetail)
 			}
 		})
+	}
+}
+
+// Plain http is for a local mock: to another host it sends the credentials in the clear.
+func TestResolveConfig_PlainHTTPWarns(t *testing.T) {
+	t.Parallel()
+	for endpoint, warns := range map[string]bool{
+		"http://127.0.0.1:8080":                      false,
+		"http://localhost:8080":                      false,
+		"http://[::1]:8080":                          false,
+		"https://iotda.cn-north-4.myhuaweicloud.com": false,
+		"http://iotda.cn-north-4.myhuaweicloud.com":  true,
+		"http://192.0.2.10:8080":                     true,
+	} {
+		env := map[string]string{"IOTDA_ENDPOINT": endpoint, "IOTDA_PROJECT_ID": "p", "IOTDA_AUTH_TOKEN": secretToken}
+		var diags diag.Diagnostics
+		if _, known := resolveConfig(emptyProviderModel(), envFunc(env), &diags); diags.HasError() || !known {
+			t.Fatalf("%s: known=%v diags=%v", endpoint, known, diags)
+		}
+		assertNoSecrets(t, diags)
+		got := diags.WarningsCount() == 1 && diags.Warnings()[0].Summary() == "Unencrypted Endpoint"
+		if got != warns || (!warns && diags.WarningsCount() != 0) {
+			t.Errorf("%s: warnings = %v, want an Unencrypted Endpoint warning: %v", endpoint, diags.Warnings(), warns)
+		}
 	}
 }
 

@@ -46,7 +46,7 @@ func (parasValidator) ValidateDynamic(_ context.Context, req validator.DynamicRe
 	if err == nil || errors.Is(err, errParasUnknown) {
 		return
 	}
-	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Paras Value", err.Error())
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Paras Value", describeParasError(err, req.Path.String()))
 }
 
 // stringCheck validates a string attribute with a check that Configure also applies to
@@ -73,6 +73,11 @@ func (v stringCheck) ValidateString(_ context.Context, req validator.StringReque
 // endpointValidator requires an absolute http or https URL.
 func endpointValidator() validator.String {
 	return stringCheck{"value must be an http:// or https:// URL", "Invalid Endpoint", iotda.ValidateEndpoint}
+}
+
+// regionValidator requires the form of a region ID, such as cn-north-4.
+func regionValidator() validator.String {
+	return stringCheck{"value must be a region ID such as cn-north-4", "Invalid Region", iotda.ValidateRegion}
 }
 
 // pemCertificatesValidator requires at least one PEM certificate.

@@ -60,7 +60,8 @@ func TestParasValidator(t *testing.T) {
 		"null":           {in: types.DynamicNull()},
 		"list":           {in: types.DynamicValue(tuple(t, types.StringValue("ON"))), wantErr: "got a list"},
 		"number":         {in: types.DynamicValue(num(t, "3")), wantErr: "got a number"},
-		"malformed":      {in: types.DynamicValue(types.StringValue(`{"value":ON}`)), wantErr: "not valid JSON"},
+		"malformed":      {in: types.DynamicValue(types.StringValue(`{"value":ON}`)), wantErr: "the paras string is not valid JSON: invalid character 'O'"},
+		"nested":         {in: types.DynamicValue(obj(t, map[string]attr.Value{"a": num(t, "1e5000")})), wantErr: "paras.a: the number is too large"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -109,6 +110,28 @@ func TestEndpointValidator(t *testing.T) {
 	}
 }
 
+func TestRegionValidator(t *testing.T) {
+	t.Parallel()
+	for region, ok := range map[string]bool{
+		"cn-north-4":     true,
+		"ap-southeast-1": true,
+		"la-south-2":     true,
+		"cn-north-4 ":    false,
+		"cn north 4":     false,
+		"CN-NORTH-4":     false,
+		"evil.example/x": false,
+		"cn-north-4#":    false,
+		"-cn":            false,
+	} {
+		req := validator.StringRequest{Path: path.Root("region"), ConfigValue: types.StringValue(region)}
+		var resp validator.StringResponse
+		regionValidator().ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != ok {
+			t.Errorf("region %q valid = %v, want %v (%v)", region, got, ok, resp.Diagnostics)
+		}
+	}
+}
+
 func TestPEMCertificatesValidator(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
@@ -145,4 +168,18 @@ func selfSignedPEM(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// A timeout of zero or less is refused; one that is not a duration at all is left to the
+// timeouts block's own validator, so it is reported once.
+func TestPositiveDuration(t *testing.T) {
+	t.Parallel()
+	for value, ok := range map[string]bool{"60s": true, "1ns": true, "abc": true, "0s": false, "0": false, "-5m": false} {
+		req := validator.StringRequest{Path: path.Root("timeouts").AtName("create"), ConfigValue: types.StringValue(value)}
+		var resp validator.StringResponse
+		positiveDuration{}.ValidateString(t.Context(), req, &resp)
+		if got := !resp.Diagnostics.HasError(); got != ok {
+			t.Errorf("%q accepted = %v, want %v (%v)", value, got, ok, resp.Diagnostics)
+		}
+	}
 }
