@@ -76,8 +76,8 @@ func TestMessageAnswers_ReadFromTheSDKResponseModels(t *testing.T) {
 		Encoding: str("none"), PayloadFormat: str("standard"), Topic: str("$oc/devices/d1/user/cfg"),
 		Properties: &model.PropertiesDto{CorrelationData: str("c1"),
 			UserProperties: &[]model.UserPropDto{{PropKey: str("k"), PropValue: str("v")}}},
-		Status:    str("FAILED"),
-		ErrorInfo: &model.ErrorInfoDto{ErrorCode: str("IOTDA.014016"), ErrorMsg: str("device not online")},
+		Status:      str("FAILED"),
+		ErrorInfo:   &model.ErrorInfoDto{ErrorCode: str("IOTDA.014016"), ErrorMsg: str("device not online")},
 		CreatedTime: str("20151212T121212Z"), FinishedTime: str("20151212T121214Z")}
 	createdBody, err := utils.Marshal(created)
 	if err != nil {

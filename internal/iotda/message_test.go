@@ -73,7 +73,7 @@ func TestCreateMessage_BodyAndAnswer(t *testing.T) {
 	c := newTestClient(t, ts.URL+"/", func(c *Config) { c.InstanceID = "inst-1" })
 	ttl := int32(60)
 	m := Message{DeviceID: "dev-1", MessageID: "m-1", Name: "set_interval",
-		Message: json.RawMessage(`{"big":12345678901234567890123,"f":1.0000000000000000001,"html":"<a&b>","n":{"x":[1,2]}}`),
+		Message:  json.RawMessage(`{"big":12345678901234567890123,"f":1.0000000000000000001,"html":"<a&b>","n":{"x":[1,2]}}`),
 		Encoding: EncodingNone, PayloadFormat: PayloadRaw, Topic: "cfg", TTL: &ttl,
 		Properties: &MessageProperties{CorrelationData: "c-1", ResponseTopic: "a/b",
 			UserProperties: []UserProperty{{Key: "k1", Value: "v 1"}}}}
