@@ -238,8 +238,9 @@ func (c *Client) CreateMessage(ctx context.Context, m Message) (*DeviceMessage, 
 	}
 	var unknown *DeliveryUnknownError
 	var apiErr *APIError
-	if !errors.As(err, &unknown) && !(errors.As(err, &apiErr) && errors.Is(apiErr, ErrServer)) {
-		return nil, err
+	lost := errors.As(err, &unknown)
+	if !lost && (!errors.As(err, &apiErr) || !errors.Is(apiErr, ErrServer)) {
+		return nil, err // Refused or provably not sent: nothing to look for.
 	}
 	found, lookupErr := c.lookupLostMessage(ctx, m)
 	if lookupErr != nil {

@@ -16,12 +16,11 @@ import (
 
 // messageRoutes answers the message API from per-method handlers and counts each route.
 type messageRoutes struct {
-	mu     sync.Mutex
-	posts  int
-	gets   int
-	post   http.HandlerFunc
-	get    http.HandlerFunc
-	bodies []string
+	mu    sync.Mutex
+	posts int
+	gets  int
+	post  http.HandlerFunc
+	get   http.HandlerFunc
 }
 
 func (m *messageRoutes) handler(t *testing.T) http.HandlerFunc {
