@@ -2,11 +2,11 @@
 // the messages, their per-device cache and their delivery rules. It has the shape of the
 // batchtask package, after moto's models.py and responses.py:
 //
-//   - the Backend (backend.go, create.go, delivery.go, expiry.go, payload.go) owns the messages and the rules: what a
-//     valid message is, the cache of at most 20 messages per device and its replacement rule,
-//     the time to live, delivery in order on the device's down topic when the device is online
-//     or as soon as it connects, and the status moving from PENDING to DELIVERED, FAILED or
-//     TIMEOUT;
+//   - the Backend (backend.go, create.go, delivery.go, expiry.go, payload.go) owns the
+//     messages and the rules: what a valid message is, the cache of at most 20 messages per
+//     device and its replacement rule, the time to live, delivery in order on the device's
+//     down topic when the device is online or as soon as it connects, and the status moving
+//     from PENDING to DELIVERED, FAILED or TIMEOUT;
 //   - responses.go turns an authenticated HTTP request into Backend calls and Backend results
 //     into the platform's exact bodies and errors.
 //
