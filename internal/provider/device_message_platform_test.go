@@ -29,6 +29,7 @@ type messagePlatform struct {
 	devices *platformDevices
 
 	mu    sync.Mutex
+	ahead time.Duration // how far the platform's clock runs ahead of the real one
 	posts int
 	gets  int
 	// dropNextCreate makes the next create reach the backend and then lose its answer.
@@ -41,14 +42,14 @@ const (
 )
 
 // newMessagePlatform starts a platform with the given registered devices, all offline.
-func newMessagePlatform(t *testing.T, timeScale float64, deviceIDs ...string) *messagePlatform {
+func newMessagePlatform(t *testing.T, deviceIDs ...string) *messagePlatform {
 	t.Helper()
 	p := &messagePlatform{t: t, devices: &platformDevices{exists: map[string]bool{}, online: map[string]bool{},
 		subs: map[string][]string{}}}
 	for _, id := range deviceIDs {
 		p.devices.exists[id] = true
 	}
-	p.backend = messages.New(messages.Config{Devices: p.devices, TimeScale: timeScale, NewMessageID: func() string {
+	p.backend = messages.New(messages.Config{Devices: p.devices, Now: p.now, NewMessageID: func() string {
 		id, _ := uuid.GenerateUUID()
 		return id
 	}})
@@ -91,6 +92,22 @@ func (p *messagePlatform) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", "req-msg")
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
+}
+
+// now is the platform's clock.
+func (p *messagePlatform) now() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Now().Add(p.ahead)
+}
+
+// advance moves the platform's clock forward and expires what is due, as time passing on
+// IoTDA would.
+func (p *messagePlatform) advance(d time.Duration) {
+	p.mu.Lock()
+	p.ahead += d
+	p.mu.Unlock()
+	p.backend.ExpireDue()
 }
 
 // providerHCL is a provider block for the platform.

@@ -52,7 +52,7 @@ func expectStatus(status string) statecheck.StateCheck {
 
 func TestDeviceMessageResource_OnlineDeviceDelivered(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, 1, "d1")
+	p := newMessagePlatform(t, "d1")
 	p.devices.setOnline("d1", true)
 	config := messageConfig(p, "d1", `
   name    = "set_interval"
@@ -96,7 +96,7 @@ func TestDeviceMessageResource_OnlineDeviceDelivered(t *testing.T) {
 // DELIVERED.
 func TestDeviceMessageResource_SleepingDeviceWakesWithinTheTimeout(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, 1, "d1")
+	p := newMessagePlatform(t, "d1")
 	p.connectWhenPending(t.Context(), "d1")
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
@@ -117,7 +117,7 @@ func TestDeviceMessageResource_SleepingDeviceWakesWithinTheTimeout(t *testing.T)
 // warning; a refresh after the device connected shows DELIVERED without sending again.
 func TestDeviceMessageResource_SleepingDeviceWakesAfterTheTimeout(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, 1, "d1")
+	p := newMessagePlatform(t, "d1")
 	config := messageConfig(p, "d1", `
   message = "config v2"
   timeouts {
@@ -149,7 +149,7 @@ func TestDeviceMessageResource_SleepingDeviceWakesAfterTheTimeout(t *testing.T) 
 // wait_for_delivery = false returns once IoTDA accepted the message.
 func TestDeviceMessageResource_NoWait(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, 1, "d1")
+	p := newMessagePlatform(t, "d1")
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{{
@@ -181,7 +181,7 @@ func TestDeviceMessageResource_PayloadsAndTopics(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p := newMessagePlatform(t, 1, "d1")
+			p := newMessagePlatform(t, "d1")
 			p.devices.setOnline("d1", true)
 			p.devices.subscribe("d1", tc.topic)
 			resource.UnitTest(t, resource.TestCase{

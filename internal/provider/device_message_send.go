@@ -87,6 +87,9 @@ func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*io
 	case d.wait:
 		res, end, followErr = d.follow(ctx, client, res)
 	}
+	if res.Status == iotda.MessageFailed && res.ErrorCode == "" {
+		res = d.failureReason(ctx, client, res)
+	}
 	d.report(ctx, res, end, followErr, diags)
 	return res, true
 }
@@ -126,6 +129,19 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 		}
 	}
 	return last, followFinal, nil
+}
+
+// failureReason reads a FAILED message once for its error_info, which the create answer
+// does not carry (facts §1.3). Without it the message is reported all the same.
+func (d *messageDelivery) failureReason(ctx context.Context, client *iotda.Client, res *iotda.DeviceMessage) *iotda.DeviceMessage {
+	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
+	got, err := client.ShowDeviceMessage(ctx, ref)
+	if err != nil {
+		tflog.Warn(ctx, "reading why the message failed did not succeed", map[string]any{
+			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
+		return res
+	}
+	return mergeMessage(res, got)
 }
 
 // mergeMessage is the newer reading of a message, keeping what only the older one had (the
