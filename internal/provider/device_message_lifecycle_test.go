@@ -81,7 +81,7 @@ func TestDeviceMessageResource_TTLExpiry(t *testing.T) {
 				Config:            config,
 				ConfigPlanChecks:  expectMessageReplace(),
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-				Check:             checkMessages(p, "d1", 2, 1),
+				Check:             checkMessages(p, 2, 1),
 			},
 			{Config: config, ConfigPlanChecks: expectMessageNoChange()},
 		},
@@ -106,7 +106,7 @@ func TestDeviceMessageResource_FailedIsAnErrorAndSentAgain(t *testing.T) {
 				Config:            config,
 				ConfigPlanChecks:  expectMessageReplace(),
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-				Check:             checkMessages(p, "d1", 2, 1),
+				Check:             checkMessages(p, 2, 1),
 			},
 		},
 	})
@@ -145,7 +145,7 @@ func TestDeviceMessageResource_ReplacedByTwentyNewerKeepsItsState(t *testing.T) 
 				Config:            config,
 				ConfigPlanChecks:  expectMessageNoChange(),
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("PENDING")},
-				Check:             checkMessages(p, "d1", 1, 0),
+				Check:             checkMessages(p, 1, 0),
 			},
 			{RefreshState: true, Check: resource.TestCheckResourceAttr(testMessageAddr, "status", "PENDING")},
 		},
@@ -171,7 +171,7 @@ func TestDeviceMessageResource_LostCreateAnswerResolvedByID(t *testing.T) {
 				Steps: []resource.TestStep{{
 					Config:            messageConfig(p, "d1", `message = "once"`+"\n"+`wait_for_delivery = false`),
 					ConfigStateChecks: []statecheck.StateCheck{expectStatus(status)},
-					Check: resource.ComposeTestCheckFunc(checkMessages(p, "d1", 1, map[bool]int{true: 1}[online]),
+					Check: resource.ComposeTestCheckFunc(checkMessages(p, 1, map[bool]int{true: 1}[online]),
 						func(*terraform.State) error {
 							if list, _ := p.backend.List("d1"); len(list) != 1 {
 								return fmt.Errorf("the platform holds %d messages, want 1", len(list))
@@ -219,11 +219,11 @@ func TestDeviceMessageResource_Import(t *testing.T) {
 					return nil
 				},
 			},
-			{Config: config, ConfigPlanChecks: expectMessageUpdate(), Check: checkMessages(p, "d1", 0, 1)},
+			{Config: config, ConfigPlanChecks: expectMessageUpdate(), Check: checkMessages(p, 0, 1)},
 			{Config: config, ConfigPlanChecks: expectMessageNoChange()},
 			// A changed message after the import is sent as a new one.
 			{Config: strings.Replace(config, "900", "600", 1), ConfigPlanChecks: expectMessageReplace(),
-				Check: checkMessages(p, "d1", 1, 2)},
+				Check: checkMessages(p, 1, 2)},
 		},
 	})
 	for id, want := range map[string]string{
@@ -250,7 +250,7 @@ func TestDeviceMessageResource_UpdatesInPlaceAndReplacements(t *testing.T) {
 	step := func(body string, plan resource.ConfigPlanChecks, creates int) resource.TestStep {
 		return resource.TestStep{Config: messageConfig(p, "d1", body), ConfigPlanChecks: plan,
 			ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-			Check:             checkMessages(p, "d1", creates, creates)}
+			Check:             checkMessages(p, creates, creates)}
 	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,

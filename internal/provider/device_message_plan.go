@@ -101,7 +101,7 @@ func sentProperties(ctx context.Context, m *deviceMessageModel) sentArgument {
 		return sentArgument{}
 	}
 	var diags diag.Diagnostics
-	p := m.messageArgs.properties(ctx, &diags)
+	p := m.properties(ctx, &diags)
 	if diags.HasError() {
 		return sentArgument{}
 	}

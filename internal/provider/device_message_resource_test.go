@@ -33,9 +33,10 @@ resource "iotda_device_message" "test" {
 `, p.providerHCL(), deviceID, body)
 }
 
-// checkMessages asserts how many creates the platform answered and how many messages the
-// device received.
-func checkMessages(p *messagePlatform, deviceID string, creates, published int) resource.TestCheckFunc {
+// checkMessages asserts how many creates the platform answered and how many messages device
+// d1 received.
+func checkMessages(p *messagePlatform, creates, published int) resource.TestCheckFunc {
+	const deviceID = "d1"
 	return func(*terraform.State) error {
 		posts, _ := p.counts()
 		if got := len(p.published(deviceID)); posts != creates || got != published {
@@ -60,7 +61,7 @@ func TestDeviceMessageResource_OnlineDeviceDelivered(t *testing.T) {
 `)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		CheckDestroy:             checkMessages(p, "d1", 1, 1),
+		CheckDestroy:             checkMessages(p, 1, 1),
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -73,7 +74,7 @@ func TestDeviceMessageResource_OnlineDeviceDelivered(t *testing.T) {
 					statecheck.ExpectKnownValue(testMessageAddr, tfjsonpath.New("error_code"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(testMessageAddr, tfjsonpath.New("wait_for_delivery"), knownvalue.Bool(true)),
 				},
-				Check: resource.ComposeTestCheckFunc(checkMessages(p, "d1", 1, 1), func(*terraform.State) error {
+				Check: resource.ComposeTestCheckFunc(checkMessages(p, 1, 1), func(*terraform.State) error {
 					got := p.published("d1")
 					if len(got) != 1 || got[0].Topic != "$oc/devices/d1/sys/messages/down" || !strings.Contains(string(got[0].Payload),
 						`"content":"{\"big\":12345678901234567890,\"interval\":900}"`) {
@@ -84,7 +85,7 @@ func TestDeviceMessageResource_OnlineDeviceDelivered(t *testing.T) {
 			},
 			// Plan and refresh send nothing, and a DELIVERED message is not even read again.
 			{Config: config, PlanOnly: true},
-			{RefreshState: true, Check: checkMessages(p, "d1", 1, 1)},
+			{RefreshState: true, Check: checkMessages(p, 1, 1)},
 		},
 	})
 	if _, gets := p.counts(); gets != 0 {
@@ -108,7 +109,7 @@ func TestDeviceMessageResource_SleepingDeviceWakesWithinTheTimeout(t *testing.T)
   }
 `),
 			ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-			Check:             checkMessages(p, "d1", 1, 1),
+			Check:             checkMessages(p, 1, 1),
 		}},
 	})
 }
@@ -130,7 +131,7 @@ func TestDeviceMessageResource_SleepingDeviceWakesAfterTheTimeout(t *testing.T) 
 			{
 				Config:            config,
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("PENDING"), statecheck.ExpectKnownValue(testMessageAddr, tfjsonpath.New("finished_at"), knownvalue.Null())},
-				Check:             checkMessages(p, "d1", 1, 0),
+				Check:             checkMessages(p, 1, 0),
 			},
 			{
 				PreConfig: func() { p.connect("d1") },
@@ -140,7 +141,7 @@ func TestDeviceMessageResource_SleepingDeviceWakesAfterTheTimeout(t *testing.T) 
 				},
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED"),
 					statecheck.ExpectKnownValue(testMessageAddr, tfjsonpath.New("finished_at"), knownvalue.StringRegexp(rfc3339UTC))},
-				Check: checkMessages(p, "d1", 1, 1),
+				Check: checkMessages(p, 1, 1),
 			},
 		},
 	})
@@ -158,7 +159,7 @@ func TestDeviceMessageResource_NoWait(t *testing.T) {
   wait_for_delivery = false
 `),
 			ConfigStateChecks: []statecheck.StateCheck{expectStatus("PENDING")},
-			Check:             checkMessages(p, "d1", 1, 0),
+			Check:             checkMessages(p, 1, 0),
 		}},
 	})
 	if _, gets := p.counts(); gets > 3 {

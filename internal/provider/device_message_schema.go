@@ -168,7 +168,7 @@ func messageArgumentAttributes() map[string]schema.Attribute {
 	return map[string]schema.Attribute{
 		"name": schema.StringAttribute{
 			MarkdownDescription: descMessageName, Optional: true,
-			Validators: []validator.String{textRule("name", maxMessageNameRunes, messageNamePattern,
+			Validators: []validator.String{textRule("name", messageNamePattern,
 				"Chinese characters, letters, digits and _?'#().,&%@!-")},
 		},
 		"topic": schema.StringAttribute{
@@ -197,12 +197,12 @@ func messageArgumentAttributes() map[string]schema.Attribute {
 			Attributes: map[string]schema.Attribute{
 				"correlation_data": schema.StringAttribute{
 					MarkdownDescription: "Correlation data: at most 128 letters, digits, `_` and `-`.", Optional: true,
-					Validators: []validator.String{textRule("correlation_data", maxPropertyRunes, idLikePattern,
+					Validators: []validator.String{textRule("correlation_data", idLikePattern,
 						"letters, digits, _ and -")},
 				},
 				"response_topic": schema.StringAttribute{
 					MarkdownDescription: "Response topic: at most 128 letters, digits and `_-?=$#+/`.", Optional: true,
-					Validators: []validator.String{textRule("response_topic", maxPropertyRunes, responseTopicPattern,
+					Validators: []validator.String{textRule("response_topic", responseTopicPattern,
 						"letters, digits and _-?=$#+/")},
 				},
 				"user_properties": schema.ListNestedAttribute{
@@ -211,14 +211,14 @@ func messageArgumentAttributes() map[string]schema.Attribute {
 					NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 						"prop_key": schema.StringAttribute{
 							MarkdownDescription: "The key: at most 128 letters, digits, `_` and `-`.", Required: true,
-							Validators: []validator.String{textRule("prop_key", maxPropertyRunes, idLikePattern,
+							Validators: []validator.String{textRule("prop_key", idLikePattern,
 								"letters, digits, _ and -")},
 						},
 						"prop_value": schema.StringAttribute{
 							MarkdownDescription: "The value: at most 128 Chinese characters, letters, digits, spaces " +
 								"and `_?'#().,&%@!-`.",
 							Required: true,
-							Validators: []validator.String{textRule("prop_value", maxPropertyRunes, propValuePattern,
+							Validators: []validator.String{textRule("prop_value", propValuePattern,
 								"Chinese characters, letters, digits, spaces and _?'#().,&%@!-")},
 						},
 					}},

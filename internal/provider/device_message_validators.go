@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -30,10 +29,10 @@ var (
 
 // Limits of a message's arguments (facts §1.2).
 const (
-	maxMessageNameRunes = 128
-	maxTopicRunes       = 128
-	maxPropertyRunes    = 128
-	maxUserProperties   = iotda.MaxUserProperties
+	// maxTextRunes bounds name, correlation_data, response_topic, prop_key and prop_value.
+	maxTextRunes      = 128
+	maxTopicRunes     = 128
+	maxUserProperties = iotda.MaxUserProperties
 )
 
 var (
@@ -88,9 +87,10 @@ func (ttlValidator) ValidateInt64(_ context.Context, req validator.Int64Request,
 	}
 }
 
-// textRule checks a string's length in characters (as the platform counts them: a Chinese
-// character is one) and its characters.
-func textRule(attr string, maxRunes int, pattern *regexp.Regexp, allowed string) validator.String {
+// textRule checks a string's length in characters (at most 128, as the platform counts
+// them: a Chinese character is one) and its characters.
+func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.String {
+	const maxRunes = maxTextRunes
 	return stringCheck{
 		description: fmt.Sprintf("value must be at most %d characters: %s", maxRunes, allowed),
 		summary:     "Invalid Attribute Value",
@@ -165,16 +165,4 @@ func validateMessageConfig(content types.Dynamic, attr string, encoding, payload
 		}
 		diags.AddAttributeError(path.Root(attr), "Invalid Message Value", detail+".")
 	}
-}
-
-// propertiesJSON renders properties for logs and comparisons.
-func propertiesJSON(p *iotda.MessageProperties) string {
-	if p == nil {
-		return ""
-	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }
