@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
 
 // Tests of iotda_device_message driven by the Terraform CLI against messagePlatform: the
@@ -200,5 +202,46 @@ func TestDeviceMessageResource_PayloadsAndTopics(t *testing.T) {
 				}},
 			})
 		})
+	}
+}
+
+// On CLIs without Terraform 1.5's go-cty bug, whole numbers from 2^63 up that a float holds
+// exactly reach the device with every digit, and plan again empty.
+func TestDeviceMessageResource_NumbersBeyondInt64(t *testing.T) {
+	t.Parallel()
+	p := newMessagePlatform(t, "d1")
+	p.devices.setOnline("d1", true)
+	config := messageConfig(p, "d1", `message = { n = 9223372036854775808, m = 18446744073709551616 }`)
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		Steps: []resource.TestStep{
+			{Config: config, Check: func(*terraform.State) error {
+				got := p.published("d1")
+				if len(got) != 1 || !strings.Contains(string(got[0].Payload), `{\"m\":18446744073709551616,\"n\":9223372036854775808}`) {
+					return fmt.Errorf("published %+v", got)
+				}
+				return nil
+			}},
+			{Config: config, PlanOnly: true},
+		},
+	})
+}
+
+// TestDeviceMessageResource_NumbersBeyondInt64_Terraform15 records the Terraform 1.5 bug the
+// documentation describes: such numbers in an object fail the plan, and nothing is sent.
+func TestDeviceMessageResource_NumbersBeyondInt64_Terraform15(t *testing.T) {
+	t.Parallel()
+	p := newMessagePlatform(t, "d1")
+	resource.UnitTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviderFactories,
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipAbove(version.Must(version.NewVersion("1.5.99")))},
+		Steps: []resource.TestStep{{
+			Config:      messageConfig(p, "d1", `message = { n = 9223372036854775808 }`),
+			ExpectError: regexp.MustCompile(`(?s)Provider produced invalid plan.*message`),
+		}},
+	})
+	if posts, _ := p.counts(); posts != 0 {
+		t.Errorf("the failed plan sent %d messages", posts)
 	}
 }
