@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
@@ -266,16 +267,15 @@ func (m *deviceMessageModel) secret() bool {
 
 // contentFromConfig returns the content to send: message_wo from the configuration when it
 // is set (write-only values are only there), else message from the plan.
-func (m *deviceMessageModel) contentFromConfig(ctx context.Context, config interface {
-	GetAttribute(context.Context, path.Path, any) diag.Diagnostics
-}, diags *diag.Diagnostics,
-) (json.RawMessage, bool, bool) {
+func (m *deviceMessageModel) contentFromConfig(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) (
+	content json.RawMessage, secret, ok bool,
+) {
 	var wo types.Dynamic
 	diags.Append(config.GetAttribute(ctx, path.Root("message_wo"), &wo)...)
 	if diags.HasError() {
 		return nil, false, false
 	}
-	attrName, v, secret := "message", m.Message, false
+	attrName, v := "message", m.Message
 	if !wo.IsNull() {
 		attrName, v, secret = "message_wo", wo, true
 	}
