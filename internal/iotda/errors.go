@@ -128,6 +128,7 @@ func (e *APIError) throttled() bool {
 const (
 	effectCommand   = ""           // a command delivered to a device (the default)
 	effectBatchTask = "batch task" // a batch task created
+	effectMessage   = "message"    // a device message accepted for delivery
 	effectNone      = "none"       // a read or a delete: nothing a repeat would do twice
 )
 
@@ -161,6 +162,8 @@ func (e *DeliveryUnknownError) Error() string {
 		}
 	case e.effect == effectBatchTask:
 		msg = target + " outcome unknown: the platform may have created the batch task, but no usable answer came"
+	case e.effect == effectMessage:
+		msg = target + " outcome unknown: the platform may have accepted the message, but no usable answer came"
 	default:
 		msg = target + " outcome unknown: the platform may have received the command, but no usable answer came"
 	}
@@ -198,6 +201,8 @@ func (e *NotSentError) Error() string {
 	switch e.effect {
 	case effectBatchTask:
 		tries += "; the batch task was not created"
+	case effectMessage:
+		tries += "; the message was not sent"
 	case effectNone:
 	default:
 		tries += "; the command was not delivered"

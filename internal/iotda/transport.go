@@ -56,7 +56,11 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	fields["status"] = resp.StatusCode
 	fields["request_id"] = resp.Header.Get("X-Request-Id")
 	fields["headers"] = formatHeaders(resp.Header)
-	fields["body"] = peekBody(resp, t.secrets)
+	if secret, _ := req.Context().Value(secretAnswerKey{}).(bool); secret {
+		fields["body"] = secretAnswerLogged
+	} else {
+		fields["body"] = peekBody(resp, t.secrets)
+	}
 	tflog.SubsystemDebug(ctx, logSubsystem, "Received IoTDA API response", fields)
 	return resp, nil
 }
@@ -100,6 +104,18 @@ const secretBodyLogged = "(not logged: the parameters are secret)"
 // withSecretBody marks ctx so that the logging transport leaves the request body out.
 func withSecretBody(ctx context.Context) context.Context {
 	return context.WithValue(ctx, secretBodyKey{}, true)
+}
+
+// secretAnswerKey marks a request context whose response body must not be logged either:
+// reading a message sent with write-only content answers with that content.
+type secretAnswerKey struct{}
+
+// secretAnswerLogged stands in the log for an answer that may hold secret content.
+const secretAnswerLogged = "(not logged: the answer may hold secret content)"
+
+// withSecretAnswer marks ctx so that the logging transport leaves the response body out.
+func withSecretAnswer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, secretAnswerKey{}, true)
 }
 
 // requestBody reads a copy of the body through GetBody, leaving the request untouched.

@@ -166,8 +166,8 @@ func deviceTimeoutDetail(cmd iotda.Command, r *iotda.CommandResult, err error) s
 		"  - it handles the command IoTDA publishes to $oc/devices/%s/sys/commands/request_id={request_id} "+
 		"(IoTDA delivers it whether or not the device subscribed) and publishes its reply to "+
 		"$oc/devices/%s/sys/commands/response/request_id={request_id};\n"+
-		"  - it answers within 20 seconds. For slow devices, use asynchronous commands or device messages "+
-		"instead of a synchronous command.",
+		"  - it answers within 20 seconds. For a device that is slow or sleeps, send an asynchronous message "+
+		"with the iotda_device_message resource instead: IoTDA keeps it until the device connects.",
 		cmd.DeviceID, describeCommand(cmd), firstNonEmpty(commandID, "unknown"), errorCodeDeviceTimeout,
 		firstNonEmpty(msg, "command request timed out"), cmd.DeviceID, cmd.DeviceID)
 	return withRequestID(detail, requestID)
@@ -220,7 +220,9 @@ func diagnoseAPIError(pd *providerData, cmd iotda.Command, e *iotda.APIError, di
 	case errors.Is(e, iotda.ErrDeviceOffline):
 		diags.AddError(summaryDeviceOffline, withRequestID(fmt.Sprintf(
 			"IoTDA did not deliver %s because device %q is not online (%s).\n\n"+
-				"Nothing was delivered. Make sure the device is connected to the platform over MQTT, then apply again.",
+				"Nothing was delivered. Make sure the device is connected to the platform over MQTT, then apply again. "+
+				"For a device that is often offline, send an iotda_device_message instead: IoTDA keeps it until the "+
+				"device connects.",
 			describeCommand(cmd), cmd.DeviceID, status), e.RequestID))
 	case errors.Is(e, iotda.ErrNotFound):
 		diags.AddError(summaryDeviceNotFound, withRequestID(fmt.Sprintf(

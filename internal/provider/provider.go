@@ -232,7 +232,7 @@ func (p *iotdaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 func (p *iotdaProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDeviceCommandResource, NewBatchCommandResource}
+	return []func() resource.Resource{NewDeviceCommandResource, NewBatchCommandResource, NewDeviceMessageResource}
 }
 
 func (p *iotdaProvider) DataSources(_ context.Context) []func() datasource.DataSource {
@@ -240,5 +240,5 @@ func (p *iotdaProvider) DataSources(_ context.Context) []func() datasource.DataS
 }
 
 func (p *iotdaProvider) Actions(_ context.Context) []func() action.Action {
-	return []func() action.Action{NewDeviceCommandAction}
+	return []func() action.Action{NewDeviceCommandAction, NewDeviceMessageAction}
 }

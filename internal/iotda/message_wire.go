@@ -1,0 +1,94 @@
+package iotda
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// The message API's answers as they travel, and how they become DeviceMessages.
+
+// wireMessage is CreateMessageResponse, ShowDeviceMessageResponse and DeviceMessage as they
+// travel; every field is optional on the wire.
+type wireMessage struct {
+	MessageID     *string            `json:"message_id"`
+	Name          string             `json:"name"`
+	Message       json.RawMessage    `json:"message"`
+	Encoding      string             `json:"encoding"`
+	PayloadFormat string             `json:"payload_format"`
+	Topic         string             `json:"topic"`
+	Properties    *MessageProperties `json:"properties"`
+	Status        string             `json:"status"`
+	ErrorInfo     *struct {
+		ErrorCode string          `json:"error_code"`
+		ErrorMsg  json.RawMessage `json:"error_msg"`
+	} `json:"error_info"`
+	CreatedTime  string `json:"created_time"`
+	FinishedTime string `json:"finished_time"`
+	// Result is the create answer's MessageResult.
+	Result *struct {
+		Status       string `json:"status"`
+		CreatedTime  string `json:"created_time"`
+		FinishedTime string `json:"finished_time"`
+	} `json:"result"`
+}
+
+func (w *wireMessage) message(secrets []string) *DeviceMessage {
+	m := &DeviceMessage{Name: w.Name, Encoding: w.Encoding, PayloadFormat: w.PayloadFormat, Topic: w.Topic,
+		Properties: w.Properties, Status: w.Status, CreatedTime: w.CreatedTime, FinishedTime: w.FinishedTime}
+	if w.MessageID != nil {
+		m.MessageID = *w.MessageID
+	}
+	if w.Result != nil {
+		m.Status, m.CreatedTime, m.FinishedTime = w.Result.Status, w.Result.CreatedTime, w.Result.FinishedTime
+	}
+	if len(w.Message) > 0 && !bytes.Equal(w.Message, []byte("null")) {
+		m.Message = w.Message
+	}
+	if w.ErrorInfo != nil {
+		m.ErrorCode = sanitize(w.ErrorInfo.ErrorCode, secrets)
+		m.ErrorMsg = sanitize(renderJSONText(w.ErrorInfo.ErrorMsg), secrets)
+	}
+	m.Status = sanitize(m.Status, secrets)
+	if at, err := time.Parse(createTimeLayout, m.CreatedTime); err == nil {
+		m.CreatedAt = at
+	}
+	if at, err := time.Parse(createTimeLayout, m.FinishedTime); err == nil {
+		m.FinishedAt = at
+	}
+	return m
+}
+
+// decodeCreated reads a 2xx create answer. An answer that cannot be read, is not a JSON
+// object or does not name the message sent leaves the outcome unknown: the platform did
+// receive the request.
+func (c *Client) decodeCreated(r *response, messageID string) (*DeviceMessage, error) {
+	unknown := func(why string) error {
+		return &DeliveryUnknownError{Err: errors.New(why), RequestID: r.requestID, host: c.host, effect: effectMessage}
+	}
+	if r.readErr != nil {
+		return nil, unknown(r.readErr.Error())
+	}
+	var w wireMessage
+	if err := decodeObject(r.body, &w); err != nil {
+		return nil, unknown("the HTTP " + http.StatusText(r.status) + " answer is not a valid JSON object: " +
+			excerpt(r.body, c.secrets))
+	}
+	if w.MessageID == nil || *w.MessageID != messageID {
+		return nil, unknown("the HTTP " + http.StatusText(r.status) + " answer does not name message " + messageID + ": " +
+			excerpt(r.body, c.secrets))
+	}
+	m := w.message(c.secrets)
+	m.RequestID, m.StatusCode = r.requestID, r.status
+	return m, nil
+}
+
+// answerExcerpt is the start of an answer for an error, unless it may hold secret content.
+func (c *Client) answerExcerpt(body []byte, secret bool) string {
+	if secret {
+		return "(not shown: it may hold secret content)"
+	}
+	return excerpt(body, c.secrets)
+}

@@ -1,0 +1,222 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// Diagnostics of iotda_device_message and its action. Every detail names the device and the
+// message_id, and what to do; none holds the message's content or a credential.
+
+const (
+	summaryMessageFailed         = "Message Not Delivered"
+	summaryMessageExpired        = "Message Expired Before the Device Connected"
+	summaryMessagePending        = "Message Still Pending"
+	summaryMessageGone           = "Message No Longer on IoTDA"
+	summaryMessageStatusUnknown  = "Message Status Unknown"
+	summaryMessageOutcomeUnknown = "Message Send Outcome Unknown"
+	summaryMessageRefused        = "Message Refused by IoTDA"
+	summaryMessageReadFailed     = "Reading the Message Failed"
+)
+
+// report adds the diagnostic for how the message ended, or where the wait left it.
+func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, end followEnd, err error, diags *diag.Diagnostics) {
+	who := fmt.Sprintf("message %s to device %q", d.msg.MessageID, d.msg.DeviceID)
+	switch res.Status {
+	case iotda.MessageDelivered:
+		d.progress(fmt.Sprintf("Message %s delivered to device %q", d.msg.MessageID, d.msg.DeviceID))
+		return
+	case iotda.MessageFailed, iotda.MessageTimeout:
+		d.progress(fmt.Sprintf("Message %s to device %q ended %s", d.msg.MessageID, d.msg.DeviceID, res.Status))
+		summary, detail := notDeliveredDetail(d.msg.DeviceID, d.msg.MessageID, res, ttlOf(d.msg))
+		diags.AddError(summary, withRequestID(detail+d.afterFailure(), res.RequestID))
+		return
+	}
+	switch end {
+	case followNoWait:
+		return // The caller asked not to wait: PENDING is the expected answer.
+	case followTimeout:
+		why := fmt.Sprintf("the wait ended after %s (%s)", d.timeout, d.timeoutName())
+		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
+			why = "the operation was interrupted"
+		}
+		diags.AddWarning(summaryMessagePending, fmt.Sprintf("IoTDA accepted %s and holds it (PENDING) until the "+
+			"device connects, for up to %d minutes, but %s before it was delivered.\n\n%s", who, ttlOf(d.msg), why,
+			d.pendingAdvice()))
+	case followGone:
+		diags.AddWarning(summaryMessageStatusUnknown, fmt.Sprintf("IoTDA accepted %s (status %s), but stopped "+
+			"reporting it while the provider followed it: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()))
+	case followReadFail:
+		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(fmt.Sprintf("IoTDA accepted %s (status %s), "+
+			"but reading its status failed: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()), messageRequestID(err)))
+	}
+}
+
+// timeoutName names the setting that bounds the wait.
+func (d *messageDelivery) timeoutName() string {
+	if d.use == messageForAction {
+		return "the action's timeout argument"
+	}
+	return "timeouts.create"
+}
+
+// pendingAdvice says what happens to a message left PENDING.
+func (d *messageDelivery) pendingAdvice() string {
+	if d.use == messageForAction {
+		return "IoTDA still delivers it when the device connects within the message's ttl. To wait longer, raise " +
+			"the action's timeout, or set wait_for_delivery = false to return as soon as IoTDA accepts a message."
+	}
+	return "The resource is saved with status PENDING. Every later plan or refresh reads the message's status " +
+		"again, without sending it again, until it is DELIVERED, or FAILED or TIMEOUT (then the next apply sends it " +
+		"again). To wait longer in the apply, raise timeouts.create; to return as soon as IoTDA accepts the message, " +
+		"set wait_for_delivery = false."
+}
+
+// afterFailure says what happens after a FAILED or TIMEOUT message.
+func (d *messageDelivery) afterFailure() string {
+	if d.use == messageForAction {
+		return ""
+	}
+	return "\n\nThe resource is saved with this status, and the next apply sends the message again (the plan shows " +
+		"a replacement)."
+}
+
+// ttlOf is the message's cache time in minutes.
+func ttlOf(m iotda.Message) int {
+	if m.TTL == nil {
+		return iotda.DefaultMessageTTL
+	}
+	return int(*m.TTL)
+}
+
+// notDeliveredDetail explains a FAILED or TIMEOUT message and what to check.
+func notDeliveredDetail(deviceID, messageID string, res *iotda.DeviceMessage, ttl int) (summary, detail string) {
+	if res.Status == iotda.MessageTimeout {
+		return summaryMessageExpired, fmt.Sprintf("Device %q did not connect within the message's ttl of %d "+
+			"minutes, so IoTDA gave up message %s (status TIMEOUT). Check that the device connects to IoTDA at least "+
+			"that often, or raise ttl (at most 1440 minutes).", deviceID, ttl, messageID)
+	}
+	detail = fmt.Sprintf("IoTDA could not deliver message %s to device %q (status FAILED, error_code %s: %s).",
+		messageID, deviceID, firstNonEmpty(res.ErrorCode, "(none)"), firstNonEmpty(res.ErrorMsg, "no reason given"))
+	switch res.ErrorCode {
+	case codeMessageDeviceOffline:
+		detail += " The device is offline, and with ttl = 0 IoTDA keeps nothing for it. Raise ttl (in steps of 5 " +
+			"minutes) so that IoTDA holds the message until the device connects."
+	case codeMessageNotSubscribed:
+		detail += " The device is online but has not subscribed to the message's topic. A device must subscribe to a " +
+			"custom topic (topic or topic_full_name) itself; only the default topic $oc/devices/{device_id}/sys/" +
+			"messages/down is subscribed for it by IoTDA."
+	}
+	return summaryMessageFailed, detail
+}
+
+// Codes in error_info of a FAILED message (the SDK's ErrorInfoDto).
+const (
+	codeMessageDeviceOffline = "IOTDA.014016"
+	codeMessageNotSubscribed = "IOTDA.014112"
+)
+
+// diagnoseMessageSendError explains a message IoTDA did not take, or may not have taken.
+func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Message, err error, use messageUse, diags *diag.Diagnostics) {
+	who := fmt.Sprintf("message %s to device %q", m.MessageID, m.DeviceID)
+	var (
+		notSent *iotda.NotSentError
+		unknown *iotda.DeliveryUnknownError
+		apiErr  *iotda.APIError
+	)
+	switch {
+	case errors.As(err, &notSent):
+		diags.AddError(summaryCannotReach, fmt.Sprintf("Could not connect to IoTDA at %s to send %s (%d "+
+			"attempt(s)): %v\n\nThe request never reached IoTDA, so the message was not sent. %s",
+			pd.endpoint, who, notSent.Attempts, notSent.Err, connectAdvice(ctx, "Check the endpoint and region "+
+				"settings, the network path and proxy, and the TLS settings (ca_cert_pem, insecure).",
+				"Apply again to send the message.")))
+	case errors.As(err, &unknown):
+		diags.AddError(summaryMessageOutcomeUnknown, withRequestID(fmt.Sprintf("The request sending %s may have "+
+			"reached IoTDA, but no usable answer came, and reading the message by its ID afterwards did not find it "+
+			"(%v).\n\n%s", who, err, outcomeAdvice(m, use)), unknown.RequestID))
+	case errors.As(err, &apiErr):
+		diagnoseMessageAPIError(pd, m, apiErr, diags)
+	default:
+		diags.AddError("Message Not Sent", fmt.Sprintf("Sending %s failed: %v", who, err))
+	}
+}
+
+// outcomeAdvice says what to do about a message that may or may not have been accepted.
+func outcomeAdvice(m iotda.Message, use messageUse) string {
+	if use == messageForAction {
+		return "If IoTDA did accept it, the device receives it. Invoking the action again sends a new message, " +
+			"with a new message_id."
+	}
+	return fmt.Sprintf("Nothing was saved. If IoTDA did accept it, the device receives it, and the next apply "+
+		"sends a second message with a new message_id. To adopt the first one instead, import it once IoTDA shows "+
+		"it: terraform import <address> %s.", messageImportID(m.DeviceID, m.MessageID))
+}
+
+func diagnoseMessageAPIError(pd *providerData, m iotda.Message, e *iotda.APIError, diags *diag.Diagnostics) {
+	status := fmt.Sprintf("HTTP %d %s, error_code %s, error_msg %q",
+		e.StatusCode, http.StatusText(e.StatusCode), firstNonEmpty(e.ErrorCode, "(none)"), e.ErrorMsg)
+	who := fmt.Sprintf("message %s to device %q", m.MessageID, m.DeviceID)
+	switch {
+	case errors.Is(e, iotda.ErrNotFound):
+		diags.AddError(summaryDeviceNotFound, withRequestID(fmt.Sprintf("Device %q was not found in project %q "+
+			"(%s), so the message was not sent.\n\nCheck device_id, and the provider's project_id and instance_id.",
+			m.DeviceID, pd.projectID, status), e.RequestID))
+	case errors.Is(e, iotda.ErrBadRequest):
+		diags.AddError(summaryMessageRefused, withRequestID(fmt.Sprintf("IoTDA refused %s (%s); it was not "+
+			"sent.\n\nThe provider checks the documented rules at plan time, but IoTDA also refuses a topic the "+
+			"device's product does not define: check topic against the product's custom topics, or use "+
+			"topic_full_name.", who, status), e.RequestID))
+	default:
+		diags.AddError(summaryAPIError, withRequestID(fmt.Sprintf("IoTDA answered the request sending %s with an "+
+			"error: %s.\n\n%s", who, status, messageAPIErrorHint(e)), e.RequestID))
+	}
+}
+
+// messageAPIErrorHint says what to do next for each class of API error.
+func messageAPIErrorHint(e *iotda.APIError) string {
+	switch {
+	case errors.Is(e, iotda.ErrUnauthorized):
+		return "Authentication failed. Check auth_token (IOTDA_AUTH_TOKEN), or access_key and secret_key " +
+			"(IOTDA_ACCESS_KEY, IOTDA_SECRET_KEY) and signing_algorithm."
+	case errors.Is(e, iotda.ErrForbidden):
+		return "The credentials are not allowed to send messages (IAM action iotda:messages:send). Check the IAM " +
+			"permissions, the project_id and the instance_id."
+	case errors.Is(e, iotda.ErrThrottled):
+		return "The request was throttled and the message was not sent. Try again later."
+	case errors.Is(e, iotda.ErrNoSuchAPI):
+		return "The endpoint serves no such API, so the request did not reach IoTDA and nothing was sent. Check " +
+			"endpoint (or IOTDA_ENDPOINT): it must be an IoTDA API address, such as " +
+			"https://iotda.cn-north-4.myhuaweicloud.com or an instance's access address; or unset it and set region."
+	case errors.Is(e, iotda.ErrRedirect):
+		return redirectHint(e, "sending the message again to another address could send it twice",
+			"the message was most likely not sent")
+	case errors.Is(e, iotda.ErrServer):
+		return "The platform reported an internal error, and reading the message by its ID afterwards did not find " +
+			"it, so it was most likely not accepted. Apply again to send it (with a new message_id)."
+	}
+	return "The message was not sent."
+}
+
+// messageRequestID is the X-Request-Id an error carries, or "".
+func messageRequestID(err error) string {
+	var apiErr *iotda.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.RequestID
+	}
+	var unknown *iotda.DeliveryUnknownError
+	if errors.As(err, &unknown) {
+		return unknown.RequestID
+	}
+	var gone *iotda.MessageNotFoundError
+	if errors.As(err, &gone) {
+		return gone.RequestID
+	}
+	return ""
+}

@@ -1,0 +1,188 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// The plan of iotda_device_message. A message is sent when the resource is created, so the
+// resource is replaced (the message sent again) exactly when what IoTDA would receive
+// changes, as for iotda_device_command's paras: a change of form only (the same object
+// through tomap(), null and "" for a name, null and the platform's default for encoding,
+// payload_format or ttl) is an in-place update that sends nothing and keeps the results. And
+// a message that ended FAILED or TIMEOUT is planned for replacement, so that the next apply
+// sends it again, as Terraform does with the tainted resource a failed create leaves.
+
+// privateMessageImported is the private state key ImportState sets: the resource came from
+// a message on IoTDA, which does not return ttl, topic_full_name (as such) or anything of
+// Terraform's (triggers, message_wo_version), so the first plan adopts those from the
+// configuration instead of sending the message again.
+const privateMessageImported = "imported"
+
+// sentArgument is one argument as IoTDA receives it: known is false when the plan does not
+// know it yet, which counts as a change.
+type sentArgument struct {
+	sent  string
+	known bool
+}
+
+// sentArguments renders every argument that decides what IoTDA receives. messageWO is the
+// configuration's write-only content, which an imported resource compares with the message
+// IoTDA showed.
+func sentArguments(ctx context.Context, m *deviceMessageModel, imported bool, messageWO types.Dynamic) map[string]sentArgument {
+	out := map[string]sentArgument{
+		"device_id":       sentString(m.DeviceID, ""),
+		"message":         sentContent(m.Message, "message"),
+		"name":            sentString(m.Name, ""),
+		"encoding":        sentString(m.Encoding, iotda.EncodingNone),
+		"payload_format":  sentString(m.PayloadFormat, iotda.PayloadStandard),
+		"properties":      sentProperties(ctx, m),
+		"topic":           sentString(m.Topic, ""),
+		"topic_full_name": sentString(m.TopicFullName, ""),
+	}
+	if imported {
+		// One topic field stands for both on IoTDA: compare where the message goes.
+		topic := sentArgument{sent: effectiveTopic(m), known: !m.Topic.IsUnknown() && !m.TopicFullName.IsUnknown()}
+		out["topic"], out["topic_full_name"] = topic, topic
+		if m.Message.IsNull() && !messageWO.IsNull() {
+			out["message"] = sentContent(messageWO, "message_wo")
+		}
+		return out
+	}
+	out["ttl"] = sentInt(m.TTL, iotda.DefaultMessageTTL)
+	out["message_wo_version"] = sentInt(m.MessageWOVersion, -1)
+	out["triggers"] = sentTriggers(m.Triggers)
+	return out
+}
+
+func sentString(v types.String, def string) sentArgument {
+	if v.IsUnknown() {
+		return sentArgument{}
+	}
+	if v.IsNull() || v.ValueString() == "" {
+		return sentArgument{sent: def, known: true}
+	}
+	return sentArgument{sent: v.ValueString(), known: true}
+}
+
+func sentInt(v types.Int64, def int64) sentArgument {
+	switch {
+	case v.IsUnknown():
+		return sentArgument{}
+	case v.IsNull():
+		return sentArgument{sent: strconv.FormatInt(def, 10), known: true}
+	}
+	return sentArgument{sent: strconv.FormatInt(v.ValueInt64(), 10), known: true}
+}
+
+// sentContent is the JSON sent for a message; null (the write-only variant in use) sends
+// nothing here.
+func sentContent(v types.Dynamic, attr string) sentArgument {
+	if v.IsNull() {
+		return sentArgument{known: true}
+	}
+	content, err := messageContent(v, attr)
+	if err != nil {
+		return sentArgument{}
+	}
+	return sentArgument{sent: string(content), known: true}
+}
+
+func sentProperties(ctx context.Context, m *deviceMessageModel) sentArgument {
+	if m.Properties.IsUnknown() {
+		return sentArgument{}
+	}
+	var diags diag.Diagnostics
+	p := m.properties(ctx, &diags)
+	if diags.HasError() {
+		return sentArgument{}
+	}
+	if p == nil {
+		return sentArgument{known: true}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return sentArgument{}
+	}
+	return sentArgument{sent: string(b), known: true}
+}
+
+// sentTriggers renders triggers; null and {} hold no triggers alike.
+func sentTriggers(v types.Map) sentArgument {
+	if v.IsUnknown() {
+		return sentArgument{}
+	}
+	elems := map[string]string{}
+	for k, e := range v.Elements() {
+		s, ok := e.(types.String)
+		if !ok || s.IsUnknown() {
+			return sentArgument{}
+		}
+		elems[k] = s.ValueString()
+	}
+	b, err := json.Marshal(elems) // Sorted keys.
+	if err != nil {
+		return sentArgument{}
+	}
+	return sentArgument{sent: string(b), known: true}
+}
+
+// effectiveTopic is the topic a message goes to.
+func effectiveTopic(m *deviceMessageModel) string {
+	switch {
+	case m.TopicFullName.ValueString() != "":
+		return m.TopicFullName.ValueString()
+	case m.Topic.ValueString() != "":
+		return "$oc/devices/" + m.DeviceID.ValueString() + "/user/" + m.Topic.ValueString()
+	}
+	return "$oc/devices/" + m.DeviceID.ValueString() + "/sys/messages/down"
+}
+
+// ModifyPlan replaces the resource when what IoTDA would receive changes or the message
+// ended FAILED or TIMEOUT, and otherwise keeps the results of the message already sent.
+func (r *deviceMessageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return // Create (sent at apply) or destroy.
+	}
+	var plan, state deviceMessageModel
+	var messageWO types.Dynamic
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("message_wo"), &messageWO)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	imported := false
+	if b, diags := req.Private.GetKey(ctx, privateMessageImported); !diags.HasError() && len(b) > 0 {
+		imported = true
+	}
+	before := sentArguments(ctx, &state, imported, types.DynamicNull())
+	after := sentArguments(ctx, &plan, imported, messageWO)
+	var replace path.Paths
+	for name, a := range after {
+		if b := before[name]; !a.known || !b.known || a.sent != b.sent {
+			replace = append(replace, path.Root(name))
+		}
+	}
+	if len(replace) == 0 && (state.Status.ValueString() == iotda.MessageFailed ||
+		state.Status.ValueString() == iotda.MessageTimeout) {
+		replace = path.Paths{path.Root("status")}
+	}
+	if len(replace) > 0 {
+		resp.RequiresReplace = replace
+		plan.unknownResults()
+		plan.ID = types.StringUnknown()
+	} else {
+		plan.messageResults = state.messageResults
+		plan.ID = state.ID
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}

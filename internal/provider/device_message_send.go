@@ -1,0 +1,201 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// The delivery of one message, shared by the resource and the action: send it once, then
+// follow its status until it is final, the caller's time ends, or reading it fails.
+
+// Polling a PENDING message: soon at first (a device that wakes in seconds), then twice as
+// long each time up to messagePollMax. Tests shorten them.
+var (
+	messagePollFirst = 500 * time.Millisecond
+	messagePollMax   = 15 * time.Second
+	// messageNoteEvery is how often a message still PENDING is reported while it is followed.
+	messageNoteEvery = 30 * time.Second
+)
+
+// messageUse is the way in that sends a message, which words its diagnostics.
+type messageUse int
+
+const (
+	messageForResource messageUse = iota
+	messageForAction
+)
+
+// followEnd says why following a message stopped before its status was final.
+type followEnd int
+
+const (
+	followFinal    followEnd = iota // the status is final
+	followNoWait                    // the caller did not ask to wait
+	followTimeout                   // the caller's time ended (or the apply was interrupted)
+	followGone                      // IoTDA no longer has the message, or the device
+	followReadFail                  // reading the status failed for good
+)
+
+// messageDelivery is one message on its way: what to send and how to report it.
+type messageDelivery struct {
+	pd  *providerData
+	msg iotda.Message
+	// wait follows the message until it is final.
+	wait bool
+	use  messageUse
+	// progress receives a line at each step: Terraform's progress for the action, the log
+	// for the resource.
+	progress func(string)
+	// timeout is the time the caller gave, for the diagnostics.
+	timeout time.Duration
+}
+
+// run sends the message and, when asked, follows it. It reports whether IoTDA accepted it:
+// then the result is what is known of it (to be saved by the resource), and diags hold an
+// error when it ended FAILED or TIMEOUT, a warning when it is still PENDING past the wait.
+func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*iotda.DeviceMessage, bool) {
+	if d.pd == nil || d.pd.client == nil {
+		diags.AddError("Provider Not Configured", notConfiguredDetail(d.pd,
+			fmt.Sprintf("The message to device %q cannot be sent", d.msg.DeviceID)))
+		return nil, false
+	}
+	client := d.pd.client
+	d.progress(fmt.Sprintf("Sending message %s to device %q on %s", d.msg.MessageID, d.msg.DeviceID, describeTopic(d.msg)))
+	res, err := client.CreateMessage(ctx, d.msg)
+	if err != nil {
+		diagnoseMessageSendError(ctx, d.pd, d.msg, err, d.use, diags)
+		d.progress(fmt.Sprintf("Sending message %s to device %q failed", d.msg.MessageID, d.msg.DeviceID))
+		return nil, false
+	}
+	if res.Recovered {
+		tflog.Warn(ctx, "the answer to sending the message was lost; found the message by its id", map[string]any{
+			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "status": res.Status, "lost_answer": res.LostAnswer})
+	}
+	d.progress(acceptedMessage(d.msg, res))
+	end := followNoWait
+	var followErr error
+	switch {
+	case iotda.MessageFinal(res.Status):
+		end = followFinal
+	case d.wait:
+		res, end, followErr = d.follow(ctx, client, res)
+	}
+	if res.Status == iotda.MessageFailed && res.ErrorCode == "" {
+		res = d.failureReason(ctx, client, res)
+	}
+	d.report(ctx, res, end, followErr, diags)
+	return res, true
+}
+
+// follow reads the message until its status is final or ctx ends. A read that fails for a
+// moment (throttled, a lost answer, already retried by the client) is tried again; one that
+// cannot succeed ends the wait, keeping what was last seen.
+func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last *iotda.DeviceMessage) (
+	*iotda.DeviceMessage, followEnd, error,
+) {
+	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
+	start, interval := time.Now(), messagePollFirst
+	nextNote := start.Add(messageNoteEvery)
+	for !iotda.MessageFinal(last.Status) {
+		if !sleepOrDone(ctx, interval) {
+			return last, followTimeout, ctx.Err()
+		}
+		interval = min(2*interval, messagePollMax)
+		got, err := client.ShowDeviceMessage(ctx, ref)
+		switch {
+		case err == nil:
+			last = mergeMessage(last, got)
+		case ctx.Err() != nil:
+			return last, followTimeout, ctx.Err()
+		case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+			return last, followGone, err
+		case permanentMessageReadError(err):
+			return last, followReadFail, err
+		default:
+			tflog.Warn(ctx, "reading the message's status failed; trying again", map[string]any{
+				"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
+		}
+		if now := time.Now(); !iotda.MessageFinal(last.Status) && now.After(nextNote) {
+			nextNote = now.Add(messageNoteEvery)
+			d.progress(fmt.Sprintf("Message %s to device %q is still %s after %s", d.msg.MessageID, d.msg.DeviceID,
+				last.Status, now.Sub(start).Round(time.Second)))
+		}
+	}
+	return last, followFinal, nil
+}
+
+// failureReason reads a FAILED message once for its error_info, which the create answer
+// does not carry (facts §1.3). Without it the message is reported all the same.
+func (d *messageDelivery) failureReason(ctx context.Context, client *iotda.Client, res *iotda.DeviceMessage) *iotda.DeviceMessage {
+	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
+	got, err := client.ShowDeviceMessage(ctx, ref)
+	if err != nil {
+		tflog.Warn(ctx, "reading why the message failed did not succeed", map[string]any{
+			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
+		return res
+	}
+	return mergeMessage(res, got)
+}
+
+// mergeMessage is the newer reading of a message, keeping what only the older one had (the
+// create answer names no error; a read may leave out a field).
+func mergeMessage(older, newer *iotda.DeviceMessage) *iotda.DeviceMessage {
+	m := *newer
+	if m.Status == "" {
+		m.Status = older.Status
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt, m.CreatedTime = older.CreatedAt, older.CreatedTime
+	}
+	return &m
+}
+
+// permanentMessageReadError reports an answer that asking again will not change: the request
+// is refused (authentication, permissions, a malformed request), not throttled.
+func permanentMessageReadError(err error) bool {
+	var apiErr *iotda.APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
+		!errors.Is(err, iotda.ErrThrottled)
+}
+
+// sleepOrDone waits for d unless ctx ends first, and reports whether it waited.
+func sleepOrDone(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// describeTopic names where a message goes.
+func describeTopic(m iotda.Message) string {
+	switch {
+	case m.TopicFullName != "":
+		return "topic " + m.TopicFullName
+	case m.Topic != "":
+		return "topic $oc/devices/" + m.DeviceID + "/user/" + m.Topic
+	}
+	return "the default topic $oc/devices/" + m.DeviceID + "/sys/messages/down"
+}
+
+// acceptedMessage says what IoTDA answered to the message.
+func acceptedMessage(m iotda.Message, res *iotda.DeviceMessage) string {
+	switch res.Status {
+	case iotda.MessageDelivered:
+		return fmt.Sprintf("IoTDA delivered message %s to device %q", m.MessageID, m.DeviceID)
+	case iotda.MessagePending:
+		return fmt.Sprintf("IoTDA accepted message %s and holds it (PENDING) until device %q connects", m.MessageID, m.DeviceID)
+	}
+	return fmt.Sprintf("IoTDA accepted message %s for device %q with status %s", m.MessageID, m.DeviceID,
+		firstNonEmpty(res.Status, "(none)"))
+}

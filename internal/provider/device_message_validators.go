@@ -1,0 +1,168 @@
+package provider
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// Plan-time checks of a message's arguments: the platform's rules (iotda-messages-facts.md
+// §1.2 and §4, from the SDK's DeviceMessageRequest, PropertiesDto and UserPropDto), so that a
+// message IoTDA would refuse is refused before anything is sent, naming the attribute.
+
+// Interface assertions.
+var (
+	_ validator.Dynamic = messageValidator{}
+	_ validator.Int64   = ttlValidator{}
+)
+
+// Limits of a message's arguments (facts §1.2).
+const (
+	// maxTextRunes bounds name, correlation_data, response_topic, prop_key and prop_value.
+	maxTextRunes      = 128
+	maxTopicRunes     = 128
+	maxUserProperties = iotda.MaxUserProperties
+)
+
+var (
+	// messageNamePattern: Chinese characters, letters, digits and _?'#().,&%@!-.
+	messageNamePattern = regexp.MustCompile(`^[\p{Han}A-Za-z0-9_?'#().,&%@!-]*$`)
+	// idLikePattern: correlation_data and prop_key, letters, digits, _ and -.
+	idLikePattern = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
+	// responseTopicPattern: letters, digits and _-?=$#+/.
+	responseTopicPattern = regexp.MustCompile(`^[A-Za-z0-9_?=$#+/-]*$`)
+	// propValuePattern: Chinese characters, letters, digits, spaces and _?'#().,&%@!-.
+	propValuePattern = regexp.MustCompile(`^[\p{Han}A-Za-z0-9_? '#().,&%@!-]*$`)
+)
+
+// messageValidator checks that message (or message_wo) is a string or an object that can be
+// sent, within the platform's size.
+type messageValidator struct{}
+
+func (messageValidator) Description(context.Context) string {
+	return "value must be a string, or an object sent as JSON, of at most 256 KB"
+}
+
+func (v messageValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (messageValidator) ValidateDynamic(_ context.Context, req validator.DynamicRequest, resp *validator.DynamicResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnderlyingValueNull() {
+		return // ValidateConfig says which of message and message_wo is missing.
+	}
+	if _, err := messageContent(req.ConfigValue, req.Path.String()); err != nil && !errors.Is(err, errMessageUnknown) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Message Value", err.Error())
+	}
+}
+
+// ttlValidator requires a multiple of 5 minutes from 0 to 1440.
+type ttlValidator struct{}
+
+func (ttlValidator) Description(context.Context) string {
+	return "value must be a number of minutes from 0 to 1440 in steps of 5"
+}
+
+func (v ttlValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (ttlValidator) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	n := req.ConfigValue.ValueInt64()
+	if n < 0 || n > iotda.MaxMessageTTL || n%5 != 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Message TTL", fmt.Sprintf("ttl is %d: IoTDA caches a "+
+			"message for 0 to %d minutes in steps of 5 (0 caches nothing: the message fails at once when the device "+
+			"is offline). Use a multiple of 5 such as 60, or remove ttl for the platform's default of %d minutes "+
+			"(one day).", n, iotda.MaxMessageTTL, iotda.DefaultMessageTTL))
+	}
+}
+
+// textRule checks a string's length in characters (at most 128, as the platform counts
+// them: a Chinese character is one) and its characters.
+func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.String {
+	const maxRunes = maxTextRunes
+	return stringCheck{
+		description: fmt.Sprintf("value must be at most %d characters: %s", maxRunes, allowed),
+		summary:     "Invalid Attribute Value",
+		check: func(s string) error {
+			if n := utf8.RuneCountInString(s); n > maxRunes {
+				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, n, maxRunes)
+			}
+			if pattern != nil && !pattern.MatchString(s) {
+				return fmt.Errorf("%s %q has a character IoTDA does not take: it may contain only %s", attr, s, allowed)
+			}
+			return nil
+		},
+	}
+}
+
+// topicRule checks a topic: at most 128 characters, a name a device can receive on (no
+// MQTT wildcards), and for the suffix no leading "/" (the platform puts it after
+// $oc/devices/{device_id}/user/).
+func topicRule(attr string, suffix bool) validator.String {
+	return stringCheck{
+		description: "value must be an MQTT topic name of at most 128 characters",
+		summary:     "Invalid Topic",
+		check: func(s string) error {
+			switch {
+			case s == "":
+				return fmt.Errorf("%s is empty: remove it to send on the default topic $oc/devices/{device_id}/sys/messages/down", attr)
+			case utf8.RuneCountInString(s) > maxTopicRunes:
+				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, utf8.RuneCountInString(s), maxTopicRunes)
+			case strings.ContainsAny(s, "+#\x00"):
+				return fmt.Errorf("%s %q holds an MQTT wildcard (+ or #); a message is published on one topic name", attr, s)
+			case suffix && strings.HasPrefix(s, "/"):
+				return fmt.Errorf("topic %q starts with /: topic is the part after $oc/devices/{device_id}/user/, such as "+
+					"\"config\"; for a full topic name use topic_full_name", s)
+			case suffix && strings.HasPrefix(s, "$oc/"):
+				return fmt.Errorf("topic %q is a full topic name, but IoTDA puts topic after $oc/devices/{device_id}/user/; "+
+					"write only the part after it, or use topic_full_name", s)
+			}
+			return nil
+		},
+	}
+}
+
+// validateMessageConfig checks the rules that join several arguments: the content and
+// encoding (base64 takes a string holding base64, and is raw only), which the resource's
+// and the action's ValidateConfig share. content is the message's value in the
+// configuration (message, or message_wo with attr naming it).
+func validateMessageConfig(content types.Dynamic, attr string, encoding, payloadFormat types.String, diags *diag.Diagnostics) {
+	if encoding.ValueString() != iotda.EncodingBase64 {
+		return
+	}
+	if payloadFormat.ValueString() == iotda.PayloadStandard {
+		diags.AddAttributeError(path.Root("payload_format"), "Conflicting Payload Format",
+			"payload_format = \"standard\" applies only with encoding = \"none\": IoTDA passes a base64 message through "+
+				"raw (the device receives the bytes). Remove payload_format, or set it to \"raw\".")
+	}
+	if content.IsNull() || content.IsUnknown() || content.IsUnderlyingValueUnknown() {
+		return
+	}
+	s, ok := content.UnderlyingValue().(types.String)
+	if !ok {
+		diags.AddAttributeError(path.Root(attr), "Invalid Message Value", fmt.Sprintf("With encoding = \"base64\", "+
+			"%s must be a string holding standard base64, such as base64encode(\"...\") or filebase64(\"firmware.bin\"); "+
+			"got %s.", attr, describeType(content.UnderlyingValue())))
+		return
+	}
+	if _, err := base64.StdEncoding.DecodeString(s.ValueString()); err != nil {
+		detail := fmt.Sprintf("With encoding = \"base64\", %s must hold standard base64 (RFC 4648, with padding), "+
+			"such as the result of base64encode() or filebase64()", attr)
+		var pos base64.CorruptInputError
+		if errors.As(err, &pos) {
+			detail += fmt.Sprintf("; it is not valid at byte %d", int64(pos))
+		}
+		diags.AddAttributeError(path.Root(attr), "Invalid Message Value", detail+".")
+	}
+}
