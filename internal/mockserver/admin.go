@@ -177,7 +177,7 @@ func (h *httpSide) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
 // memory than the journal itself.
 func (h *httpSide) adminJournal(w http.ResponseWriter, r *http.Request) {
 	kind, device := EntryKind(r.URL.Query().Get("kind")), r.URL.Query().Get("device_id")
-	entries, dropped := h.journal.snapshot()
+	entries, dropped := h.journal.Snapshot()
 	w.Header().Set(headerJournalDropped, strconv.Itoa(dropped))
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriter(w)
@@ -209,7 +209,7 @@ func (h *httpSide) adminClearJournal(w http.ResponseWriter, r *http.Request) {
 			"DELETE /_mock/journal clears the whole journal and takes no query; remove it (filters apply to GET only).")
 		return
 	}
-	h.journal.clear()
+	h.journal.Clear()
 	adminNoContent(w)
 }
 

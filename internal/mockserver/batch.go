@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
 // This file joins the batch task engine (package batchtask) to the two halves of the mock:
@@ -47,7 +48,7 @@ func (s *Server) newBatchBackend() *batchtask.Backend {
 // batchEvent journals an engine event, and logs the tasks' beginnings and ends (one line per
 // task, not per subtask, so a fleet does not flood the log).
 func (s *Server) batchEvent(ev batchtask.Event) {
-	s.journal.add(Entry{Kind: EntryKind(ev.Kind), TaskID: ev.TaskID, TaskStatus: ev.Status, DeviceID: ev.DeviceID,
+	s.journal.Add(Entry{Kind: EntryKind(ev.Kind), TaskID: ev.TaskID, TaskStatus: ev.Status, DeviceID: ev.DeviceID,
 		CommandID: ev.CommandID, ErrorCode: ev.ErrorCode, Body: ev.Detail})
 	switch ev.Kind {
 	case batchtask.EventTaskCreated:
@@ -122,8 +123,8 @@ func isBatchPath(escaped string) bool {
 // batch_task entry summarises a created task instead.
 func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID string) {
 	x := &exchange{h: h, w: w, r: r, entry: Entry{Kind: EntryRequest, RequestID: reqID, Method: r.Method,
-		Path: r.URL.Path, Header: maskHeader(r.Header)}}
-	defer func() { h.journal.add(x.entry) }()
+		Path: r.URL.Path, Header: journal.MaskHeader(r.Header)}}
+	defer func() { h.journal.Add(x.entry) }()
 	project, rest, _ := batchRoute(r.URL.EscapedPath())
 	if len(rest) > 1 {
 		x.entry.TaskID = rest[1]

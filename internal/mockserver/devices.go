@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -22,7 +23,7 @@ var errDeviceSideClosed = errors.New("mockserver: closed while waiting for the d
 // waiting for replies.
 type deviceSide struct {
 	opts    *Options
-	journal *journal
+	journal *journal.Journal
 
 	closed    chan struct{} // closed by close; wakes pending deliveries
 	closeOnce sync.Once
@@ -57,7 +58,7 @@ type waiterKey struct {
 	commandID string
 }
 
-func newDeviceSide(opts *Options, j *journal) *deviceSide {
+func newDeviceSide(opts *Options, j *journal.Journal) *deviceSide {
 	return &deviceSide{
 		opts:     opts,
 		journal:  j,
@@ -96,7 +97,7 @@ func (d *deviceSide) sessionUp(deviceID string, cl *mqtt.Client) {
 	d.mu.Lock()
 	old := d.sessions[deviceID]
 	d.sessions[deviceID] = newMQTTSession(cl)
-	d.journal.add(Entry{Kind: EntryConnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, false)})
+	d.journal.Add(Entry{Kind: EntryConnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, false)})
 	d.notifyLocked()
 	b := d.broker
 	d.mu.Unlock()
@@ -116,7 +117,7 @@ func (d *deviceSide) sessionDown(deviceID string, cl *mqtt.Client) {
 	if current {
 		delete(d.sessions, deviceID)
 	}
-	d.journal.add(Entry{Kind: EntryDisconnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, !current)})
+	d.journal.Add(Entry{Kind: EntryDisconnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, !current)})
 	d.notifyLocked()
 }
 
@@ -173,7 +174,7 @@ func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage,
 		d.dropWaiter(key, ch)
 		return nil, err
 	}
-	d.journal.add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ClientID: sess.clientID, Body: payload})
+	d.journal.Add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ClientID: sess.clientID, Body: payload})
 	if err := d.send(ctx, b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
 		d.dropWaiter(key, ch)
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
 func TestDeliver_OfflineOnlineOffline(t *testing.T) {
@@ -324,7 +326,7 @@ func TestAddDevice_Validation(t *testing.T) {
 
 func TestAddDevice_SimulatedNeedsBroker(t *testing.T) {
 	opts := Options{Now: mqClock}.withDefaults()
-	d := newDeviceSide(&opts, newJournal(opts.Now, 0))
+	d := newDeviceSide(&opts, journal.New(opts.Now, 0))
 	if err := d.add(Device{ID: "sim", Simulated: &Behavior{}}); !errors.Is(err, errNotStarted) {
 		t.Errorf("add before start = %v, want errNotStarted", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
 // Error codes of the command API. The IOTDA.* codes and messages are the platform's own
@@ -62,7 +63,7 @@ const (
 // httpSide serves the command API, the admin API and /healthz on one listener.
 type httpSide struct {
 	opts    *Options
-	journal *journal
+	journal *journal.Journal
 	faults  *faultSet
 	devices *deviceSide
 	// server gives the admin API the Server's device methods; New sets it.
@@ -82,7 +83,7 @@ type httpSide struct {
 	closeErr  error
 }
 
-func newHTTPSide(opts *Options, j *journal, f *faultSet, d *deviceSide, st serverTLS) *httpSide {
+func newHTTPSide(opts *Options, j *journal.Journal, f *faultSet, d *deviceSide, st serverTLS) *httpSide {
 	h := &httpSide{opts: opts, journal: j, faults: f, devices: d, tlsConfig: st.http, caPEM: st.caPEM}
 	h.baseCtx, h.cancel = context.WithCancel(context.Background())
 	return h
@@ -251,9 +252,9 @@ func (h *httpSide) serveCommandAPI(w http.ResponseWriter, r *http.Request, reqID
 		RequestID: reqID,
 		Method:    r.Method,
 		Path:      r.URL.Path,
-		Header:    maskHeader(r.Header),
+		Header:    journal.MaskHeader(r.Header),
 	}}
-	defer func() { h.journal.add(x.entry) }()
+	defer func() { h.journal.Add(x.entry) }()
 
 	project, deviceID, ok := parseCommandPath(r.URL.EscapedPath())
 	if !ok {

@@ -137,7 +137,7 @@ func (d *deviceSide) redeliver(e redelivery) {
 	if err := e.cl.WritePacket(current); err != nil {
 		return
 	}
-	d.journal.add(Entry{Kind: EntryRedelivery, DeviceID: e.deviceID, CommandID: e.commandID, ClientID: e.cl.ID, Body: current.Payload})
+	d.journal.Add(Entry{Kind: EntryRedelivery, DeviceID: e.deviceID, CommandID: e.commandID, ClientID: e.cl.ID, Body: current.Payload})
 	if e.resent++; e.resent < maxRedeliveries {
 		e.due = time.Now().Add(d.opts.RedeliveryInterval)
 		d.redeliveries.push(e)

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
 // DefaultPlatformTimeout is how long the platform waits for a device's reply.
@@ -161,70 +162,30 @@ type Command struct {
 }
 
 // EntryKind says what a journal entry records.
-type EntryKind string
+type EntryKind = journal.EntryKind
 
-// Journal entry kinds.
+// Journal entry kinds; see package journal.
 const (
-	// EntryRequest is one HTTP request to the command API, recorded when it is answered
-	// (or dropped by a fault), with its status and error code.
-	EntryRequest EntryKind = "request"
-	// EntryDelivery is a command published to a device over MQTT.
-	EntryDelivery EntryKind = "delivery"
-	// EntryRedelivery is a command published again, with the DUP flag, because the device
-	// had not acknowledged it (PUBACK) within Options.RedeliveryInterval.
-	EntryRedelivery EntryKind = "redelivery"
-	// EntryReply is a device's reply matched to a waiting command.
-	EntryReply EntryKind = "reply"
-	// EntryLateReply is a device's reply that arrived after its command timed out (dropped).
-	EntryLateReply EntryKind = "late_reply"
-	// EntryConnect and EntryDisconnect record device sessions.
-	EntryConnect    EntryKind = "connect"
-	EntryDisconnect EntryKind = "disconnect"
+	EntryRequest    = journal.EntryRequest
+	EntryDelivery   = journal.EntryDelivery
+	EntryRedelivery = journal.EntryRedelivery
+	EntryReply      = journal.EntryReply
+	EntryLateReply  = journal.EntryLateReply
+	EntryConnect    = journal.EntryConnect
+	EntryDisconnect = journal.EntryDisconnect
 )
 
-// Entry is one thing the mock saw or did.
-type Entry struct {
-	Time time.Time `json:"time"`
-	Kind EntryKind `json:"kind"`
-	// RequestID is the X-Request-Id the HTTP side answered with (requests only).
-	RequestID string `json:"request_id,omitempty"`
-	Method    string `json:"method,omitempty"`
-	Path      string `json:"path,omitempty"`
-	// Header holds the request headers with Authorization, X-Auth-Token and
-	// X-Security-Token values masked.
-	Header    map[string][]string `json:"header,omitempty"`
-	Status    int                 `json:"status,omitempty"`
-	ErrorCode string              `json:"error_code,omitempty"`
-	Fault     string              `json:"fault,omitempty"`
-	DeviceID  string              `json:"device_id,omitempty"`
-	CommandID string              `json:"command_id,omitempty"`
-	// TaskID names the batch task of a batch task request or batch_* entry.
-	TaskID string `json:"task_id,omitempty"`
-	// TaskStatus is the task's or subtask's status in batch_* entries.
-	TaskStatus string `json:"task_status,omitempty"`
-	// ClientID names the device session a command went to (deliveries and redeliveries)
-	// or that began or ended (connects and disconnects): the MQTT client id, or
-	// "fleet:{prefix}" for a fleet device's in-process session.
-	ClientID string `json:"client_id,omitempty"`
-	// Body is the request body (requests) or the MQTT payload (deliveries and replies). A
-	// body that is not JSON is held as a JSON string. A body longer than 4 KiB is held as a
-	// JSON string of its first 4 KiB (cut at a character boundary), with BodySize and
-	// BodySHA256 describing the whole. A request that failed authentication has no body here.
-	Body json.RawMessage `json:"body,omitempty"`
-	// BodySize is the length in bytes of a body too long to hold whole; 0 otherwise.
-	BodySize int `json:"body_size,omitempty"`
-	// BodySHA256 is the lowercase hex SHA-256 of that whole body; "" otherwise.
-	BodySHA256 string `json:"body_sha256,omitempty"`
-}
+// Entry is one thing the mock saw or did; see package journal.
+type Entry = journal.Entry
 
 // Server is a running mock platform.
 type Server struct {
 	opts    Options
-	journal *journal    // journal.go (HTTP side)
-	faults  *faultSet   // faults.go (HTTP side)
-	devices *deviceSide // devices.go (device side)
-	http    *httpSide   // http.go (HTTP side)
-	groups  *groups     // groups.go (device groups)
+	journal *journal.Journal // package journal (both halves)
+	faults  *faultSet        // faults.go (HTTP side)
+	devices *deviceSide      // devices.go (device side)
+	http    *httpSide        // http.go (HTTP side)
+	groups  *groups          // groups.go (device groups)
 	// batch runs batch tasks (batch.go); set by Start.
 	batch *batchtask.Backend
 	tls   serverTLS // tls.go: the certificate of HTTPS and MQTTS
@@ -241,7 +202,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, journal: newJournal(opts.Now, opts.Limits.JournalMaxBytes), faults: newFaultSet(), tls: st,
+	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: newFaultSet(), tls: st,
 		groups: newGroups()}
 	s.devices = newDeviceSide(&s.opts, s.journal)
 	s.http = newHTTPSide(&s.opts, s.journal, s.faults, s.devices, st)
@@ -316,12 +277,12 @@ func (s *Server) ProjectID() string { return s.opts.ProjectID }
 func (s *Server) Region() string { return s.opts.Region }
 
 // Journal returns a copy of every entry so far, oldest first.
-func (s *Server) Journal() []Entry { return s.journal.entries() }
+func (s *Server) Journal() []Entry { return s.journal.Entries() }
 
 // Deliveries returns the EntryDelivery entries for deviceID ("" for every device).
 func (s *Server) Deliveries(deviceID string) []Entry {
 	var out []Entry
-	for _, e := range s.journal.entries() {
+	for _, e := range s.journal.Entries() {
 		if e.Kind == EntryDelivery && (deviceID == "" || e.DeviceID == deviceID) {
 			out = append(out, e)
 		}

@@ -57,7 +57,7 @@ func (d *deviceSide) onReply(deviceID, commandID string, payload []byte) {
 		kind = EntryReply
 	}
 	// Journal before handing over, so the reply is in the journal when deliver returns.
-	d.journal.add(Entry{Kind: kind, DeviceID: deviceID, CommandID: commandID, Body: body})
+	d.journal.Add(Entry{Kind: kind, DeviceID: deviceID, CommandID: commandID, Body: body})
 	if found {
 		ch <- body
 	}
