@@ -90,9 +90,9 @@ func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		})
 	case route == "faults":
 		adminMethods(w, r, map[string]http.HandlerFunc{
-			http.MethodGet:    func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, h.faults.pending()) },
+			http.MethodGet:    func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, h.faults.Pending()) },
 			http.MethodPost:   h.adminAddFault,
-			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.faults.clear(); adminNoContent(w) },
+			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.faults.Clear(); adminNoContent(w) },
 		})
 	case route == "groups" || strings.HasPrefix(route, "groups/"):
 		h.serveAdminGroups(w, r, route) // admin_groups.go
@@ -218,19 +218,11 @@ func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
 	if !decodeAdminBody(w, r, &f) {
 		return
 	}
-	if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
-		adminError(w, http.StatusBadRequest, "MOCK.000400", "status must be an HTTP status code (100-599).")
+	if err := f.Validate(); err != nil {
+		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error()+".")
 		return
 	}
-	if f.Times < -1 {
-		adminError(w, http.StatusBadRequest, "MOCK.000400", "times must be a count of requests, 0 for 1, or -1 for every request.")
-		return
-	}
-	if f.Delay < 0 {
-		adminError(w, http.StatusBadRequest, "MOCK.000400", "delay must not be negative.")
-		return
-	}
-	h.faults.add(f)
+	h.faults.Add(f)
 	writeJSON(w, http.StatusCreated, f)
 }
 
@@ -357,4 +349,25 @@ func isLoopbackAddr(addr string) bool {
 		}
 	}
 	return true
+}
+
+// jsonDuration is a time.Duration that reads "1.5s" as well as a number of nanoseconds.
+type jsonDuration time.Duration
+
+func (d *jsonDuration) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q: %w", s, err)
+		}
+		*d = jsonDuration(v)
+		return nil
+	}
+	var n int64
+	if err := json.Unmarshal(data, &n); err != nil {
+		return fmt.Errorf("invalid duration %s: want a string such as \"1s\" or nanoseconds", data)
+	}
+	*d = jsonDuration(n)
+	return nil
 }

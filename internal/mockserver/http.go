@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
@@ -64,7 +65,7 @@ const (
 type httpSide struct {
 	opts    *Options
 	journal *journal.Journal
-	faults  *faultSet
+	faults  *faults.Set
 	devices *deviceSide
 	// server gives the admin API the Server's device methods; New sets it.
 	server *Server
@@ -83,7 +84,7 @@ type httpSide struct {
 	closeErr  error
 }
 
-func newHTTPSide(opts *Options, j *journal.Journal, f *faultSet, d *deviceSide, st serverTLS) *httpSide {
+func newHTTPSide(opts *Options, j *journal.Journal, f *faults.Set, d *deviceSide, st serverTLS) *httpSide {
 	h := &httpSide{opts: opts, journal: j, faults: f, devices: d, tlsConfig: st.http, caPEM: st.caPEM}
 	h.baseCtx, h.cancel = context.WithCancel(context.Background())
 	return h

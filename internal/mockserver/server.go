@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
@@ -182,7 +183,7 @@ type Entry = journal.Entry
 type Server struct {
 	opts    Options
 	journal *journal.Journal // package journal (both halves)
-	faults  *faultSet        // faults.go (HTTP side)
+	faults  *faults.Set      // faults.go (HTTP side)
 	devices *deviceSide      // devices.go (device side)
 	http    *httpSide        // http.go (HTTP side)
 	groups  *groups          // groups.go (device groups)
@@ -202,7 +203,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: newFaultSet(), tls: st,
+	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
 		groups: newGroups()}
 	s.devices = newDeviceSide(&s.opts, s.journal)
 	s.http = newHTTPSide(&s.opts, s.journal, s.faults, s.devices, st)
