@@ -2,7 +2,6 @@ package mockserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -252,37 +251,6 @@ func decodeAdminBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// UnmarshalJSON reads Delay as a Go duration string such as "500ms" (or a number of
-// nanoseconds), so that configuration files and the admin API can write durations
-// readably.
-func (b *Behavior) UnmarshalJSON(data []byte) error {
-	type plain Behavior
-	aux := struct {
-		*plain
-		Delay jsonDuration `json:"delay,omitempty"`
-	}{plain: (*plain)(b)}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&aux); err != nil {
-		return err
-	}
-	b.Delay = time.Duration(aux.Delay)
-	return nil
-}
-
-// MarshalJSON writes Delay as a Go duration string.
-func (b Behavior) MarshalJSON() ([]byte, error) {
-	type plain Behavior
-	aux := struct {
-		plain
-		Delay string `json:"delay,omitempty"`
-	}{plain: plain(b)}
-	if b.Delay != 0 {
-		aux.Delay = b.Delay.String()
-	}
-	return json.Marshal(aux)
-}
-
 // adminAuthorized reports whether r may use the admin API: always without a token, else
 // only with "Authorization: Bearer <token>".
 func adminAuthorized(token string, r *http.Request) bool {
@@ -349,25 +317,4 @@ func isLoopbackAddr(addr string) bool {
 		}
 	}
 	return true
-}
-
-// jsonDuration is a time.Duration that reads "1.5s" as well as a number of nanoseconds.
-type jsonDuration time.Duration
-
-func (d *jsonDuration) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return fmt.Errorf("invalid duration %q: %w", s, err)
-		}
-		*d = jsonDuration(v)
-		return nil
-	}
-	var n int64
-	if err := json.Unmarshal(data, &n); err != nil {
-		return fmt.Errorf("invalid duration %s: want a string such as \"1s\" or nanoseconds", data)
-	}
-	*d = jsonDuration(n)
-	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 // serveAdminGroups serves /_mock/groups and /_mock/groups/{id} (see adminPrefix).
@@ -25,7 +27,7 @@ func (h *httpSide) adminAddGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch err := h.server.AddGroup(g); {
-	case errors.Is(err, errGroupConflict):
+	case errors.Is(err, registry.ErrExists):
 		adminError(w, http.StatusConflict, "MOCK.000409", "Group "+g.ID+" is already registered.")
 		return
 	case err != nil:

@@ -175,25 +175,3 @@ func TestAdmin_RoutingErrorsAndCA(t *testing.T) {
 		t.Errorf("ca.pem = %d %q", resp.StatusCode, body)
 	}
 }
-
-func TestBehavior_JSON(t *testing.T) {
-	var b Behavior
-	if err := json.Unmarshal([]byte(`{"kind":"reply","response":{"result_code":1},"result_code":3,"delay":"1m","disconnect_after":2}`), &b); err != nil {
-		t.Fatal(err)
-	}
-	if b.Kind != BehaviorReply || string(b.Response) != `{"result_code":1}` || b.ResultCode != 3 || b.Delay != time.Minute ||
-		b.DisconnectAfter != 2 {
-		t.Errorf("decoded %+v", b)
-	}
-	out, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"kind":"reply","response":{"result_code":1},"result_code":3,"disconnect_after":2,"delay":"1m0s"}`
-	if string(out) != want {
-		t.Errorf("encoded %s, want %s", out, want)
-	}
-	if err := json.Unmarshal([]byte(`{"delay":1000}`), &b); err != nil || b.Delay != time.Microsecond {
-		t.Errorf("numeric delay: %v %v", b.Delay, err)
-	}
-}

@@ -85,7 +85,7 @@ func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batcht
 
 // GroupMembers resolves a device group.
 func (d batchDevices) GroupMembers(groupID string) ([]string, bool) {
-	return d.s.groups.members(groupID)
+	return d.s.registry.Members(groupID)
 }
 
 // batchRoute splits /v5/iot/{project_id}/batchtasks[/...] into the project and the segments

@@ -24,8 +24,6 @@ const (
 )
 
 var (
-	// deviceIDPattern is the registry's device id syntax.
-	deviceIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 	// clientIDPattern is {device_id}_0_{signType}_{YYYYMMDDHH}. The device id may itself
 	// contain underscores, so the fixed suffix is matched from the end.
 	clientIDPattern = regexp.MustCompile(`^([A-Za-z0-9_-]{1,128})_0_([01])_([0-9]{10})$`)

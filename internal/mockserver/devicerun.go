@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 // DeviceOptions configures RunDevice.
@@ -74,10 +76,10 @@ const (
 // time up to 30 s. It returns nil when ctx ends, and an error when the broker refuses the
 // credentials or the options are invalid: trying again would not help.
 func RunDevice(ctx context.Context, o DeviceOptions) error {
-	if !deviceIDPattern.MatchString(o.DeviceID) {
+	if !registry.ValidDeviceID(o.DeviceID) {
 		return fmt.Errorf("invalid device id %q: want 1 to 128 letters, digits, underscores or hyphens", o.DeviceID)
 	}
-	if err := validateBehavior(o.Behavior); err != nil {
+	if err := o.Behavior.Validate(); err != nil {
 		return err
 	}
 	if o.KeepAlive <= 0 {

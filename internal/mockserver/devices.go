@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
@@ -30,10 +29,11 @@ type deviceSide struct {
 
 	redeliveries *redeliveries // commands awaiting their PUBACK (redelivery.go)
 
+	reg *registry.Registry // the devices; d.mu is taken before its lock, never after
+
 	mu       sync.Mutex
 	broker   *mqtt.Server
 	listener *tcpListener
-	registry map[string]registered
 	// sessions holds each online device's current session. A client replaced by a
 	// takeover stays out of it, so its late disconnect cannot mark the device offline.
 	sessions map[string]*session
@@ -45,12 +45,6 @@ type deviceSide struct {
 	waiters map[waiterKey]chan []byte
 }
 
-// registered is a registry entry: the device, and the fleet it belongs to, if any.
-type registered struct {
-	Device
-	fleet *fleet
-}
-
 // waiterKey matches a reply to its command. The device id is part of the key so that a
 // reply on one device's topic can never complete another device's command.
 type waiterKey struct {
@@ -58,12 +52,12 @@ type waiterKey struct {
 	commandID string
 }
 
-func newDeviceSide(opts *Options, j *journal.Journal) *deviceSide {
+func newDeviceSide(opts *Options, j *journal.Journal, reg *registry.Registry) *deviceSide {
 	return &deviceSide{
-		opts:     opts,
-		journal:  j,
-		closed:   make(chan struct{}),
-		registry: make(map[string]registered),
+		opts:    opts,
+		journal: j,
+		closed:  make(chan struct{}),
+		reg:     reg,
 
 		redeliveries: newRedeliveries(),
 		sessions:     make(map[string]*session),
@@ -82,12 +76,7 @@ func (d *deviceSide) notifyLocked() {
 
 // checkConnect authenticates a CONNECT against the registry.
 func (d *deviceSide) checkConnect(pk packets.Packet) (string, connectRefusal) {
-	return checkDeviceConnect(pk, d.opts.Now(), func(id string) (string, bool) {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		dev, ok := d.registry[id]
-		return dev.Secret, ok
-	})
+	return checkDeviceConnect(pk, d.opts.Now(), d.reg.Secret)
 }
 
 // sessionUp records cl as the device's live session. An older session of the same device
@@ -136,7 +125,7 @@ func sessionBody(cl *mqtt.Client, takenOver bool) json.RawMessage {
 
 // onlineLocked reports whether a registered device has a live session. d.mu must be held.
 func (d *deviceSide) onlineLocked(id string) bool {
-	if _, ok := d.registry[id]; !ok {
+	if !d.reg.Registered(id) {
 		return false
 	}
 	s, ok := d.sessions[id]
@@ -155,8 +144,8 @@ func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage,
 	d.mu.Lock()
 	b := d.broker
 	sess := d.sessions[cmd.DeviceID]
-	switch _, registered := d.registry[cmd.DeviceID]; {
-	case !registered:
+	switch {
+	case !d.reg.Registered(cmd.DeviceID):
 		err = ErrDeviceNotFound
 	case b == nil || sess == nil || !sess.alive():
 		err = ErrDeviceOffline
@@ -260,25 +249,11 @@ func (s *Server) AddDevice(d Device) error {
 }
 
 func (d *deviceSide) add(dev Device) error {
-	if !deviceIDPattern.MatchString(dev.ID) {
-		return fmt.Errorf("mockserver: invalid device id %q: want ^[A-Za-z0-9_-]{1,128}$", dev.ID)
-	}
-	if dev.Secret == "" {
-		dev.Secret = "secret-" + dev.ID
-	}
-	if dev.Simulated != nil {
-		if err := validateBehavior(*dev.Simulated); err != nil {
-			return fmt.Errorf("mockserver: device %q: %w", dev.ID, err)
-		}
-		b := *dev.Simulated // the registry keeps its own copy
-		dev.Simulated = &b
+	dev, seq, err := d.reg.Add(dev)
+	if err != nil {
+		return err
 	}
 	d.mu.Lock()
-	if _, exists := d.registry[dev.ID]; exists {
-		d.mu.Unlock()
-		return fmt.Errorf("mockserver: device %q already exists", dev.ID)
-	}
-	d.registry[dev.ID] = registered{Device: dev}
 	d.notifyLocked()
 	addr := ""
 	if d.listener != nil {
@@ -298,8 +273,7 @@ func (d *deviceSide) add(dev Device) error {
 		return err
 	}
 	d.mu.Lock()
-	current, still := d.registry[dev.ID]
-	if !still || current.Simulated != dev.Simulated {
+	if !d.reg.Holds(dev.ID, seq) {
 		// Removed (or replaced) while connecting.
 		d.mu.Unlock()
 		sim.stop()
@@ -314,7 +288,7 @@ func (d *deviceSide) add(dev Device) error {
 func (d *deviceSide) unregister(id string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.registry, id)
+	d.reg.Remove(id)
 	d.notifyLocked()
 }
 
@@ -323,7 +297,7 @@ func (d *deviceSide) unregister(id string) {
 func (s *Server) RemoveDevice(id string) {
 	d := s.devices
 	d.mu.Lock()
-	delete(d.registry, id)
+	d.reg.Remove(id)
 	sim := d.sims[id]
 	delete(d.sims, id)
 	sess := d.sessions[id]
@@ -358,21 +332,7 @@ func (s *Server) Online(id string) bool {
 }
 
 // Devices returns a copy of the registry, sorted by id, secrets included.
-func (s *Server) Devices() []Device {
-	d := s.devices
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]Device, 0, len(d.registry))
-	for _, id := range slices.Sorted(maps.Keys(d.registry)) {
-		dev := d.registry[id].Device
-		if dev.Simulated != nil {
-			b := *dev.Simulated
-			dev.Simulated = &b
-		}
-		out = append(out, dev)
-	}
-	return out
-}
+func (s *Server) Devices() []Device { return s.registry.Devices() }
 
 // WaitOnline blocks until the device has a live session, or ctx ends. It returns
 // ErrDeviceNotFound if the device is not (or no longer) registered.
@@ -380,7 +340,7 @@ func (s *Server) WaitOnline(ctx context.Context, id string) error {
 	d := s.devices
 	for {
 		d.mu.Lock()
-		_, registered := d.registry[id]
+		registered := d.reg.Registered(id)
 		online := d.onlineLocked(id)
 		changed := d.changed
 		d.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 func TestDeliver_OfflineOnlineOffline(t *testing.T) {
@@ -326,15 +327,15 @@ func TestAddDevice_Validation(t *testing.T) {
 
 func TestAddDevice_SimulatedNeedsBroker(t *testing.T) {
 	opts := Options{Now: mqClock}.withDefaults()
-	d := newDeviceSide(&opts, journal.New(opts.Now, 0))
+	d := newDeviceSide(&opts, journal.New(opts.Now, 0), registry.New())
 	if err := d.add(Device{ID: "sim", Simulated: &Behavior{}}); !errors.Is(err, errNotStarted) {
 		t.Errorf("add before start = %v, want errNotStarted", err)
 	}
 	if err := d.add(Device{ID: "plain"}); err != nil {
 		t.Errorf("registering a plain device before start: %v", err)
 	}
-	if len(d.registry) != 1 {
-		t.Errorf("registry %+v, want only the plain device", d.registry)
+	if len(d.reg.Devices()) != 1 {
+		t.Errorf("registry %+v, want only the plain device", d.reg.Devices())
 	}
 	if err := d.close(); err != nil {
 		t.Errorf("close before start: %v", err)

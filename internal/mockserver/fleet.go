@@ -1,80 +1,20 @@
 package mockserver
 
 import (
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// MaxFleetCount is the largest Fleet.Count. A fleet device costs a registry entry and a
-// session, a few hundred bytes: 10,000 of them add about 5 MB to the mock.
-const MaxFleetCount = 100_000
-
 // fleetClientPrefix starts the journal's client id of a fleet device's session.
 const fleetClientPrefix = "fleet:"
-
-var (
-	// ErrFleetNotFound means no fleet has the given prefix.
-	ErrFleetNotFound = errors.New("fleet not found")
-	// errFleetConflict means a fleet's prefix or one of its ids is already taken.
-	errFleetConflict = errors.New("already exists")
-)
-
-// Fleet is many simulated devices sharing one behaviour: Count devices with the ids Prefix
-// followed by 1, 2, ... Count (Prefix "sensor-" and Count 3 make sensor-1, sensor-2 and
-// sensor-3).
-//
-// Fleet devices are registered devices like any other: they count in the registry (and
-// Server.Devices), commands reach them through the same delivery path, and the journal
-// records their deliveries and replies. What makes them cheap is their session: instead of
-// an MQTT client over TCP, each is online through an in-process session of the device
-// side, which answers as Behavior says and publishes the reply into the broker on the
-// device's response topic, where the platform's subscription matches it to the command as
-// any device's reply. So 10,000 fleet devices cost a few megabytes, not the gigabyte
-// 10,000 MQTT clients would. A fleet device's session is named "fleet:{prefix}" in the
-// journal; the journal records no connect or disconnect for it, and it has no MQTT
-// redelivery (nothing can lose the PUBLISH). A real MQTT client may still log in as a fleet
-// device with its secret: it takes the device over, as a second login does on IoTDA, and
-// the device is offline when that client leaves.
-type Fleet struct {
-	// Prefix starts every device id: 1 to 122 letters, digits, underscores or hyphens.
-	Prefix string `json:"prefix"`
-	// Count is the number of devices, 1 to MaxFleetCount.
-	Count int `json:"count"`
-	// Secret is every device's MQTT secret. Default "secret-" + the device id.
-	Secret string `json:"secret,omitempty"`
-	// Behavior is how every device of the fleet answers. DisconnectAfter counts per device.
-	Behavior Behavior `json:"behavior"`
-}
-
-// DeviceID returns the id of the fleet's i-th device (1-based).
-func (f Fleet) DeviceID(i int) string { return f.Prefix + strconv.Itoa(i) }
-
-// validate checks that every id the fleet makes is a valid device id and that its devices
-// can follow the behaviour.
-func (f Fleet) validate() error {
-	if f.Count < 1 || f.Count > MaxFleetCount {
-		return fmt.Errorf("fleet %q: count %d is out of range: want 1 to %d", f.Prefix, f.Count, MaxFleetCount)
-	}
-	if f.Prefix == "" || !deviceIDPattern.MatchString(f.Prefix) || !deviceIDPattern.MatchString(f.DeviceID(f.Count)) {
-		return fmt.Errorf("fleet prefix %q: want letters, digits, underscores or hyphens, short enough that %q stays within 128 characters",
-			f.Prefix, f.Prefix+strconv.Itoa(f.Count))
-	}
-	if err := validateBehavior(f.Behavior); err != nil {
-		return fmt.Errorf("fleet %q: %w", f.Prefix, err)
-	}
-	return nil
-}
 
 // fleet is a running fleet: the in-process simulator behind its devices' sessions.
 type fleet struct {
 	spec     Fleet
-	behavior *Behavior // shared by the fleet's registry entries
+	behavior *Behavior // its own copy of the fleet's behaviour
 	session  string    // the journal's client id of its devices' sessions
 	d        *deviceSide
 
@@ -100,19 +40,10 @@ func (s *Server) AddFleet(f Fleet) error { return s.devices.addFleet(f) }
 func (s *Server) RemoveFleet(prefix string) error { return s.devices.removeFleet(prefix) }
 
 // Fleets returns the running fleets sorted by prefix, secrets included.
-func (s *Server) Fleets() []Fleet {
-	d := s.devices
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]Fleet, 0, len(d.fleets))
-	for _, p := range slices.Sorted(maps.Keys(d.fleets)) {
-		out = append(out, d.fleets[p].spec)
-	}
-	return out
-}
+func (s *Server) Fleets() []Fleet { return s.registry.Fleets() }
 
 func (d *deviceSide) addFleet(spec Fleet) error {
-	if err := spec.validate(); err != nil {
+	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("mockserver: %w", err)
 	}
 	f := &fleet{spec: spec, session: fleetClientPrefix + spec.Prefix, d: d, timers: make(map[*time.Timer]struct{})}
@@ -127,23 +58,11 @@ func (d *deviceSide) addFleet(spec Fleet) error {
 	if d.broker == nil {
 		return errNotStarted
 	}
-	if _, taken := d.fleets[spec.Prefix]; taken {
-		return fmt.Errorf("mockserver: a fleet with prefix %q %w", spec.Prefix, errFleetConflict)
+	if err := d.reg.AddFleet(spec); err != nil {
+		return err
 	}
 	for i := 1; i <= spec.Count; i++ {
-		if _, exists := d.registry[spec.DeviceID(i)]; exists {
-			id := spec.DeviceID(i)
-			return fmt.Errorf("mockserver: fleet %q: device %q %w", spec.Prefix, id, errFleetConflict)
-		}
-	}
-	for i := 1; i <= spec.Count; i++ {
-		id := spec.DeviceID(i)
-		secret := spec.Secret
-		if secret == "" {
-			secret = "secret-" + id
-		}
-		d.registry[id] = registered{Device: Device{ID: id, Secret: secret, Simulated: f.behavior}, fleet: f}
-		d.sessions[id] = sess
+		d.sessions[spec.DeviceID(i)] = sess
 	}
 	d.fleets[spec.Prefix] = f
 	d.notifyLocked()
@@ -152,19 +71,15 @@ func (d *deviceSide) addFleet(spec Fleet) error {
 
 func (d *deviceSide) removeFleet(prefix string) error {
 	d.mu.Lock()
-	f, ok := d.fleets[prefix]
-	if !ok {
+	ids, err := d.reg.RemoveFleet(prefix)
+	if err != nil {
 		d.mu.Unlock()
-		return fmt.Errorf("mockserver: %w: %q", ErrFleetNotFound, prefix)
+		return err
 	}
+	f := d.fleets[prefix]
 	delete(d.fleets, prefix)
 	var takenOver []*session // real clients logged in as fleet devices
-	for i := 1; i <= f.spec.Count; i++ {
-		id := f.spec.DeviceID(i)
-		if d.registry[id].fleet != f {
-			continue // removed on its own, perhaps registered again
-		}
-		delete(d.registry, id)
+	for _, id := range ids {
 		if s := d.sessions[id]; s != nil {
 			delete(d.sessions, id)
 			if s.cl != nil {
@@ -175,7 +90,9 @@ func (d *deviceSide) removeFleet(prefix string) error {
 	b := d.broker
 	d.notifyLocked()
 	d.mu.Unlock()
-	f.stop()
+	if f != nil {
+		f.stop()
+	}
 	d.disconnect(b, takenOver)
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 // adminFleet is a fleet as the admin API shows it: without the secret.
@@ -33,7 +35,7 @@ func (h *httpSide) adminAddFleet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch err := h.server.AddFleet(f); {
-	case errors.Is(err, errFleetConflict):
+	case errors.Is(err, registry.ErrExists):
 		adminError(w, http.StatusConflict, "MOCK.000409", err.Error())
 	case err != nil:
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())

@@ -22,6 +22,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 // Error codes of the command API. The IOTDA.* codes and messages are the platform's own
@@ -305,7 +306,7 @@ func (h *httpSide) command(x *exchange, project, deviceID string) answer {
 	if a := h.checkTenant(x.r, project); a != nil {
 		return *a
 	}
-	if !deviceIDPattern.MatchString(deviceID) {
+	if !registry.ValidDeviceID(deviceID) {
 		return errorAnswer(http.StatusBadRequest, codeInvalidInput,
 			msgInvalidInput+" device_id must be 1 to 128 letters, digits, underscores or hyphens.")
 	}

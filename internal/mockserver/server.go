@@ -35,6 +35,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 // DefaultPlatformTimeout is how long the platform waits for a device's reply.
@@ -99,51 +100,33 @@ type Options struct {
 	Fleets []Fleet
 }
 
-// Device is an entry in the platform's device registry.
-type Device struct {
-	// ID is the device id, ^[A-Za-z0-9_-]{1,128}$.
-	ID string `json:"id"`
-	// Secret is the device secret used for MQTT authentication. Default "secret-" + ID.
-	Secret string `json:"secret,omitempty"`
-	// Simulated, when set, makes the mock run a built-in device that connects over MQTT
-	// with the device's credentials and answers commands as the behaviour says. Without
-	// it the device is offline until a real client connects as it.
-	Simulated *Behavior `json:"simulated,omitempty"`
-}
+// Device is an entry in the platform's device registry; see package registry.
+type Device = registry.Device
 
 // BehaviorKind selects how a simulated device answers.
-type BehaviorKind string
+type BehaviorKind = registry.BehaviorKind
 
-// Simulated device behaviours.
+// Simulated device behaviours; see package registry.
 const (
-	// BehaviorReply answers every command with Behavior.Response.
-	BehaviorReply BehaviorKind = "reply"
-	// BehaviorEcho answers with the command's own paras:
-	// {"result_code":0,"response_name":<command_name>,"paras":<paras>}.
-	BehaviorEcho BehaviorKind = "echo"
-	// BehaviorSilent never answers.
-	BehaviorSilent BehaviorKind = "silent"
+	BehaviorReply  = registry.BehaviorReply
+	BehaviorEcho   = registry.BehaviorEcho
+	BehaviorSilent = registry.BehaviorSilent
 )
 
-// Behavior is what a simulated device does with a command.
-type Behavior struct {
-	// Kind defaults to BehaviorReply.
-	Kind BehaviorKind `json:"kind,omitempty"`
-	// Response is the reply for BehaviorReply, published as is. Default
-	// {"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}.
-	Response json.RawMessage `json:"response,omitempty"`
-	// RawResponse, when set, is the reply for BehaviorReply instead of Response, published
-	// byte for byte whether or not it is JSON ("" publishes an empty payload): for trying
-	// out what the platform does with a device's odd replies.
-	RawResponse *string `json:"raw_response,omitempty"`
-	// ResultCode, when non-zero, replaces result_code in the reply (reply and echo).
-	ResultCode int `json:"result_code,omitempty"`
-	// Delay is how long the device waits before answering.
-	Delay time.Duration `json:"delay,omitempty"`
-	// DisconnectAfter, when positive, makes the device disconnect (and stay offline)
-	// after answering that many commands.
-	DisconnectAfter int `json:"disconnect_after,omitempty"`
-}
+// Behavior is what a simulated device does with a command; see package registry.
+type Behavior = registry.Behavior
+
+// Group is a device group in the registry; see package registry.
+type Group = registry.Group
+
+// Fleet is many simulated devices sharing one behaviour; see package registry.
+type Fleet = registry.Fleet
+
+// MaxFleetCount is the largest Fleet.Count.
+const MaxFleetCount = registry.MaxFleetCount
+
+// ErrFleetNotFound means no fleet has the given prefix.
+var ErrFleetNotFound = registry.ErrFleetNotFound
 
 // Errors shared by both halves.
 var (
@@ -181,12 +164,12 @@ type Entry = journal.Entry
 
 // Server is a running mock platform.
 type Server struct {
-	opts    Options
-	journal *journal.Journal // package journal (both halves)
-	faults  *faults.Set      // faults.go (HTTP side)
-	devices *deviceSide      // devices.go (device side)
-	http    *httpSide        // http.go (HTTP side)
-	groups  *groups          // groups.go (device groups)
+	opts     Options
+	journal  *journal.Journal   // package journal (both halves)
+	faults   *faults.Set        // faults.go (HTTP side)
+	devices  *deviceSide        // devices.go (device side)
+	http     *httpSide          // http.go (HTTP side)
+	registry *registry.Registry // package registry: devices, groups, fleets
 	// batch runs batch tasks (batch.go); set by Start.
 	batch *batchtask.Backend
 	tls   serverTLS // tls.go: the certificate of HTTPS and MQTTS
@@ -204,8 +187,8 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
-		groups: newGroups()}
-	s.devices = newDeviceSide(&s.opts, s.journal)
+		registry: registry.New()}
+	s.devices = newDeviceSide(&s.opts, s.journal, s.registry)
 	s.http = newHTTPSide(&s.opts, s.journal, s.faults, s.devices, st)
 	s.http.server = s // the admin API manages devices through the Server
 	return s, nil

@@ -42,32 +42,6 @@ type simDevice struct {
 	answered int
 }
 
-// validateBehavior rejects a behaviour a simulated device cannot follow.
-func validateBehavior(b Behavior) error {
-	switch b.Kind {
-	case "", BehaviorReply, BehaviorEcho, BehaviorSilent:
-	default:
-		return fmt.Errorf("unknown simulated behaviour %q (want reply, echo or silent)", b.Kind)
-	}
-	if len(b.Response) > 0 && !json.Valid(b.Response) {
-		return errors.New("simulated response is not valid JSON")
-	}
-	if b.RawResponse != nil {
-		switch {
-		case b.Kind != "" && b.Kind != BehaviorReply:
-			return errors.New("raw_response is a reply: it needs kind reply")
-		case len(b.Response) > 0:
-			return errors.New("give response or raw_response, not both")
-		case b.ResultCode != 0:
-			return errors.New("result_code cannot be set in a raw_response")
-		}
-	}
-	if b.Delay < 0 || b.DisconnectAfter < 0 {
-		return errors.New("simulated delay and disconnect_after must not be negative")
-	}
-	return nil
-}
-
 // startSimDevice connects dev to the broker at addr with signType 1 credentials for the
 // hour of now. It returns once the broker accepted the CONNECT. Like a device built on
 // Huawei's Python SDK it subscribes to nothing: the platform delivers its commands anyway.

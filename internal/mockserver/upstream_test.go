@@ -56,31 +56,3 @@ func TestSimulatedRawResponses(t *testing.T) {
 		}
 	}
 }
-
-func TestValidateBehavior_RawResponse(t *testing.T) {
-	text := "plain"
-	for _, b := range []Behavior{
-		{Kind: BehaviorEcho, RawResponse: &text},
-		{Kind: BehaviorSilent, RawResponse: &text},
-		{RawResponse: &text, Response: json.RawMessage(`{}`)},
-		{RawResponse: &text, ResultCode: 1},
-	} {
-		if err := validateBehavior(b); err == nil {
-			t.Errorf("validateBehavior(%+v) accepted", b)
-		}
-	}
-	if err := validateBehavior(Behavior{Kind: BehaviorReply, RawResponse: &text}); err != nil {
-		t.Errorf("a raw reply: %v", err)
-	}
-}
-
-func TestBehavior_RawResponseJSON(t *testing.T) {
-	var b Behavior
-	if err := json.Unmarshal([]byte(`{"kind":"reply","raw_response":""}`), &b); err != nil || b.RawResponse == nil || *b.RawResponse != "" {
-		t.Fatalf("unmarshal = %+v, %v; want an empty raw_response", b, err)
-	}
-	out, err := json.Marshal(b)
-	if err != nil || string(out) != `{"kind":"reply","raw_response":""}` {
-		t.Errorf("marshal = %s, %v", out, err)
-	}
-}
