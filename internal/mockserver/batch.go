@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
@@ -66,7 +67,7 @@ type batchDevices struct{ s *Server }
 func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batchtask.Outcome {
 	c := Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ServiceID: cmd.ServiceID,
 		CommandName: cmd.CommandName, Paras: cmd.Paras}
-	reply, err := d.s.devices.deliver(ctx, c)
+	reply, err := d.s.deliver(ctx, c)
 	switch {
 	case err == nil:
 		return batchtask.Outcome{Output: string(replyBody(cmd.CommandID, reply))}
@@ -76,7 +77,7 @@ func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batcht
 		return batchtask.Outcome{ErrorCode: codeDeviceOffline, ErrorMsg: msgDeviceOffline}
 	case errors.Is(err, context.DeadlineExceeded):
 		return batchtask.Outcome{ErrorCode: codeTimeout, ErrorMsg: msgTimeout}
-	case errors.Is(err, errDeviceSideClosed), errors.Is(err, context.Canceled):
+	case errors.Is(err, delivery.ErrClosed), errors.Is(err, context.Canceled):
 		return batchtask.Outcome{ErrorCode: codeShuttingDown, ErrorMsg: msgShuttingDown}
 	default:
 		return batchtask.Outcome{ErrorCode: codeInternal, ErrorMsg: msgDeliveryFailed + err.Error()}

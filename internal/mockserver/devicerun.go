@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
@@ -122,10 +123,9 @@ func RunDevice(ctx context.Context, o DeviceOptions) error {
 // runDeviceSession runs one session: it returns why it ended, and the client id when the
 // session came up.
 func runDeviceSession(ctx context.Context, o DeviceOptions, emit func(DeviceEvent)) (string, error) {
-	ts := time.Now().UTC().Format(deviceTimestampLayout)
-	clientID := o.DeviceID + "_0_" + signTypeNoTimeCheck + "_" + ts
-	conn, err := dialDevice(ctx, deviceDial{addr: o.Addr, tlsConfig: o.TLSConfig, clientID: clientID, username: o.DeviceID,
-		password: devicePassword(o.Secret, ts), keepAlive: o.KeepAlive, timeout: o.ConnectTimeout})
+	clientID, username, password := broker.LastingCredentials(o.DeviceID, o.Secret, time.Now())
+	conn, err := dialDevice(ctx, deviceDial{addr: o.Addr, tlsConfig: o.TLSConfig, clientID: clientID, username: username,
+		password: password, keepAlive: o.KeepAlive, timeout: o.ConnectTimeout})
 	if err != nil {
 		return "", err
 	}
@@ -134,7 +134,7 @@ func runDeviceSession(ctx context.Context, o DeviceOptions, emit func(DeviceEven
 		emit(ev)
 	})
 	defer sim.stop()
-	if err := conn.subscribe(topicDevicesPrefix+o.DeviceID+"/sys/commands/#", o.ConnectTimeout); err != nil {
+	if err := conn.subscribe(broker.CommandsFilter(o.DeviceID), o.ConnectTimeout); err != nil {
 		return "", fmt.Errorf("subscribe: %w", err)
 	}
 	emit(DeviceEvent{Kind: DeviceEventConnected, ClientID: clientID})

@@ -1,22 +1,26 @@
 package mockserver
 
 import (
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
-// fleetClientPrefix starts the journal's client id of a fleet device's session.
-const fleetClientPrefix = "fleet:"
-
-// fleet is a running fleet: the in-process simulator behind its devices' sessions.
-type fleet struct {
-	spec     Fleet
-	behavior *Behavior // its own copy of the fleet's behaviour
-	session  string    // the journal's client id of its devices' sessions
-	d        *deviceSide
+// fleetSim answers, in process, what is published to the devices of one fleet: the
+// delivery path's in-process session of every device of the fleet (delivery.Local). It
+// answers a command as the fleet's behaviour says by publishing the reply into the broker
+// on the device's response topic, as the device would, and takes a device offline after
+// its last answer. Anything else published to a fleet device is taken and dropped.
+type fleetSim struct {
+	prefix   string
+	behavior registry.Behavior
+	broker   *broker.Broker
+	path     *delivery.Path
 
 	// answered counts each device's answers (index i-1 for device i) when the behaviour
 	// disconnects devices after some answers; nil otherwise.
@@ -29,79 +33,24 @@ type fleet struct {
 	wg     sync.WaitGroup // replies being sent
 }
 
-// AddFleet registers every device of f and brings it online. It returns once every device
-// is online, or an error (and no device registered) when the fleet is invalid, its prefix
-// is taken, or one of its ids is already registered.
-func (s *Server) AddFleet(f Fleet) error { return s.devices.addFleet(f) }
+var _ delivery.Local = (*fleetSim)(nil)
 
-// RemoveFleet unregisters every device of the fleet with this prefix that is still its
-// own, as RemoveDevice does for one device, and stops the fleet's pending delayed replies.
-// It returns ErrFleetNotFound when no fleet has the prefix.
-func (s *Server) RemoveFleet(prefix string) error { return s.devices.removeFleet(prefix) }
-
-// Fleets returns the running fleets sorted by prefix, secrets included.
-func (s *Server) Fleets() []Fleet { return s.registry.Fleets() }
-
-func (d *deviceSide) addFleet(spec Fleet) error {
-	if err := spec.Validate(); err != nil {
-		return fmt.Errorf("mockserver: %w", err)
-	}
-	f := &fleet{spec: spec, session: fleetClientPrefix + spec.Prefix, d: d, timers: make(map[*time.Timer]struct{})}
-	b := spec.Behavior // the fleet keeps its own copy
-	f.behavior = &b
-	if b.DisconnectAfter > 0 {
+// newFleetSim returns the simulator of a fleet (valid, as the registry checked it) whose
+// devices answer through b and go offline through p.
+func newFleetSim(spec registry.Fleet, b *broker.Broker, p *delivery.Path) *fleetSim {
+	f := &fleetSim{prefix: spec.Prefix, behavior: spec.Behavior, broker: b, path: p, timers: make(map[*time.Timer]struct{})}
+	if spec.Behavior.DisconnectAfter > 0 {
 		f.answered = make([]atomic.Int32, spec.Count)
 	}
-	sess := &session{clientID: f.session, fleet: f, ready: closedReady, established: true}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.broker == nil {
-		return errNotStarted
-	}
-	if err := d.reg.AddFleet(spec); err != nil {
-		return err
-	}
-	for i := 1; i <= spec.Count; i++ {
-		d.sessions[spec.DeviceID(i)] = sess
-	}
-	d.fleets[spec.Prefix] = f
-	d.notifyLocked()
-	return nil
+	return f
 }
 
-func (d *deviceSide) removeFleet(prefix string) error {
-	d.mu.Lock()
-	ids, err := d.reg.RemoveFleet(prefix)
-	if err != nil {
-		d.mu.Unlock()
-		return err
-	}
-	f := d.fleets[prefix]
-	delete(d.fleets, prefix)
-	var takenOver []*session // real clients logged in as fleet devices
-	for _, id := range ids {
-		if s := d.sessions[id]; s != nil {
-			delete(d.sessions, id)
-			if s.cl != nil {
-				takenOver = append(takenOver, s)
-			}
-		}
-	}
-	b := d.broker
-	d.notifyLocked()
-	d.mu.Unlock()
-	if f != nil {
-		f.stop()
-	}
-	d.disconnect(b, takenOver)
-	return nil
-}
-
-// receive takes a command for one of the fleet's devices and answers it as the behaviour
-// says, at once or after its delay.
-func (f *fleet) receive(deviceID, commandID string, payload []byte) error {
+// Receive takes a publication for one of the fleet's devices and answers a command as the
+// behaviour says, at once or after its delay.
+func (f *fleetSim) Receive(deviceID, topic string, payload []byte) error {
+	commandID, ok := broker.ParseCommandTopic(deviceID, topic)
 	b := f.behavior
-	if b.Kind == BehaviorSilent {
+	if !ok || b.Kind == registry.BehaviorSilent {
 		return nil
 	}
 	if b.Delay <= 0 {
@@ -131,28 +80,28 @@ func (f *fleet) receive(deviceID, commandID string, payload []byte) error {
 
 // answer publishes the reply to one command on the device's response topic, through the
 // broker, and takes the device offline after its last answer.
-func (f *fleet) answer(deviceID, commandID string, command []byte) {
-	reply, err := simReply(*f.behavior, command)
+func (f *fleetSim) answer(deviceID, commandID string, command []byte) {
+	reply, err := simReply(f.behavior, command)
 	if err != nil {
 		return // nothing a device could answer; the platform times out
 	}
 	last := false
 	if f.answered != nil {
-		i, _ := strconv.Atoi(deviceID[len(f.spec.Prefix):])
+		i, _ := strconv.Atoi(deviceID[len(f.prefix):])
 		n := f.answered[i-1].Add(1)
 		if n > int32(f.behavior.DisconnectAfter) {
 			return // already offline; a command delivered before it went offline goes unanswered
 		}
 		last = n == int32(f.behavior.DisconnectAfter)
 	}
-	f.d.publishReply(deviceID, commandID, reply)
+	f.broker.PublishUpstream(broker.ResponseTopic(deviceID, commandID), reply)
 	if last {
-		f.d.fleetDeviceDown(deviceID, f)
+		f.path.DetachLocal(deviceID, f)
 	}
 }
 
 // stop cancels the delayed replies not yet sent and waits for those being sent.
-func (f *fleet) stop() {
+func (f *fleetSim) stop() {
 	f.mu.Lock()
 	f.stopped = true
 	for t := range f.timers {
@@ -163,33 +112,4 @@ func (f *fleet) stop() {
 	}
 	f.mu.Unlock()
 	f.wg.Wait()
-}
-
-// fleetDeviceDown takes a fleet device offline, if its session is still the fleet's.
-func (d *deviceSide) fleetDeviceDown(deviceID string, f *fleet) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s := d.sessions[deviceID]; s != nil && s.fleet == f {
-		delete(d.sessions, deviceID)
-		d.notifyLocked()
-	}
-}
-
-// publishReply publishes a simulated device's reply into the broker on the device's
-// response topic, as the device would; the platform's intake (replyHook) matches it.
-func (d *deviceSide) publishReply(deviceID, commandID string, reply []byte) {
-	d.mu.Lock()
-	b := d.broker
-	d.mu.Unlock()
-	if b == nil {
-		return
-	}
-	_ = b.Publish(topicDevicesPrefix+deviceID+responseTopicMiddle+commandID, reply, false, 1)
-}
-
-// stopFleets stops every fleet's pending replies (at close).
-func stopFleets(fleets map[string]*fleet) {
-	for _, f := range fleets {
-		f.stop()
-	}
 }

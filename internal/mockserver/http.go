@@ -67,7 +67,6 @@ type httpSide struct {
 	opts    *Options
 	journal *journal.Journal
 	faults  *faults.Set
-	devices *deviceSide
 	// server gives the admin API the Server's device methods; New sets it.
 	server *Server
 
@@ -85,8 +84,8 @@ type httpSide struct {
 	closeErr  error
 }
 
-func newHTTPSide(opts *Options, j *journal.Journal, f *faults.Set, d *deviceSide, st serverTLS) *httpSide {
-	h := &httpSide{opts: opts, journal: j, faults: f, devices: d, tlsConfig: st.http, caPEM: st.caPEM}
+func newHTTPSide(opts *Options, j *journal.Journal, f *faults.Set, st serverTLS) *httpSide {
+	h := &httpSide{opts: opts, journal: j, faults: f, tlsConfig: st.http, caPEM: st.caPEM}
 	h.baseCtx, h.cancel = context.WithCancel(context.Background())
 	return h
 }
@@ -421,7 +420,7 @@ func (h *httpSide) deliver(x *exchange, cmd Command) answer {
 	ctx, cancel := context.WithTimeout(x.r.Context(), h.opts.PlatformTimeout)
 	defer cancel()
 	start := time.Now()
-	reply, err := h.devices.deliver(ctx, cmd)
+	reply, err := h.server.deliver(ctx, cmd)
 	a, outcome := h.outcome(ctx, x, cmd, reply, err)
 	msg := "command delivered"
 	if errors.Is(err, ErrDeviceNotFound) || errors.Is(err, ErrDeviceOffline) {

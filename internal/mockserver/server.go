@@ -33,6 +33,8 @@ import (
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
@@ -128,13 +130,25 @@ const MaxFleetCount = registry.MaxFleetCount
 // ErrFleetNotFound means no fleet has the given prefix.
 var ErrFleetNotFound = registry.ErrFleetNotFound
 
-// Errors shared by both halves.
+// Errors of the device side; see package delivery.
 var (
 	// ErrDeviceNotFound means the device is not in the registry.
-	ErrDeviceNotFound = errors.New("device not found")
+	ErrDeviceNotFound = delivery.ErrDeviceNotFound
 	// ErrDeviceOffline means the device has no live MQTT session.
-	ErrDeviceOffline = errors.New("device offline")
+	ErrDeviceOffline = delivery.ErrDeviceOffline
 )
+
+// DefaultRedeliveryInterval is the platform's wait for a PUBACK before it publishes a
+// command again (facts §2).
+const DefaultRedeliveryInterval = broker.DefaultRedeliveryInterval
+
+// DeviceCredentials returns the MQTT client id, username and password a device with this
+// id and secret presents to the platform at CONNECT, using signType 1 (timestamp checked)
+// and the UTC hour of now. It is what the simulated devices use, and lets tests connect
+// their own MQTT clients as a registered device.
+func DeviceCredentials(deviceID, secret string, now time.Time) (clientID, username, password string) {
+	return broker.DeviceCredentials(deviceID, secret, now)
+}
 
 // Command is a command on its way to a device, as the HTTP side hands it to the device side.
 type Command struct {
@@ -167,12 +181,13 @@ type Server struct {
 	opts     Options
 	journal  *journal.Journal   // package journal (both halves)
 	faults   *faults.Set        // faults.go (HTTP side)
-	devices  *deviceSide        // devices.go (device side)
 	http     *httpSide          // http.go (HTTP side)
 	registry *registry.Registry // package registry: devices, groups, fleets
+	path     *delivery.Path     // package delivery: sessions, publications, replies
 	// batch runs batch tasks (batch.go); set by Start.
-	batch *batchtask.Backend
-	tls   serverTLS // tls.go: the certificate of HTTPS and MQTTS
+	batch       *batchtask.Backend
+	tls         serverTLS // tls.go: the certificate of HTTPS and MQTTS
+	deviceState           // devices.go: the broker and the simulated devices
 }
 
 // New builds a mock platform from opts without starting it. It fails when a listener would
@@ -188,8 +203,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
 		registry: registry.New()}
-	s.devices = newDeviceSide(&s.opts, s.journal, s.registry)
-	s.http = newHTTPSide(&s.opts, s.journal, s.faults, s.devices, st)
+	s.path = delivery.New(s.registry, s.journal)
+	s.sims, s.fleets = make(map[string]*simDevice), make(map[string]*fleetSim)
+	s.http = newHTTPSide(&s.opts, s.journal, s.faults, st)
 	s.http.server = s // the admin API manages devices through the Server
 	return s, nil
 }
@@ -197,19 +213,19 @@ func New(opts Options) (*Server, error) {
 // Start opens the MQTT broker and the HTTP API, then registers Options.Devices and
 // Options.Fleets, waiting until every simulated device is online. It returns once everything is ready.
 func (s *Server) Start() error {
-	if err := s.devices.start(s.tls.mqtt); err != nil {
+	if err := s.startDevices(); err != nil {
 		return err
 	}
 	for _, g := range s.opts.Groups {
 		if err := s.AddGroup(g); err != nil {
-			_ = s.devices.close()
+			_ = s.closeDevices()
 			return err
 		}
 	}
 	s.batch = s.newBatchBackend()
 	if err := s.http.start(); err != nil {
 		s.batch.Close()
-		_ = s.devices.close()
+		_ = s.closeDevices()
 		return err
 	}
 	if s.opts.AdminToken != "" {
@@ -241,18 +257,11 @@ func (s *Server) Close() error {
 	if s.batch != nil {
 		s.batch.Close()
 	}
-	return errors.Join(err, s.devices.close())
+	return errors.Join(err, s.closeDevices())
 }
 
 // URL is the command API's base URL, e.g. http://127.0.0.1:41234.
 func (s *Server) URL() string { return s.http.url() }
-
-// MQTTAddr is the broker's host:port.
-func (s *Server) MQTTAddr() string { return s.devices.addr() }
-
-// MQTTTLSAddr is the host:port of the broker's MQTTS listener, or "" without
-// Options.MQTTTLSAddr.
-func (s *Server) MQTTTLSAddr() string { return s.devices.tlsAddr() }
 
 // ProjectID is the project the API accepts.
 func (s *Server) ProjectID() string { return s.opts.ProjectID }

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -46,7 +46,7 @@ type simDevice struct {
 // hour of now. It returns once the broker accepted the CONNECT. Like a device built on
 // Huawei's Python SDK it subscribes to nothing: the platform delivers its commands anyway.
 func startSimDevice(addr string, dev Device, now time.Time) (*simDevice, error) {
-	clientID, username, password := DeviceCredentials(dev.ID, dev.Secret, now)
+	clientID, username, password := broker.DeviceCredentials(dev.ID, dev.Secret, now)
 	conn, err := dialDevice(context.Background(), deviceDial{addr: addr, clientID: clientID, username: username,
 		password: password, keepAlive: simKeepAlive, timeout: simConnectTimeout})
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *simDevice) onPublish(pk packets.Packet) {
 	if pk.FixedHeader.Qos > 0 {
 		ackID = pk.PacketID
 	}
-	requestID, ok := parseCommandTopic(s.id, pk.TopicName)
+	requestID, ok := broker.ParseCommandTopic(s.id, pk.TopicName)
 	b := s.behavior
 	switch {
 	case !ok || b.Kind == BehaviorSilent:
@@ -153,7 +153,7 @@ func (s *simDevice) answer(requestID string, pk packets.Packet, ackID uint16) {
 	if last {
 		qos = 1 // its PUBACK says the broker has the reply before the device disconnects
 	}
-	acked, err := s.conn.send(ackID, topicDevicesPrefix+s.id+responseTopicMiddle+requestID, reply, qos, last)
+	acked, err := s.conn.send(ackID, broker.ResponseTopic(s.id, requestID), reply, qos, last)
 	if err != nil {
 		return
 	}
@@ -179,12 +179,6 @@ func (s *simDevice) answer(requestID string, pk packets.Packet, ackID uint16) {
 		case <-s.stopCh:
 		}
 	})
-}
-
-// parseCommandTopic returns the request id of $oc/devices/{id}/sys/commands/request_id={rid}.
-func parseCommandTopic(deviceID, topic string) (string, bool) {
-	rid, ok := strings.CutPrefix(topic, topicDevicesPrefix+deviceID+commandTopicMiddle)
-	return rid, ok && rid != "" && !strings.Contains(rid, "/")
 }
 
 // claimAnswer counts an answer against DisconnectAfter. ok is false when the device has

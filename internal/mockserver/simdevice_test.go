@@ -29,7 +29,7 @@ func TestSimDevice_Behaviours(t *testing.T) {
 	}
 	for _, tt := range tests {
 		start := time.Now()
-		reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: tt.device, CommandID: "c-" + tt.device,
+		reply, err := s.deliver(mqCtx(t), Command{DeviceID: tt.device, CommandID: "c-" + tt.device,
 			CommandName: "GO", Paras: []byte(`{"a":[1,2]}`)})
 		if err != nil {
 			t.Errorf("%s: deliver: %v", tt.device, err)
@@ -48,7 +48,7 @@ func TestSimDevice_Silent(t *testing.T) {
 	s := mqServer(t, Device{ID: "quiet", Simulated: &Behavior{Kind: BehaviorSilent}})
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err := s.devices.deliver(ctx, Command{DeviceID: "quiet", CommandID: "c", Paras: []byte(`{}`)})
+	_, err := s.deliver(ctx, Command{DeviceID: "quiet", CommandID: "c", Paras: []byte(`{}`)})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("deliver = %v, want context.DeadlineExceeded", err)
 	}
@@ -60,12 +60,12 @@ func TestSimDevice_Silent(t *testing.T) {
 func TestSimDevice_DisconnectAfter(t *testing.T) {
 	s := mqServer(t, Device{ID: "flaky", Simulated: &Behavior{Kind: BehaviorEcho, DisconnectAfter: 2}})
 	for _, id := range []string{"c1", "c2"} {
-		if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: id, Paras: []byte(`{}`)}); err != nil {
+		if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: id, Paras: []byte(`{}`)}); err != nil {
 			t.Fatalf("deliver %s: %v", id, err)
 		}
 	}
 	mqWaitFor(t, s, "the device to disconnect after 2 answers", func() bool { return !s.Online("flaky") })
-	if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: "c3", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: "c3", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
 		t.Fatalf("deliver after the disconnect: %v, want ErrDeviceOffline", err)
 	}
 	if d := mqJournal(s, EntryDisconnect, "flaky"); len(d) != 1 {

@@ -25,7 +25,7 @@ func TestDeliver_OddRepliesPassUnchanged(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			r, err := s.devices.deliver(ctx, Command{DeviceID: "odd", CommandID: id, Paras: []byte(`{}`)})
+			r, err := s.deliver(ctx, Command{DeviceID: "odd", CommandID: id, Paras: []byte(`{}`)})
 			done <- result{r, err}
 		}()
 		mqNextCommand(t, dev)
@@ -49,7 +49,7 @@ func TestSimulatedRawResponses(t *testing.T) {
 	s := NewForTest(t, Options{Now: mqClock, Devices: devices, Fleets: fleets})
 	for i, payload := range oddReplies {
 		for _, id := range []string{fmt.Sprintf("sim-%d", i), fmt.Sprintf("fleet%d-1", i)} {
-			reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: id, CommandID: "c", Paras: []byte(`{}`)})
+			reply, err := s.deliver(mqCtx(t), Command{DeviceID: id, CommandID: "c", Paras: []byte(`{}`)})
 			if err != nil || reply == nil || string(reply) != payload {
 				t.Errorf("%s: deliver = %q (nil %v), %v; want %q", id, reply, reply == nil, err, payload)
 			}

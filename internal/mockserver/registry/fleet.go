@@ -68,25 +68,27 @@ type fleet struct {
 }
 
 // AddFleet registers every device of f, or none: it fails (with ErrExists) when the prefix
-// or one of the ids is taken, and when f is not valid.
-func (r *Registry) AddFleet(f Fleet) error {
+// or one of the ids is taken, and when f is not valid. It returns the devices' ids, in
+// order.
+func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	if err := f.Validate(); err != nil {
-		return fmt.Errorf("mockserver: %w", err)
+		return nil, fmt.Errorf("mockserver: %w", err)
 	}
 	b := f.Behavior // the registry keeps its own copy
 	fl := &fleet{spec: f, behavior: &b}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, taken := r.fleets[f.Prefix]; taken {
-		return fmt.Errorf("mockserver: a fleet with prefix %q %w", f.Prefix, ErrExists)
+		return nil, fmt.Errorf("mockserver: a fleet with prefix %q %w", f.Prefix, ErrExists)
 	}
-	for i := 1; i <= f.Count; i++ {
-		if id := f.DeviceID(i); r.isRegisteredLocked(id) {
-			return fmt.Errorf("mockserver: fleet %q: device %q %w", f.Prefix, id, ErrExists)
+	ids := make([]string, f.Count)
+	for i := range ids {
+		ids[i] = f.DeviceID(i + 1)
+		if r.isRegisteredLocked(ids[i]) {
+			return nil, fmt.Errorf("mockserver: fleet %q: device %q %w", f.Prefix, ids[i], ErrExists)
 		}
 	}
-	for i := 1; i <= f.Count; i++ {
-		id := f.DeviceID(i)
+	for _, id := range ids {
 		secret := f.Secret
 		if secret == "" {
 			secret = defaultSecret(id)
@@ -95,7 +97,7 @@ func (r *Registry) AddFleet(f Fleet) error {
 		r.devices[id] = entry{Device: Device{ID: id, Secret: secret, Simulated: fl.behavior}, fleet: fl, seq: r.seq}
 	}
 	r.fleets[f.Prefix] = fl
-	return nil
+	return ids, nil
 }
 
 // RemoveFleet unregisters the fleet with this prefix and every one of its devices that is

@@ -43,16 +43,17 @@ func TestRegistry_FleetsAreWholeAndOwnTheirDevices(t *testing.T) {
 	if _, _, err := r.Add(Device{ID: "f-3"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.AddFleet(Fleet{Prefix: "f-", Count: 5}); !errors.Is(err, ErrExists) {
+	if _, err := r.AddFleet(Fleet{Prefix: "f-", Count: 5}); !errors.Is(err, ErrExists) {
 		t.Fatalf("a fleet over a registered id = %v, want ErrExists", err)
 	}
 	if n := len(r.Devices()); n != 1 {
 		t.Fatalf("a refused fleet left %d devices, want the 1 there was", n)
 	}
-	if err := r.AddFleet(Fleet{Prefix: "g-", Count: 3, Secret: "shared", Behavior: Behavior{Kind: BehaviorEcho}}); err != nil {
-		t.Fatal(err)
+	ids, err := r.AddFleet(Fleet{Prefix: "g-", Count: 3, Secret: "shared", Behavior: Behavior{Kind: BehaviorEcho}})
+	if err != nil || !slices.Equal(ids, []string{"g-1", "g-2", "g-3"}) {
+		t.Fatalf("AddFleet = %v, %v", ids, err)
 	}
-	if err := r.AddFleet(Fleet{Prefix: "g-", Count: 1}); !errors.Is(err, ErrExists) {
+	if _, err := r.AddFleet(Fleet{Prefix: "g-", Count: 1}); !errors.Is(err, ErrExists) {
 		t.Errorf("a second fleet g- = %v, want ErrExists", err)
 	}
 	if secret, _ := r.Secret("g-2"); secret != "shared" {
@@ -63,7 +64,7 @@ func TestRegistry_FleetsAreWholeAndOwnTheirDevices(t *testing.T) {
 	if _, _, err := r.Add(Device{ID: "g-2"}); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := r.RemoveFleet("g-")
+	ids, err = r.RemoveFleet("g-")
 	if err != nil || !slices.Equal(ids, []string{"g-1", "g-3"}) {
 		t.Errorf("RemoveFleet = %v, %v; want g-1 and g-3", ids, err)
 	}

@@ -1,4 +1,4 @@
-package mockserver
+package broker
 
 import (
 	"crypto/tls"
@@ -12,18 +12,24 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// brokerCapabilities are mochi's defaults with the platform's rules and the mock's limits:
-// packets up to Limits.MQTTMaxPacketBytes (IoTDA rejects messages over 1 MB), a bounded
+// capabilities are mochi's defaults with the platform's rules and the mock's limits:
+// packets up to Limits.MaxPacketBytes (IoTDA rejects messages over 1 MB), a bounded
 // number of unacknowledged QoS 1 messages and of packets queued per connection (mochi's
 // defaults, 8,192 of each, let one connection hold gigabytes), and no retained messages
 // (IoTDA supports none: "MQTT(S) Access" constraints and the IoTDA limits page,
 // https://support.huaweicloud.com/intl/en-us/productdesc-iothub/iot_04_0010.html).
-func brokerCapabilities(lim Limits) *mqtt.Capabilities {
+func capabilities(lim Limits) *mqtt.Capabilities {
 	c := mqtt.NewDefaultServerCapabilities()
-	c.MaximumPacketSize = uint32(min(lim.MQTTMaxPacketBytes, math.MaxInt32))
-	c.MaximumInflight = uint16(lim.MQTTMaxInflight) // withDefaults keeps it within 16 bits
-	c.ReceiveMaximum = uint16(lim.MQTTMaxInflight)
-	c.MaximumClientWritesPending = int32(min(lim.MQTTMaxPendingWrites, math.MaxInt32))
+	if lim.MaxPacketBytes > 0 {
+		c.MaximumPacketSize = uint32(min(lim.MaxPacketBytes, math.MaxInt32))
+	}
+	if lim.MaxInflight > 0 {
+		c.MaximumInflight = uint16(min(lim.MaxInflight, math.MaxUint16))
+		c.ReceiveMaximum = c.MaximumInflight
+	}
+	if lim.MaxPendingWrites > 0 {
+		c.MaximumClientWritesPending = int32(min(lim.MaxPendingWrites, math.MaxInt32))
+	}
 	c.RetainAvailable = 0
 	return c
 }

@@ -1,4 +1,4 @@
-package mockserver
+package broker
 
 import (
 	"testing"
@@ -9,7 +9,7 @@ import (
 
 func TestDevicePassword_DocVector(t *testing.T) {
 	const want = "c75150e6cb841417396819e4d2ee4358a416344a03a083e3a8567074ddec820a"
-	if got := devicePassword("12345678", "2025041401"); got != want {
+	if got := DevicePassword("12345678", "2025041401"); got != want {
 		t.Errorf("devicePassword = %s, want %s", got, want)
 	}
 }
@@ -78,7 +78,7 @@ func TestCheckDeviceConnect(t *testing.T) {
 		return pk
 	}
 	now := time.Date(2025, 4, 14, 1, 0, 0, 0, time.UTC)
-	ok := devicePassword("s3cret", "2025041401")
+	ok := DevicePassword("s3cret", "2025041401")
 	tests := []struct {
 		name string
 		pk   packets.Packet
@@ -89,8 +89,8 @@ func TestCheckDeviceConnect(t *testing.T) {
 		{"unknown", connect("nodev_0_1_2025041401", "nodev", ok), refusedCredentials},
 		{"username", connect("dev_0_1_2025041401", "Dev", ok), refusedCredentials},
 		{"password", connect("dev_0_1_2025041401", "dev", ok[:63]), refusedCredentials},
-		{"stale", connect("dev_0_1_2020041401", "dev", devicePassword("s3cret", "2020041401")), refusedCredentials},
-		{"stale but signType 0", connect("dev_0_0_2020041401", "dev", devicePassword("s3cret", "2020041401")), connectAccepted},
+		{"stale", connect("dev_0_1_2020041401", "dev", DevicePassword("s3cret", "2020041401")), refusedCredentials},
+		{"stale but signType 0", connect("dev_0_0_2020041401", "dev", DevicePassword("s3cret", "2020041401")), connectAccepted},
 	}
 	for _, tt := range tests {
 		id, got := checkDeviceConnect(tt.pk, now, lookup)

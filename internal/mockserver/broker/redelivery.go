@@ -1,10 +1,12 @@
-package mockserver
+package broker
 
 import (
 	"sync"
 	"time"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // The platform publishes a command again when the device has not acknowledged it (facts §2,
@@ -13,19 +15,27 @@ import (
 const (
 	// DefaultRedeliveryInterval is the platform's wait for a PUBACK before it resends.
 	DefaultRedeliveryInterval = 2 * time.Second
-	// maxRedeliveries is how often the platform resends an unacknowledged command.
-	maxRedeliveries = 3
+	// MaxRedeliveries is how often the platform resends an unacknowledged command.
+	MaxRedeliveries = 3
 )
 
-// redelivery is a command that may need resending.
+// redelivery is a publication that may need resending.
 type redelivery struct {
-	due       time.Time
-	cl        *mqtt.Client
-	packetID  uint16
-	topic     string
-	deviceID  string
-	commandID string
-	resent    int // resends so far
+	due      time.Time
+	cl       *mqtt.Client
+	packetID uint16
+	topic    string
+	payload  []byte         // the bytes the in-flight packet holds
+	rec      *journal.Entry // names the publication in the journal
+	resent   int            // resends so far
+}
+
+// is reports whether pk, found in flight under e's packet id, is e's publication.
+func (e *redelivery) is(pk packets.Packet) bool {
+	if pk.TopicName != e.topic || len(pk.Payload) != len(e.payload) {
+		return false
+	}
+	return len(e.payload) == 0 || &pk.Payload[0] == &e.payload[0]
 }
 
 // redeliveries is the queue of commands awaiting their PUBACK, worked by one goroutine.
@@ -44,12 +54,12 @@ func newRedeliveries() *redeliveries {
 	return &redeliveries{wake: make(chan struct{}, 1)}
 }
 
-// scheduleRedelivery queues a command just published at QoS 1 to cl (packet id, topic) for
-// a resend every RedeliveryInterval until the device acknowledges it, at most
-// maxRedeliveries times.
-func (d *deviceSide) scheduleRedelivery(cl *mqtt.Client, packetID uint16, topic, deviceID, commandID string) {
-	d.redeliveries.push(redelivery{due: time.Now().Add(d.opts.RedeliveryInterval), cl: cl, packetID: packetID,
-		topic: topic, deviceID: deviceID, commandID: commandID})
+// scheduleRedelivery queues a publication just written at QoS 1 to cl (packet id, topic)
+// for a resend every RedeliveryInterval until the device acknowledges it, at most
+// MaxRedeliveries times.
+func (b *Broker) scheduleRedelivery(cl *mqtt.Client, pk packets.Packet, rec *journal.Entry) {
+	b.redeliveries.push(redelivery{due: time.Now().Add(b.cfg.RedeliveryInterval), cl: cl, packetID: pk.PacketID,
+		topic: pk.TopicName, payload: pk.Payload, rec: rec})
 }
 
 func (r *redeliveries) push(e redelivery) {
@@ -105,19 +115,19 @@ func (r *redeliveries) due(buf []redelivery, closed <-chan struct{}) (_ []redeli
 	}
 }
 
-// runRedeliveries resends due commands until the device side closes. A command the device
+// runRedeliveries resends due publications until the broker closes. A command the device
 // has acknowledged costs a look-up; one it has not is resent on a goroutine of its own, so
 // that a device that stopped reading cannot hold up the others' resends.
-func (d *deviceSide) runRedeliveries() {
+func (b *Broker) runRedeliveries() {
 	var batch []redelivery
 	for {
 		var ok bool
-		if batch, ok = d.redeliveries.due(batch, d.closed); !ok {
+		if batch, ok = b.redeliveries.due(batch, b.closed); !ok {
 			return
 		}
 		for _, e := range batch {
 			if _, inflight := e.cl.State.Inflight.Get(e.packetID); inflight {
-				go d.redeliver(e)
+				go b.redeliver(e)
 			}
 		}
 		clear(batch)
@@ -126,20 +136,28 @@ func (d *deviceSide) runRedeliveries() {
 
 // redeliver resends e with the DUP flag if the device has not acknowledged it yet, and
 // queues the next resend.
-func (d *deviceSide) redeliver(e redelivery) {
+func (b *Broker) redeliver(e redelivery) {
 	// The in-flight entry is deleted by the PUBACK. A packet id is reused only after that,
-	// and never for the same topic, which names the command.
+	// perhaps for the same topic (a command's names it, a message's does not): the payload,
+	// the same bytes the in-flight packet holds, tells the publication apart.
 	current, inflight := e.cl.State.Inflight.Get(e.packetID)
-	if !inflight || current.TopicName != e.topic || e.cl.Closed() {
+	if !inflight || !e.is(current) || e.cl.Closed() {
 		return
 	}
 	current.FixedHeader.Dup = true
 	if err := e.cl.WritePacket(current); err != nil {
 		return
 	}
-	d.journal.Add(Entry{Kind: EntryRedelivery, DeviceID: e.deviceID, CommandID: e.commandID, ClientID: e.cl.ID, Body: current.Payload})
-	if e.resent++; e.resent < maxRedeliveries {
-		e.due = time.Now().Add(d.opts.RedeliveryInterval)
-		d.redeliveries.push(e)
+	if b.cfg.Journal != nil {
+		var entry journal.Entry
+		if e.rec != nil {
+			entry = *e.rec
+		}
+		entry.Kind, entry.ClientID, entry.Body = journal.EntryRedelivery, e.cl.ID, current.Payload
+		b.cfg.Journal.Add(entry)
+	}
+	if e.resent++; e.resent < MaxRedeliveries {
+		e.due = time.Now().Add(b.cfg.RedeliveryInterval)
+		b.redeliveries.push(e)
 	}
 }

@@ -1,4 +1,4 @@
-package mockserver
+package broker
 
 import (
 	"crypto/hmac"
@@ -23,11 +23,9 @@ const (
 	signTypeTimeCheck   = "1"
 )
 
-var (
-	// clientIDPattern is {device_id}_0_{signType}_{YYYYMMDDHH}. The device id may itself
-	// contain underscores, so the fixed suffix is matched from the end.
-	clientIDPattern = regexp.MustCompile(`^([A-Za-z0-9_-]{1,128})_0_([01])_([0-9]{10})$`)
-)
+// clientIDPattern is {device_id}_0_{signType}_{YYYYMMDDHH}. The device id may itself
+// contain underscores, so the fixed suffix is matched from the end.
+var clientIDPattern = regexp.MustCompile(`^([A-Za-z0-9_-]{1,128})_0_([01])_([0-9]{10})$`)
 
 // deviceClientID is a parsed platform client id.
 type deviceClientID struct {
@@ -45,9 +43,9 @@ func parseDeviceClientID(clientID string) (deviceClientID, bool) {
 	return deviceClientID{deviceID: m[1], signType: m[2], timestamp: m[3]}, true
 }
 
-// devicePassword is the platform's device password: lowercase hex of
+// DevicePassword is the platform's device password: lowercase hex of
 // HMAC-SHA256 keyed by the timestamp over the secret.
-func devicePassword(secret, timestamp string) string {
+func DevicePassword(secret, timestamp string) string {
 	mac := hmac.New(sha256.New, []byte(timestamp))
 	_, _ = mac.Write([]byte(secret))
 	return hex.EncodeToString(mac.Sum(nil))
@@ -58,8 +56,18 @@ func devicePassword(secret, timestamp string) string {
 // and the UTC hour of now. It is what the simulated devices use, and lets tests connect
 // their own MQTT clients as a registered device.
 func DeviceCredentials(deviceID, secret string, now time.Time) (clientID, username, password string) {
+	return credentials(deviceID, secret, now, signTypeTimeCheck)
+}
+
+// LastingCredentials are DeviceCredentials with signType 0: the broker does not check the
+// timestamp, so that the same login stays valid however long a device program runs.
+func LastingCredentials(deviceID, secret string, now time.Time) (clientID, username, password string) {
+	return credentials(deviceID, secret, now, signTypeNoTimeCheck)
+}
+
+func credentials(deviceID, secret string, now time.Time, signType string) (clientID, username, password string) {
 	ts := now.UTC().Format(deviceTimestampLayout)
-	return deviceID + "_0_" + signTypeTimeCheck + "_" + ts, deviceID, devicePassword(secret, ts)
+	return deviceID + "_0_" + signType + "_" + ts, deviceID, DevicePassword(secret, ts)
 }
 
 // connectRefusal says why a CONNECT was refused; the zero value accepts it.
@@ -104,7 +112,7 @@ func checkDeviceConnect(pk packets.Packet, now time.Time, lookup func(id string)
 	if cid.signType == signTypeTimeCheck && !timestampFresh(cid.timestamp, now) {
 		return "", refusedCredentials
 	}
-	want := devicePassword(secret, cid.timestamp)
+	want := DevicePassword(secret, cid.timestamp)
 	if !pk.Connect.PasswordFlag || subtle.ConstantTimeCompare(pk.Connect.Password, []byte(want)) != 1 {
 		return "", refusedCredentials
 	}
