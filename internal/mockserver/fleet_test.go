@@ -238,6 +238,14 @@ func TestFleet_RemoveDeviceOfAFleet(t *testing.T) {
 	if err := s.AddDevice(Device{ID: "f-2"}); err != nil {
 		t.Fatal(err)
 	}
+	// The fleet's session went with the removed device: the new f-2 is offline until a
+	// client connects as it, and nothing answers its commands.
+	if s.Online("f-2") {
+		t.Error("a plain device registered under a removed fleet device's id is online")
+	}
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "f-2", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
+		t.Errorf("deliver to the new f-2 = %v, want ErrDeviceOffline", err)
+	}
 	if err := s.RemoveFleet("f-"); err != nil {
 		t.Fatal(err)
 	}
