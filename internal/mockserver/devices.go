@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
 
 // This file joins the device registry, the broker, the delivery path and the simulated
@@ -55,12 +58,12 @@ func (s *Server) closeDevices() error {
 	s.mu.Lock()
 	s.stopped = true
 	sims, fleets := s.sims, s.fleets
-	s.sims, s.fleets = make(map[string]*simDevice), make(map[string]*fleetSim)
+	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
 	b := s.broker
 	s.mu.Unlock()
-	stopSims(sims)
+	simdevice.StopAll(slices.Collect(maps.Values(sims)))
 	for _, f := range fleets {
-		f.stop()
+		f.Stop()
 	}
 	if b == nil {
 		return nil
@@ -111,7 +114,7 @@ func (s *Server) AddDevice(d Device) error {
 		s.unregister(dev.ID)
 		return err
 	}
-	sim, err := startSimDevice(b.Addr(), dev, s.opts.Now())
+	sim, err := simdevice.Start(b.Addr(), dev, s.opts.Now())
 	if err != nil {
 		s.unregister(dev.ID)
 		return err
@@ -120,7 +123,7 @@ func (s *Server) AddDevice(d Device) error {
 	if !s.registry.Holds(dev.ID, seq) {
 		// Removed (or replaced) while connecting.
 		s.mu.Unlock()
-		sim.stop()
+		sim.Stop()
 		return fmt.Errorf("mockserver: device %q was removed while starting", dev.ID)
 	}
 	s.sims[dev.ID] = sim
@@ -143,7 +146,7 @@ func (s *Server) RemoveDevice(id string) {
 	delete(s.sims, id)
 	s.mu.Unlock()
 	if sim != nil {
-		sim.stop()
+		sim.Stop()
 	}
 	s.path.Drop(id)
 }
@@ -176,12 +179,12 @@ func (s *Server) AddFleet(f Fleet) error {
 	if err != nil {
 		return err
 	}
-	sim := newFleetSim(f, b, s.path)
+	sim := simdevice.NewFleet(f, b, s.path)
 	s.path.AttachLocal(fleetClientPrefix+f.Prefix, sim, ids)
 	s.mu.Lock()
 	if s.stopped { // closed meanwhile: nothing else will stop it
 		s.mu.Unlock()
-		sim.stop()
+		sim.Stop()
 		return errNotStarted
 	}
 	s.fleets[f.Prefix] = sim
@@ -205,7 +208,7 @@ func (s *Server) RemoveFleet(prefix string) error {
 	s.mu.Unlock()
 	s.path.Drop(ids...)
 	if sim != nil {
-		sim.stop()
+		sim.Stop()
 	}
 	return nil
 }
@@ -219,8 +222,8 @@ type deviceState struct {
 	mu      sync.Mutex
 	broker  *broker.Broker // set by Start
 	stopped bool           // Close has begun
-	sims    map[string]*simDevice
-	fleets  map[string]*fleetSim // by prefix
+	sims    map[string]*simdevice.Sim
+	fleets  map[string]*simdevice.Fleet // by prefix
 	// fleetMu serialises AddFleet and RemoveFleet, so that a fleet is registered and
 	// online, or removed and offline, before another fleet call looks at it.
 	fleetMu sync.Mutex

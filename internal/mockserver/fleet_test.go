@@ -117,12 +117,12 @@ func TestFleet_Behaviours(t *testing.T) {
 		{Prefix: "silent-", Count: 2, Behavior: Behavior{Kind: BehaviorSilent}},
 	}})
 	tests := []struct{ device, want string }{
-		{"reply-2", string(defaultSimResponse)},
+		{"reply-2", `{"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}`},
 		{"fail-1", `{"result_code":3,"response_name":"GO","paras":{"a":1}}`},
 		{"custom-1", string(custom)},
 		{"custom-2", string(custom)},
 		{"custom-fail-2", `{"paras":{"x":1.50},"result_code":9}`},
-		{"slow-1", string(defaultSimResponse)},
+		{"slow-1", `{"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}`},
 	}
 	for _, tt := range tests {
 		start := time.Now()

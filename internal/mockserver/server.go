@@ -26,6 +26,7 @@
 package mockserver
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
 
 // DefaultPlatformTimeout is how long the platform waits for a device's reply.
@@ -150,6 +152,26 @@ func DeviceCredentials(deviceID, secret string, now time.Time) (clientID, userna
 	return broker.DeviceCredentials(deviceID, secret, now)
 }
 
+// DeviceOptions configures RunDevice; see package simdevice.
+type DeviceOptions = simdevice.Options
+
+// DeviceEventKind says what a DeviceEvent reports.
+type DeviceEventKind = simdevice.EventKind
+
+// Device events; see package simdevice.
+const (
+	DeviceEventConnected    = simdevice.EventConnected
+	DeviceEventCommand      = simdevice.EventCommand
+	DeviceEventDisconnected = simdevice.EventDisconnected
+)
+
+// DeviceEvent is something a device run by RunDevice did.
+type DeviceEvent = simdevice.Event
+
+// RunDevice runs a device until ctx ends, answering commands as o.Behavior says; see
+// simdevice.Run.
+func RunDevice(ctx context.Context, o DeviceOptions) error { return simdevice.Run(ctx, o) }
+
 // Command is a command on its way to a device, as the HTTP side hands it to the device side.
 type Command struct {
 	DeviceID    string
@@ -204,7 +226,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
 		registry: registry.New()}
 	s.path = delivery.New(s.registry, s.journal)
-	s.sims, s.fleets = make(map[string]*simDevice), make(map[string]*fleetSim)
+	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
 	s.http = newHTTPSide(&s.opts, s.journal, s.faults, st)
 	s.http.server = s // the admin API manages devices through the Server
 	return s, nil

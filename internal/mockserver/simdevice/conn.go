@@ -1,4 +1,4 @@
-package mockserver
+package simdevice
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package mockserver
+package simdevice
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
-// DeviceOptions configures RunDevice.
-type DeviceOptions struct {
+// Options configures Run.
+type Options struct {
 	// Addr is the MQTT broker's host:port: the mock's, or IoTDA's (port 1883, or 8883 with
 	// TLSConfig).
 	Addr string
@@ -22,32 +22,32 @@ type DeviceOptions struct {
 	DeviceID, Secret string
 	// Behavior is how the device answers commands, as a simulated device does. Its
 	// DisconnectAfter is not used: the device keeps its session.
-	Behavior Behavior
+	Behavior registry.Behavior
 	// KeepAlive is the MQTT keep-alive. Default 60 s.
 	KeepAlive time.Duration
 	// ConnectTimeout bounds dialling and the CONNACK. Default 10 s.
 	ConnectTimeout time.Duration
 	// OnEvent, when set, is told of each session and command, on the device's goroutines.
-	OnEvent func(DeviceEvent)
+	OnEvent func(Event)
 }
 
-// DeviceEventKind says what a DeviceEvent reports.
-type DeviceEventKind string
+// EventKind says what a Event reports.
+type EventKind string
 
 // Device events.
 const (
-	// DeviceEventConnected: the broker accepted the CONNECT and the SUBACK came.
-	DeviceEventConnected DeviceEventKind = "connected"
-	// DeviceEventCommand: a command arrived (and, if Replied, was answered with Reply).
-	DeviceEventCommand DeviceEventKind = "command"
-	// DeviceEventDisconnected: the session ended or could not be set up (Err says why);
-	// RunDevice tries again after Retry.
-	DeviceEventDisconnected DeviceEventKind = "disconnected"
+	// EventConnected: the broker accepted the CONNECT and the SUBACK came.
+	EventConnected EventKind = "connected"
+	// EventCommand: a command arrived (and, if Replied, was answered with Reply).
+	EventCommand EventKind = "command"
+	// EventDisconnected: the session ended or could not be set up (Err says why);
+	// Run tries again after Retry.
+	EventDisconnected EventKind = "disconnected"
 )
 
-// DeviceEvent is something a device run by RunDevice did.
-type DeviceEvent struct {
-	Kind DeviceEventKind
+// Event is something a device run by Run did.
+type Event struct {
+	Kind EventKind
 	// ClientID is the MQTT client id of the session.
 	ClientID string
 	// RequestID, Command and Dup describe a command: its request (command) id, its
@@ -63,20 +63,20 @@ type DeviceEvent struct {
 	Retry time.Duration
 }
 
-// Backoff between connection attempts of RunDevice.
+// Backoff between connection attempts of Run.
 const (
 	deviceRetryMin = time.Second
 	deviceRetryMax = 30 * time.Second
 )
 
-// RunDevice runs a device until ctx ends: it connects to the broker as the device (client
+// Run runs a device until ctx ends: it connects to the broker as the device (client
 // id {device_id}_0_0_{YYYYMMDDHH}, signType 0, so that the same login stays valid however
 // long the session lasts), subscribes to $oc/devices/{device_id}/sys/commands/#, and
 // answers every command as o.Behavior says, keeping one session for as long as the broker
 // keeps it. When the session ends it connects again, waiting 1 s, then twice as long each
 // time up to 30 s. It returns nil when ctx ends, and an error when the broker refuses the
 // credentials or the options are invalid: trying again would not help.
-func RunDevice(ctx context.Context, o DeviceOptions) error {
+func Run(ctx context.Context, o Options) error {
 	if !registry.ValidDeviceID(o.DeviceID) {
 		return fmt.Errorf("invalid device id %q: want 1 to 128 letters, digits, underscores or hyphens", o.DeviceID)
 	}
@@ -90,14 +90,14 @@ func RunDevice(ctx context.Context, o DeviceOptions) error {
 		o.ConnectTimeout = 10 * time.Second
 	}
 	o.Behavior.DisconnectAfter = 0
-	emit := func(ev DeviceEvent) {
+	emit := func(ev Event) {
 		if o.OnEvent != nil {
 			o.OnEvent(ev)
 		}
 	}
 	retry := deviceRetryMin
 	for {
-		clientID, err := runDeviceSession(ctx, o, emit)
+		clientID, err := runSession(ctx, o, emit)
 		if ctx.Err() != nil {
 			return nil //nolint:nilerr // ending with ctx is the normal end
 		}
@@ -108,7 +108,7 @@ func RunDevice(ctx context.Context, o DeviceOptions) error {
 		if clientID != "" {
 			retry = deviceRetryMin // the session had come up: start the backoff again
 		}
-		emit(DeviceEvent{Kind: DeviceEventDisconnected, ClientID: clientID, Err: err, Retry: retry})
+		emit(Event{Kind: EventDisconnected, ClientID: clientID, Err: err, Retry: retry})
 		t := time.NewTimer(retry)
 		select {
 		case <-ctx.Done():
@@ -120,24 +120,24 @@ func RunDevice(ctx context.Context, o DeviceOptions) error {
 	}
 }
 
-// runDeviceSession runs one session: it returns why it ended, and the client id when the
+// runSession runs one session: it returns why it ended, and the client id when the
 // session came up.
-func runDeviceSession(ctx context.Context, o DeviceOptions, emit func(DeviceEvent)) (string, error) {
+func runSession(ctx context.Context, o Options, emit func(Event)) (string, error) {
 	clientID, username, password := broker.LastingCredentials(o.DeviceID, o.Secret, time.Now())
 	conn, err := dialDevice(ctx, deviceDial{addr: o.Addr, tlsConfig: o.TLSConfig, clientID: clientID, username: username,
 		password: password, keepAlive: o.KeepAlive, timeout: o.ConnectTimeout})
 	if err != nil {
 		return "", err
 	}
-	sim := runSimDevice(conn, o.DeviceID, o.Behavior, 1, func(ev DeviceEvent) {
+	sim := runSimDevice(conn, o.DeviceID, o.Behavior, 1, func(ev Event) {
 		ev.ClientID = clientID
 		emit(ev)
 	})
-	defer sim.stop()
+	defer sim.Stop()
 	if err := conn.subscribe(broker.CommandsFilter(o.DeviceID), o.ConnectTimeout); err != nil {
 		return "", fmt.Errorf("subscribe: %w", err)
 	}
-	emit(DeviceEvent{Kind: DeviceEventConnected, ClientID: clientID})
+	emit(Event{Kind: EventConnected, ClientID: clientID})
 	select {
 	case <-ctx.Done():
 		return clientID, ctx.Err()

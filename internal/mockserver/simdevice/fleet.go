@@ -1,4 +1,4 @@
-package mockserver
+package simdevice
 
 import (
 	"strconv"
@@ -11,12 +11,12 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
-// fleetSim answers, in process, what is published to the devices of one fleet: the
+// Fleet answers, in process, what is published to the devices of one fleet: the
 // delivery path's in-process session of every device of the fleet (delivery.Local). It
 // answers a command as the fleet's behaviour says by publishing the reply into the broker
 // on the device's response topic, as the device would, and takes a device offline after
 // its last answer. Anything else published to a fleet device is taken and dropped.
-type fleetSim struct {
+type Fleet struct {
 	prefix   string
 	behavior registry.Behavior
 	broker   *broker.Broker
@@ -28,17 +28,17 @@ type fleetSim struct {
 
 	mu      sync.Mutex
 	stopped bool
-	// timers holds the delayed replies not yet sent, so that stop can cancel them.
+	// timers holds the delayed replies not yet sent, so that Stop can cancel them.
 	timers map[*time.Timer]struct{}
 	wg     sync.WaitGroup // replies being sent
 }
 
-var _ delivery.Local = (*fleetSim)(nil)
+var _ delivery.Local = (*Fleet)(nil)
 
-// newFleetSim returns the simulator of a fleet (valid, as the registry checked it) whose
+// NewFleet returns the simulator of a fleet (valid, as the registry checked it) whose
 // devices answer through b and go offline through p.
-func newFleetSim(spec registry.Fleet, b *broker.Broker, p *delivery.Path) *fleetSim {
-	f := &fleetSim{prefix: spec.Prefix, behavior: spec.Behavior, broker: b, path: p, timers: make(map[*time.Timer]struct{})}
+func NewFleet(spec registry.Fleet, b *broker.Broker, p *delivery.Path) *Fleet {
+	f := &Fleet{prefix: spec.Prefix, behavior: spec.Behavior, broker: b, path: p, timers: make(map[*time.Timer]struct{})}
 	if spec.Behavior.DisconnectAfter > 0 {
 		f.answered = make([]atomic.Int32, spec.Count)
 	}
@@ -47,7 +47,7 @@ func newFleetSim(spec registry.Fleet, b *broker.Broker, p *delivery.Path) *fleet
 
 // Receive takes a publication for one of the fleet's devices and answers a command as the
 // behaviour says, at once or after its delay.
-func (f *fleetSim) Receive(deviceID, topic string, payload []byte) error {
+func (f *Fleet) Receive(deviceID, topic string, payload []byte) error {
 	commandID, ok := broker.ParseCommandTopic(deviceID, topic)
 	b := f.behavior
 	if !ok || b.Kind == registry.BehaviorSilent {
@@ -80,7 +80,7 @@ func (f *fleetSim) Receive(deviceID, topic string, payload []byte) error {
 
 // answer publishes the reply to one command on the device's response topic, through the
 // broker, and takes the device offline after its last answer.
-func (f *fleetSim) answer(deviceID, commandID string, command []byte) {
+func (f *Fleet) answer(deviceID, commandID string, command []byte) {
 	reply, err := simReply(f.behavior, command)
 	if err != nil {
 		return // nothing a device could answer; the platform times out
@@ -100,8 +100,8 @@ func (f *fleetSim) answer(deviceID, commandID string, command []byte) {
 	}
 }
 
-// stop cancels the delayed replies not yet sent and waits for those being sent.
-func (f *fleetSim) stop() {
+// Stop cancels the delayed replies not yet sent and waits for those being sent.
+func (f *Fleet) Stop() {
 	f.mu.Lock()
 	f.stopped = true
 	for t := range f.timers {
