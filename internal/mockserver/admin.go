@@ -15,9 +15,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
-// adminPrefix is where the admin API lives, on the command API's listener.
+// The admin API lives under httpapi.AdminPrefix, on the platform API's listener.
 //
 // The admin API is never journaled and lets whoever may use it register devices and inject
 // faults. Without Options.AdminToken it needs no authentication, which New allows only when
@@ -44,7 +48,15 @@ import (
 //	DELETE /_mock/groups/{id}    unregister a group; 204, or 404 if it is not registered
 //
 // Errors use the command API's body shape with MOCK.* codes.
-const adminPrefix = "/_mock/"
+//
+// adminAPI serves it.
+type adminAPI struct {
+	token   string
+	server  *Server
+	journal *journal.Journal
+	faults  *faults.Set
+	caPEM   string
+}
 
 // headerJournalDropped is the admin journal answer's count of dropped entries.
 const headerJournalDropped = "X-Mock-Journal-Dropped"
@@ -59,14 +71,14 @@ type adminDevice struct {
 	Simulated *Behavior `json:"simulated,omitempty"`
 }
 
-func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	if !adminAuthorized(h.opts.AdminToken, r) {
+func (h *adminAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !adminAuthorized(h.token, r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="iotda-mock admin API"`)
 		adminError(w, http.StatusUnauthorized, "MOCK.000401",
 			"The admin API needs the mock's admin token: send Authorization: Bearer <token>.")
 		return
 	}
-	route := strings.TrimPrefix(r.URL.Path, adminPrefix)
+	route := strings.TrimPrefix(r.URL.Path, httpapi.AdminPrefix)
 	switch {
 	case route == "devices":
 		adminMethods(w, r, map[string]http.HandlerFunc{
@@ -89,7 +101,7 @@ func (h *httpSide) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		})
 	case route == "faults":
 		adminMethods(w, r, map[string]http.HandlerFunc{
-			http.MethodGet:    func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, h.faults.Pending()) },
+			http.MethodGet:    func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, http.StatusOK, h.faults.Pending()) },
 			http.MethodPost:   h.adminAddFault,
 			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.faults.Clear(); adminNoContent(w) },
 		})
@@ -119,7 +131,7 @@ func adminMethods(w http.ResponseWriter, r *http.Request, byMethod map[string]ht
 }
 
 func adminError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, errorBody(code, msg))
+	httpapi.WriteError(w, status, code, msg)
 }
 
 func adminNoContent(w http.ResponseWriter) {
@@ -127,16 +139,16 @@ func adminNoContent(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *httpSide) adminListDevices(w http.ResponseWriter, _ *http.Request) {
+func (h *adminAPI) adminListDevices(w http.ResponseWriter, _ *http.Request) {
 	devs := h.server.Devices()
 	out := make([]adminDevice, 0, len(devs))
 	for _, d := range devs {
 		out = append(out, adminDevice{ID: d.ID, Online: h.server.Online(d.ID), Simulated: d.Simulated})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
-func (h *httpSide) adminAddDevice(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) adminAddDevice(w http.ResponseWriter, r *http.Request) {
 	var d Device
 	if !decodeAdminBody(w, r, &d) {
 		return
@@ -151,11 +163,11 @@ func (h *httpSide) adminAddDevice(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusCreated, adminDevice{ID: d.ID, Online: h.server.Online(d.ID), Simulated: d.Simulated})
+	httpapi.WriteJSON(w, http.StatusCreated, adminDevice{ID: d.ID, Online: h.server.Online(d.ID), Simulated: d.Simulated})
 }
 
-func (h *httpSide) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
-	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), adminPrefix+"devices/"))
+func (h *adminAPI) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
+	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), httpapi.AdminPrefix+"devices/"))
 	if err != nil || id == "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "The device id in the path is not valid.")
 		return
@@ -174,7 +186,7 @@ func (h *httpSide) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
 
 // adminJournal streams the journal entry by entry, so that answering costs little more
 // memory than the journal itself.
-func (h *httpSide) adminJournal(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) adminJournal(w http.ResponseWriter, r *http.Request) {
 	kind, device := EntryKind(r.URL.Query().Get("kind")), r.URL.Query().Get("device_id")
 	entries, dropped := h.journal.Snapshot()
 	w.Header().Set(headerJournalDropped, strconv.Itoa(dropped))
@@ -202,7 +214,7 @@ func (h *httpSide) adminJournal(w http.ResponseWriter, r *http.Request) {
 
 // adminClearJournal empties the whole journal. It takes no filter: a DELETE with ?kind= or
 // ?device_id= would otherwise clear every entry, not the ones the filter names.
-func (h *httpSide) adminClearJournal(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) adminClearJournal(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400",
 			"DELETE /_mock/journal clears the whole journal and takes no query; remove it (filters apply to GET only).")
@@ -212,7 +224,7 @@ func (h *httpSide) adminClearJournal(w http.ResponseWriter, r *http.Request) {
 	adminNoContent(w)
 }
 
-func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) adminAddFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
 	if !decodeAdminBody(w, r, &f) {
 		return
@@ -222,10 +234,10 @@ func (h *httpSide) adminAddFault(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.faults.Add(f)
-	writeJSON(w, http.StatusCreated, f)
+	httpapi.WriteJSON(w, http.StatusCreated, f)
 }
 
-func (h *httpSide) adminCA(w http.ResponseWriter, _ *http.Request) {
+func (h *adminAPI) adminCA(w http.ResponseWriter, _ *http.Request) {
 	if h.caPEM == "" {
 		adminError(w, http.StatusNotFound, "MOCK.000404", "The mock has no generated CA (it serves plain HTTP or a given certificate).")
 		return

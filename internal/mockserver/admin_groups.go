@@ -6,14 +6,15 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
-// serveAdminGroups serves /_mock/groups and /_mock/groups/{id} (see adminPrefix).
-func (h *httpSide) serveAdminGroups(w http.ResponseWriter, r *http.Request, route string) {
+// serveAdminGroups serves /_mock/groups and /_mock/groups/{id} (see httpapi.AdminPrefix).
+func (h *adminAPI) serveAdminGroups(w http.ResponseWriter, r *http.Request, route string) {
 	if route == "groups" {
 		adminMethods(w, r, map[string]http.HandlerFunc{
-			http.MethodGet:  func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, h.server.Groups()) },
+			http.MethodGet:  func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, http.StatusOK, h.server.Groups()) },
 			http.MethodPost: h.adminAddGroup,
 		})
 		return
@@ -21,7 +22,7 @@ func (h *httpSide) serveAdminGroups(w http.ResponseWriter, r *http.Request, rout
 	adminMethods(w, r, map[string]http.HandlerFunc{http.MethodDelete: h.adminRemoveGroup})
 }
 
-func (h *httpSide) adminAddGroup(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) adminAddGroup(w http.ResponseWriter, r *http.Request) {
 	var g Group
 	if !decodeAdminBody(w, r, &g) {
 		return
@@ -37,11 +38,11 @@ func (h *httpSide) adminAddGroup(w http.ResponseWriter, r *http.Request) {
 	if g.DeviceIDs == nil {
 		g.DeviceIDs = []string{}
 	}
-	writeJSON(w, http.StatusCreated, g)
+	httpapi.WriteJSON(w, http.StatusCreated, g)
 }
 
-func (h *httpSide) adminRemoveGroup(w http.ResponseWriter, r *http.Request) {
-	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), adminPrefix+"groups/"))
+func (h *adminAPI) adminRemoveGroup(w http.ResponseWriter, r *http.Request) {
+	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), httpapi.AdminPrefix+"groups/"))
 	if err != nil || id == "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "The group id in the path is not valid.")
 		return

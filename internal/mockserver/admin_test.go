@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // admin sends an admin API request and returns the answer.
@@ -73,7 +75,7 @@ func TestAdmin_Devices(t *testing.T) {
 	wantError(t, resp, body, http.StatusNotFound, "MOCK.000404")
 
 	for _, e := range s.Journal() {
-		if e.Kind == EntryRequest && strings.HasPrefix(e.Path, adminPrefix) {
+		if e.Kind == EntryRequest && strings.HasPrefix(e.Path, httpapi.AdminPrefix) {
 			t.Errorf("admin request journaled: %+v", e)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
-	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // This file joins the batch task engine (package batchtask) to the two halves of the mock:
@@ -41,7 +41,7 @@ func (s *Server) newBatchBackend() *batchtask.Backend {
 		Concurrency:     s.opts.BatchConcurrency,
 		TimeScale:       s.opts.BatchTimeScale,
 		Now:             s.opts.Now,
-		NewCommandID:    newUUID,
+		NewCommandID:    httpapi.NewUUID,
 		OnEvent:         s.batchEvent,
 	})
 }
@@ -72,15 +72,15 @@ func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batcht
 	case err == nil:
 		return batchtask.Outcome{Output: string(replyBody(cmd.CommandID, reply))}
 	case errors.Is(err, ErrDeviceNotFound):
-		return batchtask.Outcome{ErrorCode: codeDeviceNotFound, ErrorMsg: msgDeviceNotFound + cmd.DeviceID}
+		return batchtask.Outcome{ErrorCode: httpapi.CodeDeviceNotFound, ErrorMsg: httpapi.MsgDeviceNotFound + cmd.DeviceID}
 	case errors.Is(err, ErrDeviceOffline):
-		return batchtask.Outcome{ErrorCode: codeDeviceOffline, ErrorMsg: msgDeviceOffline}
+		return batchtask.Outcome{ErrorCode: httpapi.CodeDeviceOffline, ErrorMsg: httpapi.MsgDeviceOffline}
 	case errors.Is(err, context.DeadlineExceeded):
 		return batchtask.Outcome{ErrorCode: codeTimeout, ErrorMsg: msgTimeout}
 	case errors.Is(err, delivery.ErrClosed), errors.Is(err, context.Canceled):
-		return batchtask.Outcome{ErrorCode: codeShuttingDown, ErrorMsg: msgShuttingDown}
+		return batchtask.Outcome{ErrorCode: httpapi.CodeShuttingDown, ErrorMsg: httpapi.MsgShuttingDown}
 	default:
-		return batchtask.Outcome{ErrorCode: codeInternal, ErrorMsg: msgDeliveryFailed + err.Error()}
+		return batchtask.Outcome{ErrorCode: httpapi.CodeInternal, ErrorMsg: msgDeliveryFailed + err.Error()}
 	}
 }
 
@@ -112,63 +112,71 @@ func batchRoute(escaped string) (project string, rest []string, ok bool) {
 	return project, rest, true
 }
 
-// isBatchPath reports whether a request goes to the batch task API.
-func isBatchPath(escaped string) bool {
+// batchAPI serves /v5/iot/{project_id}/batchtasks[/...]: the HTTP side of the batch task
+// engine, whose own responses layer answers once the request has passed the platform API's
+// checks.
+type batchAPI struct {
+	api *httpapi.API
+	s   *Server
+	// maxBody bounds a batch task request body.
+	maxBody int64
+}
+
+// Route reports whether a request goes to the batch task API.
+func (b *batchAPI) Route(escaped string) bool {
 	_, _, ok := batchRoute(escaped)
 	return ok
 }
 
-// serveBatchAPI answers a batch task request: faults, authentication, project and instance
+// ServeHTTP answers a batch task request: faults, authentication, project and instance
 // checks as for the command API, then the engine's responses layer. The request is journaled
 // with its status and error code; its body is not (a task's targets can fill megabytes), the
 // batch_task entry summarises a created task instead.
-func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID string) {
-	x := &exchange{h: h, w: w, r: r, entry: Entry{Kind: EntryRequest, RequestID: reqID, Method: r.Method,
-		Path: r.URL.Path, Header: journal.MaskHeader(r.Header)}}
-	defer func() { h.journal.Add(x.entry) }()
+func (b *batchAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := b.api.Begin(w, r)
+	defer x.Finish()
 	project, rest, _ := batchRoute(r.URL.EscapedPath())
 	if len(rest) > 1 {
-		x.entry.TaskID = rest[1]
+		x.Entry.TaskID = rest[1]
 	}
 	if allow := batchtask.Allow(rest); !slices.Contains(strings.Split(allow, ", "), r.Method) {
-		w.Header().Set("Allow", allow)
-		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
+		x.NotAllowed(allow)
 		return
 	}
-	if x.takeFault("") {
+	if x.TakeFault("") {
 		return
 	}
-	x.respond(h.batch(x, project, rest))
+	x.Respond(b.respond(x, project, rest))
 }
 
-func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
-	body, bad := h.authenticatedBody(x, max(h.opts.Limits.MaxBodyBytes, maxBatchBodyBytes))
+func (b *batchAPI) respond(x *httpapi.Exchange, project string, rest []string) httpapi.Answer {
+	body, bad := x.Body(b.maxBody)
 	if bad != nil {
 		return *bad
 	}
-	if a := h.checkTenant(x.r, project); a != nil {
+	if a := x.CheckTenant(project); a != nil {
 		return *a
 	}
-	backend := h.server.batch
+	backend := b.s.batch
 	if backend == nil {
-		return errorAnswer(http.StatusServiceUnavailable, codeShuttingDown, "The mock is not running.")
+		return httpapi.ErrorAnswer(http.StatusServiceUnavailable, httpapi.CodeShuttingDown, "The mock is not running.")
 	}
-	resp := backend.Respond(x.r.Method, rest, x.r.URL.Query(), x.r.Header.Get("Content-Type"), body)
+	resp := backend.Respond(x.R.Method, rest, x.R.URL.Query(), x.R.Header.Get("Content-Type"), body)
 	if resp.Allow != "" {
-		x.w.Header().Set("Allow", resp.Allow)
+		x.W.Header().Set("Allow", resp.Allow)
 	}
 	if resp.Status == http.StatusCreated {
 		var created struct {
 			TaskID string `json:"task_id"`
 		}
 		if json.Unmarshal(resp.Body, &created) == nil {
-			x.entry.TaskID = created.TaskID
+			x.Entry.TaskID = created.TaskID
 		}
 	}
 	if resp.Status == http.StatusNoContent {
-		x.w.Header().Del("Content-Type")
+		x.W.Header().Del("Content-Type")
 	}
-	return answer{status: resp.Status, body: resp.Body}
+	return httpapi.Answer{Status: resp.Status, Body: resp.Body}
 }
 
 // BatchTasks returns every batch task the mock holds, oldest first.

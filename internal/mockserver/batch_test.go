@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // These tests drive the batch task API over HTTP against a running mock: the caller checks
@@ -165,17 +167,17 @@ func TestBatch_CallerChecksAndFaults(t *testing.T) {
 	req := batchRequest(t, s, http.MethodPost, "batchtasks", valid)
 	req.Header.Set("X-Auth-Token", "wrong")
 	resp, raw := do(t, nil, req)
-	wantError(t, resp, raw, http.StatusUnauthorized, codeUnauthorized)
+	wantError(t, resp, raw, http.StatusUnauthorized, httpapi.CodeUnauthorized)
 
 	req = batchRequest(t, s, http.MethodGet, "batchtasks?task_type=createCommands", "")
 	resp, raw = do(t, nil, req)
-	wantError(t, resp, raw, http.StatusForbidden, codeInstance)
+	wantError(t, resp, raw, http.StatusForbidden, httpapi.CodeInstance)
 
 	req, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/v5/iot/other/batchtasks?task_type=createCommands", nil)
 	req.Header.Set("X-Auth-Token", batchToken)
 	req.Header.Set("Instance-Id", "inst-1")
 	resp, raw = do(t, nil, req)
-	wantError(t, resp, raw, http.StatusForbidden, codeProject)
+	wantError(t, resp, raw, http.StatusForbidden, httpapi.CodeProject)
 
 	// A fault without a device applies to batch requests too; a device's fault does not.
 	s.InjectFault(Fault{DeviceID: "d1", Status: 500})
@@ -195,12 +197,12 @@ func TestBatch_CallerChecksAndFaults(t *testing.T) {
 	// 405 carries Allow; the unknown sub-route is not a batch route.
 	req = batchRequest(t, s, http.MethodPatch, "batchtasks", "")
 	resp, raw = do(t, nil, req)
-	wantError(t, resp, raw, http.StatusMethodNotAllowed, codeNoAPI)
+	wantError(t, resp, raw, http.StatusMethodNotAllowed, httpapi.CodeNoAPI)
 	if resp.Header.Get("Allow") != "GET, POST" {
 		t.Errorf("Allow = %q", resp.Header.Get("Allow"))
 	}
 	resp, raw = do(t, nil, batchRequest(t, s, http.MethodGet, "batchtasks/abc/pause", ""))
-	wantError(t, resp, raw, http.StatusNotFound, codeNoAPI)
+	wantError(t, resp, raw, http.StatusNotFound, httpapi.CodeNoAPI)
 }
 
 func TestBatch_DeleteAnswers204WithoutABody(t *testing.T) {
@@ -223,7 +225,7 @@ func TestBatch_RetryRecoversADeviceThatComesOnline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if _, err := s.WaitJournal(ctx, func(e Entry) bool {
-		return e.Kind == EntryBatchSubtask && e.TaskStatus == "FailWaitRetry" && e.ErrorCode == codeDeviceOffline
+		return e.Kind == EntryBatchSubtask && e.TaskStatus == "FailWaitRetry" && e.ErrorCode == httpapi.CodeDeviceOffline
 	}); err != nil {
 		t.Fatalf("no retry was scheduled for the offline device: %v", err)
 	}
@@ -274,7 +276,7 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 	if task.Status != "PartialSuccess" || task.Progress.Total != 4 || task.Progress.Fail != 1 {
 		t.Fatalf("group task %s %+v: want g-1, g-2, g-5 and the unregistered g-404", task.Status, task.Progress)
 	}
-	if _, _, code := subtaskOf(t, s, id, "g-404"); code != codeDeviceNotFound {
+	if _, _, code := subtaskOf(t, s, id, "g-404"); code != httpapi.CodeDeviceNotFound {
 		t.Errorf("g-404 error %s", code)
 	}
 

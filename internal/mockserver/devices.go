@@ -35,7 +35,7 @@ func (s *Server) startDevices() error {
 	b, err := broker.Start(broker.Config{
 		Addr:    s.opts.MQTTAddr,
 		TLSAddr: s.opts.MQTTTLSAddr,
-		TLS:     s.tls.mqtt,
+		TLS:     s.tls.MQTT,
 		Limits: broker.Limits{ConnectTimeout: lim.MQTTConnectTimeout, MaxPacketBytes: lim.MQTTMaxPacketBytes,
 			MaxInflight: lim.MQTTMaxInflight, MaxPendingWrites: lim.MQTTMaxPendingWrites},
 		RedeliveryInterval: s.opts.RedeliveryInterval,

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 func newFaultServer(t *testing.T) *Server {
@@ -114,7 +116,7 @@ func TestFault_AppliesOnlyToTheCommandRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := do(t, nil, req)
-	wantError(t, resp, body, http.StatusMethodNotAllowed, codeNoAPI)
+	wantError(t, resp, body, http.StatusMethodNotAllowed, httpapi.CodeNoAPI)
 	if n := len(s.faults.Pending()); n != 1 {
 		t.Errorf("a GET used up the fault: %d pending", n)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
@@ -20,16 +21,16 @@ func adminFleetOf(f Fleet) adminFleet {
 	return adminFleet{Prefix: f.Prefix, Count: f.Count, Behavior: f.Behavior}
 }
 
-func (h *httpSide) adminListFleets(w http.ResponseWriter, _ *http.Request) {
+func (h *adminAPI) adminListFleets(w http.ResponseWriter, _ *http.Request) {
 	fleets := h.server.Fleets()
 	out := make([]adminFleet, 0, len(fleets))
 	for _, f := range fleets {
 		out = append(out, adminFleetOf(f))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
-func (h *httpSide) adminAddFleet(w http.ResponseWriter, r *http.Request) {
+func (h *adminAPI) adminAddFleet(w http.ResponseWriter, r *http.Request) {
 	var f Fleet
 	if !decodeAdminBody(w, r, &f) {
 		return
@@ -40,12 +41,12 @@ func (h *httpSide) adminAddFleet(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 	default:
-		writeJSON(w, http.StatusCreated, adminFleetOf(f))
+		httpapi.WriteJSON(w, http.StatusCreated, adminFleetOf(f))
 	}
 }
 
-func (h *httpSide) adminRemoveFleet(w http.ResponseWriter, r *http.Request) {
-	prefix, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), adminPrefix+"fleets/"))
+func (h *adminAPI) adminRemoveFleet(w http.ResponseWriter, r *http.Request) {
+	prefix, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), httpapi.AdminPrefix+"fleets/"))
 	if err != nil || prefix == "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "The fleet prefix in the path is not valid.")
 		return

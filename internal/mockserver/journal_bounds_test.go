@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // TestJournal_UnauthenticatedRequestsKeepNoBody: the issue's attack, 1 MiB POSTs without
@@ -29,7 +31,7 @@ func TestJournal_UnauthenticatedRequestsKeepNoBody(t *testing.T) {
 			req.Header.Set("X-Sdk-Date", authClock.Format("20060102T150405Z"))
 		}
 		resp, body := do(t, nil, req)
-		wantError(t, resp, body, http.StatusUnauthorized, codeUnauthorized)
+		wantError(t, resp, body, http.StatusUnauthorized, httpapi.CodeUnauthorized)
 	}
 	var requests int
 	for _, e := range s.Journal() {
@@ -87,7 +89,7 @@ func TestAdmin_JournalReportsDropped(t *testing.T) {
 	const requests = 100
 	for i := range requests {
 		resp, body := postCommand(t, s, fmt.Sprintf("ghost-%d", i), `{"paras":{}}`)
-		wantError(t, resp, body, http.StatusNotFound, codeDeviceNotFound)
+		wantError(t, resp, body, http.StatusNotFound, httpapi.CodeDeviceNotFound)
 	}
 	resp, body := admin(t, s, http.MethodGet, "/_mock/journal", "")
 	wantStatus(t, resp, body, http.StatusOK)

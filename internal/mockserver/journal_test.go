@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 )
 
@@ -55,8 +56,8 @@ func TestJournal_UnknownRouteIsJournaled(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := do(t, nil, req)
-	wantError(t, resp, body, http.StatusNotFound, codeNoAPI)
-	if e := lastRequest(t, s); e.Path != "/v3/auth/tokens" || e.Status != http.StatusNotFound || e.ErrorCode != codeNoAPI {
+	wantError(t, resp, body, http.StatusNotFound, httpapi.CodeNoAPI)
+	if e := lastRequest(t, s); e.Path != "/v3/auth/tokens" || e.Status != http.StatusNotFound || e.ErrorCode != httpapi.CodeNoAPI {
 		t.Errorf("entry = %+v", e)
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
@@ -203,13 +204,14 @@ type Server struct {
 	opts     Options
 	journal  *journal.Journal   // package journal (both halves)
 	faults   *faults.Set        // faults.go (HTTP side)
-	http     *httpSide          // http.go (HTTP side)
+	api      *httpapi.API       // package httpapi: what every service's responses share
+	http     *httpapi.Server    // package httpapi: the listener and the routes
 	registry *registry.Registry // package registry: devices, groups, fleets
 	path     *delivery.Path     // package delivery: sessions, publications, replies
 	// batch runs batch tasks (batch.go); set by Start.
 	batch       *batchtask.Backend
-	tls         serverTLS // tls.go: the certificate of HTTPS and MQTTS
-	deviceState           // devices.go: the broker and the simulated devices
+	tls         httpapi.TLS // the certificate of HTTPS and MQTTS
+	deviceState             // devices.go: the broker and the simulated devices
 }
 
 // New builds a mock platform from opts without starting it. It fails when a listener would
@@ -219,7 +221,8 @@ func New(opts Options) (*Server, error) {
 	if err := checkAdminExposure(&opts); err != nil {
 		return nil, err
 	}
-	st, err := newServerTLS(&opts)
+	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: opts.TLSHosts,
+		Config: opts.TLSConfig})
 	if err != nil {
 		return nil, err
 	}
@@ -227,8 +230,16 @@ func New(opts Options) (*Server, error) {
 		registry: registry.New()}
 	s.path = delivery.New(s.registry, s.journal)
 	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
-	s.http = newHTTPSide(&s.opts, s.journal, s.faults, st)
-	s.http.server = s // the admin API manages devices through the Server
+	lim := opts.Limits
+	s.api = httpapi.NewAPI(httpapi.Config{ProjectID: opts.ProjectID, Region: opts.Region, AuthToken: opts.AuthToken,
+		Credentials: opts.Credentials, InstanceID: opts.InstanceID, MaxBodyBytes: lim.MaxBodyBytes,
+		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now}, s.journal, s.faults)
+	admin := &adminAPI{token: opts.AdminToken, server: s, journal: s.journal, faults: s.faults, caPEM: st.CAPEM}
+	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
+		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
+		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, admin,
+		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)},
+		&commandAPI{api: s.api, s: s})
 	return s, nil
 }
 
@@ -245,7 +256,7 @@ func (s *Server) Start() error {
 		}
 	}
 	s.batch = s.newBatchBackend()
-	if err := s.http.start(); err != nil {
+	if err := s.http.Start(); err != nil {
 		s.batch.Close()
 		_ = s.closeDevices()
 		return err
@@ -275,7 +286,7 @@ func (s *Server) Start() error {
 
 // Close stops the HTTP API, the simulated devices and the broker.
 func (s *Server) Close() error {
-	err := s.http.close()
+	err := s.http.Close()
 	if s.batch != nil {
 		s.batch.Close()
 	}
@@ -283,7 +294,7 @@ func (s *Server) Close() error {
 }
 
 // URL is the command API's base URL, e.g. http://127.0.0.1:41234.
-func (s *Server) URL() string { return s.http.url() }
+func (s *Server) URL() string { return s.http.URL() }
 
 // ProjectID is the project the API accepts.
 func (s *Server) ProjectID() string { return s.opts.ProjectID }
@@ -333,3 +344,8 @@ func (o Options) withDefaults() Options {
 	o.Limits = o.Limits.withDefaults()
 	return o
 }
+
+// CACertPEM is the PEM of the CA that signed the mock's HTTPS and MQTTS certificate, for
+// clients to trust. It is empty without Options.TLS and Options.MQTTTLSAddr, or when
+// Options.TLSConfig supplies the certificate.
+func (s *Server) CACertPEM() string { return s.tls.CAPEM }

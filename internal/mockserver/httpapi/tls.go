@@ -1,4 +1,4 @@
-package mockserver
+package httpapi
 
 import (
 	"crypto/ecdsa"
@@ -18,45 +18,58 @@ import (
 // every start, so a day is plenty; the hour of backdating absorbs clock differences.
 const certValidity = 24 * time.Hour
 
-// serverTLS is the mock's TLS material: one certificate for HTTPS and MQTTS.
-type serverTLS struct {
-	http  *tls.Config // nil: plain HTTP
-	mqtt  *tls.Config // nil: no MQTTS listener
-	caPEM string      // the generated CA, when the mock made the certificate
+// TLSOptions say which listeners speak TLS and with which certificate.
+type TLSOptions struct {
+	// HTTPS serves the HTTP API over TLS.
+	HTTPS bool
+	// MQTTS opens the broker's MQTT-over-TLS listener.
+	MQTTS bool
+	// Hosts are extra DNS names (or IP addresses) for a generated server certificate.
+	Hosts []string
+	// Config, when set, supplies the certificate instead of a generated one (HTTPS then
+	// follows it even without HTTPS set).
+	Config *tls.Config
 }
 
-// newServerTLS builds the TLS configurations Options ask for: Options.TLSConfig when set,
+// TLS is the mock's TLS material: one certificate for HTTPS and MQTTS.
+type TLS struct {
+	HTTP  *tls.Config // nil: plain HTTP
+	MQTT  *tls.Config // nil: no MQTTS listener
+	CAPEM string      // the generated CA, when the mock made the certificate
+}
+
+// NewTLS builds the TLS configurations o asks for: o.Config when set,
 // otherwise a server certificate from a freshly generated CA. The HTTPS side speaks HTTP/1.1
 // only, because connection faults need to hijack the connection; the MQTTS side offers no
 // ALPN protocol, as device SDKs ask for none.
-func newServerTLS(opts *Options) (serverTLS, error) {
-	var st serverTLS
-	if !opts.TLS && opts.TLSConfig == nil && opts.MQTTTLSAddr == "" {
+func NewTLS(o TLSOptions) (TLS, error) {
+	var st TLS
+	if !o.HTTPS && o.Config == nil && !o.MQTTS {
 		return st, nil
 	}
-	base := opts.TLSConfig
+	base := o.Config
 	if base == nil {
-		cert, caPEM, err := generateCertificates(opts.TLSHosts, time.Now())
+		cert, caPEM, err := generateCertificates(o.Hosts, time.Now())
 		if err != nil {
 			return st, fmt.Errorf("mockserver: generate TLS certificate: %w", err)
 		}
 		base = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		st.caPEM = caPEM
+		st.CAPEM = caPEM
 	}
-	if opts.TLS || opts.TLSConfig != nil {
-		st.http = base.Clone()
-		st.http.NextProtos = []string{"http/1.1"}
+	if o.HTTPS || o.Config != nil {
+		st.HTTP = base.Clone()
+		st.HTTP.NextProtos = []string{"http/1.1"}
 	}
-	if opts.MQTTTLSAddr != "" {
-		st.mqtt = base.Clone()
-		st.mqtt.NextProtos = nil
+	if o.MQTTS {
+		st.MQTT = base.Clone()
+		st.MQTT.NextProtos = nil
 	}
 	return st, nil
 }
 
 // generateCertificates makes an ECDSA P-256 CA and a server certificate it signs, valid for
 // 127.0.0.1, ::1, localhost and hosts (IP addresses or DNS names). The clock is the real
-// one, not Options.Now: clients check certificates against their own clock.
+// one, not the mock's Now: clients check certificates against their own clock.
 func generateCertificates(hosts []string, now time.Time) (tls.Certificate, string, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -118,8 +131,3 @@ func randomSerial() *big.Int {
 	b[0] &= 0x7f // keep it positive
 	return new(big.Int).SetBytes(b)
 }
-
-// CACertPEM is the PEM of the CA that signed the mock's HTTPS and MQTTS certificate, for
-// clients to trust. It is empty without Options.TLS and Options.MQTTTLSAddr, or when
-// Options.TLSConfig supplies the certificate.
-func (s *Server) CACertPEM() string { return s.tls.caPEM }

@@ -1,4 +1,4 @@
-package mockserver
+package httpapi
 
 import (
 	"crypto/hmac"
@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 // maxClockSkew is how far X-Sdk-Date may be from the mock's clock, as API Gateway allows.
 const maxClockSkew = 15 * time.Minute
 
-// iotdaAuthService is the derived-auth service name IoTDA's V11 signatures are scoped to.
-const iotdaAuthService = "iotdm"
+// AuthService is the derived-auth service name IoTDA's V11 signatures are scoped to.
+const AuthService = "iotdm"
 
 // authError is an authentication failure. Its message says what was wrong without ever
 // quoting a secret or the expected signature.
@@ -31,15 +30,15 @@ func authFailed(msg string) error { return &authError{msg: msg} }
 // checkCredentials checks what the request's headers alone can show: the X-Auth-Token, and
 // for an AK/SK signature the Authorization header's shape, the access key, X-Sdk-Date and the
 // V11 scope. Every credential header the request carries must be valid, and at least one must
-// be present. With neither Options.AuthToken nor Options.Credentials set, every request is
+// be present. With neither Config.AuthToken nor Config.Credentials set, every request is
 // accepted. The X-Security-Token of temporary credentials is not checked.
 //
 // For a signed request it returns verifyBody, which finishes the check against the body once
 // it has been read; nil means nothing depends on the body. The body is read only after this
 // check passes, so that a peer without credentials cannot make the mock read, hold or journal
 // one.
-func checkCredentials(opts *Options, r *http.Request) (verifyBody func(body []byte) error, err error) {
-	if opts.AuthToken == "" && len(opts.Credentials) == 0 {
+func checkCredentials(cfg *Config, r *http.Request) (verifyBody func(body []byte) error, err error) {
+	if cfg.AuthToken == "" && len(cfg.Credentials) == 0 {
 		return nil, nil
 	}
 	token, hasToken := r.Header[http.CanonicalHeaderKey("X-Auth-Token")]
@@ -48,24 +47,24 @@ func checkCredentials(opts *Options, r *http.Request) (verifyBody func(body []by
 		return nil, authFailed("the request has neither an X-Auth-Token nor an Authorization header")
 	}
 	if hasToken {
-		if err := checkToken(opts, token); err != nil {
+		if err := checkToken(cfg, token); err != nil {
 			return nil, err
 		}
 	}
 	if authz == "" {
 		return nil, nil
 	}
-	return checkSignatureHeaders(opts, r, authz)
+	return checkSignatureHeaders(cfg, r, authz)
 }
 
-func checkToken(opts *Options, values []string) error {
-	if opts.AuthToken == "" {
+func checkToken(cfg *Config, values []string) error {
+	if cfg.AuthToken == "" {
 		return authFailed("token authentication is not enabled on this mock; sign the request with an access key")
 	}
 	if len(values) != 1 {
 		return authFailed("the request has more than one X-Auth-Token header")
 	}
-	if subtle.ConstantTimeCompare([]byte(values[0]), []byte(opts.AuthToken)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(values[0]), []byte(cfg.AuthToken)) != 1 {
 		return authFailed("the X-Auth-Token is not valid")
 	}
 	return nil
@@ -73,8 +72,8 @@ func checkToken(opts *Options, values []string) error {
 
 // checkSignatureHeaders checks the parts of an AK/SK signature that do not depend on the body
 // and returns the check of the signature itself.
-func checkSignatureHeaders(opts *Options, r *http.Request, authz string) (func(body []byte) error, error) {
-	if len(opts.Credentials) == 0 {
+func checkSignatureHeaders(cfg *Config, r *http.Request, authz string) (func(body []byte) error, error) {
+	if len(cfg.Credentials) == 0 {
 		return nil, authFailed("AK/SK authentication is not enabled on this mock; use an X-Auth-Token")
 	}
 	auth, err := signer.ParseAuthorization(authz)
@@ -82,11 +81,11 @@ func checkSignatureHeaders(opts *Options, r *http.Request, authz string) (func(b
 		return nil, authFailed("the Authorization header is malformed (want " + signer.AlgorithmSDK +
 			" Access=..., SignedHeaders=..., Signature=... or " + signer.AlgorithmV11 + " Credential=...)")
 	}
-	secret, ok := opts.Credentials[auth.AccessKey]
+	secret, ok := cfg.Credentials[auth.AccessKey]
 	if !ok {
 		return nil, authFailed("the access key is not known")
 	}
-	date, err := checkSdkDate(opts, r)
+	date, err := checkSdkDate(cfg, r)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +93,7 @@ func checkSignatureHeaders(opts *Options, r *http.Request, authz string) (func(b
 		return nil, authFailed("x-sdk-date is not among the signed headers")
 	}
 	if auth.Algorithm == signer.AlgorithmV11 {
-		if err := checkScope(opts, auth, date); err != nil {
+		if err := checkScope(cfg, auth, date); err != nil {
 			return nil, err
 		}
 	}
@@ -154,7 +153,7 @@ func withVerifiedContentHash(auth signer.Authorization, r *http.Request, body []
 }
 
 // checkSdkDate checks that X-Sdk-Date is present, well formed and close to the mock's clock.
-func checkSdkDate(opts *Options, r *http.Request) (time.Time, error) {
+func checkSdkDate(cfg *Config, r *http.Request) (time.Time, error) {
 	v := r.Header.Get(signer.HeaderDate)
 	if v == "" {
 		return time.Time{}, authFailed("the X-Sdk-Date header is missing")
@@ -163,34 +162,24 @@ func checkSdkDate(opts *Options, r *http.Request) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, authFailed("the X-Sdk-Date header is not in the format yyyyMMddTHHmmssZ")
 	}
-	if skew := opts.Now().Sub(date).Abs(); skew > maxClockSkew {
+	if skew := cfg.Now().Sub(date).Abs(); skew > maxClockSkew {
 		return time.Time{}, authFailed("the X-Sdk-Date is more than 15 minutes away from the server time " +
-			opts.Now().UTC().Format(signer.DateLayout))
+			cfg.Now().UTC().Format(signer.DateLayout))
 	}
 	return date, nil
 }
 
 // checkScope checks a V11 credential scope against the mock's region and the request date.
-func checkScope(opts *Options, auth signer.Authorization, date time.Time) error {
-	if auth.Region != opts.Region {
-		return authFailed("the credential scope region " + quote(auth.Region) + " is not this endpoint's region " +
-			quote(opts.Region))
+func checkScope(cfg *Config, auth signer.Authorization, date time.Time) error {
+	if auth.Region != cfg.Region {
+		return authFailed("the credential scope region " + Quote(auth.Region) + " is not this endpoint's region " +
+			Quote(cfg.Region))
 	}
-	if auth.Service != iotdaAuthService {
-		return authFailed("the credential scope service " + quote(auth.Service) + " is not " + quote(iotdaAuthService))
+	if auth.Service != AuthService {
+		return authFailed("the credential scope service " + Quote(auth.Service) + " is not " + Quote(AuthService))
 	}
 	if day := date.UTC().Format("20060102"); auth.Date != day {
-		return authFailed("the credential scope date " + quote(auth.Date) + " is not the X-Sdk-Date day " + quote(day))
+		return authFailed("the credential scope date " + Quote(auth.Date) + " is not the X-Sdk-Date day " + Quote(day))
 	}
 	return nil
-}
-
-// quote quotes a client-supplied value for an error message, cut short so that the
-// message stays small.
-func quote(s string) string {
-	const maxLen = 64
-	if len(s) > maxLen {
-		s = s[:maxLen] + "..."
-	}
-	return strconv.Quote(s)
 }
