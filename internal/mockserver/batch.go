@@ -3,14 +3,13 @@ package mockserver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
-	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
@@ -65,23 +64,13 @@ type batchDevices struct{ s *Server }
 // Deliver delivers one subtask's command and renders the outcome as the synchronous API
 // would: the 200 body as the output, or the error code and message of its error answer.
 func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batchtask.Outcome {
-	c := Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ServiceID: cmd.ServiceID,
-		CommandName: cmd.CommandName, Paras: cmd.Paras}
-	reply, err := d.s.deliver(ctx, c)
-	switch {
-	case err == nil:
-		return batchtask.Outcome{Output: string(replyBody(cmd.CommandID, reply))}
-	case errors.Is(err, ErrDeviceNotFound):
-		return batchtask.Outcome{ErrorCode: httpapi.CodeDeviceNotFound, ErrorMsg: httpapi.MsgDeviceNotFound + cmd.DeviceID}
-	case errors.Is(err, ErrDeviceOffline):
-		return batchtask.Outcome{ErrorCode: httpapi.CodeDeviceOffline, ErrorMsg: httpapi.MsgDeviceOffline}
-	case errors.Is(err, context.DeadlineExceeded):
-		return batchtask.Outcome{ErrorCode: codeTimeout, ErrorMsg: msgTimeout}
-	case errors.Is(err, delivery.ErrClosed), errors.Is(err, context.Canceled):
-		return batchtask.Outcome{ErrorCode: httpapi.CodeShuttingDown, ErrorMsg: httpapi.MsgShuttingDown}
-	default:
-		return batchtask.Outcome{ErrorCode: httpapi.CodeInternal, ErrorMsg: msgDeliveryFailed + err.Error()}
+	reply, err := d.s.commands.Deliver(ctx, commands.Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID,
+		ServiceID: cmd.ServiceID, CommandName: cmd.CommandName, Paras: cmd.Paras})
+	if err != nil {
+		code, msg := commands.Failure(cmd.DeviceID, err)
+		return batchtask.Outcome{ErrorCode: code, ErrorMsg: msg}
 	}
+	return batchtask.Outcome{Output: string(commands.ReplyBody(cmd.CommandID, reply))}
 }
 
 // GroupMembers resolves a device group.

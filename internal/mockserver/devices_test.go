@@ -221,28 +221,6 @@ func TestDeliver_ParasBytePreserved(t *testing.T) {
 	}
 }
 
-func TestCommandPayload(t *testing.T) {
-	tests := []struct {
-		cmd     Command
-		want    string
-		wantErr bool
-	}{
-		{Command{CommandID: "1", Paras: []byte(`{"a":1}`)}, `{"paras":{"a":1}}`, false},
-		{Command{CommandID: "1", CommandName: "X"}, `{"command_name":"X","paras":{}}`, false},
-		{Command{CommandID: "1", ServiceID: `s"q`, Paras: []byte(`{}`)}, `{"service_id":"s\"q","paras":{}}`, false},
-		{Command{CommandID: "1", Paras: []byte(`{"a":`)}, "", true},
-		{Command{CommandID: "", Paras: []byte(`{}`)}, "", true},
-		{Command{CommandID: "a/b", Paras: []byte(`{}`)}, "", true},
-		{Command{CommandID: "a+", Paras: []byte(`{}`)}, "", true},
-	}
-	for _, tt := range tests {
-		got, err := commandPayload(tt.cmd)
-		if (err != nil) != tt.wantErr || string(got) != tt.want {
-			t.Errorf("commandPayload(%+v) = %s, %v", tt.cmd, got, err)
-		}
-	}
-}
-
 func TestDeliver_DuplicatePendingCommandID(t *testing.T) {
 	s := mqServer(t, Device{ID: "quiet"})
 	dev := mqDevice(t, s, "quiet", "secret-quiet")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
@@ -154,31 +155,6 @@ func TestCommand_ReplyReturnedAsSent(t *testing.T) {
 	}
 }
 
-// TestReplyBody_EmptyNullAndNonJSON follows CONTRACTS.md C1: JSON verbatim (null
-// included), nothing for an empty payload, a JSON string for anything else.
-func TestReplyBody_EmptyNullAndNonJSON(t *testing.T) {
-	deepArray := strings.Repeat("[", 20000) + strings.Repeat("]", 20000) // Beyond encoding/json's depth.
-	for reply, want := range map[string]string{
-		`not json`:           `{"command_id":"c","response":"not json"}`,
-		` [1, 2] `:           `{"command_id":"c","response":[1, 2]}`,
-		`42`:                 `{"command_id":"c","response":42}`,
-		`{"a":1.000}` + "\n": `{"command_id":"c","response":{"a":1.000}}`,
-		`null`:               `{"command_id":"c","response":null}`,
-		`""`:                 `{"command_id":"c","response":""}`,
-		``:                   `{"command_id":"c"}`,
-		" \t\r\n ":           `{"command_id":"c"}`,
-		"<b> & \"x\"\n":      `{"command_id":"c","response":"<b> & \"x\"\n"}`,
-		"bad \xff\xfe utf8":  "{\"command_id\":\"c\",\"response\":\"bad \uFFFD utf8\"}",
-		`{"a":`:              `{"command_id":"c","response":"{\"a\":"}`,
-		deepArray:            `{"command_id":"c","response":` + deepArray + `}`,
-		deepArray + "]":      `{"command_id":"c","response":"` + deepArray + `]"}`,
-	} {
-		if got := string(replyBody("c", json.RawMessage(reply))); got != want {
-			t.Errorf("replyBody(%q) = %s, want %s", reply, got, want)
-		}
-	}
-}
-
 func TestCommand_Timeout(t *testing.T) {
 	s := NewForTest(t, Options{
 		PlatformTimeout: 100 * time.Millisecond,
@@ -196,10 +172,10 @@ func TestCommand_Timeout(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if !uuidV4Pattern.MatchString(got.CommandID) || got.ErrorCode != codeTimeout || got.ErrorMsg != msgTimeout {
+	if !uuidV4Pattern.MatchString(got.CommandID) || got.ErrorCode != commands.CodeTimeout || got.ErrorMsg != commands.MsgTimeout {
 		t.Errorf("timeout body = %s", body)
 	}
-	if e := lastRequest(t, s); e.Status != http.StatusOK || e.ErrorCode != codeTimeout || e.CommandID != got.CommandID {
+	if e := lastRequest(t, s); e.Status != http.StatusOK || e.ErrorCode != commands.CodeTimeout || e.CommandID != got.CommandID {
 		t.Errorf("journal entry = %+v", e)
 	}
 }

@@ -5,19 +5,20 @@ import (
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // TestPlatformDocumentedValues pins every value the mock takes from IoTDA's documentation to
 // the documented value itself. The behaviour tests compare answers with the same constants
-// the code uses (codeTimeout, httpapi.MsgDeviceOffline, ...), so they would pass with a wrong
+// the code uses (commands.CodeTimeout, httpapi.MsgDeviceOffline, ...), so they would pass with a wrong
 // constant; this test would not.
 func TestPlatformDocumentedValues(t *testing.T) {
 	for _, c := range []struct {
 		name, got, want, source string
 	}{
-		{"timeout code", codeTimeout, "IOTDA.014111", "ErrorCode.html, facts §1"},
-		{"timeout message", msgTimeout, "Command request timed out. Check whether the device returns a response " +
+		{"timeout code", commands.CodeTimeout, "IOTDA.014111", "ErrorCode.html, facts §1"},
+		{"timeout message", commands.MsgTimeout, "Command request timed out. Check whether the device returns a response " +
 			"within the specified time after receiving the request.", "ErrorCode.html, facts §1"},
 		{"offline code", httpapi.CodeDeviceOffline, "IOTDA.014016", "facts §1"},
 		{"offline message", httpapi.MsgDeviceOffline, "Operation not allowed. The device is not online.", "facts §1"},

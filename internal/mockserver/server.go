@@ -28,13 +28,13 @@ package mockserver
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
@@ -44,7 +44,7 @@ import (
 )
 
 // DefaultPlatformTimeout is how long the platform waits for a device's reply.
-const DefaultPlatformTimeout = 20 * time.Second
+const DefaultPlatformTimeout = commands.DefaultPlatformTimeout
 
 // Options configures a mock platform. The zero value of every field has a usable default.
 type Options struct {
@@ -173,14 +173,8 @@ type DeviceEvent = simdevice.Event
 // simdevice.Run.
 func RunDevice(ctx context.Context, o DeviceOptions) error { return simdevice.Run(ctx, o) }
 
-// Command is a command on its way to a device, as the HTTP side hands it to the device side.
-type Command struct {
-	DeviceID    string
-	CommandID   string
-	ServiceID   string
-	CommandName string
-	Paras       json.RawMessage
-}
+// Command is a command on its way to a device; see package commands.
+type Command = commands.Command
 
 // EntryKind says what a journal entry records.
 type EntryKind = journal.EntryKind
@@ -208,6 +202,7 @@ type Server struct {
 	http     *httpapi.Server    // package httpapi: the listener and the routes
 	registry *registry.Registry // package registry: devices, groups, fleets
 	path     *delivery.Path     // package delivery: sessions, publications, replies
+	commands *commands.Backend  // package commands: the synchronous command API
 	// batch runs batch tasks (batch.go); set by Start.
 	batch       *batchtask.Backend
 	tls         httpapi.TLS // the certificate of HTTPS and MQTTS
@@ -229,6 +224,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
 		registry: registry.New()}
 	s.path = delivery.New(s.registry, s.journal)
+	s.commands = commands.New(commands.Config{Path: s.path, PlatformTimeout: opts.PlatformTimeout})
 	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
 	lim := opts.Limits
 	s.api = httpapi.NewAPI(httpapi.Config{ProjectID: opts.ProjectID, Region: opts.Region, AuthToken: opts.AuthToken,
@@ -239,7 +235,7 @@ func New(opts Options) (*Server, error) {
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
 		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, admin,
 		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)},
-		&commandAPI{api: s.api, s: s})
+		commands.NewResponses(s.api, s.commands, opts.Logger))
 	return s, nil
 }
 
