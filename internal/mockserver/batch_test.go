@@ -248,9 +248,9 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 		Fleets: []Fleet{{Prefix: "g-", Count: 5, Behavior: Behavior{Kind: BehaviorEcho}}},
 		Groups: []Group{{ID: "aaaa-0001", Name: "first", DeviceIDs: []string{"g-1", "g-2"}}}})
 
-	resp, raw := admin(t, s, http.MethodPost, "/_mock/groups", `{"id":"bbbb-0002","device_ids":["g-2","g-5","g-404"]}`)
+	resp, raw := adminCall(t, s, http.MethodPost, "/_mock/groups", `{"id":"bbbb-0002","device_ids":["g-2","g-5","g-404"]}`)
 	wantStatus(t, resp, raw, http.StatusCreated)
-	resp, raw = admin(t, s, http.MethodGet, "/_mock/groups", "")
+	resp, raw = adminCall(t, s, http.MethodGet, "/_mock/groups", "")
 	wantStatus(t, resp, raw, http.StatusOK)
 	want := `[{"id":"aaaa-0001","name":"first","device_ids":["g-1","g-2"]},{"id":"bbbb-0002","device_ids":["g-2","g-5","g-404"]}]`
 	if string(raw) != want {
@@ -266,7 +266,7 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 		{`{"id":"cccc","device_ids":["a","a"]}`, http.StatusBadRequest, "MOCK.000400"},
 		{`{"id":"cccc","devices":["a"]}`, http.StatusBadRequest, "MOCK.000400"},
 	} {
-		resp, raw := admin(t, s, http.MethodPost, "/_mock/groups", c.body)
+		resp, raw := adminCall(t, s, http.MethodPost, "/_mock/groups", c.body)
 		wantError(t, resp, raw, c.status, c.code)
 	}
 
@@ -280,9 +280,9 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 		t.Errorf("g-404 error %s", code)
 	}
 
-	resp, raw = admin(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
+	resp, raw = adminCall(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
 	wantStatus(t, resp, raw, http.StatusNoContent)
-	resp, raw = admin(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
+	resp, raw = adminCall(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
 	wantError(t, resp, raw, http.StatusNotFound, "MOCK.000404")
 	id = createTask(t, s, `{"task_name":"g","task_type":"createCommands","targets_filter":{"group_ids":["bbbb-0002"]},"document":{"paras":{}}}`)
 	if task, _ := s.batch.Get(id); task.Status != "Fail" || !strings.Contains(task.StatusDesc, "bbbb-0002") {

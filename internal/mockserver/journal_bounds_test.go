@@ -91,7 +91,7 @@ func TestAdmin_JournalReportsDropped(t *testing.T) {
 		resp, body := postCommand(t, s, fmt.Sprintf("ghost-%d", i), `{"paras":{}}`)
 		wantError(t, resp, body, http.StatusNotFound, httpapi.CodeDeviceNotFound)
 	}
-	resp, body := admin(t, s, http.MethodGet, "/_mock/journal", "")
+	resp, body := adminCall(t, s, http.MethodGet, "/_mock/journal", "")
 	wantStatus(t, resp, body, http.StatusOK)
 	var entries []Entry
 	if err := json.Unmarshal(body, &entries); err != nil {
@@ -106,9 +106,9 @@ func TestAdmin_JournalReportsDropped(t *testing.T) {
 		t.Errorf("newest entry is for %s", last.DeviceID)
 	}
 
-	resp, body = admin(t, s, http.MethodDelete, "/_mock/journal", "")
+	resp, body = adminCall(t, s, http.MethodDelete, "/_mock/journal", "")
 	wantStatus(t, resp, body, http.StatusNoContent)
-	resp, body = admin(t, s, http.MethodGet, "/_mock/journal", "")
+	resp, body = adminCall(t, s, http.MethodGet, "/_mock/journal", "")
 	if string(body) != "[]" || resp.Header.Get("X-Mock-Journal-Dropped") != "0" {
 		t.Errorf("after DELETE: %s, dropped %q", body, resp.Header.Get("X-Mock-Journal-Dropped"))
 	}

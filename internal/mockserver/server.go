@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/admin"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
@@ -213,7 +214,7 @@ type Server struct {
 // bind beyond loopback without Options.AdminToken (see admin.go).
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
-	if err := checkAdminExposure(&opts); err != nil {
+	if err := admin.CheckExposure(opts.AdminToken, listeners(&opts)...); err != nil {
 		return nil, err
 	}
 	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: opts.TLSHosts,
@@ -230,10 +231,10 @@ func New(opts Options) (*Server, error) {
 	s.api = httpapi.NewAPI(httpapi.Config{ProjectID: opts.ProjectID, Region: opts.Region, AuthToken: opts.AuthToken,
 		Credentials: opts.Credentials, InstanceID: opts.InstanceID, MaxBodyBytes: lim.MaxBodyBytes,
 		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now}, s.journal, s.faults)
-	admin := &adminAPI{token: opts.AdminToken, server: s, journal: s.journal, faults: s.faults, caPEM: st.CAPEM}
+	adminAPI := admin.New(admin.Config{Token: opts.AdminToken, Platform: s, Journal: s.journal, Faults: s.faults, CAPEM: st.CAPEM})
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
-		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, admin,
+		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, adminAPI,
 		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)},
 		commands.NewResponses(s.api, s.commands, opts.Logger))
 	return s, nil
@@ -259,8 +260,8 @@ func (s *Server) Start() error {
 	}
 	if s.opts.AdminToken != "" {
 		reason := "an admin token is set"
-		if name, addr := exposedListener(&s.opts); name != "" {
-			reason = name + " listens on " + addr + ", beyond loopback"
+		if l, exposed := admin.Exposed(listeners(&s.opts)...); exposed {
+			reason = l.Name + " listens on " + l.Addr + ", beyond loopback"
 		}
 		s.opts.Logger.Info("the admin API (/_mock/) requires the admin token as Authorization: Bearer <token>",
 			"reason", reason)
@@ -345,3 +346,12 @@ func (o Options) withDefaults() Options {
 // clients to trust. It is empty without Options.TLS and Options.MQTTTLSAddr, or when
 // Options.TLSConfig supplies the certificate.
 func (s *Server) CACertPEM() string { return s.tls.CAPEM }
+
+// listeners names the mock's listen addresses for the admin API's exposure checks.
+func listeners(opts *Options) []admin.Listener {
+	return []admin.Listener{
+		{Name: "the HTTP API", Addr: opts.HTTPAddr},
+		{Name: "the MQTT broker", Addr: opts.MQTTAddr},
+		{Name: "the MQTTS listener", Addr: opts.MQTTTLSAddr},
+	}
+}

@@ -1,32 +1,34 @@
-package mockserver
+// Package admin is the IoTDA mock's admin API under /_mock/ (moto's /moto-api/): register
+// and remove devices, fleets and groups, read and clear the journal, inject and clear
+// faults, and fetch the generated CA, for the standalone binary and for tests in other
+// languages. It manages the mock through Platform, which the mockserver package's Server
+// implements, and is never journaled.
+package admin
 
 import (
 	"bufio"
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
 // The admin API lives under httpapi.AdminPrefix, on the platform API's listener.
 //
 // The admin API is never journaled and lets whoever may use it register devices and inject
-// faults. Without Options.AdminToken it needs no authentication, which New allows only when
-// every listener binds a loopback address; with it, every admin request must carry
-// "Authorization: Bearer <token>" (401 MOCK.000401 otherwise).
+// faults. Without a token (mockserver.Options.AdminToken) it needs no authentication, which
+// the mock allows only when every listener binds a loopback address (see CheckExposure);
+// with it, every admin request must carry "Authorization: Bearer <token>" (401 MOCK.000401
+// otherwise).
 //
 //	GET    /_mock/devices        the registry: [{"id","online","simulated"}] (secrets omitted)
 //	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201
@@ -48,14 +50,45 @@ import (
 //	DELETE /_mock/groups/{id}    unregister a group; 204, or 404 if it is not registered
 //
 // Errors use the command API's body shape with MOCK.* codes.
-//
-// adminAPI serves it.
-type adminAPI struct {
-	token   string
-	server  *Server
-	journal *journal.Journal
-	faults  *faults.Set
-	caPEM   string
+
+// Platform is what the admin API manages: the mock's registry, through the same methods
+// tests call on mockserver.Server.
+type Platform interface {
+	Devices() []registry.Device
+	Online(id string) bool
+	AddDevice(d registry.Device) error
+	RemoveDevice(id string)
+	Fleets() []registry.Fleet
+	AddFleet(f registry.Fleet) error
+	RemoveFleet(prefix string) error
+	Groups() []registry.Group
+	AddGroup(g registry.Group) error
+	RemoveGroup(id string) bool
+}
+
+// Config configures the admin API. Platform, Journal and Faults are required.
+type Config struct {
+	// Token, when set, is required as "Authorization: Bearer <token>".
+	Token    string
+	Platform Platform
+	Journal  *journal.Journal
+	Faults   *faults.Set
+	// CAPEM is the generated CA that /_mock/ca.pem serves ("" answers 404).
+	CAPEM string
+}
+
+// Handler serves the admin API.
+type Handler struct {
+	token    string
+	platform Platform
+	journal  *journal.Journal
+	faults   *faults.Set
+	caPEM    string
+}
+
+// New returns the admin API's handler, to serve under httpapi.AdminPrefix.
+func New(cfg Config) *Handler {
+	return &Handler{token: cfg.Token, platform: cfg.Platform, journal: cfg.Journal, faults: cfg.Faults, caPEM: cfg.CAPEM}
 }
 
 // headerJournalDropped is the admin journal answer's count of dropped entries.
@@ -66,12 +99,12 @@ const maxAdminBodyBytes = 1 << 20
 
 // adminDevice is a registry entry as the admin API shows it: without the secret.
 type adminDevice struct {
-	ID        string    `json:"id"`
-	Online    bool      `json:"online"`
-	Simulated *Behavior `json:"simulated,omitempty"`
+	ID        string             `json:"id"`
+	Online    bool               `json:"online"`
+	Simulated *registry.Behavior `json:"simulated,omitempty"`
 }
 
-func (h *adminAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !adminAuthorized(h.token, r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="iotda-mock admin API"`)
 		adminError(w, http.StatusUnauthorized, "MOCK.000401",
@@ -139,55 +172,55 @@ func adminNoContent(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *adminAPI) adminListDevices(w http.ResponseWriter, _ *http.Request) {
-	devs := h.server.Devices()
+func (h *Handler) adminListDevices(w http.ResponseWriter, _ *http.Request) {
+	devs := h.platform.Devices()
 	out := make([]adminDevice, 0, len(devs))
 	for _, d := range devs {
-		out = append(out, adminDevice{ID: d.ID, Online: h.server.Online(d.ID), Simulated: d.Simulated})
+		out = append(out, adminDevice{ID: d.ID, Online: h.platform.Online(d.ID), Simulated: d.Simulated})
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
-func (h *adminAPI) adminAddDevice(w http.ResponseWriter, r *http.Request) {
-	var d Device
+func (h *Handler) adminAddDevice(w http.ResponseWriter, r *http.Request) {
+	var d registry.Device
 	if !decodeAdminBody(w, r, &d) {
 		return
 	}
-	for _, existing := range h.server.Devices() {
+	for _, existing := range h.platform.Devices() {
 		if existing.ID == d.ID {
 			adminError(w, http.StatusConflict, "MOCK.000409", "Device "+d.ID+" is already registered.")
 			return
 		}
 	}
-	if err := h.server.AddDevice(d); err != nil {
+	if err := h.platform.AddDevice(d); err != nil {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 		return
 	}
-	httpapi.WriteJSON(w, http.StatusCreated, adminDevice{ID: d.ID, Online: h.server.Online(d.ID), Simulated: d.Simulated})
+	httpapi.WriteJSON(w, http.StatusCreated, adminDevice{ID: d.ID, Online: h.platform.Online(d.ID), Simulated: d.Simulated})
 }
 
-func (h *adminAPI) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
 	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), httpapi.AdminPrefix+"devices/"))
 	if err != nil || id == "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "The device id in the path is not valid.")
 		return
 	}
 	found := false
-	for _, d := range h.server.Devices() {
+	for _, d := range h.platform.Devices() {
 		found = found || d.ID == id
 	}
 	if !found {
 		adminError(w, http.StatusNotFound, "MOCK.000404", "Device "+id+" is not registered.")
 		return
 	}
-	h.server.RemoveDevice(id)
+	h.platform.RemoveDevice(id)
 	adminNoContent(w)
 }
 
 // adminJournal streams the journal entry by entry, so that answering costs little more
 // memory than the journal itself.
-func (h *adminAPI) adminJournal(w http.ResponseWriter, r *http.Request) {
-	kind, device := EntryKind(r.URL.Query().Get("kind")), r.URL.Query().Get("device_id")
+func (h *Handler) adminJournal(w http.ResponseWriter, r *http.Request) {
+	kind, device := journal.EntryKind(r.URL.Query().Get("kind")), r.URL.Query().Get("device_id")
 	entries, dropped := h.journal.Snapshot()
 	w.Header().Set(headerJournalDropped, strconv.Itoa(dropped))
 	w.WriteHeader(http.StatusOK)
@@ -214,7 +247,7 @@ func (h *adminAPI) adminJournal(w http.ResponseWriter, r *http.Request) {
 
 // adminClearJournal empties the whole journal. It takes no filter: a DELETE with ?kind= or
 // ?device_id= would otherwise clear every entry, not the ones the filter names.
-func (h *adminAPI) adminClearJournal(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) adminClearJournal(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400",
 			"DELETE /_mock/journal clears the whole journal and takes no query; remove it (filters apply to GET only).")
@@ -224,8 +257,8 @@ func (h *adminAPI) adminClearJournal(w http.ResponseWriter, r *http.Request) {
 	adminNoContent(w)
 }
 
-func (h *adminAPI) adminAddFault(w http.ResponseWriter, r *http.Request) {
-	var f Fault
+func (h *Handler) adminAddFault(w http.ResponseWriter, r *http.Request) {
+	var f faults.Fault
 	if !decodeAdminBody(w, r, &f) {
 		return
 	}
@@ -237,7 +270,7 @@ func (h *adminAPI) adminAddFault(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusCreated, f)
 }
 
-func (h *adminAPI) adminCA(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) adminCA(w http.ResponseWriter, _ *http.Request) {
 	if h.caPEM == "" {
 		adminError(w, http.StatusNotFound, "MOCK.000404", "The mock has no generated CA (it serves plain HTTP or a given certificate).")
 		return
@@ -272,61 +305,4 @@ func adminAuthorized(token string, r *http.Request) bool {
 	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	return ok && strings.EqualFold(scheme, "Bearer") &&
 		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
-}
-
-// exposedListener names the first listener that binds an address other than loopback, or
-// returns "" when every listener is loopback only.
-func exposedListener(opts *Options) (name, addr string) {
-	for _, l := range []struct{ name, addr string }{
-		{"the HTTP API", opts.HTTPAddr},
-		{"the MQTT broker", opts.MQTTAddr},
-		{"the MQTTS listener", opts.MQTTTLSAddr},
-	} {
-		if l.addr != "" && !isLoopbackAddr(l.addr) {
-			return l.name, l.addr
-		}
-	}
-	return "", ""
-}
-
-// checkAdminExposure refuses a mock whose admin API others could reach without a token:
-// one with a listener beyond loopback and no Options.AdminToken.
-func checkAdminExposure(opts *Options) error {
-	if opts.AdminToken != "" {
-		return nil
-	}
-	if name, addr := exposedListener(opts); name != "" {
-		return fmt.Errorf("mockserver: %s listens on %s, which is not a loopback address, so the admin API "+
-			"(/_mock/) needs an admin token: set one (Options.AdminToken; for iotda-mock, \"admin_token\" in the "+
-			"configuration file or the IOTDA_MOCK_ADMIN_TOKEN environment variable), or listen on 127.0.0.1", name, addr)
-	}
-	return nil
-}
-
-// isLoopbackAddr reports whether a listen address (host:port) binds loopback interfaces
-// only. An empty host or an unspecified address (0.0.0.0, ::) binds every interface; a host
-// name counts as loopback only when it is "localhost" or resolves to loopback addresses only.
-func isLoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return ip.Unmap().IsLoopback()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(ips) == 0 {
-		return false
-	}
-	for _, ip := range ips {
-		if !ip.Unmap().IsLoopback() {
-			return false
-		}
-	}
-	return true
 }

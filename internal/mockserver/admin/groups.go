@@ -1,4 +1,4 @@
-package mockserver
+package admin
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 )
 
 // serveAdminGroups serves /_mock/groups and /_mock/groups/{id} (see httpapi.AdminPrefix).
-func (h *adminAPI) serveAdminGroups(w http.ResponseWriter, r *http.Request, route string) {
+func (h *Handler) serveAdminGroups(w http.ResponseWriter, r *http.Request, route string) {
 	if route == "groups" {
 		adminMethods(w, r, map[string]http.HandlerFunc{
-			http.MethodGet:  func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, http.StatusOK, h.server.Groups()) },
+			http.MethodGet:  func(w http.ResponseWriter, _ *http.Request) { httpapi.WriteJSON(w, http.StatusOK, h.platform.Groups()) },
 			http.MethodPost: h.adminAddGroup,
 		})
 		return
@@ -22,12 +22,12 @@ func (h *adminAPI) serveAdminGroups(w http.ResponseWriter, r *http.Request, rout
 	adminMethods(w, r, map[string]http.HandlerFunc{http.MethodDelete: h.adminRemoveGroup})
 }
 
-func (h *adminAPI) adminAddGroup(w http.ResponseWriter, r *http.Request) {
-	var g Group
+func (h *Handler) adminAddGroup(w http.ResponseWriter, r *http.Request) {
+	var g registry.Group
 	if !decodeAdminBody(w, r, &g) {
 		return
 	}
-	switch err := h.server.AddGroup(g); {
+	switch err := h.platform.AddGroup(g); {
 	case errors.Is(err, registry.ErrExists):
 		adminError(w, http.StatusConflict, "MOCK.000409", "Group "+g.ID+" is already registered.")
 		return
@@ -41,13 +41,13 @@ func (h *adminAPI) adminAddGroup(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusCreated, g)
 }
 
-func (h *adminAPI) adminRemoveGroup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) adminRemoveGroup(w http.ResponseWriter, r *http.Request) {
 	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), httpapi.AdminPrefix+"groups/"))
 	if err != nil || id == "" {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "The group id in the path is not valid.")
 		return
 	}
-	if !h.server.RemoveGroup(id) {
+	if !h.platform.RemoveGroup(id) {
 		adminError(w, http.StatusNotFound, "MOCK.000404", "Group "+id+" is not registered.")
 		return
 	}
