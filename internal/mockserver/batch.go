@@ -13,10 +13,11 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
-// This file joins the batch task engine (package batchtask) to the two halves of the mock:
-// the HTTP side authenticates and journals batch task requests and hands them to the
-// engine's responses layer; the engine's executor delivers each subtask through the device
-// side's deliver, the same path as the synchronous command API (CONTRACTS.md C3).
+// This file joins the batch task engine (package batchtask) to the rest of the mock: the
+// platform API's prelude (package httpapi) authenticates and journals batch task requests
+// and hands them to the engine's responses layer; the engine's executor delivers each
+// subtask through the commands backend, over the same delivery path as the synchronous
+// command API (CONTRACTS.md C3), and resolves device groups in the registry.
 
 // Journal entry kinds of batch tasks. Their TaskID names the task; TaskStatus is a task's
 // status (batch_task, batch_task_done, batch_task_deleted) or a subtask's (batch_subtask:
@@ -32,7 +33,8 @@ const (
 // characters need about 4 MB.
 const maxBatchBodyBytes = 8 << 20
 
-// newBatchBackend builds the engine over this server's device side, groups and journal.
+// newBatchBackend builds the engine over this server's commands backend, registry and
+// journal.
 func (s *Server) newBatchBackend() *batchtask.Backend {
 	return batchtask.New(batchtask.Config{
 		Devices:         batchDevices{s},
@@ -58,11 +60,12 @@ func (s *Server) batchEvent(ev batchtask.Event) {
 	}
 }
 
-// batchDevices is the engine's view of the device side.
+// batchDevices is the engine's seam to the devices (batchtask.Devices).
 type batchDevices struct{ s *Server }
 
-// Deliver delivers one subtask's command and renders the outcome as the synchronous API
-// would: the 200 body as the output, or the error code and message of its error answer.
+// Deliver delivers one subtask's command through the commands backend and renders the
+// outcome as the synchronous API would: the 200 body as the output, or the error code and
+// message of its error answer.
 func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batchtask.Outcome {
 	reply, err := d.s.commands.Deliver(ctx, commands.Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID,
 		ServiceID: cmd.ServiceID, CommandName: cmd.CommandName, Paras: cmd.Paras})

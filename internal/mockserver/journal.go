@@ -1,6 +1,8 @@
 package mockserver
 
-import "context"
+import (
+	"context"
+)
 
 // WaitJournal returns the first journal entry, already there or yet to come, for which
 // match is true. It waits until ctx ends, then returns ctx.Err(). Tests use it to wait for
@@ -15,3 +17,23 @@ func (s *Server) JournalDropped() int {
 	_, dropped := s.journal.Snapshot()
 	return dropped
 }
+
+// Journal returns a copy of every entry so far, oldest first.
+func (s *Server) Journal() []Entry { return s.journal.Entries() }
+
+// Deliveries returns the EntryDelivery entries for deviceID ("" for every device).
+func (s *Server) Deliveries(deviceID string) []Entry {
+	var out []Entry
+	for _, e := range s.journal.Entries() {
+		if e.Kind == EntryDelivery && (deviceID == "" || e.DeviceID == deviceID) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// InjectFault makes the platform API misbehave as f says for the next matching requests.
+func (s *Server) InjectFault(f Fault) { s.faults.Add(f) }
+
+// ClearFaults removes every pending fault.
+func (s *Server) ClearFaults() { s.faults.Clear() }

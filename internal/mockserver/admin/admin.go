@@ -139,7 +139,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.MethodDelete: func(w http.ResponseWriter, _ *http.Request) { h.faults.Clear(); adminNoContent(w) },
 		})
 	case route == "groups" || strings.HasPrefix(route, "groups/"):
-		h.serveAdminGroups(w, r, route) // admin_groups.go
+		h.serveAdminGroups(w, r, route) // groups.go
 	case route == "ca.pem":
 		adminMethods(w, r, map[string]http.HandlerFunc{http.MethodGet: h.adminCA})
 	default:

@@ -17,7 +17,7 @@ type deviceHook struct {
 // ID names the hook.
 func (h *deviceHook) ID() string { return "iotda-device-auth" }
 
-// Provides lists the hook points the device side implements.
+// Provides lists the hook points the hook implements.
 func (h *deviceHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
