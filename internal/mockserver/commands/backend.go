@@ -101,8 +101,13 @@ func (b *Backend) Deliver(ctx context.Context, cmd Command) (json.RawMessage, er
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > b.timeout {
+		// The batch executor's context already ends within the platform timeout: a timer
+		// of its own would cost every subtask an allocation or three for nothing.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.timeout)
+		defer cancel()
+	}
 	return b.path.Publish(ctx, delivery.Publication{
 		DeviceID:   cmd.DeviceID,
 		Topic:      broker.CommandTopic(cmd.DeviceID, cmd.CommandID),

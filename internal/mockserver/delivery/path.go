@@ -205,12 +205,10 @@ func (p *Path) Publish(ctx context.Context, pub Publication) ([]byte, error) {
 		p.dropWaiter(pub.ReplyTopic, ch)
 		return nil, ErrNotSubscribed
 	}
-	rec := pub.Journal
-	rec.DeviceID = pub.DeviceID
-	entry := rec
-	entry.Kind, entry.ClientID, entry.Body = journal.EntryDelivery, sess.clientID, pub.Payload
+	entry := pub.Journal
+	entry.Kind, entry.DeviceID, entry.ClientID, entry.Body = journal.EntryDelivery, pub.DeviceID, sess.clientID, pub.Payload
 	p.journal.Add(entry)
-	if err := p.send(ctx, sess, pub, &rec); err != nil {
+	if err := p.send(ctx, sess, &pub); err != nil {
 		p.dropWaiter(pub.ReplyTopic, ch)
 		return nil, err
 	}
@@ -222,11 +220,14 @@ func (p *Path) Publish(ctx context.Context, pub Publication) ([]byte, error) {
 
 // send hands the payload to the session: an MQTT PUBLISH at QoS 1, or the in-process
 // device.
-func (p *Path) send(ctx context.Context, s *session, pub Publication, rec *journal.Entry) error {
+func (p *Path) send(ctx context.Context, s *session, pub *Publication) error {
 	if s.local != nil {
 		return s.local.Receive(pub.DeviceID, pub.Topic, pub.Payload)
 	}
-	err := s.conn.Publish(ctx, pub.Topic, pub.Payload, rec)
+	// The record that names redeliveries in the journal; only an MQTT session has them.
+	rec := pub.Journal
+	rec.DeviceID = pub.DeviceID
+	err := s.conn.Publish(ctx, pub.Topic, pub.Payload, &rec)
 	if errors.Is(err, broker.ErrConnClosed) {
 		return ErrDeviceOffline
 	}
