@@ -96,8 +96,9 @@ func New(opts Options) (*Server, error) {
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
 		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, adminAPI,
-		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)},
-		commands.NewResponses(s.api, s.commands, opts.Logger))
+		// The command API first: it is the hot path, and no batch task path is a command path.
+		commands.NewResponses(s.api, s.commands, opts.Logger),
+		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)})
 	return s, nil
 }
 
