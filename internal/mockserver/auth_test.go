@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda/signer"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 const (
@@ -66,14 +67,14 @@ func TestAuth_Accepted(t *testing.T) {
 		},
 		"SDK-HMAC-SHA256": func() *http.Request { return signedRequest(t, s, sdkSigner(testSK), body, authClock) },
 		"V11-HMAC-SHA256": func() *http.Request {
-			return signedRequest(t, s, v11Signer(testSK, testRegion, iotdaAuthService), body, authClock)
+			return signedRequest(t, s, v11Signer(testSK, testRegion, httpapi.AuthService), body, authClock)
 		},
 		"14 minutes early": func() *http.Request {
 			return signedRequest(t, s, sdkSigner(testSK), body, authClock.Add(-14*time.Minute))
 		},
 		"V11 across midnight": func() *http.Request {
 			// Signed on the next UTC day, 30 s ahead of the mock: the scope is that day.
-			return signedRequest(t, s, v11Signer(testSK, testRegion, iotdaAuthService), body, authClock.Add(time.Minute))
+			return signedRequest(t, s, v11Signer(testSK, testRegion, httpapi.AuthService), body, authClock.Add(time.Minute))
 		},
 		"token and signature": func() *http.Request {
 			req := newCommandRequest(t, commandURL(s, "echo"), body)
@@ -97,7 +98,7 @@ func TestAuth_Accepted(t *testing.T) {
 func TestAuth_Rejected(t *testing.T) {
 	s := newAuthServer(t)
 	const body = `{"paras":{"v":1}}`
-	v11 := v11Signer(testSK, testRegion, iotdaAuthService)
+	v11 := v11Signer(testSK, testRegion, httpapi.AuthService)
 	tests := map[string]struct {
 		build   func() *http.Request
 		wantMsg string
@@ -114,7 +115,7 @@ func TestAuth_Rejected(t *testing.T) {
 			return signedRequest(t, s, sdkSigner(testSK+"x"), body, authClock)
 		}, "signature does not match"},
 		"wrong secret V11": {func() *http.Request {
-			return signedRequest(t, s, v11Signer(testSK+"x", testRegion, iotdaAuthService), body, authClock)
+			return signedRequest(t, s, v11Signer(testSK+"x", testRegion, httpapi.AuthService), body, authClock)
 		}, "signature does not match"},
 		"unknown access key": {func() *http.Request {
 			sg := sdkSigner(testSK)
@@ -147,7 +148,7 @@ func TestAuth_Rejected(t *testing.T) {
 			return signedRequest(t, s, v11, body, authClock.Add(16*time.Minute))
 		}, "15 minutes"},
 		"V11 other region": {func() *http.Request {
-			return signedRequest(t, s, v11Signer(testSK, "cn-south-1", iotdaAuthService), body, authClock)
+			return signedRequest(t, s, v11Signer(testSK, "cn-south-1", httpapi.AuthService), body, authClock)
 		}, `region "cn-south-1"`},
 		"V11 other service": {func() *http.Request {
 			return signedRequest(t, s, v11Signer(testSK, testRegion, "iotda"), body, authClock)
@@ -172,7 +173,7 @@ func TestAuth_Rejected(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			resp, respBody := do(t, nil, tc.build())
-			e := wantError(t, resp, respBody, http.StatusUnauthorized, codeUnauthorized)
+			e := wantError(t, resp, respBody, http.StatusUnauthorized, httpapi.CodeUnauthorized)
 			if !strings.Contains(e.ErrorMsg, tc.wantMsg) {
 				t.Errorf("error_msg = %q, want it to contain %q", e.ErrorMsg, tc.wantMsg)
 			}
@@ -236,7 +237,7 @@ func TestAuth_Modes(t *testing.T) {
 	t.Run("token only rejects signatures", func(t *testing.T) {
 		s := NewForTest(t, Options{AuthToken: testToken, Now: func() time.Time { return authClock }})
 		resp, b := do(t, nil, signedRequest(t, s, sdkSigner(testSK), body, authClock))
-		if e := wantError(t, resp, b, http.StatusUnauthorized, codeUnauthorized); !strings.Contains(e.ErrorMsg, "AK/SK") {
+		if e := wantError(t, resp, b, http.StatusUnauthorized, httpapi.CodeUnauthorized); !strings.Contains(e.ErrorMsg, "AK/SK") {
 			t.Errorf("error_msg = %q", e.ErrorMsg)
 		}
 	})
@@ -245,7 +246,7 @@ func TestAuth_Modes(t *testing.T) {
 		req := newCommandRequest(t, commandURL(s, "echo"), body)
 		req.Header.Set("X-Auth-Token", testToken)
 		resp, b := do(t, nil, req)
-		if e := wantError(t, resp, b, http.StatusUnauthorized, codeUnauthorized); !strings.Contains(e.ErrorMsg, "token") {
+		if e := wantError(t, resp, b, http.StatusUnauthorized, httpapi.CodeUnauthorized); !strings.Contains(e.ErrorMsg, "token") {
 			t.Errorf("error_msg = %q", e.ErrorMsg)
 		}
 	})
@@ -253,7 +254,7 @@ func TestAuth_Modes(t *testing.T) {
 
 func TestAuth_JournalMasksCredentials(t *testing.T) {
 	s := newAuthServer(t)
-	req := signedRequest(t, s, v11Signer(testSK, testRegion, iotdaAuthService), `{"paras":{}}`, authClock)
+	req := signedRequest(t, s, v11Signer(testSK, testRegion, httpapi.AuthService), `{"paras":{}}`, authClock)
 	req.Header.Set("X-Auth-Token", testToken)
 	req.Header.Set("X-Security-Token", "sts-secret")
 	if resp, b := do(t, nil, req); resp.StatusCode != http.StatusOK {
@@ -273,15 +274,6 @@ func TestAuth_JournalMasksCredentials(t *testing.T) {
 	}
 }
 
-func TestMaskHeaderValue_UnknownAuthorizationSchemeFullyMasked(t *testing.T) {
-	if got := maskHeaderValue("authorization", "Bearer abc"); got != "***" {
-		t.Errorf("masked = %q", got)
-	}
-	if got := maskHeaderValue("authorization", "secret-without-space"); got != "***" {
-		t.Errorf("masked = %q", got)
-	}
-}
-
 // sha256Hex is the lowercase hex SHA-256 of s.
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -296,7 +288,7 @@ func TestAuth_SignatureBindsTheBody(t *testing.T) {
 	s := newAuthServer(t)
 	const original = `{"command_name":"OPEN","paras":{"door":"front"}}` + "\n"
 	const forged = `{"command_name":"OPEN","paras":{"door":"vault"}}` + "\n"
-	v11 := v11Signer(testSK, testRegion, iotdaAuthService)
+	v11 := v11Signer(testSK, testRegion, httpapi.AuthService)
 	// signedWithHash signs the original body with an X-Sdk-Content-Sha256 header of the
 	// given value among the signed headers.
 	signedWithHash := func(sg signer.Signer, body, hash string) *http.Request {
@@ -358,7 +350,7 @@ func TestAuth_SignatureBindsTheBody(t *testing.T) {
 	for name, build := range rejected {
 		t.Run(name, func(t *testing.T) {
 			resp, respBody := do(t, nil, build())
-			e := wantError(t, resp, respBody, http.StatusUnauthorized, codeUnauthorized)
+			e := wantError(t, resp, respBody, http.StatusUnauthorized, httpapi.CodeUnauthorized)
 			if !strings.Contains(e.ErrorMsg, "signature does not match") && !strings.Contains(e.ErrorMsg, "X-Sdk-Content-Sha256") {
 				t.Errorf("error_msg = %q, want it to blame the signature or the content hash", e.ErrorMsg)
 			}

@@ -3,19 +3,21 @@ package mockserver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
-// This file joins the batch task engine (package batchtask) to the two halves of the mock:
-// the HTTP side authenticates and journals batch task requests and hands them to the
-// engine's responses layer; the engine's executor delivers each subtask through the device
-// side's deliver, the same path as the synchronous command API (CONTRACTS.md C3).
+// This file joins the batch task engine (package batchtask) to the rest of the mock: the
+// platform API's prelude (package httpapi) authenticates and journals batch task requests
+// and hands them to the engine's responses layer; the engine's executor delivers each
+// subtask through the commands backend, over the same delivery path as the synchronous
+// command API (CONTRACTS.md C3), and resolves device groups in the registry.
 
 // Journal entry kinds of batch tasks. Their TaskID names the task; TaskStatus is a task's
 // status (batch_task, batch_task_done, batch_task_deleted) or a subtask's (batch_subtask:
@@ -31,7 +33,8 @@ const (
 // characters need about 4 MB.
 const maxBatchBodyBytes = 8 << 20
 
-// newBatchBackend builds the engine over this server's device side, groups and journal.
+// newBatchBackend builds the engine over this server's commands backend, registry and
+// journal.
 func (s *Server) newBatchBackend() *batchtask.Backend {
 	return batchtask.New(batchtask.Config{
 		Devices:         batchDevices{s},
@@ -39,7 +42,7 @@ func (s *Server) newBatchBackend() *batchtask.Backend {
 		Concurrency:     s.opts.BatchConcurrency,
 		TimeScale:       s.opts.BatchTimeScale,
 		Now:             s.opts.Now,
-		NewCommandID:    newUUID,
+		NewCommandID:    httpapi.NewUUID,
 		OnEvent:         s.batchEvent,
 	})
 }
@@ -47,7 +50,7 @@ func (s *Server) newBatchBackend() *batchtask.Backend {
 // batchEvent journals an engine event, and logs the tasks' beginnings and ends (one line per
 // task, not per subtask, so a fleet does not flood the log).
 func (s *Server) batchEvent(ev batchtask.Event) {
-	s.journal.add(Entry{Kind: EntryKind(ev.Kind), TaskID: ev.TaskID, TaskStatus: ev.Status, DeviceID: ev.DeviceID,
+	s.journal.Add(Entry{Kind: EntryKind(ev.Kind), TaskID: ev.TaskID, TaskStatus: ev.Status, DeviceID: ev.DeviceID,
 		CommandID: ev.CommandID, ErrorCode: ev.ErrorCode, Body: ev.Detail})
 	switch ev.Kind {
 	case batchtask.EventTaskCreated:
@@ -57,34 +60,25 @@ func (s *Server) batchEvent(ev batchtask.Event) {
 	}
 }
 
-// batchDevices is the engine's view of the device side.
+// batchDevices is the engine's seam to the devices (batchtask.Devices).
 type batchDevices struct{ s *Server }
 
-// Deliver delivers one subtask's command and renders the outcome as the synchronous API
-// would: the 200 body as the output, or the error code and message of its error answer.
+// Deliver delivers one subtask's command through the commands backend and renders the
+// outcome as the synchronous API would: the 200 body as the output, or the error code and
+// message of its error answer.
 func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batchtask.Outcome {
-	c := Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ServiceID: cmd.ServiceID,
-		CommandName: cmd.CommandName, Paras: cmd.Paras}
-	reply, err := d.s.devices.deliver(ctx, c)
-	switch {
-	case err == nil:
-		return batchtask.Outcome{Output: string(replyBody(cmd.CommandID, reply))}
-	case errors.Is(err, ErrDeviceNotFound):
-		return batchtask.Outcome{ErrorCode: codeDeviceNotFound, ErrorMsg: msgDeviceNotFound + cmd.DeviceID}
-	case errors.Is(err, ErrDeviceOffline):
-		return batchtask.Outcome{ErrorCode: codeDeviceOffline, ErrorMsg: msgDeviceOffline}
-	case errors.Is(err, context.DeadlineExceeded):
-		return batchtask.Outcome{ErrorCode: codeTimeout, ErrorMsg: msgTimeout}
-	case errors.Is(err, errDeviceSideClosed), errors.Is(err, context.Canceled):
-		return batchtask.Outcome{ErrorCode: codeShuttingDown, ErrorMsg: msgShuttingDown}
-	default:
-		return batchtask.Outcome{ErrorCode: codeInternal, ErrorMsg: msgDeliveryFailed + err.Error()}
+	reply, err := d.s.commands.Deliver(ctx, commands.Command{DeviceID: cmd.DeviceID, CommandID: cmd.CommandID,
+		ServiceID: cmd.ServiceID, CommandName: cmd.CommandName, Paras: cmd.Paras})
+	if err != nil {
+		code, msg := commands.Failure(cmd.DeviceID, err)
+		return batchtask.Outcome{ErrorCode: code, ErrorMsg: msg}
 	}
+	return batchtask.Outcome{Output: string(commands.ReplyBody(cmd.CommandID, reply))}
 }
 
 // GroupMembers resolves a device group.
 func (d batchDevices) GroupMembers(groupID string) ([]string, bool) {
-	return d.s.groups.members(groupID)
+	return d.s.registry.Members(groupID)
 }
 
 // batchRoute splits /v5/iot/{project_id}/batchtasks[/...] into the project and the segments
@@ -110,63 +104,71 @@ func batchRoute(escaped string) (project string, rest []string, ok bool) {
 	return project, rest, true
 }
 
-// isBatchPath reports whether a request goes to the batch task API.
-func isBatchPath(escaped string) bool {
+// batchAPI serves /v5/iot/{project_id}/batchtasks[/...]: the HTTP side of the batch task
+// engine, whose own responses layer answers once the request has passed the platform API's
+// checks.
+type batchAPI struct {
+	api *httpapi.API
+	s   *Server
+	// maxBody bounds a batch task request body.
+	maxBody int64
+}
+
+// Route reports whether a request goes to the batch task API.
+func (b *batchAPI) Route(escaped string) bool {
 	_, _, ok := batchRoute(escaped)
 	return ok
 }
 
-// serveBatchAPI answers a batch task request: faults, authentication, project and instance
+// ServeHTTP answers a batch task request: faults, authentication, project and instance
 // checks as for the command API, then the engine's responses layer. The request is journaled
 // with its status and error code; its body is not (a task's targets can fill megabytes), the
 // batch_task entry summarises a created task instead.
-func (h *httpSide) serveBatchAPI(w http.ResponseWriter, r *http.Request, reqID string) {
-	x := &exchange{h: h, w: w, r: r, entry: Entry{Kind: EntryRequest, RequestID: reqID, Method: r.Method,
-		Path: r.URL.Path, Header: maskHeader(r.Header)}}
-	defer func() { h.journal.add(x.entry) }()
+func (b *batchAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := b.api.Begin(w, r)
+	defer x.Finish()
 	project, rest, _ := batchRoute(r.URL.EscapedPath())
 	if len(rest) > 1 {
-		x.entry.TaskID = rest[1]
+		x.Entry.TaskID = rest[1]
 	}
 	if allow := batchtask.Allow(rest); !slices.Contains(strings.Split(allow, ", "), r.Method) {
-		w.Header().Set("Allow", allow)
-		x.respond(errorAnswer(http.StatusMethodNotAllowed, codeNoAPI, msgNoAPI))
+		x.NotAllowed(allow)
 		return
 	}
-	if x.takeFault("") {
+	if x.TakeFault("") {
 		return
 	}
-	x.respond(h.batch(x, project, rest))
+	x.Respond(b.respond(x, project, rest))
 }
 
-func (h *httpSide) batch(x *exchange, project string, rest []string) answer {
-	body, bad := h.authenticatedBody(x, max(h.opts.Limits.MaxBodyBytes, maxBatchBodyBytes))
+func (b *batchAPI) respond(x *httpapi.Exchange, project string, rest []string) httpapi.Answer {
+	body, bad := x.Body(b.maxBody)
 	if bad != nil {
 		return *bad
 	}
-	if a := h.checkTenant(x.r, project); a != nil {
+	if a := x.CheckTenant(project); a != nil {
 		return *a
 	}
-	backend := h.server.batch
+	backend := b.s.batch
 	if backend == nil {
-		return errorAnswer(http.StatusServiceUnavailable, codeShuttingDown, "The mock is not running.")
+		return httpapi.ErrorAnswer(http.StatusServiceUnavailable, httpapi.CodeShuttingDown, "The mock is not running.")
 	}
-	resp := backend.Respond(x.r.Method, rest, x.r.URL.Query(), x.r.Header.Get("Content-Type"), body)
+	resp := backend.Respond(x.R.Method, rest, x.R.URL.Query(), x.R.Header.Get("Content-Type"), body)
 	if resp.Allow != "" {
-		x.w.Header().Set("Allow", resp.Allow)
+		x.W.Header().Set("Allow", resp.Allow)
 	}
 	if resp.Status == http.StatusCreated {
 		var created struct {
 			TaskID string `json:"task_id"`
 		}
 		if json.Unmarshal(resp.Body, &created) == nil {
-			x.entry.TaskID = created.TaskID
+			x.Entry.TaskID = created.TaskID
 		}
 	}
 	if resp.Status == http.StatusNoContent {
-		x.w.Header().Del("Content-Type")
+		x.W.Header().Del("Content-Type")
 	}
-	return answer{status: resp.Status, body: resp.Body}
+	return httpapi.Answer{Status: resp.Status, Body: resp.Body}
 }
 
 // BatchTasks returns every batch task the mock holds, oldest first.

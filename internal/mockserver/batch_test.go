@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // These tests drive the batch task API over HTTP against a running mock: the caller checks
@@ -165,17 +167,17 @@ func TestBatch_CallerChecksAndFaults(t *testing.T) {
 	req := batchRequest(t, s, http.MethodPost, "batchtasks", valid)
 	req.Header.Set("X-Auth-Token", "wrong")
 	resp, raw := do(t, nil, req)
-	wantError(t, resp, raw, http.StatusUnauthorized, codeUnauthorized)
+	wantError(t, resp, raw, http.StatusUnauthorized, httpapi.CodeUnauthorized)
 
 	req = batchRequest(t, s, http.MethodGet, "batchtasks?task_type=createCommands", "")
 	resp, raw = do(t, nil, req)
-	wantError(t, resp, raw, http.StatusForbidden, codeInstance)
+	wantError(t, resp, raw, http.StatusForbidden, httpapi.CodeInstance)
 
 	req, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/v5/iot/other/batchtasks?task_type=createCommands", nil)
 	req.Header.Set("X-Auth-Token", batchToken)
 	req.Header.Set("Instance-Id", "inst-1")
 	resp, raw = do(t, nil, req)
-	wantError(t, resp, raw, http.StatusForbidden, codeProject)
+	wantError(t, resp, raw, http.StatusForbidden, httpapi.CodeProject)
 
 	// A fault without a device applies to batch requests too; a device's fault does not.
 	s.InjectFault(Fault{DeviceID: "d1", Status: 500})
@@ -195,12 +197,12 @@ func TestBatch_CallerChecksAndFaults(t *testing.T) {
 	// 405 carries Allow; the unknown sub-route is not a batch route.
 	req = batchRequest(t, s, http.MethodPatch, "batchtasks", "")
 	resp, raw = do(t, nil, req)
-	wantError(t, resp, raw, http.StatusMethodNotAllowed, codeNoAPI)
+	wantError(t, resp, raw, http.StatusMethodNotAllowed, httpapi.CodeNoAPI)
 	if resp.Header.Get("Allow") != "GET, POST" {
 		t.Errorf("Allow = %q", resp.Header.Get("Allow"))
 	}
 	resp, raw = do(t, nil, batchRequest(t, s, http.MethodGet, "batchtasks/abc/pause", ""))
-	wantError(t, resp, raw, http.StatusNotFound, codeNoAPI)
+	wantError(t, resp, raw, http.StatusNotFound, httpapi.CodeNoAPI)
 }
 
 func TestBatch_DeleteAnswers204WithoutABody(t *testing.T) {
@@ -223,7 +225,7 @@ func TestBatch_RetryRecoversADeviceThatComesOnline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if _, err := s.WaitJournal(ctx, func(e Entry) bool {
-		return e.Kind == EntryBatchSubtask && e.TaskStatus == "FailWaitRetry" && e.ErrorCode == codeDeviceOffline
+		return e.Kind == EntryBatchSubtask && e.TaskStatus == "FailWaitRetry" && e.ErrorCode == httpapi.CodeDeviceOffline
 	}); err != nil {
 		t.Fatalf("no retry was scheduled for the offline device: %v", err)
 	}
@@ -246,9 +248,9 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 		Fleets: []Fleet{{Prefix: "g-", Count: 5, Behavior: Behavior{Kind: BehaviorEcho}}},
 		Groups: []Group{{ID: "aaaa-0001", Name: "first", DeviceIDs: []string{"g-1", "g-2"}}}})
 
-	resp, raw := admin(t, s, http.MethodPost, "/_mock/groups", `{"id":"bbbb-0002","device_ids":["g-2","g-5","g-404"]}`)
+	resp, raw := adminCall(t, s, http.MethodPost, "/_mock/groups", `{"id":"bbbb-0002","device_ids":["g-2","g-5","g-404"]}`)
 	wantStatus(t, resp, raw, http.StatusCreated)
-	resp, raw = admin(t, s, http.MethodGet, "/_mock/groups", "")
+	resp, raw = adminCall(t, s, http.MethodGet, "/_mock/groups", "")
 	wantStatus(t, resp, raw, http.StatusOK)
 	want := `[{"id":"aaaa-0001","name":"first","device_ids":["g-1","g-2"]},{"id":"bbbb-0002","device_ids":["g-2","g-5","g-404"]}]`
 	if string(raw) != want {
@@ -264,7 +266,7 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 		{`{"id":"cccc","device_ids":["a","a"]}`, http.StatusBadRequest, "MOCK.000400"},
 		{`{"id":"cccc","devices":["a"]}`, http.StatusBadRequest, "MOCK.000400"},
 	} {
-		resp, raw := admin(t, s, http.MethodPost, "/_mock/groups", c.body)
+		resp, raw := adminCall(t, s, http.MethodPost, "/_mock/groups", c.body)
 		wantError(t, resp, raw, c.status, c.code)
 	}
 
@@ -274,13 +276,13 @@ func TestBatch_GroupsFromOptionsAndAdmin(t *testing.T) {
 	if task.Status != "PartialSuccess" || task.Progress.Total != 4 || task.Progress.Fail != 1 {
 		t.Fatalf("group task %s %+v: want g-1, g-2, g-5 and the unregistered g-404", task.Status, task.Progress)
 	}
-	if _, _, code := subtaskOf(t, s, id, "g-404"); code != codeDeviceNotFound {
+	if _, _, code := subtaskOf(t, s, id, "g-404"); code != httpapi.CodeDeviceNotFound {
 		t.Errorf("g-404 error %s", code)
 	}
 
-	resp, raw = admin(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
+	resp, raw = adminCall(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
 	wantStatus(t, resp, raw, http.StatusNoContent)
-	resp, raw = admin(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
+	resp, raw = adminCall(t, s, http.MethodDelete, "/_mock/groups/bbbb-0002", "")
 	wantError(t, resp, raw, http.StatusNotFound, "MOCK.000404")
 	id = createTask(t, s, `{"task_name":"g","task_type":"createCommands","targets_filter":{"group_ids":["bbbb-0002"]},"document":{"paras":{}}}`)
 	if task, _ := s.batch.Get(id); task.Status != "Fail" || !strings.Contains(task.StatusDesc, "bbbb-0002") {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 	mqtt "github.com/mochi-mqtt/server/v2"
 )
 
@@ -71,7 +72,7 @@ func TestBroker_PacketSizeLimit(t *testing.T) {
 		ctx, cancel := context.WithTimeout(mqCtx(t), time.Second)
 		defer cancel()
 		go func() {
-			_, _ = s.devices.deliver(ctx, Command{DeviceID: "dev", CommandID: "big", Paras: []byte(`{}`)})
+			_, _ = s.deliver(ctx, Command{DeviceID: "dev", CommandID: "big", Paras: []byte(`{}`)})
 			close(lost)
 		}()
 		mqNextCommand(t, dev)
@@ -105,7 +106,7 @@ func TestBroker_NoRetainedMessages(t *testing.T) {
 
 	// Retained publishes at QoS 0 and 1, then a will with retain, left by dropping the
 	// connection without a DISCONNECT.
-	first := mqConnect(t, s.MQTTAddr(), "dev_0_0_2025041401", "dev", devicePassword("k", "2025041401"))
+	first := mqConnect(t, s.MQTTAddr(), "dev_0_0_2025041401", "dev", broker.DevicePassword("k", "2025041401"))
 	mqToken(t, first.Publish(phantom, 0, true, `{"paras":{"phantom":0}}`))
 	mqToken(t, first.Publish(phantom, 1, true, `{"paras":{"phantom":1}}`))
 	mqToken(t, first.Publish("$oc/devices/dev/sys/messages/up", 1, true, `{"up":1}`))
@@ -117,9 +118,7 @@ func TestBroker_NoRetainedMessages(t *testing.T) {
 	_ = conn.Close()
 	mqWaitFor(t, s, "the will session's end", func() bool { return !s.Online("dev") })
 
-	s.devices.mu.Lock()
-	retained := s.devices.broker.Topics.Messages("$oc/devices/dev/#")
-	s.devices.mu.Unlock()
+	retained := s.broker.MQTT().Topics.Messages("$oc/devices/dev/#")
 	for _, pk := range retained {
 		t.Errorf("the broker retained %s %s", pk.TopicName, pk.Payload)
 	}
@@ -148,7 +147,7 @@ func TestBroker_InflightBound(t *testing.T) {
 	defer cancel()
 	var wg sync.WaitGroup
 	deliver := func(id string) {
-		wg.Go(func() { _, _ = s.devices.deliver(ctx, Command{DeviceID: "deaf", CommandID: id, Paras: []byte(`{}`)}) })
+		wg.Go(func() { _, _ = s.deliver(ctx, Command{DeviceID: "deaf", CommandID: id, Paras: []byte(`{}`)}) })
 	}
 	for i := range limit {
 		deliver(fmt.Sprintf("c%d", i))
@@ -210,9 +209,7 @@ func TestBroker_PendingWritesBound(t *testing.T) {
 	for range sent {
 		mqWrite(t, conn, mqPublishPacket("$oc/devices/stuck/sys/commands/request_id=loop", payload, 0, false, 0))
 	}
-	s.devices.mu.Lock()
-	dropped := atomic.LoadInt64(&s.devices.broker.Info.MessagesDropped)
-	s.devices.mu.Unlock()
+	dropped := atomic.LoadInt64(&s.broker.MQTT().Info.MessagesDropped)
 	if dropped == 0 {
 		t.Errorf("no message was dropped: %d publishes of 256 KiB were routed to a device that reads nothing", sent)
 	}
@@ -221,13 +218,11 @@ func TestBroker_PendingWritesBound(t *testing.T) {
 // brokerClient is the broker's client for a device's current session.
 func brokerClient(t *testing.T, s *Server, deviceID string) *mqtt.Client {
 	t.Helper()
-	s.devices.mu.Lock()
-	defer s.devices.mu.Unlock()
-	sess, ok := s.devices.sessions[deviceID]
-	if !ok || sess.cl == nil {
+	conn, ok := s.path.Conn(deviceID)
+	if !ok {
 		t.Fatalf("%s has no MQTT session", deviceID)
 	}
-	return sess.cl
+	return conn.MQTT()
 }
 
 // TestBroker_MQTTS: a device that speaks MQTT over TLS, trusting the mock's CA as it would

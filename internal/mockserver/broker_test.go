@@ -15,6 +15,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 )
 
 // mqWait bounds every wait in the device-side tests so that a failure cannot hang.
@@ -198,9 +199,7 @@ func mqWaitFor(t *testing.T, s *Server, what string, cond func() bool) {
 	t.Helper()
 	timeout := time.After(mqWait)
 	for {
-		s.devices.mu.Lock()
-		changed := s.devices.changed
-		s.devices.mu.Unlock()
+		changed := s.path.Changed()
 		if cond() {
 			return
 		}
@@ -227,7 +226,7 @@ func TestBroker_AuthAccepts(t *testing.T) {
 	s := mqServer(t, Device{ID: "dev_1", Secret: "12345678"})
 	// signType 0: the timestamp is not checked (the device SDK even sends local time).
 	if code := mqRawConnect(t, s.MQTTAddr(), 4, "dev_1_0_0_2018072417", "dev_1",
-		devicePassword("12345678", "2018072417")); code != 0 {
+		broker.DevicePassword("12345678", "2018072417")); code != 0 {
 		t.Errorf("signType 0 with an old timestamp: CONNACK 0x%02x, want 0x00", code)
 	}
 	// signType 1 with the platform's current hour, using the doc's test vector.
@@ -238,7 +237,7 @@ func TestBroker_AuthAccepts(t *testing.T) {
 	// signType 1 one hour either side is still fresh.
 	for _, ts := range []string{"2025041400", "2025041402"} {
 		if code := mqRawConnect(t, s.MQTTAddr(), 4, "dev_1_0_1_"+ts, "dev_1",
-			devicePassword("12345678", ts)); code != 0 {
+			broker.DevicePassword("12345678", ts)); code != 0 {
 			t.Errorf("signType 1 at %s: CONNACK 0x%02x, want 0x00", ts, code)
 		}
 	}
@@ -249,22 +248,22 @@ func TestBroker_AuthAccepts(t *testing.T) {
 
 func TestBroker_AuthRefusals(t *testing.T) {
 	s := mqServer(t, Device{ID: "dev1", Secret: "12345678"}, Device{ID: "other", Secret: "s2"})
-	good := devicePassword("12345678", "2025041401")
+	good := broker.DevicePassword("12345678", "2025041401")
 	tests := []struct {
 		name                     string
 		level                    byte
 		clientID, user, password string
 		want                     byte
 	}{
-		{"bad password", 4, "dev1_0_1_2025041401", "dev1", devicePassword("wrong", "2025041401"), 0x04},
+		{"bad password", 4, "dev1_0_1_2025041401", "dev1", broker.DevicePassword("wrong", "2025041401"), 0x04},
 		{"uppercase hex password", 4, "dev1_0_1_2025041401", "dev1", strings.ToUpper(good), 0x04},
 		{"no password", 4, "dev1_0_1_2025041401", "dev1", "", 0x04},
-		{"unknown device", 4, "ghost_0_1_2025041401", "ghost", devicePassword("12345678", "2025041401"), 0x04},
+		{"unknown device", 4, "ghost_0_1_2025041401", "ghost", broker.DevicePassword("12345678", "2025041401"), 0x04},
 		{"username mismatch", 4, "dev1_0_1_2025041401", "other", good, 0x04},
 		{"no username", 4, "dev1_0_1_2025041401", "", good, 0x04},
-		{"stale signType 1 timestamp", 4, "dev1_0_1_2025041322", "dev1", devicePassword("12345678", "2025041322"), 0x04},
-		{"future signType 1 timestamp", 4, "dev1_0_1_2025041404", "dev1", devicePassword("12345678", "2025041404"), 0x04},
-		{"impossible signType 1 date", 4, "dev1_0_1_2025139901", "dev1", devicePassword("12345678", "2025139901"), 0x04},
+		{"stale signType 1 timestamp", 4, "dev1_0_1_2025041322", "dev1", broker.DevicePassword("12345678", "2025041322"), 0x04},
+		{"future signType 1 timestamp", 4, "dev1_0_1_2025041404", "dev1", broker.DevicePassword("12345678", "2025041404"), 0x04},
+		{"impossible signType 1 date", 4, "dev1_0_1_2025139901", "dev1", broker.DevicePassword("12345678", "2025139901"), 0x04},
 		{"client id without suffix", 4, "dev1", "dev1", good, 0x02},
 		{"identity type not 0", 4, "dev1_1_1_2025041401", "dev1", good, 0x02},
 		{"sign type 2", 4, "dev1_0_2_2025041401", "dev1", good, 0x02},
@@ -352,7 +351,7 @@ func TestBroker_PublishACL(t *testing.T) {
 	done := make(chan result, 1)
 	ctx := mqCtx(t)
 	go func() {
-		r, err := s.devices.deliver(ctx, Command{DeviceID: "victim", CommandID: "v1", Paras: []byte(`{}`)})
+		r, err := s.deliver(ctx, Command{DeviceID: "victim", CommandID: "v1", Paras: []byte(`{}`)})
 		done <- result{r, err}
 	}()
 	mqNextCommand(t, victim)
@@ -388,7 +387,7 @@ func TestBroker_PublishACL(t *testing.T) {
 	}
 	// A later command is queued behind the forged one, had it been routed.
 	go func() {
-		r, err := s.devices.deliver(ctx, Command{DeviceID: "victim", CommandID: "v2", Paras: []byte(`{}`)})
+		r, err := s.deliver(ctx, Command{DeviceID: "victim", CommandID: "v2", Paras: []byte(`{}`)})
 		done <- result{r, err}
 	}()
 	if m := mqNextCommand(t, victim); !strings.HasSuffix(m.Topic(), "request_id=v2") {
@@ -409,7 +408,7 @@ func TestBroker_PublishACL(t *testing.T) {
 func TestBroker_SessionTakeover(t *testing.T) {
 	s := mqServer(t, Device{ID: "dev1", Secret: "k"})
 	lost := make(chan struct{})
-	first := paho.NewClient(mqOptions(s.MQTTAddr(), "dev1_0_0_2020010100", "dev1", devicePassword("k", "2020010100")).
+	first := paho.NewClient(mqOptions(s.MQTTAddr(), "dev1_0_0_2020010100", "dev1", broker.DevicePassword("k", "2020010100")).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) }))
 	mqToken(t, first.Connect())
 	t.Cleanup(func() { first.Disconnect(0) })
@@ -437,7 +436,7 @@ func TestBroker_SessionTakeover(t *testing.T) {
 	ctx := mqCtx(t)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := s.devices.deliver(ctx, Command{DeviceID: "dev1", CommandID: "c1", Paras: []byte(`{}`)})
+		_, err := s.deliver(ctx, Command{DeviceID: "dev1", CommandID: "c1", Paras: []byte(`{}`)})
 		errc <- err
 	}()
 	mqNextCommand(t, second)
@@ -457,27 +456,6 @@ func TestBroker_SessionTakeover(t *testing.T) {
 	}
 	third.Disconnect(0)
 	mqWaitFor(t, s, "the device going offline", func() bool { return !s.Online("dev1") })
-}
-
-func TestParseResponseTopic(t *testing.T) {
-	tests := []struct {
-		topic, dev, cmd string
-		ok              bool
-	}{
-		{"$oc/devices/d1/sys/commands/response/request_id=abc", "d1", "abc", true},
-		{"$oc/devices/d_1-x/sys/commands/response/request_id=1=2", "d_1-x", "1=2", true},
-		{"$oc/devices/d1/sys/commands/response/request_id=", "", "", false},
-		{"$oc/devices//sys/commands/response/request_id=a", "", "", false},
-		{"$oc/devices/d1/sys/commands/request_id=a", "", "", false},
-		{"$oc/devices/a/b/sys/commands/response/request_id=a", "", "", false},
-		{"other/d1/sys/commands/response/request_id=a", "", "", false},
-	}
-	for _, tt := range tests {
-		dev, cmd, ok := parseResponseTopic(tt.topic)
-		if dev != tt.dev || cmd != tt.cmd || ok != tt.ok {
-			t.Errorf("parseResponseTopic(%q) = %q, %q, %v", tt.topic, dev, cmd, ok)
-		}
-	}
 }
 
 // TestBroker_CloseDisconnectsDevices closes the broker while some devices are leaving on

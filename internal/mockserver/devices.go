@@ -1,400 +1,241 @@
 package mockserver
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
 
-// errDeviceSideClosed is returned by deliver when the mock shuts down while waiting.
-var errDeviceSideClosed = errors.New("mockserver: closed while waiting for the device's reply")
+// This file joins the device registry, the broker, the delivery path and the simulated
+// devices behind the Server's device methods.
 
-// deviceSide owns the registry, the MQTT broker, the live sessions and the commands
-// waiting for replies.
-type deviceSide struct {
-	opts    *Options
-	journal *journal
+// errNotStarted is returned when the broker is needed before Start or after Close.
+var errNotStarted = errors.New("mockserver: MQTT broker not running")
 
-	closed    chan struct{} // closed by close; wakes pending deliveries
-	closeOnce sync.Once
+// fleetClientPrefix starts the journal's client id of a fleet device's session.
+const fleetClientPrefix = "fleet:"
 
-	redeliveries *redeliveries // commands awaiting their PUBACK (redelivery.go)
-
-	mu       sync.Mutex
-	broker   *mqtt.Server
-	listener *tcpListener
-	registry map[string]registered
-	// sessions holds each online device's current session. A client replaced by a
-	// takeover stays out of it, so its late disconnect cannot mark the device offline.
-	sessions map[string]*session
-	// changed is closed and replaced whenever sessions or the registry change, waking
-	// WaitOnline callers without polling.
-	changed chan struct{}
-	sims    map[string]*simDevice
-	fleets  map[string]*fleet // by prefix
-	waiters map[waiterKey]chan []byte
-}
-
-// registered is a registry entry: the device, and the fleet it belongs to, if any.
-type registered struct {
-	Device
-	fleet *fleet
-}
-
-// waiterKey matches a reply to its command. The device id is part of the key so that a
-// reply on one device's topic can never complete another device's command.
-type waiterKey struct {
-	deviceID  string
-	commandID string
-}
-
-func newDeviceSide(opts *Options, j *journal) *deviceSide {
-	return &deviceSide{
-		opts:     opts,
-		journal:  j,
-		closed:   make(chan struct{}),
-		registry: make(map[string]registered),
-
-		redeliveries: newRedeliveries(),
-		sessions:     make(map[string]*session),
-		changed:      make(chan struct{}),
-		sims:         make(map[string]*simDevice),
-		fleets:       make(map[string]*fleet),
-		waiters:      make(map[waiterKey]chan []byte),
+// startDevices opens the broker (with tlsConfig, its MQTTS listener too).
+func (s *Server) startDevices() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopped:
+		return errors.New("mockserver: MQTT broker already closed")
+	case s.broker != nil:
+		return errors.New("mockserver: MQTT broker already started")
 	}
-}
-
-// notifyLocked wakes every WaitOnline caller. d.mu must be held.
-func (d *deviceSide) notifyLocked() {
-	close(d.changed)
-	d.changed = make(chan struct{})
-}
-
-// checkConnect authenticates a CONNECT against the registry.
-func (d *deviceSide) checkConnect(pk packets.Packet) (string, connectRefusal) {
-	return checkDeviceConnect(pk, d.opts.Now(), func(id string) (string, bool) {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		dev, ok := d.registry[id]
-		return dev.Secret, ok
+	lim := s.opts.Limits
+	b, err := broker.Start(broker.Config{
+		Addr:    s.opts.MQTTAddr,
+		TLSAddr: s.opts.MQTTTLSAddr,
+		TLS:     s.tls.MQTT,
+		Limits: broker.Limits{ConnectTimeout: lim.MQTTConnectTimeout, MaxPacketBytes: lim.MQTTMaxPacketBytes,
+			MaxInflight: lim.MQTTMaxInflight, MaxPendingWrites: lim.MQTTMaxPendingWrites},
+		RedeliveryInterval: s.opts.RedeliveryInterval,
+		Now:                s.opts.Now,
+		Secret:             s.registry.Secret,
+		Sessions:           s.path,
+		Journal:            s.journal,
 	})
-}
-
-// sessionUp records cl as the device's live session. An older session of the same device
-// under another client id is dropped: one device, one connection, as on the platform.
-// mochi itself drops an older session with the same client id.
-func (d *deviceSide) sessionUp(deviceID string, cl *mqtt.Client) {
-	d.mu.Lock()
-	old := d.sessions[deviceID]
-	d.sessions[deviceID] = newMQTTSession(cl)
-	d.journal.add(Entry{Kind: EntryConnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, false)})
-	d.notifyLocked()
-	b := d.broker
-	d.mu.Unlock()
-	if old != nil && old.cl != nil && old.cl != cl && b != nil {
-		_ = b.DisconnectClient(old.cl, packets.ErrSessionTakenOver)
-	}
-}
-
-// sessionDown journals the end of a session and, if cl is still the device's current
-// session, takes the device offline. A session that was taken over ends without changing
-// the device's state; its entry says "taken_over".
-func (d *deviceSide) sessionDown(deviceID string, cl *mqtt.Client) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s := d.sessions[deviceID]
-	current := s != nil && s.cl == cl
-	if current {
-		delete(d.sessions, deviceID)
-	}
-	d.journal.add(Entry{Kind: EntryDisconnect, DeviceID: deviceID, ClientID: cl.ID, Body: sessionBody(cl, !current)})
-	d.notifyLocked()
-}
-
-// sessionBody is the journal body of a connect or disconnect: the MQTT client id, so that
-// overlapping sessions of one device can be told apart.
-func sessionBody(cl *mqtt.Client, takenOver bool) json.RawMessage {
-	b, err := json.Marshal(struct {
-		ClientID  string `json:"client_id"`
-		TakenOver bool   `json:"taken_over,omitempty"`
-	}{cl.ID, takenOver})
 	if err != nil {
+		return err
+	}
+	s.broker = b
+	return nil
+}
+
+// closeDevices fails the deliveries still waiting, stops the simulated devices, then the
+// broker. It is safe to call more than once and before Start.
+func (s *Server) closeDevices() error {
+	s.path.Close()
+	s.mu.Lock()
+	s.stopped = true
+	sims, fleets := s.sims, s.fleets
+	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
+	b := s.broker
+	s.mu.Unlock()
+	simdevice.StopAll(slices.Collect(maps.Values(sims)))
+	for _, f := range fleets {
+		f.Stop()
+	}
+	if b == nil {
 		return nil
 	}
-	return b
+	return b.Close()
 }
 
-// onlineLocked reports whether a registered device has a live session. d.mu must be held.
-func (d *deviceSide) onlineLocked(id string) bool {
-	if _, ok := d.registry[id]; !ok {
-		return false
+// runningBroker returns the broker, or errNotStarted before Start and after Close.
+func (s *Server) runningBroker() (*broker.Broker, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broker == nil || s.stopped {
+		return nil, errNotStarted
 	}
-	s, ok := d.sessions[id]
-	return ok && s.alive()
+	return s.broker, nil
 }
 
-// deliver sends cmd to its device's live session and waits for the matching reply, ctx, or
-// close. The device need not have subscribed to its command topic (see publishCommand).
-func (d *deviceSide) deliver(ctx context.Context, cmd Command) (json.RawMessage, error) {
-	payload, err := commandPayload(cmd)
-	if err != nil {
-		return nil, err
+// MQTTAddr is the broker's host:port, or "" before Start.
+func (s *Server) MQTTAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broker == nil {
+		return ""
 	}
-	key := waiterKey{deviceID: cmd.DeviceID, commandID: cmd.CommandID}
-	ch := make(chan []byte, 1)
-	d.mu.Lock()
-	b := d.broker
-	sess := d.sessions[cmd.DeviceID]
-	switch _, registered := d.registry[cmd.DeviceID]; {
-	case !registered:
-		err = ErrDeviceNotFound
-	case b == nil || sess == nil || !sess.alive():
-		err = ErrDeviceOffline
-	case d.waiters[key] != nil:
-		err = fmt.Errorf("mockserver: command %q is already pending for device %q", cmd.CommandID, cmd.DeviceID)
-	default:
-		// Registered before sending, so even an instant reply finds its waiter.
-		d.waiters[key] = ch
-	}
-	d.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	if err := sess.waitReady(ctx, d.closed); err != nil {
-		d.dropWaiter(key, ch)
-		return nil, err
-	}
-	d.journal.add(Entry{Kind: EntryDelivery, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID, ClientID: sess.clientID, Body: payload})
-	if err := d.send(ctx, b, sess, cmd, commandTopic(cmd.DeviceID, cmd.CommandID), payload); err != nil {
-		d.dropWaiter(key, ch)
-		return nil, err
-	}
-	return d.await(ctx, key, ch)
+	return s.broker.Addr()
 }
 
-// commandTopic is $oc/devices/{device_id}/sys/commands/request_id={command_id}.
-func commandTopic(deviceID, commandID string) string {
-	return topicDevicesPrefix + deviceID + commandTopicMiddle + commandID
-}
-
-// await waits for the reply on ch. When ctx ends first the waiter is removed, unless the
-// reply won the race, in which case it is returned: it has been journaled as a reply.
-func (d *deviceSide) await(ctx context.Context, key waiterKey, ch chan []byte) (json.RawMessage, error) {
-	var stop error
-	select {
-	case reply := <-ch:
-		return reply, nil
-	case <-ctx.Done():
-		stop = ctx.Err()
-	case <-d.closed:
-		stop = errDeviceSideClosed
+// MQTTTLSAddr is the host:port of the broker's MQTTS listener, or "" without
+// Options.MQTTTLSAddr.
+func (s *Server) MQTTTLSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broker == nil {
+		return ""
 	}
-	if d.dropWaiter(key, ch) {
-		return nil, stop
-	}
-	return <-ch, nil
-}
-
-// dropWaiter removes the pending command waiting on ch and reports whether it was still
-// pending. Comparing the channel keeps a later command reusing the id untouched.
-func (d *deviceSide) dropWaiter(key waiterKey, ch chan []byte) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.waiters[key] != ch {
-		return false
-	}
-	delete(d.waiters, key)
-	return true
-}
-
-// commandPayload builds the platform's downstream payload by hand so that paras reach the
-// device byte for byte (re-encoding would turn large integers into float64).
-func commandPayload(cmd Command) ([]byte, error) {
-	if cmd.CommandID == "" || strings.ContainsAny(cmd.CommandID, "/+#\x00") {
-		return nil, fmt.Errorf("mockserver: command id %q cannot be used in an MQTT topic", cmd.CommandID)
-	}
-	paras := []byte(cmd.Paras)
-	if len(bytes.TrimSpace(paras)) == 0 {
-		paras = []byte("{}")
-	}
-	if !json.Valid(paras) {
-		return nil, errors.New("mockserver: command paras are not valid JSON")
-	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
-	for _, f := range []struct{ name, value string }{
-		{"service_id", cmd.ServiceID},
-		{"command_name", cmd.CommandName},
-	} {
-		if f.value == "" {
-			continue
-		}
-		v, err := json.Marshal(f.value)
-		if err != nil {
-			return nil, err
-		}
-		buf.WriteString(`"` + f.name + `":`)
-		buf.Write(v)
-		buf.WriteByte(',')
-	}
-	buf.WriteString(`"paras":`)
-	buf.Write(paras)
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return s.broker.TLSAddr()
 }
 
 // AddDevice registers d. With d.Simulated set it also starts a simulated device and
 // returns once that device is connected (online).
 func (s *Server) AddDevice(d Device) error {
-	return s.devices.add(d)
-}
-
-func (d *deviceSide) add(dev Device) error {
-	if !deviceIDPattern.MatchString(dev.ID) {
-		return fmt.Errorf("mockserver: invalid device id %q: want ^[A-Za-z0-9_-]{1,128}$", dev.ID)
-	}
-	if dev.Secret == "" {
-		dev.Secret = "secret-" + dev.ID
-	}
-	if dev.Simulated != nil {
-		if err := validateBehavior(*dev.Simulated); err != nil {
-			return fmt.Errorf("mockserver: device %q: %w", dev.ID, err)
-		}
-		b := *dev.Simulated // the registry keeps its own copy
-		dev.Simulated = &b
-	}
-	d.mu.Lock()
-	if _, exists := d.registry[dev.ID]; exists {
-		d.mu.Unlock()
-		return fmt.Errorf("mockserver: device %q already exists", dev.ID)
-	}
-	d.registry[dev.ID] = registered{Device: dev}
-	d.notifyLocked()
-	addr := ""
-	if d.listener != nil {
-		addr = d.listener.Address()
-	}
-	d.mu.Unlock()
-	if dev.Simulated == nil {
-		return nil
-	}
-	if addr == "" {
-		d.unregister(dev.ID)
-		return errNotStarted
-	}
-	sim, err := startSimDevice(addr, dev, d.opts.Now())
-	if err != nil {
-		d.unregister(dev.ID)
+	dev, seq, err := s.registry.Add(d)
+	if err != nil || dev.Simulated == nil {
 		return err
 	}
-	d.mu.Lock()
-	current, still := d.registry[dev.ID]
-	if !still || current.Simulated != dev.Simulated {
+	b, err := s.runningBroker()
+	if err != nil {
+		s.unregister(dev.ID)
+		return err
+	}
+	sim, err := simdevice.Start(b.Addr(), dev, s.opts.Now())
+	if err != nil {
+		s.unregister(dev.ID)
+		return err
+	}
+	s.mu.Lock()
+	if !s.registry.Holds(dev.ID, seq) {
 		// Removed (or replaced) while connecting.
-		d.mu.Unlock()
-		sim.stop()
+		s.mu.Unlock()
+		sim.Stop()
 		return fmt.Errorf("mockserver: device %q was removed while starting", dev.ID)
 	}
-	d.sims[dev.ID] = sim
-	d.mu.Unlock()
+	s.sims[dev.ID] = sim
+	s.mu.Unlock()
 	return nil
 }
 
-// unregister removes id from the registry.
-func (d *deviceSide) unregister(id string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.registry, id)
-	d.notifyLocked()
+// unregister takes id out of the registry and ends its session.
+func (s *Server) unregister(id string) {
+	s.registry.Remove(id)
+	s.path.Drop(id)
 }
 
 // RemoveDevice stops the device's simulator, drops its session and unregisters it.
 // Commands still waiting for it end with their context.
 func (s *Server) RemoveDevice(id string) {
-	d := s.devices
-	d.mu.Lock()
-	delete(d.registry, id)
-	sim := d.sims[id]
-	delete(d.sims, id)
-	sess := d.sessions[id]
-	b := d.broker
-	d.notifyLocked()
-	d.mu.Unlock()
+	s.registry.Remove(id)
+	s.mu.Lock()
+	sim := s.sims[id]
+	delete(s.sims, id)
+	s.mu.Unlock()
 	if sim != nil {
-		sim.stop()
+		sim.Stop()
 	}
-	d.disconnect(b, []*session{sess})
+	s.path.Drop(id)
 }
 
-// disconnect ends the MQTT sessions among ss; OnDisconnect then removes each session and
-// journals its end.
-func (d *deviceSide) disconnect(b *mqtt.Server, ss []*session) {
-	if b == nil {
-		return
-	}
-	for _, s := range ss {
-		if s != nil && s.cl != nil {
-			_ = b.DisconnectClient(s.cl, packets.ErrNotAuthorized)
-		}
-	}
-}
-
-// Online reports whether the device is registered and has a live MQTT session.
-func (s *Server) Online(id string) bool {
-	d := s.devices
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.onlineLocked(id)
-}
+// Online reports whether the device is registered and has a live MQTT session (or, for a
+// fleet device, its in-process one).
+func (s *Server) Online(id string) bool { return s.path.Online(id) }
 
 // Devices returns a copy of the registry, sorted by id, secrets included.
-func (s *Server) Devices() []Device {
-	d := s.devices
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]Device, 0, len(d.registry))
-	for _, id := range slices.Sorted(maps.Keys(d.registry)) {
-		dev := d.registry[id].Device
-		if dev.Simulated != nil {
-			b := *dev.Simulated
-			dev.Simulated = &b
-		}
-		out = append(out, dev)
-	}
-	return out
-}
+func (s *Server) Devices() []Device { return s.registry.Devices() }
 
 // WaitOnline blocks until the device has a live session, or ctx ends. It returns
 // ErrDeviceNotFound if the device is not (or no longer) registered.
-func (s *Server) WaitOnline(ctx context.Context, id string) error {
-	d := s.devices
-	for {
-		d.mu.Lock()
-		_, registered := d.registry[id]
-		online := d.onlineLocked(id)
-		changed := d.changed
-		d.mu.Unlock()
-		switch {
-		case !registered:
-			return ErrDeviceNotFound
-		case online:
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-d.closed:
-			return errDeviceSideClosed
-		}
+func (s *Server) WaitOnline(ctx context.Context, id string) error { return s.path.WaitOnline(ctx, id) }
+
+// AddFleet registers every device of f and brings it online. It returns once every device
+// is online, or an error (and no device registered) when the fleet is invalid, its prefix
+// is taken, or one of its ids is already registered.
+func (s *Server) AddFleet(f Fleet) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("mockserver: %w", err)
 	}
+	s.fleetMu.Lock()
+	defer s.fleetMu.Unlock()
+	b, err := s.runningBroker()
+	if err != nil {
+		return err
+	}
+	ids, err := s.registry.AddFleet(f)
+	if err != nil {
+		return err
+	}
+	sim := simdevice.NewFleet(f, b, s.path)
+	s.path.AttachLocal(fleetClientPrefix+f.Prefix, sim, ids)
+	s.mu.Lock()
+	if s.stopped { // closed meanwhile: nothing else will stop it
+		s.mu.Unlock()
+		sim.Stop()
+		return errNotStarted
+	}
+	s.fleets[f.Prefix] = sim
+	s.mu.Unlock()
+	return nil
 }
+
+// RemoveFleet unregisters every device of the fleet with this prefix that is still its
+// own, as RemoveDevice does for one device, and stops the fleet's pending delayed replies.
+// It returns ErrFleetNotFound when no fleet has the prefix.
+func (s *Server) RemoveFleet(prefix string) error {
+	s.fleetMu.Lock()
+	defer s.fleetMu.Unlock()
+	ids, err := s.registry.RemoveFleet(prefix)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	sim := s.fleets[prefix]
+	delete(s.fleets, prefix)
+	s.mu.Unlock()
+	s.path.Drop(ids...)
+	if sim != nil {
+		sim.Stop()
+	}
+	return nil
+}
+
+// Fleets returns the running fleets sorted by prefix, secrets included.
+func (s *Server) Fleets() []Fleet { return s.registry.Fleets() }
+
+// deviceState is the Server's part of the device side: the broker and the simulated
+// devices it runs, guarded by mu.
+type deviceState struct {
+	mu      sync.Mutex
+	broker  *broker.Broker // set by Start
+	stopped bool           // Close has begun
+	sims    map[string]*simdevice.Sim
+	fleets  map[string]*simdevice.Fleet // by prefix
+	// fleetMu serialises AddFleet and RemoveFleet, so that a fleet is registered and
+	// online, or removed and offline, before another fleet call looks at it.
+	fleetMu sync.Mutex
+}
+
+// AddGroup registers a device group. The id must not be in use: a group whose id is taken
+// is refused as such (registry.ErrExists) before its contents are checked.
+func (s *Server) AddGroup(g Group) error { return s.registry.AddGroup(g) }
+
+// RemoveGroup unregisters a device group. It reports whether the group existed. Tasks
+// already created keep the members they resolved.
+func (s *Server) RemoveGroup(id string) bool { return s.registry.RemoveGroup(id) }
+
+// Groups returns a copy of the device groups, sorted by id.
+func (s *Server) Groups() []Group { return s.registry.Groups() }

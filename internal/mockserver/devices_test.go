@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/delivery"
 )
 
 func TestDeliver_OfflineOnlineOffline(t *testing.T) {
@@ -16,7 +18,7 @@ func TestDeliver_OfflineOnlineOffline(t *testing.T) {
 	ctx := mqCtx(t)
 	cmd := Command{DeviceID: "dev1", CommandID: "c1", Paras: []byte(`{}`)}
 
-	if _, err := s.devices.deliver(ctx, Command{DeviceID: "ghost", CommandID: "c0", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
+	if _, err := s.deliver(ctx, Command{DeviceID: "ghost", CommandID: "c0", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
 		t.Fatalf("deliver to an unregistered device: %v, want ErrDeviceNotFound", err)
 	}
 	if err := s.WaitOnline(ctx, "ghost"); !errors.Is(err, ErrDeviceNotFound) {
@@ -25,7 +27,7 @@ func TestDeliver_OfflineOnlineOffline(t *testing.T) {
 	if s.Online("dev1") {
 		t.Fatal("a device nobody connected as is online")
 	}
-	if _, err := s.devices.deliver(ctx, cmd); !errors.Is(err, ErrDeviceOffline) {
+	if _, err := s.deliver(ctx, cmd); !errors.Is(err, ErrDeviceOffline) {
 		t.Fatalf("deliver to an offline device: %v, want ErrDeviceOffline", err)
 	}
 
@@ -53,7 +55,7 @@ func TestDeliver_OfflineOnlineOffline(t *testing.T) {
 	if s.Online("dev1") {
 		t.Fatal("Online is true after the device disconnected")
 	}
-	if _, err := s.devices.deliver(ctx, cmd); !errors.Is(err, ErrDeviceOffline) {
+	if _, err := s.deliver(ctx, cmd); !errors.Is(err, ErrDeviceOffline) {
 		t.Fatalf("deliver after disconnect: %v, want ErrDeviceOffline", err)
 	}
 	if n := len(mqJournal(s, EntryConnect, "dev1")); n != 1 {
@@ -87,7 +89,7 @@ func TestDeliver_RawDevice(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			r, err := s.devices.deliver(ctx, Command{DeviceID: "meter-01", CommandID: id,
+			r, err := s.deliver(ctx, Command{DeviceID: "meter-01", CommandID: id,
 				ServiceID: "WaterMeter", CommandName: "ON_OFF", Paras: []byte(`{"value":"1"}`)})
 			done <- result{r, err}
 		}()
@@ -135,7 +137,7 @@ func TestDeliver_ConcurrentEcho(t *testing.T) {
 			dev := devs[i%devices].ID
 			paras := fmt.Sprintf(`{"i":%d,"device":%q,"big":1234567890123456789%d}`, i, dev, i)
 			cmd := Command{DeviceID: dev, CommandID: fmt.Sprintf("cmd-%03d", i), CommandName: fmt.Sprintf("C%d", i), Paras: []byte(paras)}
-			reply, err := s.devices.deliver(ctx, cmd)
+			reply, err := s.deliver(ctx, cmd)
 			want := fmt.Sprintf(`{"result_code":0,"response_name":"C%d","paras":%s}`, i, paras)
 			switch {
 			case err != nil:
@@ -153,9 +155,7 @@ func TestDeliver_ConcurrentEcho(t *testing.T) {
 	if n := len(s.Deliveries("")); n != commands {
 		t.Errorf("journal has %d deliveries, want %d", n, commands)
 	}
-	s.devices.mu.Lock()
-	defer s.devices.mu.Unlock()
-	if n := len(s.devices.waiters); n != 0 {
+	if n := s.path.Pending(); n != 0 {
 		t.Errorf("%d waiters left behind", n)
 	}
 }
@@ -168,7 +168,7 @@ func TestDeliver_TimeoutThenLateReply(t *testing.T) {
 	defer cancel()
 	got := make(chan error, 1)
 	go func() {
-		_, err := s.devices.deliver(short, Command{DeviceID: "slow", CommandID: "late", Paras: []byte(`{}`)})
+		_, err := s.deliver(short, Command{DeviceID: "slow", CommandID: "late", Paras: []byte(`{}`)})
 		got <- err
 	}()
 	mqNextCommand(t, dev) // received, but the device answers only after the timeout
@@ -181,7 +181,7 @@ func TestDeliver_TimeoutThenLateReply(t *testing.T) {
 	// once this reply is matched the late one has been seen too.
 	ctx := mqCtx(t)
 	go func() {
-		_, err := s.devices.deliver(ctx, Command{DeviceID: "slow", CommandID: "next", Paras: []byte(`{}`)})
+		_, err := s.deliver(ctx, Command{DeviceID: "slow", CommandID: "next", Paras: []byte(`{}`)})
 		got <- err
 	}()
 	mqNextCommand(t, dev)
@@ -206,7 +206,7 @@ func TestDeliver_ParasBytePreserved(t *testing.T) {
 		`{"n":12345678901234567890,"f":0.1}`,
 		`{ "spaced" : [1, 2.50, 1e400],  "s":"<&>\u00e9" }`,
 	} {
-		reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "echo", CommandID: "c" + fmt.Sprint(len(paras)),
+		reply, err := s.deliver(mqCtx(t), Command{DeviceID: "echo", CommandID: "c" + fmt.Sprint(len(paras)),
 			ServiceID: "svc", CommandName: "SET", Paras: []byte(paras)})
 		if err != nil {
 			t.Fatal(err)
@@ -221,39 +221,17 @@ func TestDeliver_ParasBytePreserved(t *testing.T) {
 	}
 }
 
-func TestCommandPayload(t *testing.T) {
-	tests := []struct {
-		cmd     Command
-		want    string
-		wantErr bool
-	}{
-		{Command{CommandID: "1", Paras: []byte(`{"a":1}`)}, `{"paras":{"a":1}}`, false},
-		{Command{CommandID: "1", CommandName: "X"}, `{"command_name":"X","paras":{}}`, false},
-		{Command{CommandID: "1", ServiceID: `s"q`, Paras: []byte(`{}`)}, `{"service_id":"s\"q","paras":{}}`, false},
-		{Command{CommandID: "1", Paras: []byte(`{"a":`)}, "", true},
-		{Command{CommandID: "", Paras: []byte(`{}`)}, "", true},
-		{Command{CommandID: "a/b", Paras: []byte(`{}`)}, "", true},
-		{Command{CommandID: "a+", Paras: []byte(`{}`)}, "", true},
-	}
-	for _, tt := range tests {
-		got, err := commandPayload(tt.cmd)
-		if (err != nil) != tt.wantErr || string(got) != tt.want {
-			t.Errorf("commandPayload(%+v) = %s, %v", tt.cmd, got, err)
-		}
-	}
-}
-
 func TestDeliver_DuplicatePendingCommandID(t *testing.T) {
 	s := mqServer(t, Device{ID: "quiet"})
 	dev := mqDevice(t, s, "quiet", "secret-quiet")
 	ctx, cancel := context.WithCancel(mqCtx(t))
 	first := make(chan error, 1)
 	go func() {
-		_, err := s.devices.deliver(ctx, Command{DeviceID: "quiet", CommandID: "same", Paras: []byte(`{}`)})
+		_, err := s.deliver(ctx, Command{DeviceID: "quiet", CommandID: "same", Paras: []byte(`{}`)})
 		first <- err
 	}()
 	mqNextCommand(t, dev)
-	if _, err := s.devices.deliver(ctx, Command{DeviceID: "quiet", CommandID: "same", Paras: []byte(`{}`)}); err == nil ||
+	if _, err := s.deliver(ctx, Command{DeviceID: "quiet", CommandID: "same", Paras: []byte(`{}`)}); err == nil ||
 		!strings.Contains(err.Error(), "already pending") {
 		t.Errorf("second deliver with a pending id: %v, want an error", err)
 	}
@@ -261,9 +239,7 @@ func TestDeliver_DuplicatePendingCommandID(t *testing.T) {
 	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Errorf("first deliver = %v, want context.Canceled", err)
 	}
-	s.devices.mu.Lock()
-	defer s.devices.mu.Unlock()
-	if len(s.devices.waiters) != 0 {
+	if s.path.Pending() != 0 {
 		t.Errorf("a cancelled command left its waiter behind")
 	}
 }
@@ -280,7 +256,7 @@ func TestDeliver_CloseEndsPendingCommands(t *testing.T) {
 	ctx := mqCtx(t)
 	got := make(chan error, 1)
 	go func() {
-		_, err := s.devices.deliver(ctx, Command{DeviceID: "quiet", CommandID: "c", Paras: []byte(`{}`)})
+		_, err := s.deliver(ctx, Command{DeviceID: "quiet", CommandID: "c", Paras: []byte(`{}`)})
 		got <- err
 	}()
 	mqNextCommand(t, dev)
@@ -289,13 +265,13 @@ func TestDeliver_CloseEndsPendingCommands(t *testing.T) {
 	}
 	select {
 	case err := <-got:
-		if !errors.Is(err, errDeviceSideClosed) {
-			t.Errorf("deliver = %v, want errDeviceSideClosed", err)
+		if !errors.Is(err, delivery.ErrClosed) {
+			t.Errorf("deliver = %v, want delivery.ErrClosed", err)
 		}
 	case <-time.After(mqWait):
 		t.Fatal("a pending deliver outlived Close")
 	}
-	if err := s.devices.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Errorf("second close: %v", err)
 	}
 }
@@ -323,18 +299,20 @@ func TestAddDevice_Validation(t *testing.T) {
 }
 
 func TestAddDevice_SimulatedNeedsBroker(t *testing.T) {
-	opts := Options{Now: mqClock}.withDefaults()
-	d := newDeviceSide(&opts, newJournal(opts.Now, 0))
-	if err := d.add(Device{ID: "sim", Simulated: &Behavior{}}); !errors.Is(err, errNotStarted) {
+	s, err := New(Options{Now: mqClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddDevice(Device{ID: "sim", Simulated: &Behavior{}}); !errors.Is(err, errNotStarted) {
 		t.Errorf("add before start = %v, want errNotStarted", err)
 	}
-	if err := d.add(Device{ID: "plain"}); err != nil {
+	if err := s.AddDevice(Device{ID: "plain"}); err != nil {
 		t.Errorf("registering a plain device before start: %v", err)
 	}
-	if len(d.registry) != 1 {
-		t.Errorf("registry %+v, want only the plain device", d.registry)
+	if devs := s.Devices(); len(devs) != 1 || devs[0].ID != "plain" {
+		t.Errorf("registry %+v, want only the plain device", devs)
 	}
-	if err := d.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Errorf("close before start: %v", err)
 	}
 }
@@ -353,7 +331,7 @@ func TestRemoveDevice_DropsSession(t *testing.T) {
 	if s.Online("sim") || s.Online("raw") || len(s.Devices()) != 0 {
 		t.Errorf("removed devices still online or registered: %+v", s.Devices())
 	}
-	if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "raw", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "raw", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
 		t.Errorf("deliver to a removed device: %v, want ErrDeviceNotFound", err)
 	}
 	// The id can be registered again and comes back online.

@@ -6,9 +6,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 func newFaultServer(t *testing.T) *Server {
@@ -98,7 +99,7 @@ func TestFault_DeviceScopedAndForever(t *testing.T) {
 	if resp, body := postCommand(t, s, "echo", `{"paras":{}}`); resp.StatusCode != http.StatusOK {
 		t.Errorf("unscoped device hit the fault: %d %s", resp.StatusCode, body)
 	}
-	if n := len(s.faults.pending()); n != 1 {
+	if n := len(s.faults.Pending()); n != 1 {
 		t.Errorf("%d pending faults, want the forever fault", n)
 	}
 	s.ClearFaults()
@@ -115,8 +116,8 @@ func TestFault_AppliesOnlyToTheCommandRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, body := do(t, nil, req)
-	wantError(t, resp, body, http.StatusMethodNotAllowed, codeNoAPI)
-	if n := len(s.faults.pending()); n != 1 {
+	wantError(t, resp, body, http.StatusMethodNotAllowed, httpapi.CodeNoAPI)
+	if n := len(s.faults.Pending()); n != 1 {
 		t.Errorf("a GET used up the fault: %d pending", n)
 	}
 }
@@ -224,49 +225,5 @@ func TestFault_DelayEndsWhenTheClientLeaves(t *testing.T) {
 	}
 	if e.Status != 0 || e.Fault != "delay=1h0m0s" {
 		t.Errorf("journal entry = %+v", e)
-	}
-}
-
-func TestFault_JSON(t *testing.T) {
-	var f Fault
-	if err := json.Unmarshal([]byte(`{"device_id":"d","times":-1,"status":503,"delay":"1.5s","reset_after_delivery":true}`), &f); err != nil {
-		t.Fatal(err)
-	}
-	want := Fault{DeviceID: "d", Times: -1, Status: 503, Delay: 1500 * time.Millisecond, ResetAfterDelivery: true}
-	if f != want {
-		t.Errorf("decoded %+v, want %+v", f, want)
-	}
-	b, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `"delay":"1.5s"`) {
-		t.Errorf("encoded %s, want the delay as a duration string", b)
-	}
-	var back Fault
-	if err := json.Unmarshal(b, &back); err != nil || back != f {
-		t.Errorf("round trip = %+v, %v", back, err)
-	}
-	if err := json.Unmarshal([]byte(`{"delay":2000000}`), &f); err != nil || f.Delay != 2*time.Millisecond {
-		t.Errorf("numeric delay = %v, %v", f.Delay, err)
-	}
-	for _, bad := range []string{`{"delay":"soon"}`, `{"delay":true}`, `{"stauts":500}`} {
-		if err := json.Unmarshal([]byte(bad), &f); err == nil {
-			t.Errorf("%s decoded without error", bad)
-		}
-	}
-}
-
-func TestFault_Label(t *testing.T) {
-	for f, want := range map[*Fault]string{
-		{Status: 500, Delay: time.Second}: "status=500,delay=1s",
-		{ResetBeforeBody: true}:           "reset_before_body",
-		{Body: "x", Truncate: true}:       "body,truncate",
-		{Name: "mine", Status: 500}:       "mine",
-		{}:                                "noop",
-	} {
-		if got := f.label(); got != want {
-			t.Errorf("label(%+v) = %q, want %q", *f, got, want)
-		}
 	}
 }

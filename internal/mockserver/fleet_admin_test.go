@@ -9,16 +9,16 @@ import (
 func TestAdmin_Fleets(t *testing.T) {
 	s := NewForTest(t, Options{AuthToken: "admin-needs-no-token", Devices: []Device{{ID: "dev-7"}}})
 
-	resp, body := admin(t, s, http.MethodPost, "/_mock/fleets",
+	resp, body := adminCall(t, s, http.MethodPost, "/_mock/fleets",
 		`{"prefix":"lamp-","count":50,"secret":"fleet-s3cret","behavior":{"kind":"echo","delay":"1ms"}}`)
 	wantStatus(t, resp, body, http.StatusCreated)
 	if want := `{"prefix":"lamp-","count":50,"behavior":{"kind":"echo","delay":"1ms"}}`; string(body) != want {
 		t.Errorf("created = %s, want %s", body, want)
 	}
-	resp, body = admin(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"quiet-","count":2,"behavior":{"kind":"silent"}}`)
+	resp, body = adminCall(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"quiet-","count":2,"behavior":{"kind":"silent"}}`)
 	wantStatus(t, resp, body, http.StatusCreated)
 
-	resp, body = admin(t, s, http.MethodGet, "/_mock/fleets", "")
+	resp, body = adminCall(t, s, http.MethodGet, "/_mock/fleets", "")
 	wantStatus(t, resp, body, http.StatusOK)
 	want := `[{"prefix":"lamp-","count":50,"behavior":{"kind":"echo","delay":"1ms"}},{"prefix":"quiet-","count":2,"behavior":{"kind":"silent"}}]`
 	if string(body) != want {
@@ -28,7 +28,7 @@ func TestAdmin_Fleets(t *testing.T) {
 		t.Error("the fleet list shows the secret")
 	}
 	// Fleet devices are in the registry and answer the command API.
-	_, body = admin(t, s, http.MethodGet, "/_mock/devices", "")
+	_, body = adminCall(t, s, http.MethodGet, "/_mock/devices", "")
 	if !strings.Contains(string(body), `{"id":"lamp-50","online":true,"simulated":{"kind":"echo","delay":"1ms"}}`) {
 		t.Errorf("the device list lacks lamp-50: %.300s", body)
 	}
@@ -53,18 +53,18 @@ func TestAdmin_Fleets(t *testing.T) {
 		{`{"prefix":"x-","count":1,"behavior":{"kind":"echo","dealy":"1s"}}`, http.StatusBadRequest, "MOCK.000400"},
 		{`{"prefix":"x-","count":"1"}`, http.StatusBadRequest, "MOCK.000400"},
 	} {
-		resp, body := admin(t, s, http.MethodPost, "/_mock/fleets", tt.body)
+		resp, body := adminCall(t, s, http.MethodPost, "/_mock/fleets", tt.body)
 		wantError(t, resp, body, tt.status, tt.code)
 	}
 
-	resp, body = admin(t, s, http.MethodDelete, "/_mock/fleets/lamp-", "")
+	resp, body = adminCall(t, s, http.MethodDelete, "/_mock/fleets/lamp-", "")
 	wantStatus(t, resp, body, http.StatusNoContent)
 	if resp, body := do(t, nil, tokenRequest(t, s, "lamp-37")); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("command to a removed fleet's device: %d %s", resp.StatusCode, body)
 	}
-	resp, body = admin(t, s, http.MethodDelete, "/_mock/fleets/lamp-", "")
+	resp, body = adminCall(t, s, http.MethodDelete, "/_mock/fleets/lamp-", "")
 	wantError(t, resp, body, http.StatusNotFound, "MOCK.000404")
-	resp, body = admin(t, s, http.MethodPut, "/_mock/fleets", "")
+	resp, body = adminCall(t, s, http.MethodPut, "/_mock/fleets", "")
 	wantError(t, resp, body, http.StatusMethodNotAllowed, "MOCK.000405")
 	if n := len(s.Devices()); n != 3 {
 		t.Errorf("registry has %d devices, want dev-7 and quiet-1..2", n)

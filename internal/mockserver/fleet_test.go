@@ -25,11 +25,11 @@ func TestFleet_AddDeliverRemove(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"sensor-0", "sensor-1001", "sensor-01", "sensor-"} {
-		if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: id, CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
+		if _, err := s.deliver(mqCtx(t), Command{DeviceID: id, CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
 			t.Errorf("deliver to %s: %v, want ErrDeviceNotFound", id, err)
 		}
 	}
-	reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "sensor-500", CommandID: "c1", CommandName: "SET", Paras: []byte(`{"v":12345678901234567890}`)})
+	reply, err := s.deliver(mqCtx(t), Command{DeviceID: "sensor-500", CommandID: "c1", CommandName: "SET", Paras: []byte(`{"v":12345678901234567890}`)})
 	if want := `{"result_code":0,"response_name":"SET","paras":{"v":12345678901234567890}}`; err != nil || string(reply) != want {
 		t.Fatalf("deliver = %s, %v; want %s", reply, err, want)
 	}
@@ -53,7 +53,7 @@ func TestFleet_AddDeliverRemove(t *testing.T) {
 	if devs := s.Devices(); len(devs) != 1 || devs[0].ID != "plain" || s.Online("sensor-1") {
 		t.Errorf("after RemoveFleet the registry holds %d devices, sensor-1 online %v", len(devs), s.Online("sensor-1"))
 	}
-	if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "sensor-1", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "sensor-1", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceNotFound) {
 		t.Errorf("deliver after RemoveFleet: %v, want ErrDeviceNotFound", err)
 	}
 	if err := s.RemoveFleet("sensor-"); !errors.Is(err, ErrFleetNotFound) {
@@ -117,16 +117,16 @@ func TestFleet_Behaviours(t *testing.T) {
 		{Prefix: "silent-", Count: 2, Behavior: Behavior{Kind: BehaviorSilent}},
 	}})
 	tests := []struct{ device, want string }{
-		{"reply-2", string(defaultSimResponse)},
+		{"reply-2", `{"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}`},
 		{"fail-1", `{"result_code":3,"response_name":"GO","paras":{"a":1}}`},
 		{"custom-1", string(custom)},
 		{"custom-2", string(custom)},
 		{"custom-fail-2", `{"paras":{"x":1.50},"result_code":9}`},
-		{"slow-1", string(defaultSimResponse)},
+		{"slow-1", `{"result_code":0,"response_name":"COMMAND_RESPONSE","paras":{"result":"success"}}`},
 	}
 	for _, tt := range tests {
 		start := time.Now()
-		reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: tt.device, CommandID: "c-" + tt.device, CommandName: "GO", Paras: []byte(`{"a":1}`)})
+		reply, err := s.deliver(mqCtx(t), Command{DeviceID: tt.device, CommandID: "c-" + tt.device, CommandName: "GO", Paras: []byte(`{"a":1}`)})
 		if err != nil || string(reply) != tt.want {
 			t.Errorf("%s: deliver = %s, %v; want %s", tt.device, reply, err, tt.want)
 		}
@@ -136,7 +136,7 @@ func TestFleet_Behaviours(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := s.devices.deliver(ctx, Command{DeviceID: "silent-1", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := s.deliver(ctx, Command{DeviceID: "silent-1", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("silent fleet device: %v, want context.DeadlineExceeded", err)
 	}
 	if len(s.Deliveries("silent-1")) != 1 || len(mqJournal(s, EntryReply, "silent-1")) != 0 {
@@ -147,20 +147,20 @@ func TestFleet_Behaviours(t *testing.T) {
 func TestFleet_DisconnectAfterCountsPerDevice(t *testing.T) {
 	s := NewForTest(t, Options{Now: mqClock, Fleets: []Fleet{{Prefix: "flaky-", Count: 3, Behavior: Behavior{Kind: BehaviorEcho, DisconnectAfter: 2}}}})
 	for _, id := range []string{"c1", "c2"} {
-		if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky-2", CommandID: id, Paras: []byte(`{}`)}); err != nil {
+		if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky-2", CommandID: id, Paras: []byte(`{}`)}); err != nil {
 			t.Fatalf("deliver %s: %v", id, err)
 		}
 	}
 	if s.Online("flaky-2") {
 		t.Fatal("flaky-2 is online after its last answer")
 	}
-	if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky-2", CommandID: "c3", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky-2", CommandID: "c3", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
 		t.Errorf("deliver after the last answer: %v, want ErrDeviceOffline", err)
 	}
 	if !s.Online("flaky-1") || !s.Online("flaky-3") {
 		t.Error("the other devices of the fleet went offline too")
 	}
-	if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky-1", CommandID: "c1", Paras: []byte(`{}`)}); err != nil {
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky-1", CommandID: "c1", Paras: []byte(`{}`)}); err != nil {
 		t.Errorf("flaky-1: %v", err)
 	}
 }
@@ -170,7 +170,7 @@ func TestFleet_RemoveCancelsDelayedReplies(t *testing.T) {
 	ctx, cancel := context.WithCancel(mqCtx(t))
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.devices.deliver(ctx, Command{DeviceID: "slow-1", CommandID: "c", Paras: []byte(`{}`)})
+		_, err := s.deliver(ctx, Command{DeviceID: "slow-1", CommandID: "c", Paras: []byte(`{}`)})
 		done <- err
 	}()
 	if _, err := s.WaitJournal(mqCtx(t), func(e Entry) bool { return e.Kind == EntryDelivery && e.DeviceID == "slow-1" }); err != nil {
@@ -213,7 +213,7 @@ func TestFleet_RealClientTakesOverADevice(t *testing.T) {
 	if d := s.Deliveries("m-2"); len(d) != 1 || d[0].ClientID != cid {
 		t.Errorf("deliveries %+v, want one to %q", d, cid)
 	}
-	if reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "m-3", CommandID: "c2", Paras: []byte(`{}`)}); err != nil ||
+	if reply, err := s.deliver(mqCtx(t), Command{DeviceID: "m-3", CommandID: "c2", Paras: []byte(`{}`)}); err != nil ||
 		!strings.Contains(string(reply), `"result_code":0`) {
 		t.Errorf("m-3 still simulated: %s, %v", reply, err)
 	}
@@ -238,6 +238,14 @@ func TestFleet_RemoveDeviceOfAFleet(t *testing.T) {
 	if err := s.AddDevice(Device{ID: "f-2"}); err != nil {
 		t.Fatal(err)
 	}
+	// The fleet's session went with the removed device: the new f-2 is offline until a
+	// client connects as it, and nothing answers its commands.
+	if s.Online("f-2") {
+		t.Error("a plain device registered under a removed fleet device's id is online")
+	}
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "f-2", CommandID: "c", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
+		t.Errorf("deliver to the new f-2 = %v, want ErrDeviceOffline", err)
+	}
 	if err := s.RemoveFleet("f-"); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +264,7 @@ func TestFleet_ConcurrentDeliveries(t *testing.T) {
 		wg.Go(func() {
 			dev := fmt.Sprintf("e-%d", i%devices+1)
 			paras := fmt.Sprintf(`{"i":%d}`, i)
-			reply, err := s.devices.deliver(ctx, Command{DeviceID: dev, CommandID: fmt.Sprintf("c%d", i), CommandName: "N", Paras: []byte(paras)})
+			reply, err := s.deliver(ctx, Command{DeviceID: dev, CommandID: fmt.Sprintf("c%d", i), CommandName: "N", Paras: []byte(paras)})
 			if want := `{"result_code":0,"response_name":"N","paras":` + paras + `}`; err != nil || string(reply) != want {
 				errs <- fmt.Errorf("%s: %s, %v", dev, reply, err)
 			}
@@ -293,7 +301,7 @@ func BenchmarkFleetDeliver(b *testing.B) {
 			i := n.Add(1)
 			cmd := Command{DeviceID: "b-" + strconv.FormatInt(i%10000+1, 10), CommandID: strconv.FormatInt(i, 10),
 				CommandName: "SET", Paras: []byte(`{"v":1}`)}
-			if _, err := s.devices.deliver(b.Context(), cmd); err != nil {
+			if _, err := s.deliver(b.Context(), cmd); err != nil {
 				b.Fatal(err)
 			}
 		}

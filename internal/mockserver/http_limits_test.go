@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // limitWait bounds the waits of the limit tests so that a failure cannot hang.
@@ -65,7 +67,7 @@ func TestHTTPLimits_BodySize(t *testing.T) {
 				req.ContentLength = -1 // the client sends it chunked, with no length up front
 			}
 			resp, body := do(t, nil, req)
-			e := wantError(t, resp, body, http.StatusBadRequest, codeInvalidInput)
+			e := wantError(t, resp, body, http.StatusBadRequest, httpapi.CodeInvalidInput)
 			if !strings.Contains(e.ErrorMsg, "exceeds 1024 bytes") {
 				t.Errorf("error_msg = %q", e.ErrorMsg)
 			}
@@ -121,7 +123,7 @@ func TestHTTPLimits_BodyReadTimeout(t *testing.T) {
 		t.Fatalf("no answer to a body that stopped coming: %v", err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	e := wantError(t, resp, body, http.StatusBadRequest, codeBadRequest)
+	e := wantError(t, resp, body, http.StatusBadRequest, httpapi.CodeBadRequest)
 	if !strings.Contains(e.ErrorMsg, "not received within 300ms") {
 		t.Errorf("error_msg = %q", e.ErrorMsg)
 	}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 var (
@@ -67,12 +70,12 @@ func postCommand(t *testing.T, s *Server, deviceID, body string) (*http.Response
 }
 
 // wantError checks an IoTDA error answer.
-func wantError(t *testing.T, resp *http.Response, body []byte, status int, code string) apiError {
+func wantError(t *testing.T, resp *http.Response, body []byte, status int, code string) httpapi.ErrorBody {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Errorf("status = %d, want %d (body %s)", resp.StatusCode, status, body)
 	}
-	var e apiError
+	var e httpapi.ErrorBody
 	if err := json.Unmarshal(body, &e); err != nil {
 		t.Fatalf("error body %q is not JSON: %v", body, err)
 	}
@@ -152,31 +155,6 @@ func TestCommand_ReplyReturnedAsSent(t *testing.T) {
 	}
 }
 
-// TestReplyBody_EmptyNullAndNonJSON follows CONTRACTS.md C1: JSON verbatim (null
-// included), nothing for an empty payload, a JSON string for anything else.
-func TestReplyBody_EmptyNullAndNonJSON(t *testing.T) {
-	deepArray := strings.Repeat("[", 20000) + strings.Repeat("]", 20000) // Beyond encoding/json's depth.
-	for reply, want := range map[string]string{
-		`not json`:           `{"command_id":"c","response":"not json"}`,
-		` [1, 2] `:           `{"command_id":"c","response":[1, 2]}`,
-		`42`:                 `{"command_id":"c","response":42}`,
-		`{"a":1.000}` + "\n": `{"command_id":"c","response":{"a":1.000}}`,
-		`null`:               `{"command_id":"c","response":null}`,
-		`""`:                 `{"command_id":"c","response":""}`,
-		``:                   `{"command_id":"c"}`,
-		" \t\r\n ":           `{"command_id":"c"}`,
-		"<b> & \"x\"\n":      `{"command_id":"c","response":"<b> & \"x\"\n"}`,
-		"bad \xff\xfe utf8":  "{\"command_id\":\"c\",\"response\":\"bad \uFFFD utf8\"}",
-		`{"a":`:              `{"command_id":"c","response":"{\"a\":"}`,
-		deepArray:            `{"command_id":"c","response":` + deepArray + `}`,
-		deepArray + "]":      `{"command_id":"c","response":"` + deepArray + `]"}`,
-	} {
-		if got := string(replyBody("c", json.RawMessage(reply))); got != want {
-			t.Errorf("replyBody(%q) = %s, want %s", reply, got, want)
-		}
-	}
-}
-
 func TestCommand_Timeout(t *testing.T) {
 	s := NewForTest(t, Options{
 		PlatformTimeout: 100 * time.Millisecond,
@@ -194,10 +172,10 @@ func TestCommand_Timeout(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}
-	if !uuidV4Pattern.MatchString(got.CommandID) || got.ErrorCode != codeTimeout || got.ErrorMsg != msgTimeout {
+	if !uuidV4Pattern.MatchString(got.CommandID) || got.ErrorCode != commands.CodeTimeout || got.ErrorMsg != commands.MsgTimeout {
 		t.Errorf("timeout body = %s", body)
 	}
-	if e := lastRequest(t, s); e.Status != http.StatusOK || e.ErrorCode != codeTimeout || e.CommandID != got.CommandID {
+	if e := lastRequest(t, s); e.Status != http.StatusOK || e.ErrorCode != commands.CodeTimeout || e.CommandID != got.CommandID {
 		t.Errorf("journal entry = %+v", e)
 	}
 }
@@ -206,14 +184,14 @@ func TestCommand_DeviceErrors(t *testing.T) {
 	s := NewForTest(t, Options{Devices: []Device{{ID: "offline-1"}}})
 
 	resp, body := postCommand(t, s, "nobody", `{"paras":{}}`)
-	if e := wantError(t, resp, body, http.StatusNotFound, codeDeviceNotFound); !strings.Contains(e.ErrorMsg, "nobody") {
+	if e := wantError(t, resp, body, http.StatusNotFound, httpapi.CodeDeviceNotFound); !strings.Contains(e.ErrorMsg, "nobody") {
 		t.Errorf("error_msg %q does not name the device", e.ErrorMsg)
 	}
 	resp, body = postCommand(t, s, "offline-1", `{"paras":{}}`)
-	if e := wantError(t, resp, body, http.StatusForbidden, codeDeviceOffline); e.ErrorMsg != msgDeviceOffline {
+	if e := wantError(t, resp, body, http.StatusForbidden, httpapi.CodeDeviceOffline); e.ErrorMsg != httpapi.MsgDeviceOffline {
 		t.Errorf("error_msg = %q", e.ErrorMsg)
 	}
-	if e := lastRequest(t, s); e.ErrorCode != codeDeviceOffline || e.Status != http.StatusForbidden {
+	if e := lastRequest(t, s); e.ErrorCode != httpapi.CodeDeviceOffline || e.Status != http.StatusForbidden {
 		t.Errorf("journal entry = %+v", e)
 	}
 }
@@ -227,27 +205,27 @@ func TestCommand_RequestValidation(t *testing.T) {
 		status                                   int
 		code, msg                                string
 	}{
-		"unknown path": {url: s.URL() + "/v5/iot/p/devices/d1/messages", status: 404, code: codeNoAPI},
-		"wrong method": {method: http.MethodGet, url: base + "d1/commands", status: 405, code: codeNoAPI},
-		"other project": {url: s.URL() + "/v5/iot/other/devices/d1/commands", status: 403, code: codeProject,
+		"unknown path": {url: s.URL() + "/v5/iot/p/devices/d1/messages", status: 404, code: httpapi.CodeNoAPI},
+		"wrong method": {method: http.MethodGet, url: base + "d1/commands", status: 405, code: httpapi.CodeNoAPI},
+		"other project": {url: s.URL() + "/v5/iot/other/devices/d1/commands", status: 403, code: httpapi.CodeProject,
 			msg: `"other" in the request path is not this endpoint's project "mock-project"`},
-		"no instance":        {instance: "-", status: 403, code: codeInstance, msg: `header "" does not name`},
-		"other instance":     {instance: "inst-2", status: 403, code: codeInstance, msg: `"inst-2" does not name this endpoint's instance "inst-1"`},
-		"device id too long": {url: base + long + "/commands", status: 400, code: codeInvalidInput},
-		"device id escaped":  {url: base + "a%2Fb/commands", status: 400, code: codeInvalidInput},
-		"device id charset":  {url: base + "a.b/commands", status: 400, code: codeInvalidInput},
-		"text content type":  {contentType: "text/plain", status: 400, code: codeBadRequest},
-		"no content type":    {contentType: "-", status: 400, code: codeBadRequest},
-		"invalid json":       {body: `{"paras":`, status: 400, code: codeBadRequest},
-		"not an object":      {body: `[{"paras":{}}]`, status: 400, code: codeInvalidInput},
-		"no paras":           {body: `{"service_id":"s"}`, status: 400, code: codeInvalidInput},
-		"null paras":         {body: `{"paras":null}`, status: 400, code: codeInvalidInput},
-		"string paras":       {body: `{"paras":"{\"v\":1}"}`, status: 400, code: codeInvalidInput},
-		"array paras":        {body: `{"paras":[1]}`, status: 400, code: codeInvalidInput},
-		"numeric service":    {body: `{"service_id":7,"paras":{}}`, status: 400, code: codeInvalidInput},
-		"long service_id":    {body: `{"service_id":"` + strings.Repeat("s", 65) + `","paras":{}}`, status: 400, code: codeInvalidInput},
-		"long command_name":  {body: `{"command_name":"` + long + `","paras":{}}`, status: 400, code: codeInvalidInput},
-		"body too large":     {body: `{"paras":{"v":"` + strings.Repeat("x", 1<<20) + `"}}`, status: 400, code: codeInvalidInput},
+		"no instance":        {instance: "-", status: 403, code: httpapi.CodeInstance, msg: `header "" does not name`},
+		"other instance":     {instance: "inst-2", status: 403, code: httpapi.CodeInstance, msg: `"inst-2" does not name this endpoint's instance "inst-1"`},
+		"device id too long": {url: base + long + "/commands", status: 400, code: httpapi.CodeInvalidInput},
+		"device id escaped":  {url: base + "a%2Fb/commands", status: 400, code: httpapi.CodeInvalidInput},
+		"device id charset":  {url: base + "a.b/commands", status: 400, code: httpapi.CodeInvalidInput},
+		"text content type":  {contentType: "text/plain", status: 400, code: httpapi.CodeBadRequest},
+		"no content type":    {contentType: "-", status: 400, code: httpapi.CodeBadRequest},
+		"invalid json":       {body: `{"paras":`, status: 400, code: httpapi.CodeBadRequest},
+		"not an object":      {body: `[{"paras":{}}]`, status: 400, code: httpapi.CodeInvalidInput},
+		"no paras":           {body: `{"service_id":"s"}`, status: 400, code: httpapi.CodeInvalidInput},
+		"null paras":         {body: `{"paras":null}`, status: 400, code: httpapi.CodeInvalidInput},
+		"string paras":       {body: `{"paras":"{\"v\":1}"}`, status: 400, code: httpapi.CodeInvalidInput},
+		"array paras":        {body: `{"paras":[1]}`, status: 400, code: httpapi.CodeInvalidInput},
+		"numeric service":    {body: `{"service_id":7,"paras":{}}`, status: 400, code: httpapi.CodeInvalidInput},
+		"long service_id":    {body: `{"service_id":"` + strings.Repeat("s", 65) + `","paras":{}}`, status: 400, code: httpapi.CodeInvalidInput},
+		"long command_name":  {body: `{"command_name":"` + long + `","paras":{}}`, status: 400, code: httpapi.CodeInvalidInput},
+		"body too large":     {body: `{"paras":{"v":"` + strings.Repeat("x", 1<<20) + `"}}`, status: 400, code: httpapi.CodeInvalidInput},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -286,7 +264,7 @@ func TestCommand_RequestValidation(t *testing.T) {
 	// The length limits count characters, not bytes: 64 two-byte characters pass validation.
 	resp, body := do(t, nil, withInstance(newCommandRequest(t, base+"d1/commands",
 		`{"service_id":"`+strings.Repeat("é", 64)+`","paras":{}}`)))
-	wantError(t, resp, body, http.StatusForbidden, codeDeviceOffline)
+	wantError(t, resp, body, http.StatusForbidden, httpapi.CodeDeviceOffline)
 }
 
 func withInstance(req *http.Request) *http.Request {
@@ -314,7 +292,7 @@ func TestHealthz(t *testing.T) {
 	}
 	req.Method = http.MethodPost
 	resp, body = do(t, nil, req)
-	wantError(t, resp, body, http.StatusMethodNotAllowed, codeNoAPI)
+	wantError(t, resp, body, http.StatusMethodNotAllowed, httpapi.CodeNoAPI)
 	if n := len(s.Journal()); n != 0 {
 		t.Errorf("healthz was journaled: %d entries", n)
 	}
@@ -388,16 +366,5 @@ func TestClose_EndsRequestsInFlight(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
-	}
-}
-
-func TestNewUUID(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		id := newUUID()
-		if !uuidV4Pattern.MatchString(id) || seen[id] {
-			t.Fatalf("newUUID() = %q (duplicate: %v)", id, seen[id])
-		}
-		seen[id] = true
 	}
 }

@@ -1,6 +1,10 @@
 package mockserver
 
-import "time"
+import (
+	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+)
 
 // Limits bounds what a peer, authenticated or not, can make the mock read, hold or wait
 // for. The zero (or a negative) value of a field selects its default. The standalone
@@ -65,7 +69,7 @@ const (
 	defaultMQTTMaxPacketBytes    = 1 << 20
 	defaultMQTTMaxInflight       = 128
 	defaultMQTTMaxPendingWrites  = 128
-	defaultJournalMaxBytes       = 32 << 20
+	defaultJournalMaxBytes       = journal.DefaultMaxBytes
 )
 
 // maxMQTTInflight is the most MQTT can count: packet ids and Receive Maximum are 16-bit.

@@ -34,7 +34,7 @@ func startDeliver(t *testing.T, s *Server, deviceID, commandID string) <-chan er
 	done := make(chan error, 1)
 	ctx := mqCtx(t)
 	go func() {
-		_, err := s.devices.deliver(ctx, Command{DeviceID: deviceID, CommandID: commandID, Paras: []byte(`{"n":1}`)})
+		_, err := s.deliver(ctx, Command{DeviceID: deviceID, CommandID: commandID, Paras: []byte(`{"n":1}`)})
 		done <- err
 	}()
 	return done

@@ -20,7 +20,7 @@ type deliverResult struct {
 func deliverAsync(ctx context.Context, s *Server, deviceID, commandID string) <-chan deliverResult {
 	done := make(chan deliverResult, 1)
 	go func() {
-		r, err := s.devices.deliver(ctx, Command{DeviceID: deviceID, CommandID: commandID, Paras: []byte(`{}`)})
+		r, err := s.deliver(ctx, Command{DeviceID: deviceID, CommandID: commandID, Paras: []byte(`{}`)})
 		done <- deliverResult{r, err}
 	}()
 	return done

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
 )
 
 // mqUnsubscribedDevice connects a device the way Huawei's Python device SDK does: a paho
@@ -41,7 +42,7 @@ func TestDeliver_DeviceThatNeverSubscribes(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			r, err := s.devices.deliver(ctx, Command{DeviceID: "py-dev", CommandID: commandID, CommandName: "ON", Paras: []byte(`{"v":1}`)})
+			r, err := s.deliver(ctx, Command{DeviceID: "py-dev", CommandID: commandID, CommandName: "ON", Paras: []byte(`{"v":1}`)})
 			done <- result{r, err}
 		}()
 		m := nextMessage(t, got)
@@ -68,9 +69,7 @@ func TestDeliver_DeviceThatNeverSubscribes(t *testing.T) {
 			t.Errorf("delivery %s journaled for session %q, want %q", e.CommandID, e.ClientID, cid)
 		}
 	}
-	s.devices.mu.Lock()
-	defer s.devices.mu.Unlock()
-	if n := s.devices.sessions["py-dev"].cl.State.Inflight.Len(); n != 0 {
+	if n := brokerClient(t, s, "py-dev").State.Inflight.Len(); n != 0 {
 		t.Errorf("%d acknowledged commands are still in flight", n)
 	}
 }
@@ -84,15 +83,15 @@ func TestBroker_RedeliversToDeviceThatNeverSubscribes(t *testing.T) {
 	if first.Duplicate() || first.Qos() != 1 {
 		t.Fatalf("first publish: QoS %d, dup %v; want QoS 1 without DUP", first.Qos(), first.Duplicate())
 	}
-	for i := range maxRedeliveries {
+	for i := range broker.MaxRedeliveries {
 		if m := nextMessage(t, got); !m.Duplicate() || m.Topic() != first.Topic() {
 			t.Fatalf("resend %d: %s dup=%v, want %s with DUP", i+1, m.Topic(), m.Duplicate(), first.Topic())
 		}
 	}
 	quiet(t, got, testRedelivery)
 	re := mqJournal(s, EntryRedelivery, "py-deaf")
-	if len(re) != maxRedeliveries {
-		t.Fatalf("journal has %d redeliveries, want %d", len(re), maxRedeliveries)
+	if len(re) != broker.MaxRedeliveries {
+		t.Fatalf("journal has %d redeliveries, want %d", len(re), broker.MaxRedeliveries)
 	}
 	for _, e := range re {
 		if e.ClientID != cid || e.CommandID != "deaf-1" {
@@ -140,7 +139,7 @@ func TestDeliver_SubscribedDeviceGetsEachCommandOnce(t *testing.T) {
 		commandID := fmt.Sprintf("c%d", i)
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.devices.deliver(ctx, Command{DeviceID: "sub", CommandID: commandID, Paras: []byte(`{}`)})
+			_, err := s.deliver(ctx, Command{DeviceID: "sub", CommandID: commandID, Paras: []byte(`{}`)})
 			done <- err
 		}()
 		m := nextMessage(t, got)
@@ -161,7 +160,7 @@ func TestDeliver_JournalNamesTheSession(t *testing.T) {
 	s := mqServer(t, Device{ID: "dev1", Secret: "k"})
 	ts := "2020010100"
 	oldID := "dev1_0_0_" + ts
-	mqConnect(t, s.MQTTAddr(), oldID, "dev1", devicePassword("k", ts))
+	mqConnect(t, s.MQTTAddr(), oldID, "dev1", broker.DevicePassword("k", ts))
 	_, newID, got := mqUnsubscribedDevice(t, s, "dev1", "k", true)
 	mqWaitFor(t, s, "the first session's end", func() bool { return len(mqJournal(s, EntryDisconnect, "dev1")) == 1 })
 
@@ -209,7 +208,7 @@ func TestDeliver_ConcurrentToOneUnsubscribedDevice(t *testing.T) {
 	for i := range commands {
 		wg.Go(func() {
 			id := fmt.Sprintf("c%02d", i)
-			reply, err := s.devices.deliver(ctx, Command{DeviceID: "busy", CommandID: id, Paras: []byte(`{}`)})
+			reply, err := s.deliver(ctx, Command{DeviceID: "busy", CommandID: id, Paras: []byte(`{}`)})
 			if err != nil || string(reply) != `{"rid":"`+id+`"}` {
 				errs <- fmt.Errorf("%s: %s, %w", id, reply, err)
 			}
@@ -264,7 +263,7 @@ func TestDeliver_DeviceThatStopsReading(t *testing.T) {
 	errs := make(chan error, commands)
 	for i := range commands {
 		go func() {
-			_, err := s.devices.deliver(ctx, Command{DeviceID: "stuck", CommandID: fmt.Sprintf("c%d", i), Paras: paras})
+			_, err := s.deliver(ctx, Command{DeviceID: "stuck", CommandID: fmt.Sprintf("c%d", i), Paras: paras})
 			errs <- err
 		}()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 )
@@ -30,7 +29,7 @@ func TestSimDevice_Behaviours(t *testing.T) {
 	}
 	for _, tt := range tests {
 		start := time.Now()
-		reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: tt.device, CommandID: "c-" + tt.device,
+		reply, err := s.deliver(mqCtx(t), Command{DeviceID: tt.device, CommandID: "c-" + tt.device,
 			CommandName: "GO", Paras: []byte(`{"a":[1,2]}`)})
 		if err != nil {
 			t.Errorf("%s: deliver: %v", tt.device, err)
@@ -49,7 +48,7 @@ func TestSimDevice_Silent(t *testing.T) {
 	s := mqServer(t, Device{ID: "quiet", Simulated: &Behavior{Kind: BehaviorSilent}})
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	_, err := s.devices.deliver(ctx, Command{DeviceID: "quiet", CommandID: "c", Paras: []byte(`{}`)})
+	_, err := s.deliver(ctx, Command{DeviceID: "quiet", CommandID: "c", Paras: []byte(`{}`)})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("deliver = %v, want context.DeadlineExceeded", err)
 	}
@@ -61,12 +60,12 @@ func TestSimDevice_Silent(t *testing.T) {
 func TestSimDevice_DisconnectAfter(t *testing.T) {
 	s := mqServer(t, Device{ID: "flaky", Simulated: &Behavior{Kind: BehaviorEcho, DisconnectAfter: 2}})
 	for _, id := range []string{"c1", "c2"} {
-		if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: id, Paras: []byte(`{}`)}); err != nil {
+		if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: id, Paras: []byte(`{}`)}); err != nil {
 			t.Fatalf("deliver %s: %v", id, err)
 		}
 	}
 	mqWaitFor(t, s, "the device to disconnect after 2 answers", func() bool { return !s.Online("flaky") })
-	if _, err := s.devices.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: "c3", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
+	if _, err := s.deliver(mqCtx(t), Command{DeviceID: "flaky", CommandID: "c3", Paras: []byte(`{}`)}); !errors.Is(err, ErrDeviceOffline) {
 		t.Fatalf("deliver after the disconnect: %v, want ErrDeviceOffline", err)
 	}
 	if d := mqJournal(s, EntryDisconnect, "flaky"); len(d) != 1 {
@@ -76,52 +75,5 @@ func TestSimDevice_DisconnectAfter(t *testing.T) {
 	s.RemoveDevice("flaky")
 	if n := len(mqJournal(s, EntryConnect, "flaky")); n != 1 {
 		t.Errorf("the device connected %d times, want once", n)
-	}
-}
-
-func TestWithResultCode(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"result_code":0,"response_name":"X","paras":{"big":12345678901234567890}}`,
-			`{"result_code":3,"response_name":"X","paras":{"big":12345678901234567890}}`},
-		{`{"paras":{ "a" : 1 },"result_code":1}`, `{"paras":{ "a" : 1 },"result_code":3}`},
-		{`{"response_name":"<&>"}`, `{"result_code":3,"response_name":"<&>"}`},
-		{`{}`, `{"result_code":3}`},
-		{`[1,2]`, `[1,2]`},
-		{`"text"`, `"text"`},
-	}
-	for _, tt := range tests {
-		got, err := withResultCode([]byte(tt.in), 3)
-		if err != nil || string(got) != tt.want {
-			t.Errorf("withResultCode(%s) = %s, %v; want %s", tt.in, got, err, tt.want)
-		}
-	}
-}
-
-func TestEchoReply(t *testing.T) {
-	got, err := echoReply(0, []byte(`{"service_id":"s","command_name":"N","paras":{"f":0.10}}`))
-	if err != nil || string(got) != `{"result_code":0,"response_name":"N","paras":{"f":0.10}}` {
-		t.Errorf("echoReply = %s, %v", got, err)
-	}
-	got, err = echoReply(2, []byte(`{}`))
-	if err != nil || string(got) != `{"result_code":2,"paras":{}}` {
-		t.Errorf("echoReply without name and paras = %s, %v", got, err)
-	}
-	if _, err := echoReply(0, []byte(`not json`)); err == nil {
-		t.Error("echoReply accepted a malformed command")
-	}
-}
-
-func TestValidateBehavior(t *testing.T) {
-	valid := []Behavior{{}, {Kind: BehaviorEcho}, {Kind: BehaviorSilent}, {Response: json.RawMessage(`{"a":1}`), DisconnectAfter: 1}}
-	for _, b := range valid {
-		if err := validateBehavior(b); err != nil {
-			t.Errorf("validateBehavior(%+v) = %v", b, err)
-		}
-	}
-	invalid := []Behavior{{Kind: "Echo"}, {Response: json.RawMessage(`{`)}, {Delay: -1}, {DisconnectAfter: -1}}
-	for _, b := range invalid {
-		if err := validateBehavior(b); err == nil || strings.Contains(err.Error(), "secret") {
-			t.Errorf("validateBehavior(%+v) = %v, want an error", b, err)
-		}
 	}
 }

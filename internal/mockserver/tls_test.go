@@ -3,14 +3,14 @@ package mockserver
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 )
 
 // tlsClient trusts only caPEM.
@@ -77,11 +77,12 @@ func TestTLS_ConnectionFaultsWork(t *testing.T) {
 }
 
 func TestTLS_GivenConfig(t *testing.T) {
-	cert, caPEM, err := generateCertificates(nil, time.Now())
+	generated, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewForTest(t, Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
+	caPEM := generated.CAPEM
+	s := NewForTest(t, Options{TLSConfig: &tls.Config{Certificates: generated.HTTP.Certificates, MinVersion: tls.VersionTLS12}})
 	if s.CACertPEM() != "" {
 		t.Error("CACertPEM is set although the certificate was given")
 	}
@@ -91,27 +92,5 @@ func TestTLS_GivenConfig(t *testing.T) {
 	}
 	if resp, body := do(t, tlsClient(t, caPEM), req); resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz = %d %s", resp.StatusCode, body)
-	}
-}
-
-func TestGenerateCertificates_CAShape(t *testing.T) {
-	now := time.Now()
-	_, caPEM, err := generateCertificates(nil, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode([]byte(caPEM))
-	if block == nil {
-		t.Fatal("no PEM block")
-	}
-	ca, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !ca.IsCA || ca.PublicKeyAlgorithm != x509.ECDSA || !ca.NotBefore.Before(now) || !ca.NotAfter.After(now) {
-		t.Errorf("CA: IsCA %v, key %v, valid %s to %s", ca.IsCA, ca.PublicKeyAlgorithm, ca.NotBefore, ca.NotAfter)
-	}
-	if s, err := New(Options{}); err != nil || s.CACertPEM() != "" {
-		t.Errorf("plain HTTP mock has a CA: %v", err)
 	}
 }

@@ -25,7 +25,7 @@ func TestDeliver_OddRepliesPassUnchanged(t *testing.T) {
 		}
 		done := make(chan result, 1)
 		go func() {
-			r, err := s.devices.deliver(ctx, Command{DeviceID: "odd", CommandID: id, Paras: []byte(`{}`)})
+			r, err := s.deliver(ctx, Command{DeviceID: "odd", CommandID: id, Paras: []byte(`{}`)})
 			done <- result{r, err}
 		}()
 		mqNextCommand(t, dev)
@@ -49,38 +49,10 @@ func TestSimulatedRawResponses(t *testing.T) {
 	s := NewForTest(t, Options{Now: mqClock, Devices: devices, Fleets: fleets})
 	for i, payload := range oddReplies {
 		for _, id := range []string{fmt.Sprintf("sim-%d", i), fmt.Sprintf("fleet%d-1", i)} {
-			reply, err := s.devices.deliver(mqCtx(t), Command{DeviceID: id, CommandID: "c", Paras: []byte(`{}`)})
+			reply, err := s.deliver(mqCtx(t), Command{DeviceID: id, CommandID: "c", Paras: []byte(`{}`)})
 			if err != nil || reply == nil || string(reply) != payload {
 				t.Errorf("%s: deliver = %q (nil %v), %v; want %q", id, reply, reply == nil, err, payload)
 			}
 		}
-	}
-}
-
-func TestValidateBehavior_RawResponse(t *testing.T) {
-	text := "plain"
-	for _, b := range []Behavior{
-		{Kind: BehaviorEcho, RawResponse: &text},
-		{Kind: BehaviorSilent, RawResponse: &text},
-		{RawResponse: &text, Response: json.RawMessage(`{}`)},
-		{RawResponse: &text, ResultCode: 1},
-	} {
-		if err := validateBehavior(b); err == nil {
-			t.Errorf("validateBehavior(%+v) accepted", b)
-		}
-	}
-	if err := validateBehavior(Behavior{Kind: BehaviorReply, RawResponse: &text}); err != nil {
-		t.Errorf("a raw reply: %v", err)
-	}
-}
-
-func TestBehavior_RawResponseJSON(t *testing.T) {
-	var b Behavior
-	if err := json.Unmarshal([]byte(`{"kind":"reply","raw_response":""}`), &b); err != nil || b.RawResponse == nil || *b.RawResponse != "" {
-		t.Fatalf("unmarshal = %+v, %v; want an empty raw_response", b, err)
-	}
-	out, err := json.Marshal(b)
-	if err != nil || string(out) != `{"kind":"reply","raw_response":""}` {
-		t.Errorf("marshal = %s, %v", out, err)
 	}
 }

@@ -1,0 +1,138 @@
+// Package httpapi is what every platform service's responses layer shares on the IoTDA
+// mock's HTTP API, so that no service copies it:
+//
+//   - Server: the listener (HTTP or HTTPS) with the mock's limits, an X-Request-Id and a
+//     JSON content type on every answer, /healthz, the admin API under /_mock/, and routing
+//     to the services (each a Service), with the platform's 404 for any other path;
+//   - API and Exchange: one request on its way to an answer, with the checks in the
+//     platform's order (fault injection, credentials before the body is read, the body
+//     within its limit, the signature over it, project, then Instance-Id) and its journal
+//     entry, written when the request is done;
+//   - auth.go: X-Auth-Token and AK/SK signatures (SDK-HMAC-SHA256 and V11-HMAC-SHA256)
+//     verified from the SignedHeaders list, with errors that never quote a secret;
+//   - errors.go: the platform's error body and the codes every service answers with;
+//   - tls.go: the certificate of HTTPS (and of the broker's MQTTS listener).
+//
+// A service's responses layer is then a few lines per route:
+//
+//	x := api.Begin(w, r)
+//	defer x.Finish()
+//	if x.TakeFault(deviceID) { return }
+//	body, bad := x.Body(0)
+//	if bad == nil { bad = x.CheckTenant(project) }
+//	if bad != nil { x.Respond(*bad); return }
+//	x.Respond(answer) // from the service's backend
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+)
+
+// HeaderRequestID names the header that carries each answer's request id.
+const HeaderRequestID = "X-Request-Id"
+
+// Config is what the platform API checks on every request.
+type Config struct {
+	// ProjectID is the only project the API accepts.
+	ProjectID string
+	// Region is the region V11-HMAC-SHA256 signatures must be scoped to.
+	Region string
+	// AuthToken is the X-Auth-Token the API accepts. Empty disables token authentication.
+	AuthToken string
+	// Credentials maps access keys to secret keys accepted in AK/SK signatures. With
+	// neither AuthToken nor Credentials set, requests are not authenticated.
+	Credentials map[string]string
+	// InstanceID, when set, must be sent in the Instance-Id header.
+	InstanceID string
+	// MaxBodyBytes bounds a request body, unless the service gives a larger limit.
+	MaxBodyBytes int64
+	// ReadTimeout bounds the reading of a whole request (the server enforces it; answers
+	// name it).
+	ReadTimeout time.Duration
+	// Now is the clock signature dates are checked against.
+	Now func() time.Time
+}
+
+// API is the shared part of every service's responses layer on one mock.
+type API struct {
+	cfg     Config
+	journal *journal.Journal
+	faults  *faults.Set
+	ctx     context.Context // ends at Shutdown
+	cancel  context.CancelFunc
+}
+
+// NewAPI returns the API of one mock, which journals in j and takes its faults from f.
+func NewAPI(cfg Config, j *journal.Journal, f *faults.Set) *API {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &API{cfg: cfg, journal: j, faults: f}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	return a
+}
+
+// Config returns the API's configuration.
+func (a *API) Config() Config { return a.cfg }
+
+// Shutdown cancels every request in flight (their contexts derive from the API's), so that
+// none waits out the platform timeout. The Server calls it when it closes.
+func (a *API) Shutdown() { a.cancel() }
+
+// ShuttingDown reports whether Shutdown has been called.
+func (a *API) ShuttingDown() bool { return a.ctx.Err() != nil }
+
+// Exchange is one platform API request on its way to an answer. Its journal entry, Entry,
+// is written by Finish.
+type Exchange struct {
+	W     http.ResponseWriter
+	R     *http.Request
+	Entry journal.Entry
+	api   *API
+	fault *faults.Fault
+}
+
+// Begin starts the exchange of a request: its journal entry holds the request id, the
+// method, the path and the headers with credentials masked. Call Finish when it is done.
+func (a *API) Begin(w http.ResponseWriter, r *http.Request) *Exchange {
+	return &Exchange{W: w, R: r, api: a, Entry: journal.Entry{
+		Kind:      journal.EntryRequest,
+		RequestID: w.Header().Get(HeaderRequestID),
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Header:    journal.MaskHeader(r.Header),
+	}}
+}
+
+// Finish journals the exchange.
+func (x *Exchange) Finish() { x.api.journal.Add(x.Entry) }
+
+// NotFound answers a path no service routes: 404 with the API Gateway's APIG.0101, journaled.
+func (a *API) NotFound(w http.ResponseWriter, r *http.Request) {
+	x := a.Begin(w, r)
+	defer x.Finish()
+	x.Respond(ErrorAnswer(http.StatusNotFound, CodeNoAPI, MsgNoAPI))
+}
+
+// NotAllowed answers a known path with another method: 405 with allow in the Allow header
+// and the API Gateway's APIG.0101.
+func (x *Exchange) NotAllowed(allow string) {
+	x.W.Header().Set("Allow", allow)
+	x.Respond(ErrorAnswer(http.StatusMethodNotAllowed, CodeNoAPI, MsgNoAPI))
+}
+
+// Answer is what a service decided to respond, before faults have their say.
+type Answer struct {
+	Status int
+	Body   []byte
+}
+
+// ErrorAnswer is an answer with the platform's error body.
+func ErrorAnswer(status int, code, msg string) Answer {
+	return Answer{Status: status, Body: errorJSON(code, msg)}
+}

@@ -1,0 +1,124 @@
+// Package registry is the IoTDA mock's device registry: the devices (id, secret, and the
+// behaviour of a simulated one), the device groups batch tasks target, and the fleets
+// (many simulated devices declared by an id prefix and a count). It holds data and the
+// rules about it (valid ids, no id registered twice, a fleet registered whole or not at
+// all); it starts nothing. What runs a simulated device is package simdevice, what tells
+// whether a device is online is package delivery, and the broker asks the registry for a
+// device's secret when the device logs in.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+)
+
+// ErrExists means an id (a device's, a group's or a fleet's prefix) is already registered.
+var ErrExists = errors.New("already exists")
+
+// Registry holds the registered devices, groups and fleets. It is safe for concurrent use.
+type Registry struct {
+	mu      sync.Mutex
+	devices map[string]entry
+	fleets  map[string]*fleet // by prefix
+	groups  map[string]Group
+	seq     uint64 // the last registration number given
+}
+
+// entry is a registered device, the fleet it belongs to (if any), and its registration
+// number.
+type entry struct {
+	Device
+	fleet *fleet
+	seq   uint64
+}
+
+// New returns an empty registry.
+func New() *Registry {
+	return &Registry{devices: make(map[string]entry), fleets: make(map[string]*fleet), groups: make(map[string]Group)}
+}
+
+// Add registers d, with the default secret "secret-" + id when it has none. It fails when
+// the id is not valid, the behaviour of a simulated device cannot be followed, or the id is
+// registered (ErrExists). It returns the device as registered and its registration number,
+// which Holds checks.
+func (r *Registry) Add(d Device) (Device, uint64, error) {
+	if !ValidDeviceID(d.ID) {
+		return Device{}, 0, fmt.Errorf("mockserver: invalid device id %q: want ^[A-Za-z0-9_-]{1,128}$", d.ID)
+	}
+	if d.Secret == "" {
+		d.Secret = defaultSecret(d.ID)
+	}
+	if d.Simulated != nil {
+		if err := d.Simulated.Validate(); err != nil {
+			return Device{}, 0, fmt.Errorf("mockserver: device %q: %w", d.ID, err)
+		}
+		b := *d.Simulated // the registry keeps its own copy
+		d.Simulated = &b
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, exists := r.devices[d.ID]; exists {
+		return Device{}, 0, fmt.Errorf("mockserver: device %q %w", d.ID, ErrExists)
+	}
+	r.seq++
+	r.devices[d.ID] = entry{Device: d, seq: r.seq}
+	return d.clone(), r.seq, nil
+}
+
+// Holds reports whether id is still registered under registration number seq: neither
+// removed nor removed and registered again since Add returned seq.
+func (r *Registry) Holds(id string, seq uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.devices[id]
+	return ok && e.seq == seq
+}
+
+// Remove unregisters a device, fleet device or not. It reports whether the device was
+// registered.
+func (r *Registry) Remove(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.devices[id]
+	delete(r.devices, id)
+	return ok
+}
+
+// Registered reports whether a device is registered.
+func (r *Registry) Registered(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.devices[id]
+	return ok
+}
+
+// Secret returns a registered device's secret; ok is false for a device not registered.
+func (r *Registry) Secret(id string) (secret string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.devices[id]
+	return e.Secret, ok
+}
+
+// Devices returns a copy of the registry, sorted by id, secrets included.
+func (r *Registry) Devices() []Device {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Device, 0, len(r.devices))
+	for _, id := range slices.Sorted(maps.Keys(r.devices)) {
+		out = append(out, r.devices[id].clone())
+	}
+	return out
+}
+
+// clone copies d with a behaviour of its own, so that callers cannot change the registry's.
+func (d Device) clone() Device {
+	if d.Simulated != nil {
+		b := *d.Simulated
+		d.Simulated = &b
+	}
+	return d
+}

@@ -1,0 +1,147 @@
+package simdevice
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
+)
+
+// Options configures Run.
+type Options struct {
+	// Addr is the MQTT broker's host:port: the mock's, or IoTDA's (port 1883, or 8883 with
+	// TLSConfig).
+	Addr string
+	// TLSConfig, when set, connects over TLS with it (MQTTS).
+	TLSConfig *tls.Config
+	// DeviceID and Secret are the device's credentials.
+	DeviceID, Secret string
+	// Behavior is how the device answers commands, as a simulated device does. Its
+	// DisconnectAfter is not used: the device keeps its session.
+	Behavior registry.Behavior
+	// KeepAlive is the MQTT keep-alive. Default 60 s.
+	KeepAlive time.Duration
+	// ConnectTimeout bounds dialling and the CONNACK. Default 10 s.
+	ConnectTimeout time.Duration
+	// OnEvent, when set, is told of each session and command, on the device's goroutines.
+	OnEvent func(Event)
+}
+
+// EventKind says what a Event reports.
+type EventKind string
+
+// Device events.
+const (
+	// EventConnected: the broker accepted the CONNECT and the SUBACK came.
+	EventConnected EventKind = "connected"
+	// EventCommand: a command arrived (and, if Replied, was answered with Reply).
+	EventCommand EventKind = "command"
+	// EventDisconnected: the session ended or could not be set up (Err says why);
+	// Run tries again after Retry.
+	EventDisconnected EventKind = "disconnected"
+)
+
+// Event is something a device run by Run did.
+type Event struct {
+	Kind EventKind
+	// ClientID is the MQTT client id of the session.
+	ClientID string
+	// RequestID, Command and Dup describe a command: its request (command) id, its
+	// payload, and whether the broker marked it as a redelivery.
+	RequestID string
+	Command   []byte
+	Dup       bool
+	// Replied says whether the device answered the command, with Reply.
+	Replied bool
+	Reply   []byte
+	// Err and Retry explain a disconnection.
+	Err   error
+	Retry time.Duration
+}
+
+// Backoff between connection attempts of Run.
+const (
+	deviceRetryMin = time.Second
+	deviceRetryMax = 30 * time.Second
+)
+
+// Run runs a device until ctx ends: it connects to the broker as the device (client
+// id {device_id}_0_0_{YYYYMMDDHH}, signType 0, so that the same login stays valid however
+// long the session lasts), subscribes to $oc/devices/{device_id}/sys/commands/#, and
+// answers every command as o.Behavior says, keeping one session for as long as the broker
+// keeps it. When the session ends it connects again, waiting 1 s, then twice as long each
+// time up to 30 s. It returns nil when ctx ends, and an error when the broker refuses the
+// credentials or the options are invalid: trying again would not help.
+func Run(ctx context.Context, o Options) error {
+	if !registry.ValidDeviceID(o.DeviceID) {
+		return fmt.Errorf("invalid device id %q: want 1 to 128 letters, digits, underscores or hyphens", o.DeviceID)
+	}
+	if err := o.Behavior.Validate(); err != nil {
+		return err
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = time.Minute
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	o.Behavior.DisconnectAfter = 0
+	emit := func(ev Event) {
+		if o.OnEvent != nil {
+			o.OnEvent(ev)
+		}
+	}
+	retry := deviceRetryMin
+	for {
+		clientID, err := runSession(ctx, o, emit)
+		if ctx.Err() != nil {
+			return nil //nolint:nilerr // ending with ctx is the normal end
+		}
+		var refused connackError
+		if errors.As(err, &refused) {
+			return err
+		}
+		if clientID != "" {
+			retry = deviceRetryMin // the session had come up: start the backoff again
+		}
+		emit(Event{Kind: EventDisconnected, ClientID: clientID, Err: err, Retry: retry})
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		retry = min(retry*2, deviceRetryMax)
+	}
+}
+
+// runSession runs one session: it returns why it ended, and the client id when the
+// session came up.
+func runSession(ctx context.Context, o Options, emit func(Event)) (string, error) {
+	clientID, username, password := broker.LastingCredentials(o.DeviceID, o.Secret, time.Now())
+	conn, err := dialDevice(ctx, deviceDial{addr: o.Addr, tlsConfig: o.TLSConfig, clientID: clientID, username: username,
+		password: password, keepAlive: o.KeepAlive, timeout: o.ConnectTimeout})
+	if err != nil {
+		return "", err
+	}
+	sim := runSimDevice(conn, o.DeviceID, o.Behavior, 1, func(ev Event) {
+		ev.ClientID = clientID
+		emit(ev)
+	})
+	defer sim.Stop()
+	if err := conn.subscribe(broker.CommandsFilter(o.DeviceID), o.ConnectTimeout); err != nil {
+		return "", fmt.Errorf("subscribe: %w", err)
+	}
+	emit(Event{Kind: EventConnected, ClientID: clientID})
+	select {
+	case <-ctx.Done():
+		return clientID, ctx.Err()
+	case <-conn.closed:
+		return clientID, conn.err
+	}
+}
