@@ -26,7 +26,7 @@ import (
 
 // fleetMock starts a mock with a fleet of n echo devices fleet-1..fleet-n, AK/SK credentials
 // besides the token, and then applies mutate.
-func fleetMock(t *testing.T, n int, mutate func(*mockserver.Options)) *mockserver.Server {
+func fleetMock(t testing.TB, n int, mutate func(*mockserver.Options)) *mockserver.Server {
 	t.Helper()
 	return newMock(t, func(o *mockserver.Options) {
 		o.Credentials = map[string]string{mockAK: mockSK}
@@ -47,16 +47,16 @@ func fleetIDs(n int) []string {
 }
 
 // waitDone waits for a task to finish on the mock.
-func waitDone(t *testing.T, s *mockserver.Server, id string) {
+func waitDone(t testing.TB, s *mockserver.Server, id string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := s.WaitBatchTask(ctx, id); err != nil {
 		t.Fatalf("task %s: %v", id, err)
 	}
 }
 
-func commandTask(t *testing.T, name string, targets []string) iotda.NewBatchTask {
+func commandTask(t testing.TB, name string, targets []string) iotda.NewBatchTask {
 	t.Helper()
 	doc, err := iotda.CommandDocument("Echo", "ECHO", json.RawMessage(`{"big":12345678901234567890,"s":"<ü>"}`))
 	if err != nil {
