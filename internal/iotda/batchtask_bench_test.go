@@ -12,7 +12,9 @@ import (
 
 // BenchmarkBatchTaskResults measures how long reading every result of a finished
 // 30,000-device task takes, through a proxy that holds each request as a network the given
-// latency away would, in front of the mock. The mock is on this machine, so without the
+// latency away would, in front of the mock; paging by marker alone, one page after the other
+// (how the client read results before), and with the pages at offsets 0 to 500 of each
+// marker read at once (how it reads them now). The mock is on this machine, so without the
 // proxy's latency every request costs almost nothing and the number of requests made one
 // after the other would not show. Run it with
 //
@@ -29,15 +31,22 @@ func BenchmarkBatchTaskResults(b *testing.B) {
 		b.Fatal(err)
 	}
 	waitDone(b, s, task.TaskID)
-	for _, latency := range []time.Duration{0, 100 * time.Millisecond} {
-		b.Run(fmt.Sprintf("devices=%d/latency=%s", devices, latency), func(b *testing.B) {
+	for _, bench := range []struct {
+		latency time.Duration
+		atOnce  int
+	}{{0, 1}, {0, 0}, {100 * time.Millisecond, 1}, {100 * time.Millisecond, 0}} {
+		latency, paging := bench.latency, "marker"
+		if bench.atOnce == 0 {
+			paging = "offsets"
+		}
+		b.Run(fmt.Sprintf("devices=%d/latency=%s/paging=%s", devices, latency, paging), func(b *testing.B) {
 			proxy := testutil.NewFaultProxy(b, s.URL())
 			proxy.SetLatency(latency)
 			c := newClient(b, s, func(cfg *iotda.Config) { cfg.Endpoint = proxy.URL })
 			var elapsed time.Duration
 			for b.Loop() {
 				start := time.Now()
-				d, err := c.ShowBatchTask(b.Context(), task.TaskID)
+				d, err := c.ShowBatchTask(b.Context(), task.TaskID, iotda.ReadOptions{Expected: devices, PagesAtOnce: bench.atOnce})
 				elapsed += time.Since(start)
 				if err != nil {
 					b.Fatal(err)
