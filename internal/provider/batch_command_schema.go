@@ -211,7 +211,7 @@ func batchCommandArguments() map[string]schema.Attribute {
 				"would receive runs the task again; writing the same JSON another way (an object or `jsonencode()` " +
 				"of it) does not.",
 			Required:      true,
-			PlanModifiers: []planmodifier.Dynamic{parasRequiresReplace{}},
+			PlanModifiers: []planmodifier.Dynamic{importedParasRequiresReplace{}},
 			Validators:    []validator.Dynamic{parasValidator{}},
 		},
 		"task_name": schema.StringAttribute{
