@@ -80,24 +80,29 @@ func rule(match func(*http.Request) bool, act testutil.Action, nth ...int) *test
 // mock ran exactly one task, and that the state holds that task.
 func (ft *faultTarget) deliveredOnce() resource.TestCheckFunc {
 	return func(st *terraform.State) error {
-		for _, id := range ft.ids {
-			if err := checkDeliveries(ft.Server, id, 1)(st); err != nil {
-				return err
-			}
-		}
-		tasks := ft.Server.BatchTasks()
-		if len(tasks) != 1 {
-			return fmt.Errorf("the mock ran %d batch tasks, want 1", len(tasks))
-		}
 		r := st.RootModule().Resources[testBatchAddr]
 		if r == nil {
 			return fmt.Errorf("%s is not in the state", testBatchAddr)
 		}
-		if got := r.Primary.Attributes["task_id"]; got != tasks[0].TaskID {
-			return fmt.Errorf("the state holds task %q, the mock ran %s", got, tasks[0].TaskID)
-		}
-		return nil
+		return ft.deliveredOnceTo(r.Primary.Attributes["task_id"])
 	}
+}
+
+// deliveredOnceTo is deliveredOnce for the task id a state holds.
+func (ft *faultTarget) deliveredOnceTo(stateTaskID string) error {
+	for _, id := range ft.ids {
+		if n := len(ft.Server.Deliveries(id)); n != 1 {
+			return fmt.Errorf("the mock delivered %d command(s) to %s, want 1", n, id)
+		}
+	}
+	tasks := ft.Server.BatchTasks()
+	if len(tasks) != 1 {
+		return fmt.Errorf("the mock ran %d batch tasks, want 1", len(tasks))
+	}
+	if stateTaskID != tasks[0].TaskID {
+		return fmt.Errorf("the state holds task %q, the mock ran %s", stateTaskID, tasks[0].TaskID)
+	}
+	return nil
 }
 
 // noTaskYet checks that the mock has run no task and the state holds none.
