@@ -35,7 +35,7 @@ func TestBatchCommandResource_ImportComparesParasAsJSON(t *testing.T) {
 		// configuration's.
 		sent, config string
 	}{
-		"members in another order, object":      {`{"b":1,"a":2}`, `{ b = 1, a = 2 }`},
+		"members in another order, object":       {`{"b":1,"a":2}`, `{ b = 1, a = 2 }`},
 		"members in another order, jsonencode()": {`{"b":1,"a":2}`, `jsonencode({ a = 2, b = 1 })`},
 		"1.0, object":                            {`{"n":1.0}`, `{ n = 1 }`},
 		"1.0, jsonencode()":                      {`{"n":1.0}`, `jsonencode({ n = 1.0 })`},
