@@ -166,9 +166,24 @@ func TestBatchCommandResource_LostCreateAnswers(t *testing.T) {
 	page := func(status int) testutil.Action {
 		return testutil.Action{Status: status, Body: testutil.GatewayPage(status)}
 	}
+	// heavyList makes every listed task echo 30,000 targets of 120 characters (3.7 MB each),
+	// as tasks of large fleets do: the lookup reads them without keeping them.
+	heavyList := rule(isList, testutil.Action{Rewrite: rewriteJSON(func(v map[string]any) {
+		ids := make([]any, 30000)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("%0120d", i)
+		}
+		tasks, _ := v["batchtasks"].([]any)
+		for _, t := range tasks {
+			if t, ok := t.(map[string]any); ok {
+				t["targets"] = ids
+			}
+		}
+	})})
 	for name, c := range map[string]struct {
 		act   testutil.Action
 		extra string
+		more  []*testutil.Rule
 	}{
 		"500 error":          {act: testutil.Action{Status: 500, ContentType: "application/json", Body: `{"error_code":"IOTDA.000001","error_msg":"Internal error"}`}},
 		"502 page":           {act: page(502)},
@@ -181,11 +196,13 @@ func TestBatchCommandResource_LostCreateAnswers(t *testing.T) {
 			return s, b[:len(b)/2]
 		}}},
 		"502 page, name chosen": {act: page(502), extra: "  task_name = \"nightly_reboot\"\n"},
+		"reset, list pages heavy": {act: testutil.Action{Reset: true}, more: []*testutil.Rule{heavyList}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ft := batchFaultMock(t, 4, nil)
 			ft.proxy.Add(rule(isCreate, c.act))
+			ft.proxy.Add(c.more...)
 			config := ft.config(c.extra)
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testProviderFactories,

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -64,14 +63,14 @@ func createTask(ctx context.Context, pd *providerData, client *iotda.Client, w f
 	// Where the task list stands now tells the tasks created by this request from older ones.
 	mark, err := client.MarkBatchTasks(ctx, w.taskType())
 	if err != nil {
-		tflog.Warn(ctx, "could not mark the task list before the create; a lookup will rely on the name and this "+
-			"machine's clock", map[string]any{"error": err.Error()})
+		logWarn(ctx, "could not mark the task list before the create; a lookup would rely on the name and this "+
+			"machine's clock: "+err.Error())
 	}
-	tflog.Info(ctx, "creating batch task "+req.TaskName+" for "+f.describeTargets())
+	logInfo(ctx, "creating batch task "+req.TaskName+" for "+f.describeTargets())
 	sent := sentTask{Name: req.TaskName, At: time.Now().UTC(), Mark: mark, Derived: derived}
 	task, err := client.CreateBatchTask(ctx, req)
 	if err == nil {
-		tflog.Info(ctx, "batch task "+task.TaskID+" created ("+task.Status+")")
+		logInfo(ctx, "batch task "+task.TaskID+" created ("+task.Status+")")
 		return task, created
 	}
 	var unknown *iotda.DeliveryUnknownError
@@ -79,8 +78,7 @@ func createTask(ctx context.Context, pd *providerData, client *iotda.Client, w f
 		diagnoseCreateError(ctx, pd, w, err, diags)
 		return nil, notCreated
 	}
-	tflog.Warn(ctx, "the answer to the creating request was lost; looking the task up by its name",
-		map[string]any{"task_name": req.TaskName, "error": err.Error()})
+	logWarn(ctx, "the answer creating batch task "+req.TaskName+" was lost, looking it up by its name: "+err.Error())
 	var look lookup
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
@@ -157,7 +155,7 @@ func lookOnce(ctx context.Context, client *iotda.Client, w fleetWork, sent sentT
 			return lookup{err: err}
 		}
 		if !sameTask(w, task) {
-			tflog.Info(ctx, "task "+ref.TaskID+" has the name sent but not its targets or document")
+			logInfo(ctx, "task "+ref.TaskID+" has the name sent but not its targets or document")
 			continue
 		}
 		switch {

@@ -64,7 +64,7 @@ func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start t
 		case err == nil:
 			f.setTask(task)
 			res.lastErr = nil
-			tflog.Info(ctx, progressLine(f, start))
+			logInfo(ctx, progressLine(f, start))
 			continue
 		case ctx.Err() != nil:
 			res.end = ctxEnd(ctx)
@@ -82,8 +82,7 @@ func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start t
 		}
 		// A throttled, failed or lost answer (already retried by the client), or one that
 		// was not this task's: the task is still there, so keep following it.
-		tflog.Warn(ctx, "reading batch task "+f.TaskID.ValueString()+" failed; trying again",
-			map[string]any{"error": err.Error()})
+		logWarn(ctx, "reading batch task "+f.TaskID.ValueString()+" failed, trying again: "+err.Error())
 	}
 	res.end = followFinished
 	return res
@@ -96,10 +95,24 @@ func ctxEnd(ctx context.Context) followEnd {
 	return followTimedOut
 }
 
-// progressLine is one short line of a task's progress, for TF_LOG_PROVIDER=INFO:
-// "batch task 64f1c2a9e4b0a1b2c3d4e5f6 Processing, 120/1000 done: 100 ok, 20 failed, 880 running (12s)".
+// The machinery logs to the subsystem "batch" of the provider's log (TF_LOG_PROVIDER=INFO
+// shows it), without the fields every RPC's log carries (request id, resource type, caller),
+// so that the progress of a long apply reads one short line at a time in a terminal.
+const logBatch = "batch"
+
+// withBatchLog adds the subsystem to ctx.
+func withBatchLog(ctx context.Context) context.Context {
+	return tflog.NewSubsystem(ctx, logBatch, tflog.WithoutLocation())
+}
+
+func logInfo(ctx context.Context, msg string) { tflog.SubsystemInfo(ctx, logBatch, msg) }
+
+func logWarn(ctx context.Context, msg string) { tflog.SubsystemWarn(ctx, logBatch, msg) }
+
+// progressLine is one short line of a task's progress, for TF_LOG_PROVIDER=INFO, under 120
+// characters: "task 64f1c2a9e4b0a1b2c3d4e5f6 Processing 120/1000 done: 20 failed, 880 running (12s)".
 func progressLine(f *fleetTask, start time.Time) string {
-	return fmt.Sprintf("batch task %s %s, %s (%s)", f.TaskID.ValueString(), f.Status.ValueString(), progressText(f),
+	return fmt.Sprintf("task %s %s %s (%s)", f.TaskID.ValueString(), f.Status.ValueString(), progressText(f),
 		time.Since(start).Round(time.Second))
 }
 
@@ -150,13 +163,13 @@ func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fle
 		}
 		if p := iotda.CheckSubtasks(f.targets(), details.Task.Progress.Total, details.Subtasks); p != nil {
 			problem = p
-			tflog.Warn(ctx, "batch task "+id+": "+p.Error())
+			logWarn(ctx, "batch task "+id+": "+p.Error())
 			continue
 		}
 		f.setTask(&details.Task)
 		failures = f.setResults(details.Subtasks, w.result)
 		fp.ResultsProblem, fp.Gone = "", false
-		tflog.Info(ctx, fmt.Sprintf("batch task %s %s: %d devices, %d failed, results read in %d requests", id,
+		logInfo(ctx, fmt.Sprintf("batch task %s %s: %d devices, %d failed (%d requests)", id,
 			f.Status.ValueString(), len(details.Subtasks), len(failures), details.Requests))
 		return failures, len(details.Subtasks), true
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -23,6 +22,7 @@ import (
 func createFleet(ctx context.Context, pd *providerData, client *iotda.Client, w fleetWork, state *tfsdk.State,
 	private privateSetter, diags *diag.Diagnostics,
 ) {
+	ctx = withBatchLog(ctx)
 	f := w.fleet()
 	createTimeout, d := f.Timeouts.Create(ctx, defaultBatchCreateTimeout)
 	diags.Append(d...)
@@ -57,6 +57,7 @@ func createFleet(ctx context.Context, pd *providerData, client *iotda.Client, w 
 func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w fleetWork, fp *fleetPrivate,
 	importing bool, diags *diag.Diagnostics,
 ) bool {
+	ctx = withBatchLog(ctx)
 	f := w.fleet()
 	switch {
 	case importing:
@@ -69,7 +70,7 @@ func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w
 		look := lookOnce(ctx, client, w, *fp.Sent)
 		switch {
 		case look.task != nil:
-			tflog.Info(ctx, "found batch task "+look.task.TaskID+" by its name "+fp.Sent.Name)
+			logInfo(ctx, "found batch task "+look.task.TaskID+" by its name "+fp.Sent.Name)
 			f.setTask(look.task)
 			f.clearResults()
 			fp.Sent = nil
@@ -77,7 +78,7 @@ func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w
 		case windowOver && look.err == nil && len(look.ambiguous) == 0:
 			fp.NotCreated = true
 		case look.err != nil:
-			tflog.Warn(ctx, "looking for batch task "+fp.Sent.Name+" failed", map[string]any{"error": look.err.Error()})
+			logWarn(ctx, "looking for batch task "+fp.Sent.Name+" failed: "+look.err.Error())
 		}
 		return false
 	case f.finished():
@@ -155,6 +156,7 @@ func adoptFleet(ctx context.Context, client *iotda.Client, projectID string, w f
 func updateFleet(ctx context.Context, client *iotda.Client, plan, state fleetWork, fp *fleetPrivate,
 	diags *diag.Diagnostics,
 ) {
+	ctx = withBatchLog(ctx)
 	pf, sf := plan.fleet(), state.fleet()
 	following := pf.TaskID.IsUnknown() || pf.Status.IsUnknown() || pf.Results.IsUnknown()
 	pf.ID, pf.TaskID, pf.Status, pf.StatusDesc = sf.ID, sf.TaskID, sf.Status, sf.StatusDesc

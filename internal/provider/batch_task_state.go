@@ -266,19 +266,27 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// progressText renders the progress counters in a few words: "120/1000 done: 100 ok, 20 failed,
-// 880 running", naming only the counters that are not zero.
+// progressText renders the progress counters in a few words: "120/1000 done: 20 failed,
+// 880 running", naming only the counters that are not zero (waiting counts the subtasks
+// waiting to run and to be retried; stopped the stopped and removed ones).
 func progressText(f *fleetTask) string {
 	c := progressCounts(f)
 	done := c["success"] + c["fail"] + c["stopped"] + c["removed"]
-	parts := []string{fmt.Sprintf("%d ok", c["success"])}
-	for _, k := range []struct{ key, word string }{{"fail", "failed"}, {"stopped", "stopped"}, {"removed", "removed"},
-		{"processing", "running"}, {"waitting", "waiting"}, {"fail_wait_retry", "to retry"}} {
-		if c[k.key] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[k.key], k.word))
+	var parts []string
+	for _, k := range []struct {
+		n    int64
+		word string
+	}{{c["fail"], "failed"}, {c["stopped"] + c["removed"], "stopped"}, {c["processing"], "running"},
+		{c["waitting"] + c["fail_wait_retry"], "waiting"}} {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", k.n, k.word))
 		}
 	}
-	return fmt.Sprintf("%d/%d done: %s", done, c["total"], strings.Join(parts, ", "))
+	text := fmt.Sprintf("%d/%d done", done, c["total"])
+	if len(parts) > 0 {
+		text += ": " + strings.Join(parts, ", ")
+	}
+	return text
 }
 
 // progressCounts returns the progress attribute as a map of counters.
