@@ -195,7 +195,7 @@ func TestBatchCommandResource_LostCreateAnswers(t *testing.T) {
 		"201 cut short": {act: testutil.Action{Rewrite: func(s int, b []byte) (int, []byte) {
 			return s, b[:len(b)/2]
 		}}},
-		"502 page, name chosen": {act: page(502), extra: "  task_name = \"nightly_reboot\"\n"},
+		"502 page, name chosen":   {act: page(502), extra: "  task_name = \"nightly_reboot\"\n"},
 		"reset, list pages heavy": {act: testutil.Action{Reset: true}, more: []*testutil.Rule{heavyList}},
 	} {
 		t.Run(name, func(t *testing.T) {
