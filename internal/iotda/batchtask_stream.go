@@ -165,10 +165,10 @@ func (s *pageScanner) array(elem func() error) error {
 	}
 }
 
-// str reads a string and returns its value when its JSON text fits in max bytes; fits is false
+// str reads a string and returns its value when its JSON text fits in limit bytes; fits is false
 // (and the value "") for a longer one, which is read to its end all the same. A value that is
 // not a string is an error.
-func (s *pageScanner) str(max int) (value string, fits bool, err error) {
+func (s *pageScanner) str(limit int) (value string, fits bool, err error) {
 	if err := s.expect('"'); err != nil {
 		return "", false, err
 	}
@@ -180,7 +180,7 @@ func (s *pageScanner) str(max int) (value string, fits bool, err error) {
 		if !fits {
 			return
 		}
-		if len(raw)+len(chunk) > max {
+		if len(raw)+len(chunk) > limit {
 			fits, raw = false, nil
 			return
 		}
@@ -199,23 +199,23 @@ func (s *pageScanner) str(max int) (value string, fits bool, err error) {
 	return value, true, nil
 }
 
-// text reads a string, or null (""), keeping at most max bytes of its JSON text; a longer
+// text reads a string, or null (""), keeping at most limit bytes of its JSON text; a longer
 // string is cut, marked with "…". Any other value is kept as its JSON text, within the same
 // bound (a platform sending an object where a string belongs is shown rather than lost).
-func (s *pageScanner) text(max int) (string, error) {
+func (s *pageScanner) text(limit int) (string, error) {
 	b, err := s.next()
 	if err != nil {
 		return "", err
 	}
 	s.unread()
 	if b == '"' {
-		v, fits, err := s.str(max)
+		v, fits, err := s.str(limit)
 		if err == nil && !fits {
 			v = "…(longer than the provider keeps)"
 		}
 		return v, err
 	}
-	raw, fits, err := s.raw(max)
+	raw, fits, err := s.raw(limit)
 	switch {
 	case err != nil:
 		return "", err
@@ -227,16 +227,16 @@ func (s *pageScanner) text(max int) (string, error) {
 	return string(raw), nil
 }
 
-// raw reads any value and returns its JSON text when it fits in max bytes (fits is false for
+// raw reads any value and returns its JSON text when it fits in limit bytes (fits is false for
 // a longer one, which is read to its end all the same).
-func (s *pageScanner) raw(max int) (json.RawMessage, bool, error) {
+func (s *pageScanner) raw(limit int) (json.RawMessage, bool, error) {
 	var buf []byte
 	fits := true
 	keep := func(chunk []byte) {
 		if !fits {
 			return
 		}
-		if len(buf)+len(chunk) > max {
+		if len(buf)+len(chunk) > limit {
 			fits, buf = false, nil
 			return
 		}
@@ -403,9 +403,9 @@ func (s *pageScanner) int() (int64, error) {
 	return n, nil
 }
 
-// strings reads an array of strings (or null), keeping each when its text fits in max bytes
+// strings reads an array of strings (or null), keeping each when its text fits in limit bytes
 // and calling each for it; count is the number of elements.
-func (s *pageScanner) strings(max int, each func(string)) (count int, err error) {
+func (s *pageScanner) strings(limit int, each func(string)) (count int, err error) {
 	err = s.array(func() error {
 		count++
 		if each == nil {
@@ -414,7 +414,7 @@ func (s *pageScanner) strings(max int, each func(string)) (count int, err error)
 			}
 			return s.skipString(nil)
 		}
-		v, fits, err := s.str(max)
+		v, fits, err := s.str(limit)
 		if err == nil && fits {
 			each(v)
 		}

@@ -260,15 +260,22 @@ func backdateSent(t *testing.T, base string, d time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var state map[string]any
-	if err := json.Unmarshal(raw, &state); err != nil {
-		t.Fatal(err)
+	// Only the instances' private values change; everything else is kept as it is.
+	var whole map[string]json.RawMessage
+	var resources []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &whole); err != nil || json.Unmarshal(whole["resources"], &resources) != nil {
+		t.Fatalf("state %s: %v", raw, err)
 	}
 	done := false
-	for _, r := range state["resources"].([]any) {
-		for _, inst := range r.(map[string]any)["instances"].([]any) {
-			inst := inst.(map[string]any)
-			priv, _ := base64.StdEncoding.DecodeString(inst["private"].(string))
+	for _, r := range resources {
+		var instances []map[string]json.RawMessage
+		if err := json.Unmarshal(r["instances"], &instances); err != nil {
+			t.Fatal(err)
+		}
+		for _, inst := range instances {
+			var encoded string
+			_ = json.Unmarshal(inst["private"], &encoded)
+			priv, _ := base64.StdEncoding.DecodeString(encoded)
 			// The framework keeps each key's value base64-encoded.
 			var p map[string][]byte
 			if err := json.Unmarshal(priv, &p); err != nil {
@@ -279,20 +286,30 @@ func backdateSent(t *testing.T, base string, d time.Duration) {
 				t.Fatalf("no create recorded in %s: %v", priv, err)
 			}
 			fp.Sent.At = fp.Sent.At.Add(-d)
+			var err error
 			if p[privateFleetKey], err = json.Marshal(fp); err != nil {
 				t.Fatal(err)
 			}
 			if priv, err = json.Marshal(p); err != nil {
 				t.Fatal(err)
 			}
-			inst["private"] = base64.StdEncoding.EncodeToString(priv)
+			if inst["private"], err = json.Marshal(base64.StdEncoding.EncodeToString(priv)); err != nil {
+				t.Fatal(err)
+			}
 			done = true
+		}
+		var err error
+		if r["instances"], err = json.Marshal(instances); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if !done {
 		t.Fatal("no resource instance in the state")
 	}
-	out, err := json.Marshal(state)
+	if whole["resources"], err = json.Marshal(resources); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(whole)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,19 +77,6 @@ func (r *cliRun) start(args ...string) *cliProc {
 	return p
 }
 
-// waitOutput waits until the output holds s; false when the CLI ended without it.
-func (p *cliProc) waitOutput(s string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for !strings.Contains(p.out.String(), s) {
-		if p.ended {
-			return false
-		}
-		p.added.Wait()
-	}
-	return true
-}
-
 func (p *cliProc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

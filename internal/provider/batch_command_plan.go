@@ -204,7 +204,7 @@ func (importedParasRequiresReplace) PlanModifyDynamic(ctx context.Context, req p
 // replacedBy reports whether plan replaces the resource whose state is m: whether the
 // arguments' plan modifiers (the same comparisons) ask for it. planFleet leaves such a plan
 // alone.
-func (m *batchCommandModel) replacedBy(ctx context.Context, plan *batchCommandModel, justImported bool) bool {
+func (m *batchCommandModel) replacedBy(plan *batchCommandModel, justImported bool) bool {
 	sameString := func(a, b types.String) bool { return !a.IsUnknown() && a.ValueString() == b.ValueString() }
 	paras := func() bool {
 		before, okBefore := sentParas(m.Paras)

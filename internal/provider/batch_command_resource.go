@@ -128,7 +128,7 @@ func (r *batchCommandResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	planFleet(ctx, req, resp, &state, state.replacedBy(ctx, &plan, imported(ctx, req.Private)))
+	planFleet(ctx, req, resp, &state, state.replacedBy(&plan, imported(ctx, req.Private)))
 }
 
 // Update follows the saved task when the plan says so (its status or results unknown), and

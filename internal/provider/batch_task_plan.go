@@ -9,8 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
 
 // planFleet is the resource-level plan of a fleet resource whose arguments do not replace it
@@ -101,6 +99,3 @@ func planUnknown(ctx context.Context, resp *resource.ModifyPlanResponse, names .
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root(name), v)...)
 	}
 }
-
-// taskFinishedStatus is iotda.TaskFinished for a state value.
-func taskFinishedStatus(s types.String) bool { return iotda.TaskFinished(s.ValueString()) }
