@@ -25,6 +25,23 @@ import (
 // (once or twice) or SIGTERM while the batch task runs, or while its creating request is on
 // its way. Then the user applies again, plainly: the fleet is commanded once.
 
+// newFleetCLIRun is newCLIRun with the provider's full address in required_providers, so that
+// OpenTofu, whose default registry is another, uses the provider served by the test too.
+func newFleetCLIRun(t *testing.T, cli, configuration string) *cliRun {
+	t.Helper()
+	r := newCLIRun(t, cli, configuration)
+	main := filepath.Join(r.dir, "main.tf")
+	b, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `source = "iotdalabs/iotda"`, `source = "`+providerAddress+`"`, 1))
+	if err := os.WriteFile(main, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // cliProc is a running CLI whose output lines can be waited for.
 type cliProc struct {
 	cmd  *exec.Cmd
@@ -133,7 +150,7 @@ func TestBatchCommandResource_Interrupts(t *testing.T) {
 					return false
 				}, Action: testutil.Action{Hold: 2 * time.Second}})
 			}
-			r := newCLIRun(t, cli, ft.config("  max_failed_devices = 1\n"))
+			r := newFleetCLIRun(t, cli, ft.config("  max_failed_devices = 1\n"))
 			p := r.start("apply", "-auto-approve", "-no-color", "-input=false")
 			if c.duringCreate {
 				select {
