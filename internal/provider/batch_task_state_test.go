@@ -2,10 +2,12 @@ package provider
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
@@ -74,6 +76,49 @@ func TestSameTask(t *testing.T) {
 	} {
 		if got := sameTask(m, &c.task); got != c.want {
 			t.Errorf("sameTask(%+v) = %v", c.task, got)
+		}
+	}
+}
+
+// "Still Running" says what stopped the apply: the reads, not the timeout, when every read
+// failed; and it never sends the user to terraform untaint.
+func TestAddNotFollowed(t *testing.T) {
+	m := &batchCommandModel{fleetTask: fleetTask{TaskID: types.StringValue("abc"), TaskName: types.StringValue("n"),
+		DeviceIDs: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("a")}),
+		GroupIDs:  types.ListNull(types.StringType)}, CommandName: types.StringValue("REBOOT")}
+	m.setTask(&iotda.BatchTask{TaskID: "abc", Status: iotda.TaskProcessing, Progress: iotda.TaskProgress{Total: 1, Processing: 1}})
+	readErr := &iotda.APIError{StatusCode: 502, RequestID: "req-9"}
+	for name, c := range map[string]struct {
+		res      followResult
+		want     []string
+		unwanted []string
+	}{
+		"every read failed, then the timeout": {followResult{end: followTimedOut, lastErr: readErr, reads: 4, failed: 4},
+			[]string{"every read of it failed (4 of 4) until timeouts.create (7s) expired", "HTTP 502", "req-9",
+				"next plan shows an update that follows this same task"}, []string{"raise timeouts.create", "untaint <"}},
+		"the timeout, reads fine": {followResult{end: followTimedOut, reads: 4, failed: 1},
+			[]string{"was still Processing, 0/1 done: 1 running when timeouts.create (7s) expired", "raise timeouts.create"},
+			[]string{"every read"}},
+		"interrupted": {followResult{end: followInterrupted, reads: 2},
+			[]string{"when the apply was interrupted", "no terraform untaint needed"}, []string{"raise timeouts.create"}},
+		"gone": {followResult{end: followGone, lastErr: &iotda.APIError{StatusCode: 404}, reads: 2, failed: 1},
+			[]string{"is not on IoTDA any more", "apply -replace=<address>"}, nil},
+	} {
+		var diags diag.Diagnostics
+		addNotFollowed(m, c.res, 7*time.Second, &diags)
+		if diags.HasError() || len(diags) != 1 {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		detail := diags[0].Detail()
+		for _, w := range c.want {
+			if !strings.Contains(detail, w) {
+				t.Errorf("%s: %q lacks %q", name, detail, w)
+			}
+		}
+		for _, u := range c.unwanted {
+			if strings.Contains(detail, u) {
+				t.Errorf("%s: %q has %q", name, detail, u)
+			}
 		}
 	}
 }
