@@ -11,6 +11,11 @@
 #
 # Settings (environment): N (default 1000), BIG (default 10000), CHUNK (default 1000),
 # TERRAFORM (default bin/terraform), BENCH_KEEP=1 keeps the working directories.
+#
+# LATENCY (such as 100ms) runs instead the latency run: the mock answers every API request
+# LATENCY late, as IoTDA far away would (its "latency" setting), and iotda_batch_command
+# applies LAT_BIG devices (default 30000) as one resource and as chunks of CHUNK, printing the
+# apply time, the batch requests made and the sequential round trips that time stands for.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -34,14 +39,19 @@ trap cleanup EXIT
 
 command -v curl >/dev/null || { echo "bench-fleet needs curl for the curl loop" >&2; exit 1; }
 fleet=$((n > big ? n : big))
+latency="${LATENCY:-}"
+lat_big="${LAT_BIG:-30000}"
+[ -n "$latency" ] && fleet=$lat_big
 
 build_provider_and_mock
 
 echo "==> Starting the mock with a fleet of $fleet simulated devices (sensor-1 .. sensor-$fleet)"
+latency_setting=""
+[ -n "$latency" ] && latency_setting="\"latency\": \"$latency\","
 cat >"$work/mock.json" <<JSON
 {
   "project_id": "bench-project",
-  "auth_token": "bench-token",
+  "auth_token": "bench-token", $latency_setting
   "fleets": [{"prefix": "sensor-", "count": $fleet, "behavior": {"kind": "reply"}}]
 }
 JSON
@@ -144,6 +154,29 @@ state_kb() { awk -v b="$(stat -c %s "$1/terraform.tfstate")" 'BEGIN { printf "%.
 
 echo "==> Terraform: $("$terraform" version | head -n 1); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
+
+# batch_requests counts the batch task requests the mock has journaled.
+batch_requests() {
+	curl -sf "$api/_mock/journal?kind=request" | grep -o '"path":"[^"]*/batchtasks' | wc -l
+}
+
+if [ -n "$latency" ]; then
+	ms=$(awk -v l="$latency" 'BEGIN { v = l + 0; if (l ~ /ms$/) print v; else if (l ~ /s$/) print v * 1000; else print v }')
+	for layout in batch chunked; do
+		dir="$work/latency-$layout-$lat_big"
+		setup "$dir" "$lat_big"
+		"${layout}_config" >"$dir/main.tf"
+		what="1 iotda_batch_command"
+		[ "$layout" = chunked ] && what="$(((lat_big + chunk - 1) / chunk)) iotda_batch_command of $chunk devices (for_each)"
+		before=$(batch_requests)
+		timed "$dir" apply apply -auto-approve
+		requests=$(($(batch_requests) - before))
+		echo "==> $latency from IoTDA, $lat_big devices: $what"
+		printf '    apply %8s s wall  %8s s CPU   %s batch requests, about %s sequential round trips (wall / latency)\n' \
+			"$wall" "$cpu" "$requests" "$(awk -v w="$wall" -v m="$ms" 'BEGIN { printf "%.0f", w * 1000 / m }')"
+	done
+	exit 0
+fi
 echo "==> $n devices, side by side (terraform apply, default parallelism)"
 for kind in batch single curl; do
 	dir="$work/$kind-$n"

@@ -26,7 +26,7 @@ import (
 
 // fleetMock starts a mock with a fleet of n echo devices fleet-1..fleet-n, AK/SK credentials
 // besides the token, and then applies mutate.
-func fleetMock(t *testing.T, n int, mutate func(*mockserver.Options)) *mockserver.Server {
+func fleetMock(t testing.TB, n int, mutate func(*mockserver.Options)) *mockserver.Server {
 	t.Helper()
 	return newMock(t, func(o *mockserver.Options) {
 		o.Credentials = map[string]string{mockAK: mockSK}
@@ -47,16 +47,16 @@ func fleetIDs(n int) []string {
 }
 
 // waitDone waits for a task to finish on the mock.
-func waitDone(t *testing.T, s *mockserver.Server, id string) {
+func waitDone(t testing.TB, s *mockserver.Server, id string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := s.WaitBatchTask(ctx, id); err != nil {
 		t.Fatalf("task %s: %v", id, err)
 	}
 }
 
-func commandTask(t *testing.T, name string, targets []string) iotda.NewBatchTask {
+func commandTask(t testing.TB, name string, targets []string) iotda.NewBatchTask {
 	t.Helper()
 	doc, err := iotda.CommandDocument("Echo", "ECHO", json.RawMessage(`{"big":12345678901234567890,"s":"<ü>"}`))
 	if err != nil {
@@ -75,6 +75,10 @@ func TestBatchTaskMock_CreateShowPagesListDelete(t *testing.T) {
 				}
 			})
 			targets := append(fleetIDs(130), "absent-1")
+			mark, err := c.MarkBatchTasks(t.Context(), iotda.TaskTypeCreateCommands)
+			if err != nil || mark.Local {
+				t.Fatalf("mark %+v: %v", mark, err)
+			}
 			task, err := c.CreateBatchTask(t.Context(), commandTask(t, "all_"+strings.ReplaceAll(alg, "-", "_"), targets))
 			if err != nil {
 				t.Fatal(err)
@@ -83,9 +87,12 @@ func TestBatchTaskMock_CreateShowPagesListDelete(t *testing.T) {
 				t.Fatalf("created %+v", task)
 			}
 			waitDone(t, s, task.TaskID)
-			d, err := c.ShowBatchTask(t.Context(), task.TaskID)
+			d, err := c.ShowBatchTask(t.Context(), task.TaskID, iotda.ReadOptions{Expected: len(targets)})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if p := iotda.CheckSubtasks(targets, d.Task.Progress.Total, d.Subtasks); p != nil {
+				t.Fatal(p)
 			}
 			if d.Task.Status != iotda.TaskPartialSuccess || d.Count != 131 || len(d.Subtasks) != 131 ||
 				d.Task.Progress.Success != 130 || d.Task.Progress.Fail != 1 {
@@ -106,12 +113,14 @@ func TestBatchTaskMock_CreateShowPagesListDelete(t *testing.T) {
 			if last := d.Subtasks[130]; last.Status != iotda.TaskFail || last.ErrorCode != "IOTDA.014000" {
 				t.Fatalf("absent device %+v", last)
 			}
-			if string(d.Task.Document) != `{"service_id":"Echo","command_name":"ECHO","paras":{"big":12345678901234567890,"s":"<ü>"}}` {
-				t.Errorf("document %s", d.Task.Document)
+			def, err := c.ShowBatchTaskDefinition(t.Context(), task.TaskID)
+			if err != nil || len(def.Targets) != len(targets) || string(def.Document) !=
+				`{"service_id":"Echo","command_name":"ECHO","paras":{"big":12345678901234567890,"s":"<ü>"}}` {
+				t.Errorf("definition %+v, %v", def, err)
 			}
 
-			found, err := c.FindBatchTask(t.Context(), iotda.TaskTypeCreateCommands, task.TaskName, time.Now().Add(-time.Hour))
-			if err != nil || found == nil || found.TaskID != task.TaskID {
+			found, err := c.FindBatchTasks(t.Context(), iotda.TaskTypeCreateCommands, task.TaskName, mark)
+			if err != nil || len(found) != 1 || found[0].TaskID != task.TaskID {
 				t.Fatalf("find: %+v, %v", found, err)
 			}
 			if err := c.DeleteBatchTask(t.Context(), task.TaskID); err != nil {
@@ -173,20 +182,24 @@ func TestBatchTaskMock_Errors(t *testing.T) {
 	if err != nil || iotda.TaskFinished(summary.Status) || summary.Progress.Processing != 1 {
 		t.Fatalf("summary %+v, %v", summary, err)
 	}
-	if _, err := c.ShowBatchTask(t.Context(), "ffffffffffffffffffffffff"); !errors.Is(err, iotda.ErrNotFound) {
+	if _, err := c.ShowBatchTask(t.Context(), "ffffffffffffffffffffffff", iotda.ReadOptions{}); !errors.Is(err, iotda.ErrNotFound) {
 		t.Fatalf("unknown task: %v", err)
 	}
 
 	// A lost answer to a create: the task exists and is found by its name; nothing is
 	// created twice.
+	mark, err := c.MarkBatchTasks(t.Context(), iotda.TaskTypeCreateCommands)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.InjectFault(mockserver.Fault{ResetAfterDelivery: true})
 	_, err = c.CreateBatchTask(t.Context(), commandTask(t, "lost_answer", []string{"fleet-2"}))
 	var unknown *iotda.DeliveryUnknownError
 	if !errors.As(err, &unknown) {
 		t.Fatalf("reset after the create: %v", err)
 	}
-	found, err := c.FindBatchTask(t.Context(), iotda.TaskTypeCreateCommands, "lost_answer", time.Now().Add(-time.Minute))
-	if err != nil || found == nil {
+	found, err := c.FindBatchTasks(t.Context(), iotda.TaskTypeCreateCommands, "lost_answer", mark)
+	if err != nil || len(found) != 1 {
 		t.Fatalf("find after a lost answer: %+v, %v", found, err)
 	}
 	created := 0
@@ -200,7 +213,7 @@ func TestBatchTaskMock_Errors(t *testing.T) {
 	}
 	// A reset before the body is read: the GET is retried and succeeds.
 	s.InjectFault(mockserver.Fault{ResetBeforeBody: true})
-	if _, err := c.ShowBatchTaskSummary(t.Context(), found.TaskID); err != nil {
+	if _, err := c.ShowBatchTaskSummary(t.Context(), found[0].TaskID); err != nil {
 		t.Fatalf("a GET cut by a reset is retried: %v", err)
 	}
 }
@@ -217,7 +230,7 @@ func TestBatchTaskMock_GroupTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDone(t, s, task.TaskID)
-	d, err := c.ShowBatchTask(t.Context(), task.TaskID)
+	d, err := c.ShowBatchTask(t.Context(), task.TaskID, iotda.ReadOptions{Expected: task.Progress.Total})
 	if err != nil || len(d.Subtasks) != 2 || d.Subtasks[1].Target != "fleet-3" || d.Task.Status != iotda.TaskSuccess ||
 		len(d.Task.GroupIDs) != 1 || d.Task.Targets != nil {
 		t.Fatalf("group task %+v, %v", d, err)
@@ -279,7 +292,7 @@ func TestBatchTaskMock_TheSDKReadsTheMocksAnswers(t *testing.T) {
 		t.Fatalf("second page %+v, %v", second, err)
 	}
 	// The provider's client sees the same subtasks.
-	ours, err := newClient(t, s, nil).ShowBatchTask(t.Context(), *created.TaskId)
+	ours, err := newClient(t, s, nil).ShowBatchTask(t.Context(), *created.TaskId, iotda.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

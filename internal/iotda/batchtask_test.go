@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,11 +63,11 @@ func TestCreateBatchTask_BodyAndAnswer(t *testing.T) {
 func TestCreateBatchTask_GroupsAreATargetsFilter(t *testing.T) {
 	ts := newTestServer(t, reply(http.StatusCreated, createdTask))
 	c := newTestClient(t, ts.URL, nil)
-	if _, err := c.CreateBatchTask(t.Context(), NewBatchTask{TaskName: "g", GroupIDs: []string{"aa-1", "bb-2"},
+	if _, err := c.CreateBatchTask(t.Context(), NewBatchTask{TaskName: "n_1", GroupIDs: []string{"aa-1", "bb-2"},
 		Document: json.RawMessage(`{"paras":{}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"task_name":"g","task_type":"createCommands","targets_filter":{"group_ids":["aa-1","bb-2"]},"document":{"paras":{}}}`
+	want := `{"task_name":"n_1","task_type":"createCommands","targets_filter":{"group_ids":["aa-1","bb-2"]},"document":{"paras":{}}}`
 	if got := ts.lastRequest().body; string(got) != want {
 		t.Fatalf("body %s\nwant %s", got, want)
 	}
@@ -93,7 +96,9 @@ func TestCreateBatchTask_RefusesBadInputWithoutSending(t *testing.T) {
 func TestCreateBatchTask_AnswerWithoutATaskIsOutcomeUnknown(t *testing.T) {
 	for name, body := range map[string]string{
 		"no task_id": `{"status":"Initializing"}`, "not JSON": `<html>`, "empty": ``,
-		"oversize": `{"task_id":"a","pad":"` + strings.Repeat("x", maxResponseBytes) + `"}`,
+		"not a task id":  `{"task_id":"` + strings.Repeat("a", 2000) + `"}`,
+		"another's name": `{"task_id":"abc","task_name":"someone_else"}`,
+		"cut short":      `{"task_id":"abc","targets":["d1",`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			ts := newTestServer(t, reply(http.StatusCreated, body))
@@ -112,12 +117,28 @@ func TestCreateBatchTask_AnswerWithoutATaskIsOutcomeUnknown(t *testing.T) {
 }
 
 func TestCreateBatchTask_RetryPolicyIsTheCommandsOne(t *testing.T) {
-	// A server error and a connection lost after the request are never retried.
-	for _, status := range []int{500, 502, 503} {
-		ts := newTestServer(t, reply(status, `{"error_code":"X"}`))
+	// A server error and a connection lost after the request are never retried: the task
+	// may exist. A 5xx answer says so, and keeps the platform's error.
+	for _, status := range []int{500, 502, 503, 504} {
+		ts := newTestServer(t, reply(status, `<html><body>Bad Gateway</body></html>`))
 		c := newTestClient(t, ts.URL, func(c *Config) { c.MaxRetries = 5 })
-		if _, err := c.CreateBatchTask(t.Context(), newTask); !errors.Is(err, ErrServer) || ts.hits.Load() != 1 {
+		_, err := c.CreateBatchTask(t.Context(), newTask)
+		var unknown *DeliveryUnknownError
+		var apiErr *APIError
+		if !errors.As(err, &unknown) || !errors.Is(err, ErrServer) || !errors.As(err, &apiErr) || apiErr.StatusCode != status ||
+			ts.hits.Load() != 1 {
 			t.Fatalf("%d: err %v after %d hits", status, err, ts.hits.Load())
+		}
+	}
+	// A 4xx, and a 3xx answered in front of IoTDA, are refusals: nothing was created.
+	for _, status := range []int{400, 403, 404, 409, 301} {
+		ts := newTestServer(t, reply(status, `{"error_code":"X"}`))
+		c := newTestClient(t, ts.URL, nil)
+		_, err := c.CreateBatchTask(t.Context(), newTask)
+		var unknown *DeliveryUnknownError
+		var apiErr *APIError
+		if errors.As(err, &unknown) || !errors.As(err, &apiErr) || apiErr.StatusCode != status {
+			t.Fatalf("%d: err %v", status, err)
 		}
 	}
 	ts := newTestServer(t, hijackAndClose)
@@ -158,17 +179,21 @@ func hijackAndClose(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// detailsServer answers ShowBatchTask for n subtasks t1..tn, paging by marker as the
-// platform does; record ids are n-i.
+// detailsServer answers ShowBatchTask for n subtasks t1..tn, paging by marker and offset as
+// the platform does; record ids are n-i.
 func detailsServer(t *testing.T, n int, status string, seen *[]string) *testServer {
+	var mu sync.Mutex
 	return newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		mu.Lock()
 		*seen = append(*seen, r.URL.RawQuery)
+		mu.Unlock()
 		limit, _ := strconv.Atoi(q.Get("limit"))
-		start := 0
+		offset, _ := strconv.Atoi(q.Get("offset"))
+		start := offset
 		if m := q.Get("marker"); m != "" {
 			id, _ := strconv.ParseInt(m, 16, 64)
-			start = n - int(id) + 1
+			start = n - int(id) + 1 + offset
 		}
 		var details []string
 		last := ""
@@ -185,7 +210,7 @@ func TestShowBatchTask_ReadsEveryPageByMarker(t *testing.T) {
 	var seen []string
 	ts := detailsServer(t, 120, TaskSuccess, &seen)
 	c := newTestClient(t, ts.URL, nil)
-	d, err := c.ShowBatchTask(t.Context(), "abc")
+	d, err := c.ShowBatchTask(t.Context(), "abc", ReadOptions{Expected: 120})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,29 +221,122 @@ func TestShowBatchTask_ReadsEveryPageByMarker(t *testing.T) {
 	if d.Subtasks[41].Output != `{"command_id":"c42"}` {
 		t.Errorf("output %q: the wire string's text", d.Subtasks[41].Output)
 	}
-	want := []string{"limit=50", "limit=50&marker=000000000000000000000047", "limit=50&marker=000000000000000000000015"}
-	if fmt.Sprint(seen) != fmt.Sprint(want) {
-		t.Fatalf("queries %v\nwant    %v: marker paging, offset never used", seen, want)
+	// The three pages at once, from the platform's default marker: the last one is short.
+	slices.Sort(seen)
+	want := []string{"limit=50", "limit=50&offset=100", "limit=50&offset=50"}
+	if fmt.Sprint(seen) != fmt.Sprint(want) || d.Requests != 3 {
+		t.Fatalf("queries %v\nwant    %v", seen, want)
 	}
 	if got := ts.lastRequest(); got.method != http.MethodGet || got.escapedPath != "/v5/iot/proj-1/batchtasks/abc" {
 		t.Errorf("request %s %s", got.method, got.escapedPath)
 	}
 }
 
-func TestShowBatchTask_StopsWhenTheMarkerDoesNotAdvance(t *testing.T) {
-	var hits atomic.Int32
-	page := `{"batchtask":{"task_id":"abc","status":"Success"},"task_details":[` +
-		strings.TrimSuffix(strings.Repeat(`{"target":"t","status":"Success"},`, 50), ",") + `],"page":{"count":500,"marker":"%s"}}`
-	for name, marker := range map[string]string{"same marker": "000000000000000000000001", "no marker": ""} {
-		ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-			hits.Add(1)
-			reply(http.StatusOK, fmt.Sprintf(page, marker))(w, r)
+// TestShowBatchTask_PagingIsBounded pins the bounds a broken or hostile server meets: each
+// one ends the read with an error, after a bounded number of requests.
+func TestShowBatchTask_PagingIsBounded(t *testing.T) {
+	fullPage := func(marker string) string {
+		return `{"batchtask":{"task_id":"abc","status":"Success"},"task_details":[` +
+			strings.TrimSuffix(strings.Repeat(`{"target":"t","status":"Success"},`, 50), ",") +
+			`],"page":{"count":500,"marker":"` + marker + `"}}`
+	}
+	markerOf := func(r *http.Request) string { return r.URL.Query().Get("marker") }
+	var fresh atomic.Int64
+	fresh.Store(1 << 40)
+	for name, c := range map[string]struct {
+		answer   func(r *http.Request) string
+		expected int
+		want     string
+		maxHits  int32
+	}{
+		"same marker": {func(*http.Request) string { return fullPage("000000000000000000000001") }, 0, "did not advance", 22},
+		"no marker":   {func(*http.Request) string { return fullPage("") }, 0, "did not advance", 11},
+		"not hex":     {func(*http.Request) string { return fullPage("zz") }, 0, "did not advance", 11},
+		// Markers cycling A, B, A: B is below A, then A is not below B.
+		"cycle": {func(r *http.Request) string {
+			if markerOf(r) == "00000000000000000000000b" {
+				return fullPage("00000000000000000000000a")
+			}
+			if markerOf(r) == "00000000000000000000000a" {
+				return fullPage("00000000000000000000000b")
+			}
+			return fullPage("00000000000000000000000b")
+		}, 0, "did not advance", 33},
+		// Always a fresh, lower marker: the read stops past the expected count and slack.
+		"never-ending marker": {func(r *http.Request) string {
+			return fullPage(fmt.Sprintf("%024x", fresh.Add(-1)))
+		}, 1000, "more than 1100 subtasks", 3 * 11},
+		"unknown size, never-ending marker": {func(r *http.Request) string {
+			return fullPage(fmt.Sprintf("%024x", fresh.Add(-1)))
+		}, 0, "more than 30100 subtasks", 56 * 11},
+		"page larger than asked": {func(*http.Request) string {
+			return strings.Replace(fullPage("000000000000000000000001"), `[{`, `[{"target":"x"},{`, 1)
+		}, 0, "more than the 50 subtasks asked for", 11 * 2},
+		"another task's page": {func(*http.Request) string {
+			return strings.Replace(fullPage("000000000000000000000001"), `"abc"`, `"abd"`, 1)
+		}, 0, "about batch task abd, not abc", 11 * 2},
+		"a page without task_id": {func(*http.Request) string {
+			return strings.Replace(fullPage("000000000000000000000001"), `"task_id":"abc",`, ``, 1)
+		}, 0, "has no task_id", 11 * 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) { reply(http.StatusOK, c.answer(r))(w, r) })
+			client := newTestClient(t, ts.URL, func(cfg *Config) { cfg.MaxRetries = 1 })
+			_, err := client.ShowBatchTask(t.Context(), "abc", ReadOptions{Expected: c.expected})
+			if err == nil || !strings.Contains(err.Error(), c.want) || ts.hits.Load() > c.maxHits {
+				t.Fatalf("err %v after %d requests, want %q within %d", err, ts.hits.Load(), c.want, c.maxHits)
+			}
 		})
-		c := newTestClient(t, ts.URL, nil)
-		_, err := c.ShowBatchTask(t.Context(), "abc")
-		if err == nil || !strings.Contains(err.Error(), "did not advance") || ts.hits.Load() > 2 {
-			t.Fatalf("%s: err %v after %d requests", name, err, ts.hits.Load())
+	}
+}
+
+func TestShowBatchTask_PagesHaveAByteBound(t *testing.T) {
+	defer func(old int64) { maxBatchPageBytes = old }(maxBatchPageBytes)
+	maxBatchPageBytes = 1 << 20
+	// A page that never ends: its task echoes targets without end.
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"batchtask":{"task_id":"abc","targets":[`)
+		for r.Context().Err() == nil {
+			if _, err := io.WriteString(w, strings.Repeat(`"device-0001",`, 1000)); err != nil {
+				return
+			}
 		}
+	})
+	c := newTestClient(t, ts.URL, func(cfg *Config) { cfg.MaxRetries = 0 })
+	_, err := c.ShowBatchTaskSummary(t.Context(), "abc")
+	if err == nil || !strings.Contains(err.Error(), "exceeds its size bound (1048576 bytes)") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// TestShowBatchTask_ReadsEchoesInBoundedMemory reads a task page echoing 30,000 targets and a
+// large document: the summary counts the targets and keeps neither.
+func TestShowBatchTask_ReadsEchoesInBoundedMemory(t *testing.T) {
+	ids := make([]string, 30000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%q", fmt.Sprintf("device-%0120d", i))
+	}
+	body := `{"batchtask":{"task_id":"abc","status":"Success","targets":[` + strings.Join(ids, ",") +
+		`],"document":{"paras":{"blob":"` + strings.Repeat("x", 8<<20) + `","deep":` + strings.Repeat("[", 5000) +
+		strings.Repeat("]", 5000) + `}},"task_progress":{"total":30000,"success":30000}},"task_details":[],"page":{"count":30000}}`
+	ts := newTestServer(t, reply(http.StatusOK, body))
+	c := newTestClient(t, ts.URL, nil)
+	task, err := c.ShowBatchTaskSummary(t.Context(), "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.TargetCount != 30000 || task.Targets != nil || task.Document != nil || task.Progress.Success != 30000 {
+		t.Fatalf("task: %d targets counted, %d kept, document %d bytes, progress %+v", task.TargetCount, len(task.Targets),
+			len(task.Document), task.Progress)
+	}
+	def, err := c.ShowBatchTaskDefinition(t.Context(), "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The document exceeds what is kept: it is left out rather than cut.
+	if len(def.Targets) != 30000 || def.Document != nil {
+		t.Fatalf("definition: %d targets, document %d bytes", len(def.Targets), len(def.Document))
 	}
 }
 
@@ -231,7 +349,7 @@ func TestShowBatchTask_DecodesOutputsAndErrors(t *testing.T) {
 		`{"target":"c","status":"Fail","error":{"error_code":"IOTDA.014016","error_msg":"offline `+testToken+`"}}],`+
 		`"page":{"count":3,"marker":"000000000000000000000001"}}`))
 	c := newTestClient(t, ts.URL, nil)
-	d, err := c.ShowBatchTask(t.Context(), "abc")
+	d, err := c.ShowBatchTask(t.Context(), "abc", ReadOptions{Expected: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +418,7 @@ func TestShowBatchTask_ErrorsAreTyped(t *testing.T) {
 	} {
 		ts := newTestServer(t, reply(c.status, c.body))
 		client := newTestClient(t, ts.URL, nil)
-		_, err := client.ShowBatchTask(t.Context(), "abc")
+		_, err := client.ShowBatchTask(t.Context(), "abc", ReadOptions{Expected: 1})
 		var apiErr *APIError
 		if !errors.Is(err, c.want) || !errors.As(err, &apiErr) || apiErr.RequestID != "req-123" || ts.hits.Load() != 1 {
 			t.Errorf("%d: err %v after %d hits, want %v once", c.status, err, ts.hits.Load(), c.want)
@@ -309,70 +427,195 @@ func TestShowBatchTask_ErrorsAreTyped(t *testing.T) {
 	ts := newTestServer(t, reply(http.StatusOK, `{"page":{}}`))
 	client := newTestClient(t, ts.URL, nil)
 	var unknown *DeliveryUnknownError
-	if _, err := client.ShowBatchTask(t.Context(), "abc"); !errors.As(err, &unknown) ||
+	if _, err := client.ShowBatchTask(t.Context(), "abc", ReadOptions{}); !errors.As(err, &unknown) ||
 		!strings.Contains(err.Error(), "got no usable answer") {
 		t.Errorf("answer without a task: %v", err)
 	}
 	for _, bad := range []string{"", "..", "a/b", "a?b"} {
-		if _, err := client.ShowBatchTask(t.Context(), bad); err == nil {
+		if _, err := client.ShowBatchTask(t.Context(), bad, ReadOptions{}); err == nil {
 			t.Errorf("task id %q accepted", bad)
 		}
 	}
 }
 
-func TestListAndFindBatchTasks(t *testing.T) {
-	// Page one: 50 tasks created on January 9 (one named "mine", one "other"); page two: one
-	// more "mine" from January 8, then older ones.
-	task := func(id int, name string, day int) string {
-		return fmt.Sprintf(`{"task_id":"%024x","task_name":%q,"task_type":"createCommands","create_time":"202601%02dT000000Z"}`, id, name, day)
-	}
-	var first []string
+func TestListBatchTasks(t *testing.T) {
+	var items []string
 	for i := range 50 {
-		name := fmt.Sprintf("t%d", i)
-		switch i {
-		case 3:
-			name = "mine"
-		case 7:
-			name = "other"
-		}
-		first = append(first, task(200-i, name, 9))
+		items = append(items, fmt.Sprintf(`{"task_id":"%024x","task_name":"t%d","task_type":"createCommands",`+
+			`"targets":["d1","d2"],"create_time":"20260109T000000Z"}`, 200-i, i))
 	}
-	second := []string{task(150, "mine", 8), task(149, "old", 2)}
-	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Query().Get("marker") {
-		case "":
-			reply(http.StatusOK, `{"batchtasks":[`+strings.Join(first, ",")+`],"page":{"count":52,"marker":"000000000000000000000097"}}`)(w, r)
-		case "000000000000000000000097":
-			reply(http.StatusOK, `{"batchtasks":[`+strings.Join(second, ",")+`],"page":{"count":52,"marker":"000000000000000000000095"}}`)(w, r)
-		default:
-			t.Errorf("unexpected marker %q", r.URL.Query().Get("marker"))
-		}
-	})
+	ts := newTestServer(t, reply(http.StatusOK, `{"batchtasks":[`+strings.Join(items, ",")+
+		`],"page":{"count":52,"marker":"000000000000000000000097"}}`))
 	c := newTestClient(t, ts.URL, nil)
-	list, err := c.ListBatchTasks(t.Context(), ListBatchTasksOptions{AppID: "space", Status: "Success", Limit: 3, Offset: 2})
-	if err != nil || len(list.Tasks) != 50 || list.Count != 52 || list.Marker != "000000000000000000000097" || list.Tasks[3].TaskName != "mine" {
+	list, err := c.ListBatchTasks(t.Context(), ListBatchTasksOptions{AppID: "space", Status: "Success", Limit: 50, Offset: 2})
+	if err != nil || len(list.Tasks) != 50 || list.Count != 52 || list.Marker != "000000000000000000000097" ||
+		list.Tasks[3].TaskName != "t3" || list.Tasks[3].TargetCount != 2 || list.Tasks[3].Targets != nil {
 		t.Fatalf("list %+v, err %v", list, err)
 	}
 	if q := ts.lastRequest().req.URL.Query(); q.Get("task_type") != TaskTypeCreateCommands || q.Get("app_id") != "space" ||
-		q.Get("status") != "Success" || q.Get("limit") != "3" || q.Get("offset") != "2" {
+		q.Get("status") != "Success" || q.Get("limit") != "50" || q.Get("offset") != "2" {
 		t.Errorf("query %v", q)
 	}
-	jan := func(day int) time.Time { return time.Date(2026, 1, day, 0, 0, 0, 0, time.UTC) }
-	found, err := c.FindBatchTask(t.Context(), TaskTypeCreateCommands, "other", jan(9))
-	if err != nil || found == nil || found.TaskID != fmt.Sprintf("%024x", 193) {
+}
+
+// TestFindBatchTasks finds a task by its name among those created after a mark, newest first,
+// in pages of ten, and stops at the first task older than the mark.
+func TestFindBatchTasks(t *testing.T) {
+	// 30 tasks, ids 230 down to 201: the three newest and 215 are named "mine"; 220 "other".
+	// The mark is task 210, read at 2026-01-09 00:00:10 on the platform's clock.
+	task := func(id int) string {
+		name := fmt.Sprintf("t%d", id)
+		switch id {
+		case 230, 229, 228, 215, 205:
+			name = "mine"
+		case 220:
+			name = "other"
+		}
+		sec := max(0, id-200)
+		return fmt.Sprintf(`{"task_id":"%024x","task_name":%q,"task_type":"createCommands","status":"Success",`+
+			`"create_time":"20260109T0000%02dZ","targets":["d1","d2"],"document":{"paras":{}}}`, id, name, sec)
+	}
+	var queries []string
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		queries = append(queries, r.URL.RawQuery)
+		top := 230
+		if m := r.URL.Query().Get("marker"); m != "" {
+			v, _ := strconv.ParseInt(m, 16, 64)
+			top = int(v) - 1
+		}
+		var items []string
+		for id := top; id > top-10 && id > 200; id-- {
+			items = append(items, task(id))
+		}
+		reply(http.StatusOK, `{"batchtasks":[`+strings.Join(items, ",")+`],"page":{"count":30}}`)(w, r)
+	})
+	c := newTestClient(t, ts.URL, nil)
+	mark := TaskMark{NewestID: fmt.Sprintf("%024x", 210), At: time.Date(2026, 1, 9, 0, 0, 10, 0, time.UTC)}
+	found, err := c.FindBatchTasks(t.Context(), TaskTypeCreateCommands, "mine", mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range found {
+		ids = append(ids, strings.TrimLeft(f.TaskID, "0"))
+	}
+	// 205 is older than the mark; 215 is not.
+	if fmt.Sprint(ids) != "[e6 e5 e4 d7]" || found[0].Status != TaskSuccess || found[0].CreatedAt.Second() != 30 {
+		t.Fatalf("found %v (%+v)", ids, found)
+	}
+	// Two pages of ten and one of the third (it holds 210 and stops there); small pages.
+	if len(queries) != 3 || !strings.Contains(queries[0], "limit=10") || !strings.Contains(queries[0], "task_type=createCommands") {
+		t.Fatalf("queries %v", queries)
+	}
+	if found, err := c.FindBatchTasks(t.Context(), TaskTypeCreateCommands, "other", mark); err != nil || len(found) != 1 {
 		t.Fatalf("other: %+v, %v", found, err)
 	}
-	// Only tasks since January 9 count, so the older "mine" does not.
-	if found, err := c.FindBatchTask(t.Context(), TaskTypeCreateCommands, "mine", jan(9)); err != nil || found == nil ||
-		found.TaskID != fmt.Sprintf("%024x", 197) {
-		t.Fatalf("mine since January 9: %+v, %v", found, err)
-	}
-	if found, err := c.FindBatchTask(t.Context(), TaskTypeCreateCommands, "absent", jan(1)); err != nil || found != nil {
+	if found, err := c.FindBatchTasks(t.Context(), TaskTypeCreateCommands, "absent", mark); err != nil || len(found) != 0 {
 		t.Fatalf("absent: %+v, %v", found, err)
 	}
-	if _, err := c.FindBatchTask(t.Context(), TaskTypeCreateCommands, "mine", jan(1)); err == nil ||
-		!strings.Contains(err.Error(), "more than one") {
-		t.Fatalf("two tasks of one name: %v", err)
+	// Without an id, the platform's clock alone marks where the older tasks begin (2 s slack).
+	if found, err := c.FindBatchTasks(t.Context(), TaskTypeCreateCommands, "mine",
+		TaskMark{At: time.Date(2026, 1, 9, 0, 0, 20, 0, time.UTC)}); err != nil || len(found) != 3 {
+		t.Fatalf("by time: %+v, %v", found, err)
+	}
+}
+
+func TestFindBatchTasks_IsBounded(t *testing.T) {
+	page := func(from int) string {
+		var items []string
+		for id := from; id > from-10; id-- {
+			items = append(items, fmt.Sprintf(`{"task_id":"%024x","task_name":"x"}`, id))
+		}
+		return `{"batchtasks":[` + strings.Join(items, ",") + `],"page":{}}`
+	}
+	for name, c := range map[string]struct {
+		answer func(r *http.Request) string
+		want   string
+	}{
+		// The same page whatever the marker: its first task is not below the marker.
+		"cycle": {func(*http.Request) string { return page(100) }, "not below the marker"},
+		"more than asked": {func(*http.Request) string {
+			return strings.Replace(page(100), `[`, `[{"task_id":"ff"},`, 1)
+		}, "more than the 10 tasks asked for"},
+		// Fresh tasks without end and nothing telling their age: the lookup gives up.
+		"no end": {func(r *http.Request) string {
+			top := 1 << 40
+			if m := r.URL.Query().Get("marker"); m != "" {
+				v, _ := strconv.ParseInt(m, 16, 64)
+				top = int(v) - 1
+			}
+			return page(top)
+		}, "1000 tasks were read"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) { reply(http.StatusOK, c.answer(r))(w, r) })
+			client := newTestClient(t, ts.URL, func(cfg *Config) { cfg.MaxRetries = 0 })
+			_, err := client.FindBatchTasks(t.Context(), TaskTypeCreateCommands, "mine", TaskMark{})
+			if err == nil || !strings.Contains(err.Error(), c.want) || ts.hits.Load() > 101 {
+				t.Fatalf("err %v after %d requests", err, ts.hits.Load())
+			}
+		})
+	}
+}
+
+func TestMarkBatchTasks(t *testing.T) {
+	ts := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("limit") != "1" {
+			t.Errorf("query %s", r.URL.RawQuery)
+		}
+		w.Header().Set("Date", "Fri, 09 Jan 2026 00:00:10 GMT")
+		reply(http.StatusOK, `{"batchtasks":[{"task_id":"00000000000000000000abcd","targets":["d1"]}],"page":{"count":9}}`)(w, r)
+	})
+	c := newTestClient(t, ts.URL, nil)
+	m, err := c.MarkBatchTasks(t.Context(), TaskTypeCreateCommands)
+	if err != nil || m.NewestID != "00000000000000000000abcd" || m.Local || !m.At.Equal(time.Date(2026, 1, 9, 0, 0, 10, 0, time.UTC)) {
+		t.Fatalf("mark %+v, %v", m, err)
+	}
+	ts = newTestServer(t, reply(http.StatusForbidden, `{"error_code":"IOTDA.000004"}`))
+	c = newTestClient(t, ts.URL, nil)
+	if m, err := c.MarkBatchTasks(t.Context(), TaskTypeCreateCommands); err == nil || !m.Local || m.NewestID != "" || m.At.IsZero() {
+		t.Fatalf("refused list: mark %+v, %v", m, err)
+	}
+}
+
+func TestCheckSubtasks(t *testing.T) {
+	sub := func(ids ...string) []Subtask {
+		out := make([]Subtask, len(ids))
+		for i, id := range ids {
+			out[i] = Subtask{Target: id, Status: TaskSuccess}
+		}
+		return out
+	}
+	if p := CheckSubtasks([]string{"a", "b"}, 2, sub("b", "a")); p != nil {
+		t.Fatalf("matching results: %v", p)
+	}
+	p := CheckSubtasks([]string{"a", "b", "c"}, 3, sub("b", "x", "b"))
+	if p == nil || fmt.Sprint(p.Missing, p.Unexpected, p.Duplicated) != "[a c] [x] [b]" ||
+		p.Error() != "the results do not match the task: 2 targeted device(s) missing (a, c); "+
+			"1 device(s) that were not targeted (x); 1 device(s) listed more than once (b)" {
+		t.Fatalf("problem %+v: %v", p, p)
+	}
+	// Every device missing.
+	if p := CheckSubtasks([]string{"a", "b"}, 2, nil); p == nil || len(p.Missing) != 2 {
+		t.Fatalf("nothing read: %+v", p)
+	}
+	// Group targets: the count and the duplicates are what can be checked.
+	if p := CheckSubtasks(nil, 3, sub("a", "b", "c")); p != nil {
+		t.Fatalf("group: %v", p)
+	}
+	if p := CheckSubtasks(nil, 3, sub("a", "b")); p == nil || p.Error() != "the results do not match the task: "+
+		"2 device(s) read where the task counts 3" {
+		t.Fatalf("group, one missing: %v", p)
+	}
+	if p := CheckSubtasks(nil, 2, sub("a", "a")); p == nil || len(p.Duplicated) != 1 {
+		t.Fatalf("group, duplicate: %v", p)
+	}
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = fmt.Sprintf("d%02d", i)
+	}
+	if got := ListSome(many, 5); got != "d00, d01, d02, d03, d04 and 25 more" {
+		t.Fatalf("ListSome: %q", got)
 	}
 }
 

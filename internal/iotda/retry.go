@@ -26,7 +26,8 @@ type response struct {
 	status     int
 	requestID  string
 	retryAfter time.Duration
-	location   string // the Location of a 3xx, resolved against the request URL
+	location   string    // the Location of a 3xx, resolved against the request URL
+	date       time.Time // the Date header; zero when absent or invalid
 	body       []byte
 	readErr    error // set when the body could not be read completely or exceeded maxResponseBytes
 }
@@ -62,6 +63,9 @@ type request struct {
 	// effect says what a POST would have done, for the errors: "command" (the default) or
 	// "batch task".
 	effect string
+	// decode, when set, reads a 2xx body as it arrives instead of it being read whole into
+	// response.body; its error is the response's readErr. It is called once per attempt.
+	decode func(io.Reader) error
 }
 
 func (r request) idempotent() bool {
@@ -160,6 +164,13 @@ func (c *Client) attempt(ctx context.Context, call request) (*response, error) {
 		retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		r.location = redirectLocation(resp)
+	}
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		r.date = d
+	}
+	if call.decode != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		r.readErr = call.decode(resp.Body)
+		return r, nil
 	}
 	limit := call.maxBody
 	if limit <= 0 {

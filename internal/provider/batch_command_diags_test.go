@@ -23,8 +23,10 @@ import (
 func TestBatchCommandResource_Redirect(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		hits.Add(1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			hits.Add(1)
+		}
 		w.Header().Set("Location", "https://iotda.example.com/v5/iot/p1/batchtasks")
 		w.WriteHeader(http.StatusFound)
 	}))
@@ -57,7 +59,7 @@ provider "iotda" {
 		},
 	})
 	if n := hits.Load(); n != 1 {
-		t.Errorf("the endpoint was hit %d times, want 1: a redirect is neither followed nor retried", n)
+		t.Errorf("the endpoint was sent %d creates, want 1: a redirect is neither followed nor retried", n)
 	}
 }
 
@@ -83,8 +85,8 @@ func TestBatchCommandResource_NotConfigured(t *testing.T) {
 func TestDiagnoseCreateError_EndedWhileConnecting(t *testing.T) {
 	t.Parallel()
 	pd := &providerData{projectID: "p1", endpoint: "https://iotda.example"}
-	m := &batchCommandModel{TaskName: types.StringValue("nightly"), CommandName: types.StringValue("REBOOT"),
-		DeviceIDs: types.ListNull(types.StringType), GroupIDs: types.ListNull(types.StringType)}
+	m := &batchCommandModel{fleetTask: fleetTask{TaskName: types.StringValue("nightly"), DeviceIDs: types.ListNull(types.StringType),
+		GroupIDs: types.ListNull(types.StringType)}, CommandName: types.StringValue("REBOOT")}
 	notSent := &iotda.NotSentError{Err: errors.New("dial tcp 192.0.2.1:443: operation was canceled"), Attempts: 1}
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -96,10 +98,10 @@ func TestDiagnoseCreateError_EndedWhileConnecting(t *testing.T) {
 	}{
 		"cancelled":  {cancelled, "cancelled while connecting. Apply again to create the task.", "Check the endpoint"},
 		"timed out":  {expired, "The timeout expired while connecting. Check the endpoint", ""},
-		"not ending": {t.Context(), "no device received the command. Check the endpoint", "while connecting"},
+		"not ending": {t.Context(), "no device received anything. Check the endpoint", "while connecting"},
 	} {
 		var diags diag.Diagnostics
-		diagnoseCreateError(c.ctx, pd, m, notSent, false, nil, &diags)
+		diagnoseCreateError(c.ctx, pd, m, notSent, &diags)
 		if len(diags) != 1 || diags[0].Summary() != summaryBatchNotCreated {
 			t.Fatalf("%s: diagnostics %v", name, diags)
 		}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -21,23 +18,6 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
-
-// untaint runs `terraform untaint address` in the test's working directory, found under
-// base (the TestCase's WorkingDir), as the docs tell users to do after a timeout.
-func untaint(t *testing.T, base, address string) {
-	t.Helper()
-	states, err := filepath.Glob(filepath.Join(base, "work*", "terraform.tfstate"))
-	if err != nil || len(states) != 1 {
-		t.Fatalf("working directory: %v, %v", states, err)
-	}
-	tf, err := tfexec.NewTerraform(filepath.Dir(states[0]), os.Getenv("TF_ACC_TERRAFORM_PATH"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tf.Untaint(context.Background(), address); err != nil {
-		t.Fatalf("terraform untaint %s: %v", address, err)
-	}
-}
 
 func TestBatchCommandResource_ClientTimeoutKeepsTheTask(t *testing.T) {
 	t.Parallel()
@@ -55,44 +35,45 @@ func TestBatchCommandResource_ClientTimeoutKeepsTheTask(t *testing.T) {
     create = "1s"
   }
 `)
-	base := t.TempDir()
 	taskID := func() string {
 		if tasks := s.BatchTasks(); len(tasks) == 1 {
 			return tasks[0].TaskID
 		}
 		return ""
 	}
+	sameTask := func(st *terraform.State) error {
+		if got := st.RootModule().Resources[testBatchAddr].Primary.ID; got != taskID() {
+			return fmt.Errorf("state holds task %s, the mock ran %s", got, taskID())
+		}
+		return nil
+	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		WorkingDir:               base,
 		Steps: []resource.TestStep{
-			// The timeout is an error naming the task, which is saved.
+			// The timeout is a warning naming the task, which is saved, not tainted: the plan
+			// after it follows the same task.
 			{
 				Config: config,
-				ExpectError: wrapped(`Batch Task Still Running.*Batch task [0-9a-f]{24} \("tf_.*was still Processing when ` +
-					`timeouts.create \(1s\) expired; 2 of 3 devices done.*terraform untaint`),
-				Check: checkTasks(s, 1),
-			},
-			// After terraform untaint, applying again runs no second task: refresh follows the
-			// saved one, still running.
-			{
-				PreConfig: func() { untaint(t, base, testBatchAddr) },
-				Config:    config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("Processing")),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("results"), knownvalue.Null()),
 				},
-				Check: resource.ComposeTestCheckFunc(checkTasks(s, 1), func(st *terraform.State) error {
-					if got := st.RootModule().Resources[testBatchAddr].Primary.ID; got != taskID() {
-						return fmt.Errorf("state holds task %s, the mock ran %s", got, taskID())
-					}
-					return nil
-				}),
+				Check:              resource.ComposeTestCheckFunc(checkTasks(s, 1), sameTask),
+				ExpectNonEmptyPlan: true,
 			},
-			// Once the task has finished, the next refresh reads its results; the plan is empty.
+			// Applying again runs no second task: it follows the saved one, which is still
+			// running for a while, until the timeout again.
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(testBatchAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(testBatchAddr, tfjsonpath.New("status")),
+					plancheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("task_id"), knownvalue.StringRegexp(taskIDRegexp)),
+				}},
+				Check:              resource.ComposeTestCheckFunc(checkTasks(s, 1), sameTask),
+				ExpectNonEmptyPlan: true,
+			},
+			// Once the task has finished, the apply reads its results; the plan after is empty.
 			{
 				PreConfig: func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -101,15 +82,23 @@ func TestBatchCommandResource_ClientTimeoutKeepsTheTask(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(testBatchAddr, plancheck.ResourceActionUpdate),
+				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("PartialSuccess")),
 					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("failed_device_ids"),
 						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact("silent-1")})),
 					expectResults(testBatchAddr, resultKeys("fleet-1", "silent-1", "fleet-2")),
 				},
-				Check: checkTasks(s, 1),
+				Check: resource.ComposeTestCheckFunc(checkTasks(s, 1), sameTask, checkDeliveries(s, "fleet-1", 1),
+					checkDeliveries(s, "silent-1", 1)),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkTasks(s, 1),
 			},
 		},
 	})
@@ -135,26 +124,51 @@ func TestBatchCommandResource_LostCreateAnswerFindsTheTask(t *testing.T) {
 	})
 }
 
-func TestBatchCommandResource_LostAnswerWithAChosenNameIsAnError(t *testing.T) {
+// A name chosen in the configuration may belong to other tasks as well: the task found by it
+// counts only when it was created after the request and holds the targets and document sent.
+// Two such tasks cannot be told apart: the state keeps the create, and the plan says so.
+func TestBatchCommandResource_LostAnswerWithAChosenName(t *testing.T) {
 	t.Parallel()
-	target := batchMock(t, 1, nil)
+	target := batchMock(t, 2, nil)
+	// An older task of the same name, and one of that name to other devices.
+	createTaskOutside(t, target, []string{"fleet-1"}, `{"a":1}`, "nightly_reboot")
 	target.Server.InjectFault(mockserver.Fault{ResetAfterDelivery: true})
+	config := batchConfig(target, `
+  device_ids   = ["fleet-1", "fleet-2"]
+  service_id   = "Maintenance"
+  command_name = "REBOOT"
+  task_name    = "nightly_reboot"
+  paras        = { b = 2 }
+`)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
-		Steps: []resource.TestStep{{
-			Config: batchConfig(target, `
-  device_ids = ["fleet-1"]
-  task_name  = "nightly_reboot"
-  paras      = {}
-`),
-			ExpectError: wrapped(`Batch Task Outcome Unknown.*"nightly_reboot".*chosen in the configuration.*NOT sent again.*terraform import`),
-			Check:       checkTasks(target.Server, 1),
-		}},
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("Success")),
+					expectResults(testBatchAddr, resultKeys("fleet-1", "fleet-2")),
+				},
+				Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 2), checkDeliveries(target.Server, "fleet-2", 1),
+					checkDeliveries(target.Server, "fleet-1", 2), func(st *terraform.State) error {
+						if got, want := st.RootModule().Resources[testBatchAddr].Primary.ID, target.Server.BatchTasks()[1].TaskID; got != want {
+							return fmt.Errorf("the state holds task %s, want the one this apply created, %s", got, want)
+						}
+						return nil
+					}),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				Check:            checkTasks(target.Server, 2),
+			},
+		},
 	})
 }
 
-// createTaskOutside creates a task on the mock outside Terraform and returns its id.
-func createTaskOutside(t *testing.T, target *testTarget, targets []string, paras string) string {
+// createTaskOutside creates a task on the mock outside Terraform, named name ("console_task"
+// when empty), waits for it to finish and returns its id.
+func createTaskOutside(t *testing.T, target *testTarget, targets []string, paras, name string) string {
 	t.Helper()
 	c, err := iotda.NewClient(iotda.Config{Endpoint: target.Server.URL(), ProjectID: target.ProjectID, AuthToken: "test-token"})
 	if err != nil {
@@ -165,7 +179,10 @@ func createTaskOutside(t *testing.T, target *testTarget, targets []string, paras
 		t.Fatal(err)
 	}
 	count, interval := int32(1), int32(5)
-	task, err := c.CreateBatchTask(t.Context(), iotda.NewBatchTask{TaskName: "console_task", Targets: targets, Document: doc,
+	if name == "" {
+		name = "console_task"
+	}
+	task, err := c.CreateBatchTask(t.Context(), iotda.NewBatchTask{TaskName: name, Targets: targets, Document: doc,
 		Policy: &iotda.TaskPolicy{RetryCount: &count, RetryInterval: &interval}})
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +198,7 @@ func createTaskOutside(t *testing.T, target *testTarget, targets []string, paras
 func TestBatchCommandResource_ImportBlockAdoptsTheTask(t *testing.T) {
 	t.Parallel()
 	target := batchMock(t, 3, nil)
-	id := createTaskOutside(t, target, []string{"fleet-2", "fleet-1"}, `{"delay":5,"mode":"soft"}`)
+	id := createTaskOutside(t, target, []string{"fleet-2", "fleet-1"}, `{"delay":5,"mode":"soft"}`, "")
 	// The configuration lists the devices in another order, writes paras as an object and adds
 	// triggers, which IoTDA does not keep: none of that runs the task again.
 	config := fmt.Sprintf(`%s

@@ -3,20 +3,10 @@ package provider
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
-	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
-
-	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -25,150 +15,52 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/jsonscan"
 )
 
-// batchCommandModel is the state of an iotda_batch_command.
+// batchCommandModel is the state of an iotda_batch_command: the fleet task (the targets, the
+// task and its results) and the command every device receives.
 type batchCommandModel struct {
-	ID                  types.String   `tfsdk:"id"`
-	TaskID              types.String   `tfsdk:"task_id"`
-	DeviceIDs           types.List     `tfsdk:"device_ids"`
-	GroupIDs            types.List     `tfsdk:"group_ids"`
-	ServiceID           types.String   `tfsdk:"service_id"`
-	CommandName         types.String   `tfsdk:"command_name"`
-	Paras               types.Dynamic  `tfsdk:"paras"`
-	TaskName            types.String   `tfsdk:"task_name"`
-	RetryCount          types.Int64    `tfsdk:"retry_count"`
-	RetryInterval       types.Int64    `tfsdk:"retry_interval"`
-	MaxFailedDevices    types.Int64    `tfsdk:"max_failed_devices"`
-	Triggers            types.Map      `tfsdk:"triggers"`
-	DeleteTaskOnDestroy types.Bool     `tfsdk:"delete_task_on_destroy"`
-	Status              types.String   `tfsdk:"status"`
-	StatusDesc          types.String   `tfsdk:"status_desc"`
-	CreatedAt           types.String   `tfsdk:"created_at"`
-	Progress            types.Object   `tfsdk:"progress"`
-	FailedDeviceIDs     types.List     `tfsdk:"failed_device_ids"`
-	Results             types.String   `tfsdk:"results"`
-	Timeouts            timeouts.Value `tfsdk:"timeouts"`
+	fleetTask
+	ServiceID   types.String  `tfsdk:"service_id"`
+	CommandName types.String  `tfsdk:"command_name"`
+	Paras       types.Dynamic `tfsdk:"paras"`
 }
 
-// derivedTaskName returns a task name no other apply uses: tf_, the time in UTC and 8 random
-// hex digits, such as tf_20260102T150405_9f8e7d6c. Its uniqueness is what lets Create find
-// its task by name when the answer to the creating request is lost.
-func derivedTaskName(now time.Time) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms.
-	return "tf_" + now.UTC().Format("20060102T150405") + "_" + hex.EncodeToString(b)
+var _ fleetWork = (*batchCommandModel)(nil)
+
+func (m *batchCommandModel) fleet() *fleetTask { return &m.fleetTask }
+
+func (m *batchCommandModel) taskType() string { return iotda.TaskTypeCreateCommands }
+
+func (m *batchCommandModel) kindTitle() string { return "Batch Command" }
+
+// describeWork names the command: `command "REBOOT" of service "Maintenance"`.
+func (m *batchCommandModel) describeWork() string {
+	return describeCommand(iotda.Command{ServiceID: m.ServiceID.ValueString(), CommandName: m.CommandName.ValueString()})
 }
 
-// newTask builds the CreateBatchTask request, choosing a task name when none is set. It
-// reports a paras value it cannot send on its attribute path.
-func (m *batchCommandModel) newTask(diags *diag.Diagnostics) (iotda.NewBatchTask, bool) {
+// document is the createCommands document: the command as the synchronous API takes it. A
+// paras value that cannot be sent is reported on its attribute.
+func (m *batchCommandModel) document() (json.RawMessage, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	paras, err := parasJSON(m.Paras)
-	if err != nil {
-		diags.AddAttributeError(path.Root("paras"), "Invalid Paras Value", err.Error())
-		return iotda.NewBatchTask{}, false
-	}
-	doc, err := iotda.CommandDocument(m.ServiceID.ValueString(), m.CommandName.ValueString(), paras)
-	if err != nil {
-		diags.AddAttributeError(path.Root("paras"), "Invalid Paras Value", err.Error())
-		return iotda.NewBatchTask{}, false
-	}
-	if m.TaskName.IsNull() || m.TaskName.IsUnknown() {
-		m.TaskName = types.StringValue(derivedTaskName(time.Now()))
-	}
-	t := iotda.NewBatchTask{TaskName: m.TaskName.ValueString(), TaskType: iotda.TaskTypeCreateCommands,
-		Targets: listStrings(m.DeviceIDs), GroupIDs: listStrings(m.GroupIDs), Document: doc}
-	if !m.RetryCount.IsNull() && !m.RetryInterval.IsNull() {
-		count, interval := int32(m.RetryCount.ValueInt64()), int32(m.RetryInterval.ValueInt64()) //nolint:gosec // validated: 0-5 and 1-1440
-		t.Policy = &iotda.TaskPolicy{RetryCount: &count, RetryInterval: &interval}
-	}
-	return t, true
-}
-
-// setTask copies what the platform says of a task into the computed attributes, leaving the
-// results alone.
-func (m *batchCommandModel) setTask(t *iotda.BatchTask) {
-	m.ID, m.TaskID = types.StringValue(t.TaskID), types.StringValue(t.TaskID)
-	m.Status = types.StringValue(t.Status)
-	m.StatusDesc = nullIfEmpty(t.StatusDesc)
-	m.CreatedAt = types.StringNull()
-	if !t.CreatedAt.IsZero() {
-		m.CreatedAt = types.StringValue(t.CreatedAt.UTC().Format(time.RFC3339))
-	}
-	p := t.Progress
-	m.Progress = types.ObjectValueMust(progressAttrTypes, map[string]attr.Value{
-		"total": types.Int64Value(int64(p.Total)), "processing": types.Int64Value(int64(p.Processing)),
-		"success": types.Int64Value(int64(p.Success)), "fail": types.Int64Value(int64(p.Fail)),
-		"waitting": types.Int64Value(int64(p.Waitting)), "fail_wait_retry": types.Int64Value(int64(p.FailWaitRetry)),
-		"stopped": types.Int64Value(int64(p.Stopped)), "removed": types.Int64Value(int64(p.Removed)),
-	})
-}
-
-// clearResults marks the results as not read yet.
-func (m *batchCommandModel) clearResults() {
-	m.Results = types.StringNull()
-	m.FailedDeviceIDs = types.ListNull(types.StringType)
-}
-
-// deviceFailure is one device the command did not succeed on.
-type deviceFailure struct {
-	DeviceID, Status, ErrorCode, ErrorMsg string
-	// ResultCode is the device's non-zero result_code; Reply its reply, when it answered.
-	ResultCode *int64
-	Reply      string
-}
-
-// setResults fills results and failed_device_ids from the subtasks and returns the
-// failures, sorted by device id.
-//
-// results is one JSON object, keyed by device id in sorted order, rather than a map of one
-// value per device: Terraform and the plugin framework spend time on every value of a
-// resource in every plan (reading, refreshing and planning the state). For 10,000 devices in
-// ten resources (Terraform 1.5.7, 2 cores), a follow-up plan took 2.2 s of CPU with
-// one text, 3.3 to 3.5 s with a map of JSON texts and 12.3 s with a map of objects, of which
-// the provider spent 8.6 s: terraform-plugin-framework v1.19.0 looks up the schema of every
-// value it walks, copying the resource's attribute map each time. As for response_json (see
-// readReply), text Terraform would normalize to NFC is written with \u escapes, and results
-// holding a reply nested beyond maxReplyDepth start with a space, so that Terraform shows it
-// as a string rather than laying it out at a cost that grows with the square of its depth.
-func (m *batchCommandModel) setResults(subtasks []iotda.Subtask) []deviceFailure {
-	entries := make(map[string][]byte, len(subtasks))
-	var failures []deviceFailure
-	deep := false
-	for _, st := range subtasks {
-		entry, failure := subtaskResult(st)
-		entries[st.Target] = entry.text
-		deep = deep || entry.deep
-		if failure != nil {
-			failures = append(failures, *failure)
+	if err == nil {
+		var doc []byte
+		if doc, err = iotda.CommandDocument(m.ServiceID.ValueString(), m.CommandName.ValueString(), paras); err == nil {
+			return doc, nil
 		}
 	}
-	slices.SortFunc(failures, func(a, b deviceFailure) int { return strings.Compare(a.DeviceID, b.DeviceID) })
-	failures = slices.CompactFunc(failures, func(a, b deviceFailure) bool { return a.DeviceID == b.DeviceID })
-	ids := make([]attr.Value, len(failures))
-	for i, f := range failures {
-		ids[i] = types.StringValue(f.DeviceID)
-	}
-	m.FailedDeviceIDs = types.ListValueMust(types.StringType, ids)
+	diags.AddAttributeError(path.Root("paras"), "Invalid Paras Value", err.Error())
+	return nil, diags
+}
 
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, id := range slices.Sorted(maps.Keys(entries)) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		_ = encodeString(&b, id) // A string always encodes.
-		b.WriteByte(':')
-		b.Write(entries[id])
-	}
-	b.WriteByte('}')
-	text := b.Bytes()
-	if !norm.NFC.IsNormal(text) {
-		text = escapeNonASCII(text)
-	}
-	if deep {
-		text = append([]byte{' '}, text...)
-	}
-	m.Results = types.StringValue(string(text))
-	return failures
+// sameDocument compares a document IoTDA answers with the one this model sends, as JSON values.
+func (m *batchCommandModel) sameDocument(doc json.RawMessage) bool {
+	mine, diags := m.document()
+	return !diags.HasError() && sameJSONValue(mine, doc)
+}
+
+// result is a subtask's entry of results; see subtaskResult.
+func (m *batchCommandModel) result(st iotda.Subtask) (encodedResult, *deviceFailure) {
+	return subtaskResult(st)
 }
 
 // resultEntry is one device's entry of results; encodeResult writes it as JSON with all six
@@ -207,13 +99,6 @@ func subtaskResult(st iotda.Subtask) (encodedResult, *deviceFailure) {
 		failure = &deviceFailure{DeviceID: st.Target, Status: st.Status, ErrorCode: st.ErrorCode, ErrorMsg: st.ErrorMsg}
 	}
 	return encodeResult(entry), failure
-}
-
-// encodedResult is an entry of results as compact JSON; deep says whether it holds a reply
-// nested beyond maxReplyDepth.
-type encodedResult struct {
-	text []byte
-	deep bool
 }
 
 // encodeResult renders an entry as compact JSON by hand, the reply embedded byte for byte
@@ -295,11 +180,9 @@ func emptyReply(raw json.RawMessage) json.RawMessage {
 	return raw
 }
 
-// adoptTask fills the arguments of an imported resource from the task IoTDA keeps: targets or
-// groups, the command in its document, the name and the retry policy. paras becomes a string
-// holding the document's paras, which matches an object in the configuration with the same
-// JSON without running the task again.
-func (m *batchCommandModel) adoptTask(ctx context.Context, t *iotda.BatchTask, diags *diag.Diagnostics) {
+// adoptTargets fills device_ids or group_ids, task_name and the retry policy of an imported
+// resource from the task IoTDA keeps.
+func adoptTargets(ctx context.Context, f *fleetTask, t *iotda.BatchTask, diags *diag.Diagnostics) {
 	strList := func(ss []string) types.List {
 		if len(ss) == 0 {
 			return types.ListNull(types.StringType)
@@ -308,11 +191,22 @@ func (m *batchCommandModel) adoptTask(ctx context.Context, t *iotda.BatchTask, d
 		diags.Append(d...)
 		return v
 	}
-	m.DeviceIDs, m.GroupIDs = strList(t.Targets), types.ListNull(types.StringType)
+	f.DeviceIDs, f.GroupIDs = strList(t.Targets), types.ListNull(types.StringType)
 	if len(t.Targets) == 0 {
-		m.GroupIDs = strList(t.GroupIDs)
+		f.GroupIDs = strList(t.GroupIDs)
 	}
-	m.TaskName = types.StringValue(t.TaskName)
+	f.TaskName = types.StringValue(t.TaskName)
+	f.RetryCount, f.RetryInterval = types.Int64Null(), types.Int64Null()
+	if p := t.Policy; p != nil && p.RetryCount != nil && p.RetryInterval != nil {
+		f.RetryCount, f.RetryInterval = types.Int64Value(int64(*p.RetryCount)), types.Int64Value(int64(*p.RetryInterval))
+	}
+}
+
+// adoptDocument fills the command of an imported resource from the task's document. paras
+// becomes a string holding the document's paras as IoTDA answers it; the plan compares it
+// with the configuration as JSON values (importedParasRequiresReplace), so neither another
+// member order nor another spelling of a number runs the task again.
+func (m *batchCommandModel) adoptDocument(t *iotda.BatchTask, diags *diag.Diagnostics) {
 	var doc struct {
 		ServiceID   *string         `json:"service_id"`
 		CommandName *string         `json:"command_name"`
@@ -329,8 +223,4 @@ func (m *batchCommandModel) adoptTask(ctx context.Context, t *iotda.BatchTask, d
 		compact.Write(doc.Paras)
 	}
 	m.Paras = types.DynamicValue(types.StringValue(compact.String()))
-	m.RetryCount, m.RetryInterval = types.Int64Null(), types.Int64Null()
-	if p := t.Policy; p != nil && p.RetryCount != nil && p.RetryInterval != nil {
-		m.RetryCount, m.RetryInterval = types.Int64Value(int64(*p.RetryCount)), types.Int64Value(int64(*p.RetryInterval))
-	}
 }

@@ -74,7 +74,7 @@ func TestSetResults(t *testing.T) {
 	failures := m.setResults([]iotda.Subtask{
 		{Target: "c", Status: "Fail", ErrorCode: "E"}, {Target: "a", Status: "Success", Output: `{"response":{"v":"<é>"}}`},
 		{Target: "b", Status: "Fail", ErrorCode: "E"}, {Target: "b", Status: "Fail", ErrorCode: "E"},
-	})
+	}, subtaskResult)
 	if len(failures) != 2 || failures[0].DeviceID != "b" || failures[1].DeviceID != "c" {
 		t.Fatalf("failures %+v", failures)
 	}
@@ -92,7 +92,7 @@ func TestSetResults(t *testing.T) {
 
 func TestSetResults_TextTerraformWouldNormalizeIsEscaped(t *testing.T) {
 	var m batchCommandModel
-	m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: "{\"response\":{\"name\":\"e\u0301\"}}"}})
+	m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: "{\"response\":{\"name\":\"e\u0301\"}}"}}, subtaskResult)
 	if want := `{"a":{"status":"Success","command_id":null,"result_code":0,"response":{"name":"e\u0301"},"error_code":null,"error_msg":null}}`; m.Results.ValueString() != want {
 		t.Fatalf("results %s, want %s", m.Results.ValueString(), want)
 	}
@@ -107,7 +107,7 @@ func TestSetResults_TextTerraformWouldNormalizeIsEscaped(t *testing.T) {
 func TestSetResults_DeepReplyIsKeptWhole(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
 	var m batchCommandModel
-	failures := m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`}})
+	failures := m.setResults([]iotda.Subtask{{Target: "a", Status: "Success", Output: `{"command_id":"c","response":` + deep + `}`}}, subtaskResult)
 	if want := ` {"a":{"status":"Success","command_id":"c","result_code":0,"response":` + deep + `,"error_code":null,"error_msg":null}}`; len(failures) != 0 ||
 		m.Results.ValueString() != want {
 		t.Fatalf("failures %+v, results %.120s...", failures, m.Results.ValueString())
@@ -116,16 +116,16 @@ func TestSetResults_DeepReplyIsKeptWhole(t *testing.T) {
 
 func TestReportFailures(t *testing.T) {
 	model := func(maxFailed int64, status string) *batchCommandModel {
-		return &batchCommandModel{TaskID: types.StringValue("abc"), TaskName: types.StringValue("n"), Status: types.StringValue(status),
-			MaxFailedDevices: types.Int64Value(maxFailed), DeviceIDs: types.ListNull(types.StringType),
-			GroupIDs: types.ListNull(types.StringType)}
+		return &batchCommandModel{fleetTask: fleetTask{TaskID: types.StringValue("abc"), TaskName: types.StringValue("n"),
+			Status: types.StringValue(status), MaxFailedDevices: types.Int64Value(maxFailed),
+			DeviceIDs: types.ListNull(types.StringType), GroupIDs: types.ListNull(types.StringType)}}
 	}
 	var many []deviceFailure
 	for i := range 25 {
 		many = append(many, deviceFailure{DeviceID: fmt.Sprintf("d%02d", i), Status: "Fail", ErrorCode: "IOTDA.014016", ErrorMsg: "offline"})
 	}
 	var diags diag.Diagnostics
-	reportFailures(model(25, "PartialSuccess"), many, 100, &diags)
+	reportFailures(model(25, "PartialSuccess"), many, 100, false, &diags)
 	if diags.HasError() || diags.WarningsCount() != 1 {
 		t.Fatalf("within the threshold: %v", diags)
 	}
@@ -135,12 +135,12 @@ func TestReportFailures(t *testing.T) {
 		t.Fatalf("warning lists the first 20 and counts the rest:\n%s", detail)
 	}
 	diags = nil
-	reportFailures(model(24, "PartialSuccess"), many, 100, &diags)
+	reportFailures(model(24, "PartialSuccess"), many, 100, false, &diags)
 	if !diags.HasError() || !strings.Contains(diags[0].Detail(), "more than max_failed_devices (24)") {
 		t.Fatalf("over the threshold: %v", diags)
 	}
 	diags = nil
-	reportFailures(model(0, "Success"), nil, 100, &diags)
+	reportFailures(model(0, "Success"), nil, 100, false, &diags)
 	if len(diags) != 0 {
 		t.Fatalf("no failure: %v", diags)
 	}
@@ -148,13 +148,13 @@ func TestReportFailures(t *testing.T) {
 	diags = nil
 	m := model(1000, "Fail")
 	m.StatusDesc = types.StringValue("The device group g does not exist.")
-	reportFailures(m, nil, 0, &diags)
+	reportFailures(m, nil, 0, false, &diags)
 	if !diags.HasError() || !strings.Contains(diags[0].Detail(), "failed as a whole: The device group g does not exist.") {
 		t.Fatalf("whole task failure: %v", diags)
 	}
 }
 
-func TestRefreshTask_KeepsATaskIoTDANoLongerHas(t *testing.T) {
+func TestRefreshFleet_KeepsATaskIoTDANoLongerHas(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte(`{"error_code":"IOTDA.016404","error_msg":"gone"}`))
@@ -164,17 +164,17 @@ func TestRefreshTask_KeepsATaskIoTDANoLongerHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := batchCommandModel{TaskID: types.StringValue("abc"), Status: types.StringValue("Processing"),
-		DeviceIDs: types.ListValueMust(types.StringType, nil), GroupIDs: types.ListNull(types.StringType)}
+	m := batchCommandModel{fleetTask: fleetTask{TaskID: types.StringValue("abc"), Status: types.StringValue("Processing"),
+		DeviceIDs: types.ListValueMust(types.StringType, nil), GroupIDs: types.ListNull(types.StringType)}}
 	var diags diag.Diagnostics
-	if refreshTask(t.Context(), c, "p", &m, &diags) || diags.HasError() || diags.WarningsCount() != 1 ||
-		!strings.Contains(diags[0].Detail(), "kept as it was last seen") {
-		t.Fatalf("a task gone from IoTDA is kept with a warning, not removed: %v", diags)
+	var fp fleetPrivate
+	if refreshFleet(t.Context(), c, "p", &m, &fp, false, &diags) || diags.HasError() || diags.WarningsCount() != 1 ||
+		!strings.Contains(diags[0].Detail(), "kept as it was last seen") || !fp.Gone {
+		t.Fatalf("a task gone from IoTDA is kept with a warning, not removed: %v, %+v", diags, fp)
 	}
 	// An import of a task IoTDA does not have is an error.
-	m.DeviceIDs = types.ListNull(types.StringType)
 	diags = nil
-	if refreshTask(t.Context(), c, "p", &m, &diags) || !diags.HasError() {
+	if refreshFleet(t.Context(), c, "p", &m, &fp, true, &diags) || !diags.HasError() {
 		t.Fatalf("import of a missing task: %v", diags)
 	}
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -16,10 +17,11 @@ import (
 
 // Interface assertions.
 var (
-	_ validator.List    = uniqueStringsValidator{}
-	_ validator.String  = runeLengthAtMost{}
-	_ planmodifier.List = sameElementsRequiresReplace{}
-	_ planmodifier.Map  = importedTriggersRequiresReplace{}
+	_ validator.List       = uniqueStringsValidator{}
+	_ validator.String     = runeLengthAtMost{}
+	_ planmodifier.List    = sameElementsRequiresReplace{}
+	_ planmodifier.Map     = importedTriggersRequiresReplace{}
+	_ planmodifier.Dynamic = importedParasRequiresReplace{}
 )
 
 // privateImported is the private state key ImportState sets: the resource came from an
@@ -162,4 +164,64 @@ func (importedTriggersRequiresReplace) PlanModifyMap(ctx context.Context, req pl
 		}
 	}
 	triggersRequiresReplace{}.PlanModifyMap(ctx, req, resp)
+}
+
+// imported reports whether the resource was just imported and not yet reconciled with its
+// configuration (the private key ImportState sets and the first update clears).
+func imported(ctx context.Context, p privateGetter) bool {
+	if p == nil {
+		return false
+	}
+	v, diags := p.GetKey(ctx, privateImported)
+	return !diags.HasError() && len(v) > 0
+}
+
+// importedParasRequiresReplace is parasRequiresReplace, except right after an import: paras
+// then holds the document as IoTDA answered it, not the bytes once sent, and IoTDA does not
+// promise to answer with the member order or number spelling it was sent. The configuration
+// then replaces the resource only when what it would send is another JSON value
+// ({"b":1,"a":2} and {"a":2,"b":1}, or 1.0 and 1, are the same).
+type importedParasRequiresReplace struct{}
+
+func (importedParasRequiresReplace) Description(ctx context.Context) string {
+	return parasRequiresReplace{}.Description(ctx) + " An imported task is compared as a JSON value."
+}
+
+func (m importedParasRequiresReplace) MarkdownDescription(ctx context.Context) string {
+	return m.Description(ctx)
+}
+
+func (importedParasRequiresReplace) PlanModifyDynamic(ctx context.Context, req planmodifier.DynamicRequest, resp *planmodifier.DynamicResponse) {
+	if !req.State.Raw.IsNull() && !req.Plan.Raw.IsNull() && imported(ctx, req.Private) {
+		before, okBefore := sentParas(req.StateValue)
+		after, okAfter := sentParas(req.PlanValue)
+		resp.RequiresReplace = !okBefore || !okAfter || !sameJSONValue(before, after)
+		return
+	}
+	parasRequiresReplace{}.PlanModifyDynamic(ctx, req, resp)
+}
+
+// replacedBy reports whether plan replaces the resource whose state is m: whether the
+// arguments' plan modifiers (the same comparisons) ask for it. planFleet leaves such a plan
+// alone.
+func (m *batchCommandModel) replacedBy(plan *batchCommandModel, justImported bool) bool {
+	sameString := func(a, b types.String) bool { return !a.IsUnknown() && a.ValueString() == b.ValueString() }
+	paras := func() bool {
+		before, okBefore := sentParas(m.Paras)
+		after, okAfter := sentParas(plan.Paras)
+		if justImported {
+			return okBefore && okAfter && sameJSONValue(before, after)
+		}
+		return okBefore && okAfter && bytes.Equal(before, after)
+	}
+	triggers := func() bool {
+		empty := func(v types.Map) bool { return v.IsNull() || (!v.IsUnknown() && len(v.Elements()) == 0) }
+		return (justImported && m.Triggers.IsNull()) || plan.Triggers.Equal(m.Triggers) ||
+			(empty(plan.Triggers) && empty(m.Triggers))
+	}
+	same := sameStrings(plan.DeviceIDs, m.DeviceIDs) && sameStrings(plan.GroupIDs, m.GroupIDs) &&
+		sameString(plan.ServiceID, m.ServiceID) && sameString(plan.CommandName, m.CommandName) && paras() &&
+		(plan.TaskName.IsUnknown() || plan.TaskName.Equal(m.TaskName)) && plan.RetryCount.Equal(m.RetryCount) &&
+		plan.RetryInterval.Equal(m.RetryInterval) && triggers()
+	return !same
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -21,6 +20,7 @@ var (
 	_ resource.Resource                = (*batchCommandResource)(nil)
 	_ resource.ResourceWithConfigure   = (*batchCommandResource)(nil)
 	_ resource.ResourceWithImportState = (*batchCommandResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*batchCommandResource)(nil)
 
 	_ resource.ResourceWithConfigValidators = (*batchCommandResource)(nil)
 )
@@ -73,106 +73,26 @@ func (r *batchCommandResource) client(diags *diag.Diagnostics) *iotda.Client {
 }
 
 // Create creates the task once, follows it to its end, and saves it with every device's
-// result. From the moment the task exists the state holds it, whatever happens next.
+// result. From the moment the task may exist the state holds it, whatever happens next.
 func (r *batchCommandResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan batchCommandModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	createTimeout, diags := plan.Timeouts.Create(ctx, defaultBatchCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	readTimeout, diags := plan.Timeouts.Read(ctx, defaultBatchReadTimeout)
-	resp.Diagnostics.Append(diags...)
 	client := r.client(&resp.Diagnostics)
 	if resp.Diagnostics.HasError() || client == nil {
 		return
 	}
-	runCtx, cancel := context.WithTimeout(ctx, createTimeout)
-	defer cancel()
-	start := time.Now()
-
-	task, ok := r.createTask(runCtx, client, &plan, &resp.Diagnostics)
-	if !ok {
-		return
-	}
-	plan.setTask(task)
-	plan.clearResults()
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if !waitForTask(runCtx, client, &plan, start, &resp.Diagnostics) {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		return
-	}
-	// The task has ended: its results are worth reading even if little of the create timeout
-	// is left, so reading them has the read timeout of its own.
-	readCtx, cancelRead := context.WithTimeout(ctx, readTimeout)
-	defer cancelRead()
-	details, err := client.ShowBatchTask(readCtx, plan.TaskID.ValueString())
-	if err != nil {
-		addReadFailed(&plan, "reading its results", err, &resp.Diagnostics)
-		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-		return
-	}
-	plan.setTask(&details.Task)
-	failures := plan.setResults(details.Subtasks)
-	warnIncomplete(&plan, details, &resp.Diagnostics)
-	tflog.Info(ctx, "batch task finished", map[string]any{"task_id": plan.TaskID.ValueString(),
-		"status": plan.Status.ValueString(), "devices": len(details.Subtasks), "failed": len(failures),
-		"elapsed_ms": time.Since(start).Milliseconds()})
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	reportFailures(&plan, failures, len(details.Subtasks), &resp.Diagnostics)
+	createFleet(ctx, r.data, client, &plan, &resp.State, resp.Private, &resp.Diagnostics)
 }
 
-// createTask sends the one CreateBatchTask of this apply. When its answer is lost, it looks
-// for the task by its (unique, derived) name rather than sending it again.
-func (r *batchCommandResource) createTask(ctx context.Context, client *iotda.Client, m *batchCommandModel,
-	diags *diag.Diagnostics,
-) (*iotda.BatchTask, bool) {
-	derived := m.TaskName.IsNull() || m.TaskName.IsUnknown()
-	req, ok := m.newTask(diags)
-	if !ok {
-		return nil, false
-	}
-	tflog.Info(ctx, "creating batch task", map[string]any{"task_name": req.TaskName, "targets": len(req.Targets),
-		"group_ids": req.GroupIDs, "service_id": m.ServiceID.ValueString(), "command_name": m.CommandName.ValueString()})
-	sent := time.Now()
-	task, err := client.CreateBatchTask(ctx, req)
-	if err == nil {
-		tflog.Info(ctx, "batch task created", map[string]any{"task_id": task.TaskID, "status": task.Status})
-		return task, true
-	}
-	var unknown *iotda.DeliveryUnknownError
-	var lookupErr error
-	looked := errors.As(err, &unknown) && derived
-	if looked {
-		// The name is this apply's own, so a task with it is the one just created. The
-		// lookup gets a little time of its own: the create timeout may be what cut the answer.
-		lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		found, ferr := client.FindBatchTask(lookupCtx, iotda.TaskTypeCreateCommands, req.TaskName, sent.Add(-time.Hour))
-		if ferr == nil && found != nil {
-			tflog.Warn(ctx, "the answer to the creating request was lost; found the task by its name", map[string]any{
-				"task_id": found.TaskID, "task_name": req.TaskName, "error": err.Error()})
-			return found, true
-		}
-		lookupErr = ferr
-	}
-	diagnoseCreateError(ctx, r.data, m, err, looked, lookupErr, diags)
-	return nil, false
-}
-
-// Read asks IoTDA only about a task whose results are not in the state yet (it had not
-// finished, or it is being imported): a finished task never changes, and a task IoTDA no
-// longer has is kept as it is, since removing it would run the command again.
+// Read asks IoTDA only about what the state does not know yet (see refreshFleet): a finished
+// task never changes, and a task IoTDA no longer has is kept as it is, since removing it would
+// run the command again.
 func (r *batchCommandResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var status types.String
 	var failed types.List
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("failed_device_ids"), &failed)...)
-	if resp.Diagnostics.HasError() || (iotda.TaskFinished(status.ValueString()) && !failed.IsNull()) {
+	if resp.Diagnostics.HasError() || iotda.TaskFinished(status.ValueString()) {
 		return // Nothing can have changed; the state stays exactly as it is.
 	}
 	var state batchCommandModel
@@ -188,15 +108,32 @@ func (r *batchCommandResource) Read(ctx context.Context, req resource.ReadReques
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if !refreshTask(ctx, client, r.data.projectID, &state, &resp.Diagnostics) {
-		return
+	fp := loadPrivate(ctx, req.Private)
+	importing := state.DeviceIDs.IsNull() && state.GroupIDs.IsNull()
+	if refreshFleet(ctx, client, r.data.projectID, &state, &fp, importing, &resp.Diagnostics) {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	savePrivate(ctx, resp.Private, fp, &resp.Diagnostics)
 }
 
-// Update changes only what runs nothing on IoTDA (max_failed_devices, delete_task_on_destroy,
-// timeouts, and arguments written differently but sent the same); the task and its results
-// are kept from the state.
+// ModifyPlan plans what the saved task still needs (see planFleet): following it, reading its
+// results, or replacing it once it ended beyond max_failed_devices.
+func (r *batchCommandResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan, state batchCommandModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	planFleet(ctx, req, resp, &state, state.replacedBy(&plan, imported(ctx, req.Private)))
+}
+
+// Update follows the saved task when the plan says so (its status or results unknown), and
+// otherwise changes only what runs nothing on IoTDA (max_failed_devices,
+// delete_task_on_destroy, timeouts, and arguments written differently but sent the same).
 func (r *batchCommandResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state batchCommandModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -204,15 +141,18 @@ func (r *batchCommandResource) Update(ctx context.Context, req resource.UpdateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.ID, plan.TaskID, plan.Status, plan.StatusDesc = state.ID, state.TaskID, state.Status, state.StatusDesc
-	plan.CreatedAt, plan.Progress, plan.FailedDeviceIDs, plan.Results = state.CreatedAt, state.Progress,
-		state.FailedDeviceIDs, state.Results
-	if plan.TaskName.IsUnknown() {
-		plan.TaskName = state.TaskName
+	fp := loadPrivate(ctx, req.Private)
+	var client *iotda.Client
+	if plan.TaskID.IsUnknown() || plan.Status.IsUnknown() || plan.Results.IsUnknown() {
+		if client = r.client(&resp.Diagnostics); client == nil {
+			return
+		}
 	}
+	updateFleet(ctx, client, &plan, &state, &fp, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	// The import has been reconciled with the configuration.
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
+	savePrivate(ctx, resp.Private, fp, &resp.Diagnostics)
 }
 
 // Delete forgets the task; with delete_task_on_destroy it first deletes the finished task

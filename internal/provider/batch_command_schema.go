@@ -68,24 +68,25 @@ const batchResourceDescription = "Delivers one command to a fleet of IoTDA devic
 	"of `group_ids`), and an apply sends one request, then follows the task until every device has answered, " +
 	"failed, or run out of retries. Use it instead of one `iotda_device_command` per device whenever the same " +
 	"command goes to more than a handful of devices.\n\n" +
-	"The task runs when the resource is created: on the first apply, when an argument that changes what the " +
-	"platform would run changes (which replaces the resource), and when the resource is tainted or replaced " +
-	"with `-replace`. Refresh and plan never run it again, and destroying the resource only forgets it unless " +
-	"`delete_task_on_destroy` is set. The creating request is never retried once it may have reached the " +
-	"platform, and one apply never creates a second task.\n\n" +
+	"The task runs once. It runs when the resource is created: on the first apply, when an argument that " +
+	"changes what the platform would run changes (which replaces the resource), and when the resource is " +
+	"replaced with `-replace`. A creating request whose answer is lost is resolved by finding the task by its " +
+	"name, never by sending it again. Once the task exists, an interrupt, `timeouts.create` or a failed read " +
+	"keeps it in state with a warning, and the next plan follows the same task to its end. Refresh and plan " +
+	"never run it again, and destroying the resource only forgets it unless `delete_task_on_destroy` is set.\n\n" +
 	"Devices that fail (offline, unknown, silent past the platform's 20 s, or answering with a non-zero " +
 	"`result_code`) are listed in `failed_device_ids`. Up to `max_failed_devices` of them are a warning; more " +
-	"are an error, with the results saved and the resource tainted, so the next apply runs the task again."
+	"are an error, with the results saved, and the next plan runs the task again (a replacement that says why)."
 
 func batchCommandSchema(ctx context.Context) schema.Schema {
 	timeoutsBlock := timeouts.Block(ctx, timeouts.Opts{
 		Create: true,
-		CreateDescription: "How long to wait for the task to finish, as a duration such as `\"30m\"`. Defaults to " +
-			"`30m`. When it expires first the task keeps running on the platform: the apply fails naming the task " +
-			"id, the task is saved in state, and Terraform marks the resource tainted (`terraform untaint` keeps it).",
+		CreateDescription: "How long an apply follows the task, as a duration such as `\"30m\"`. Defaults to `30m`. " +
+			"When it expires first the task keeps running on the platform: the apply ends with a warning naming the " +
+			"task, the task is saved in state, and the next apply follows the same task to its end.",
 		Read: true,
-		ReadDescription: "How long a refresh may spend reading a task that had not finished, or a task being " +
-			"imported. Defaults to `5m`.",
+		ReadDescription: "How long reading a finished task's results may take, and a refresh of a task that had " +
+			"not finished or is being imported. Defaults to `5m`.",
 		Delete: true,
 		DeleteDescription: "How long deleting the task on IoTDA may take when `delete_task_on_destroy` is set. " +
 			"Defaults to `5m`.",
@@ -211,7 +212,7 @@ func batchCommandArguments() map[string]schema.Attribute {
 				"would receive runs the task again; writing the same JSON another way (an object or `jsonencode()` " +
 				"of it) does not.",
 			Required:      true,
-			PlanModifiers: []planmodifier.Dynamic{parasRequiresReplace{}},
+			PlanModifiers: []planmodifier.Dynamic{importedParasRequiresReplace{}},
 			Validators:    []validator.Dynamic{parasValidator{}},
 		},
 		"task_name": schema.StringAttribute{

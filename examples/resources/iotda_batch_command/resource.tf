@@ -17,6 +17,8 @@ resource "iotda_batch_command" "reboot_fleet" {
     firmware = "1.2"
   }
 
+  # How long an apply follows the task. When it expires first, the task keeps running on
+  # IoTDA and stays in state; the next apply follows the same task to its end.
   timeouts {
     create = "30m"
   }

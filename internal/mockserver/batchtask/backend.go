@@ -32,6 +32,9 @@ const (
 	DefaultPlatformTimeout = 20 * time.Second
 	DefaultConcurrency     = 200
 	DefaultMaxTasks        = 1000
+	// DefaultMaxSubtasks keeps ten tasks of 30,000 devices, about 100 MB.
+	DefaultMaxSubtasks     = 300000
+	DefaultMaxRunningTasks = 100
 )
 
 // Command is one subtask's command on its way to a device.
@@ -98,9 +101,17 @@ type Config struct {
 	// TimeScale multiplies task_policy.retry_interval (minutes), so that tests can retry in
 	// milliseconds: 0.001 makes a minute 60 ms. Default 1.
 	TimeScale float64
-	// MaxTasks is how many tasks are kept; beyond it the oldest finished tasks are dropped,
-	// so that a long-running mock does not grow without bound.
-	MaxTasks int
+	// MaxTasks is how many tasks are kept, and MaxSubtasks how many subtasks (targets) all
+	// of them hold together; beyond either, the oldest finished tasks are dropped, so that a
+	// long-running mock does not grow without bound. A task of 30,000 devices holds about
+	// 10 MB.
+	MaxTasks    int
+	MaxSubtasks int
+	// MaxRunningTasks is how many tasks may be unfinished at once (running, or waiting for
+	// their schedule_time): a create beyond it, or one whose targets would take the unfinished
+	// tasks' subtasks past MaxSubtasks, is refused (403 CodeTooManyTasks), since unfinished
+	// tasks cannot be dropped.
+	MaxRunningTasks int
 	// Now is the clock for task ids and create_time. Default time.Now.
 	Now func() time.Time
 	// NewCommandID returns a fresh command id. Required.
@@ -118,7 +129,9 @@ type Backend struct {
 	tasks map[string]*task
 	// order holds the task ids in creation order, which is also ascending id order.
 	order []string
-	seq   uint64
+	// subtasks counts the subtasks of the tasks kept.
+	subtasks int
+	seq      uint64
 	// changed is closed and replaced whenever a task reaches a terminal status.
 	changed chan struct{}
 }
@@ -136,6 +149,12 @@ func New(cfg Config) *Backend {
 	}
 	if cfg.MaxTasks <= 0 {
 		cfg.MaxTasks = DefaultMaxTasks
+	}
+	if cfg.MaxSubtasks <= 0 {
+		cfg.MaxSubtasks = DefaultMaxSubtasks
+	}
+	if cfg.MaxRunningTasks <= 0 {
+		cfg.MaxRunningTasks = DefaultMaxRunningTasks
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -318,6 +337,9 @@ const (
 	CodeTaskNotFound  = "IOTDA.016404"
 	CodeTaskRunning   = "IOTDA.016403"
 	CodeNotApplicable = "IOTDA.016400"
+	// CodeTooManyTasks refuses a task beyond Config.MaxRunningTasks or MaxSubtasks. How many
+	// tasks the platform runs at once per tenant is not documented (facts §6).
+	CodeTooManyTasks = "IOTDA.016429"
 
 	msgInvalidInput = "Invalid input data."
 )
@@ -511,19 +533,31 @@ type ListQuery struct {
 	Offset   int
 }
 
-// List returns one page of tasks, newest (largest id) first.
+// List returns one page of tasks, newest (largest id) first. It snapshots the tasks of the
+// page only; the tasks' targets are shared with the backend, not copied.
 func (b *Backend) List(q ListQuery) ([]Task, Page) {
-	all := b.Tasks()
-	slices.Reverse(all)
+	b.mu.Lock()
+	ts := make([]*task, len(b.order))
+	for i, id := range b.order {
+		ts[len(ts)-1-i] = b.tasks[id]
+	}
+	b.mu.Unlock()
 	var page Page
 	var out []Task
 	skipped := 0
-	for _, t := range all {
-		if t.TaskType != q.TaskType || (q.AppID != "" && t.AppID != q.AppID) || (q.Status != "" && t.Status != q.Status) {
+	for _, t := range ts {
+		t.mu.Lock()
+		match := t.taskType == q.TaskType && (q.AppID == "" || t.appID == q.AppID) && (q.Status == "" || t.status == q.Status)
+		var snap Task
+		if match && len(out) < q.Limit {
+			snap = t.snapshotLocked()
+		}
+		t.mu.Unlock()
+		if !match {
 			continue
 		}
 		page.Count++
-		if q.Marker != "" && strings.ToLower(t.TaskID) >= strings.ToLower(q.Marker) {
+		if q.Marker != "" && strings.ToLower(t.id) >= strings.ToLower(q.Marker) {
 			continue
 		}
 		if skipped < q.Offset {
@@ -531,7 +565,7 @@ func (b *Backend) List(q ListQuery) ([]Task, Page) {
 			continue
 		}
 		if len(out) < q.Limit {
-			out = append(out, t)
+			out = append(out, snap)
 		}
 	}
 	if len(out) > 0 {
@@ -559,24 +593,8 @@ func (b *Backend) Delete(taskID string) *Error {
 	}
 	delete(b.tasks, taskID)
 	b.order = slices.DeleteFunc(b.order, func(id string) bool { return id == taskID })
+	b.subtasks -= len(t.subtasks)
 	b.mu.Unlock()
 	b.cfg.OnEvent(Event{Kind: EventTaskDeleted, TaskID: taskID, Status: status})
 	return nil
-}
-
-// pruneLocked drops the oldest finished tasks while more than MaxTasks are kept. b.mu must
-// be held.
-func (b *Backend) pruneLocked() {
-	for i := 0; len(b.order) > b.cfg.MaxTasks && i < len(b.order); {
-		t := b.tasks[b.order[i]]
-		t.mu.Lock()
-		done := finished(t.status)
-		t.mu.Unlock()
-		if !done {
-			i++
-			continue
-		}
-		delete(b.tasks, b.order[i])
-		b.order = slices.Delete(b.order, i, i+1)
-	}
 }

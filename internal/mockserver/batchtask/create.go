@@ -79,10 +79,15 @@ func (b *Backend) Create(body []byte) (Task, *Error) {
 		return Task{}, err
 	}
 	b.mu.Lock()
+	if e := b.admitLocked(len(t.subtasks)); e != nil && !finished(t.status) {
+		b.mu.Unlock()
+		return Task{}, e
+	}
 	b.seq++
 	t.id = fmt.Sprintf("%08x%016x", uint32(t.createdAt.Unix()), b.seq) //nolint:gosec // seconds fit 32 bits until 2106
 	b.tasks[t.id] = t
 	b.order = append(b.order, t.id)
+	b.subtasks += len(t.subtasks)
 	b.pruneLocked()
 	b.mu.Unlock()
 

@@ -3,12 +3,14 @@ package batchtask
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The responses layer: routes of /v5/iot/{project_id}/batchtasks..., already authenticated,
@@ -112,7 +114,7 @@ func (b *Backend) respondCreate(contentType string, body []byte) Response {
 	if err != nil {
 		return errorResponse(err)
 	}
-	return jsonResponse(http.StatusCreated, toWireTask(t))
+	return Response{Status: http.StatusCreated, Body: appendTask(make([]byte, 0, taskSize(t)), t)}
 }
 
 func (b *Backend) respondShow(id string, query url.Values) Response {
@@ -131,15 +133,23 @@ func (b *Backend) respondShow(id string, query url.Values) Response {
 	if err != nil {
 		return errorResponse(err)
 	}
-	details := make([]wireDetail, len(subs))
-	for i, s := range subs {
-		details[i] = toWireDetail(s)
+	size := taskSize(t) + 128
+	for _, st := range subs {
+		size += detailSize(st)
 	}
-	return jsonResponse(http.StatusOK, struct {
-		Batchtask   wireTask     `json:"batchtask"`
-		TaskDetails []wireDetail `json:"task_details"`
-		Page        wirePage     `json:"page"`
-	}{toWireTask(t), details, toWirePage(page)})
+	out := make([]byte, 0, size)
+	out = append(out, `{"batchtask":`...)
+	out = appendTask(out, t)
+	out = append(out, `,"task_details":[`...)
+	for i, st := range subs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendDetail(out, st)
+	}
+	out = append(out, `],"page":`...)
+	out = appendPage(out, page)
+	return Response{Status: http.StatusOK, Body: append(out, '}')}
 }
 
 func (b *Backend) respondList(query url.Values) Response {
@@ -158,14 +168,21 @@ func (b *Backend) respondList(query url.Values) Response {
 		return errorResponse(invalid("status must be one of %s.", strings.Join(taskStatuses, ", ")))
 	}
 	tasks, page := b.List(q)
-	out := make([]wireTask, len(tasks))
-	for i, t := range tasks {
-		out[i] = toWireTask(t)
+	size := 128
+	for _, t := range tasks {
+		size += taskSize(t) + 1
 	}
-	return jsonResponse(http.StatusOK, struct {
-		Batchtasks []wireTask `json:"batchtasks"`
-		Page       wirePage   `json:"page"`
-	}{out, toWirePage(page)})
+	out := make([]byte, 0, size)
+	out = append(out, `{"batchtasks":[`...)
+	for i, t := range tasks {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendTask(out, t)
+	}
+	out = append(out, `],"page":`...)
+	out = appendPage(out, page)
+	return Response{Status: http.StatusOK, Body: append(out, '}')}
 }
 
 // respondAction refuses stop, retry and confirm: they apply to upgrade tasks only (facts §1).
@@ -229,55 +246,157 @@ func jsonResponse(status int, v any) Response {
 	return Response{Status: status, Body: bytes.TrimSuffix(buf.Bytes(), []byte("\n"))}
 }
 
-// wireTask is the platform's Task model.
-type wireTask struct {
-	TaskID        string              `json:"task_id"`
-	TaskName      string              `json:"task_name"`
-	TaskType      string              `json:"task_type"`
-	Targets       []string            `json:"targets,omitempty"`
-	TargetsFilter map[string][]string `json:"targets_filter,omitempty"`
-	Document      json.RawMessage     `json:"document,omitempty"`
-	TaskPolicy    *Policy             `json:"task_policy,omitempty"`
-	Status        string              `json:"status"`
-	StatusDesc    string              `json:"status_desc,omitempty"`
-	TaskProgress  Progress            `json:"task_progress"`
-	CreateTime    string              `json:"create_time"`
+// The answers of create, show and list are written by hand into a buffer of their size: they
+// echo every target of a task (up to 30,000 device ids), and encoding/json would grow its
+// buffer by doubling, holding up to twice the answer and more while it encodes. The members and
+// their order are the platform's Task, TaskDetail and Page models (facts §3, §4).
+
+// taskSize is an upper bound of the encoded size of t.
+func taskSize(t Task) int {
+	n := 512 + len(t.TaskID) + 2*len(t.TaskName) + len(t.TaskType) + len(t.Document) + 2*len(t.StatusDesc)
+	for _, id := range t.Targets {
+		n += len(id) + 3
+	}
+	for _, g := range t.GroupIDs {
+		n += len(g) + 3
+	}
+	return n
 }
 
-func toWireTask(t Task) wireTask {
-	w := wireTask{TaskID: t.TaskID, TaskName: t.TaskName, TaskType: t.TaskType, Targets: t.Targets,
-		Document: t.Document, TaskPolicy: t.Policy, Status: t.Status, StatusDesc: t.StatusDesc,
-		TaskProgress: t.Progress, CreateTime: t.CreatedAt.UTC().Format(ScheduleLayout)}
+// appendTask appends the Task model of t.
+func appendTask(b []byte, t Task) []byte {
+	b = append(b, `{"task_id":`...)
+	b = appendString(b, t.TaskID)
+	b = append(b, `,"task_name":`...)
+	b = appendString(b, t.TaskName)
+	b = append(b, `,"task_type":`...)
+	b = appendString(b, t.TaskType)
+	if len(t.Targets) > 0 {
+		b = append(b, `,"targets":`...)
+		b = appendStrings(b, t.Targets)
+	}
 	if len(t.GroupIDs) > 0 {
-		w.TargetsFilter = map[string][]string{"group_ids": t.GroupIDs}
+		b = append(b, `,"targets_filter":{"group_ids":`...)
+		b = appendStrings(b, t.GroupIDs)
+		b = append(b, '}')
 	}
-	return w
-}
-
-// wireDetail is the TaskDetail model; output is a string (facts §3).
-type wireDetail struct {
-	Target string     `json:"target"`
-	Status string     `json:"status"`
-	Output string     `json:"output,omitempty"`
-	Error  *wireError `json:"error,omitempty"`
-}
-
-type wireError struct {
-	ErrorCode string `json:"error_code"`
-	ErrorMsg  string `json:"error_msg"`
-}
-
-func toWireDetail(s Subtask) wireDetail {
-	d := wireDetail{Target: s.Target, Status: s.Status, Output: s.Output}
-	if s.ErrorCode != "" {
-		d.Error = &wireError{ErrorCode: s.ErrorCode, ErrorMsg: s.ErrorMsg}
+	if len(t.Document) > 0 {
+		b = append(b, `,"document":`...)
+		b = append(b, t.Document...)
 	}
-	return d
+	if t.Policy != nil {
+		if p, err := json.Marshal(t.Policy); err == nil {
+			b = append(b, `,"task_policy":`...)
+			b = append(b, p...)
+		}
+	}
+	b = append(b, `,"status":`...)
+	b = appendString(b, t.Status)
+	if t.StatusDesc != "" {
+		b = append(b, `,"status_desc":`...)
+		b = appendString(b, t.StatusDesc)
+	}
+	p := t.Progress
+	b = fmt.Appendf(b, `,"task_progress":{"total":%d,"processing":%d,"success":%d,"fail":%d,"waitting":%d,`+
+		`"fail_wait_retry":%d,"stopped":%d,"removed":%d}`, p.Total, p.Processing, p.Success, p.Fail, p.Waitting,
+		p.FailWaitRetry, p.Stopped, p.Removed)
+	b = append(b, `,"create_time":`...)
+	b = appendString(b, t.CreatedAt.UTC().Format(ScheduleLayout))
+	return append(b, '}')
 }
 
-type wirePage struct {
-	Count  int64  `json:"count"`
-	Marker string `json:"marker,omitempty"`
+// detailSize is an upper bound of the encoded size of a subtask.
+func detailSize(st Subtask) int {
+	return 128 + len(st.Target) + 2*len(st.Status) + 2*len(st.Output) + 2*len(st.ErrorCode) + 2*len(st.ErrorMsg)
 }
 
-func toWirePage(p Page) wirePage { return wirePage(p) }
+// appendDetail appends the TaskDetail model of st; output is a string (facts §3).
+func appendDetail(b []byte, st Subtask) []byte {
+	b = append(b, `{"target":`...)
+	b = appendString(b, st.Target)
+	b = append(b, `,"status":`...)
+	b = appendString(b, st.Status)
+	if st.Output != "" {
+		b = append(b, `,"output":`...)
+		b = appendString(b, st.Output)
+	}
+	if st.ErrorCode != "" {
+		b = append(b, `,"error":{"error_code":`...)
+		b = appendString(b, st.ErrorCode)
+		b = append(b, `,"error_msg":`...)
+		b = appendString(b, st.ErrorMsg)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendPage appends the Page model.
+func appendPage(b []byte, p Page) []byte {
+	b = fmt.Appendf(b, `{"count":%d`, p.Count)
+	if p.Marker != "" {
+		b = append(b, `,"marker":`...)
+		b = appendString(b, p.Marker)
+	}
+	return append(b, '}')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendString appends s as a JSON string as encoding/json writes it without HTML escaping:
+// quotes, backslashes and control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = fmt.Appendf(b, `\u%04x`, c)
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = fmt.Appendf(b, `\u%04x`, r)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

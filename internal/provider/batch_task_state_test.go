@@ -1,0 +1,124 @@
+package provider
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+func TestSameJSONValue(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{`{"b":1,"a":2}`, `{"a":2,"b":1}`, true},
+		{`{"n":1.0}`, `{"n":1}`, true},
+		{`{"n":1e0,"m":0.10}`, `{"n":1,"m":0.1}`, true},
+		{`{"n":12345678901234567890}`, `{"n":12345678901234567890.0}`, true},
+		{`{"n":12345678901234567890}`, `{"n":12345678901234567891}`, false},
+		{`{"s":"\u00e9"}`, `{"s":"é"}`, true},
+		{`{"l":[1,2]}`, `{"l":[2,1]}`, false},
+		{`{"a":{"b":[{"c":true}]}}`, ` { "a" : { "b" : [ { "c" : true } ] } } `, true},
+		{`{"a":null}`, `{}`, false},
+		{`{"a":"1"}`, `{"a":1}`, false},
+		{`{"n":1e99999}`, `{"n":1e99999}`, true},
+		{`{"n":1e99999}`, `{"n":10e99998}`, false},
+		{`{"a":`, `{"a":`, true},
+		{`{"a":`, `{"b":`, false},
+	} {
+		if got := sameJSONValue([]byte(c.a), []byte(c.b)); got != c.want {
+			t.Errorf("sameJSONValue(%s, %s) = %v", c.a, c.b, got)
+		}
+	}
+}
+
+// A progress line fits a terminal line, whatever the counts.
+func TestProgressLineIsShort(t *testing.T) {
+	var f fleetTask
+	f.setTask(&iotda.BatchTask{TaskID: "64f1c2a9e4b0a1b2c3d4e5f6", Status: iotda.TaskProcessing,
+		Progress: iotda.TaskProgress{Total: 30000, Success: 12345, Fail: 2345, Processing: 10000, Waitting: 4000,
+			FailWaitRetry: 1300, Stopped: 5, Removed: 5}})
+	line := progressLine(&f, time.Now().Add(-1234*time.Second))
+	if len(line) > 120 {
+		t.Fatalf("%d characters: %s", len(line), line)
+	}
+	want := "task 64f1c2a9e4b0a1b2c3d4e5f6 Processing 14700/30000 done: 2345 failed, 10 stopped, 10000 running, " +
+		"5300 waiting (20m34s)"
+	if line != want {
+		t.Fatalf("line %s\nwant %s", line, want)
+	}
+}
+
+// sameTask tells the task a lookup finds by a name chosen in the configuration from another
+// of that name: the targets in any order, the document as a JSON value.
+func TestSameTask(t *testing.T) {
+	m := &batchCommandModel{fleetTask: fleetTask{DeviceIDs: types.ListValueMust(types.StringType,
+		[]attr.Value{types.StringValue("a"), types.StringValue("b")}), GroupIDs: types.ListNull(types.StringType)},
+		ServiceID: types.StringValue("S"), CommandName: types.StringValue("C"),
+		Paras: types.DynamicValue(types.StringValue(`{"x":1,"y":[true]}`))}
+	doc := json.RawMessage(`{"paras":{"y":[true],"x":1.0},"command_name":"C","service_id":"S"}`)
+	for _, c := range []struct {
+		task iotda.BatchTask
+		want bool
+	}{
+		{iotda.BatchTask{TaskType: iotda.TaskTypeCreateCommands, Targets: []string{"b", "a"}, Document: doc}, true},
+		{iotda.BatchTask{Targets: []string{"a"}, Document: doc}, false},
+		{iotda.BatchTask{Targets: []string{"a", "b"}, Document: json.RawMessage(`{"paras":{"x":2}}`)}, false},
+		{iotda.BatchTask{TaskType: "createMessages", Targets: []string{"a", "b"}, Document: doc}, false},
+		{iotda.BatchTask{GroupIDs: []string{"g"}, Document: doc}, false},
+	} {
+		if got := sameTask(m, &c.task); got != c.want {
+			t.Errorf("sameTask(%+v) = %v", c.task, got)
+		}
+	}
+}
+
+// "Still Running" says what stopped the apply: the reads, not the timeout, when every read
+// failed; and it never sends the user to terraform untaint.
+func TestAddNotFollowed(t *testing.T) {
+	m := &batchCommandModel{fleetTask: fleetTask{TaskID: types.StringValue("abc"), TaskName: types.StringValue("n"),
+		DeviceIDs: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("a")}),
+		GroupIDs:  types.ListNull(types.StringType)}, CommandName: types.StringValue("REBOOT")}
+	m.setTask(&iotda.BatchTask{TaskID: "abc", Status: iotda.TaskProcessing, Progress: iotda.TaskProgress{Total: 1, Processing: 1}})
+	readErr := &iotda.APIError{StatusCode: 502, RequestID: "req-9"}
+	for name, c := range map[string]struct {
+		res      followResult
+		want     []string
+		unwanted []string
+	}{
+		"every read failed, then the timeout": {followResult{end: followTimedOut, lastErr: readErr, reads: 4, failed: 4},
+			[]string{"every read of it failed (4 of 4) until timeouts.create (7s) expired", "HTTP 502", "req-9",
+				"next plan shows an update that follows this same task"}, []string{"raise timeouts.create", "untaint <"}},
+		"the timeout, reads fine": {followResult{end: followTimedOut, reads: 4, failed: 1},
+			[]string{"was still Processing, 0/1 done: 1 running when timeouts.create (7s) expired", "raise timeouts.create"},
+			[]string{"every read"}},
+		"interrupted": {followResult{end: followInterrupted, reads: 2},
+			[]string{"when the apply was interrupted", "no terraform untaint needed"}, []string{"raise timeouts.create"}},
+		"gone": {followResult{end: followGone, lastErr: &iotda.APIError{StatusCode: 404}, reads: 2, failed: 1},
+			[]string{"is not on IoTDA any more", "apply -replace=<address>"}, nil},
+	} {
+		var diags diag.Diagnostics
+		addNotFollowed(m, c.res, 7*time.Second, &diags)
+		if diags.HasError() || len(diags) != 1 {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		detail := diags[0].Detail()
+		for _, w := range c.want {
+			if !strings.Contains(detail, w) {
+				t.Errorf("%s: %q lacks %q", name, detail, w)
+			}
+		}
+		for _, u := range c.unwanted {
+			if strings.Contains(detail, u) {
+				t.Errorf("%s: %q has %q", name, detail, u)
+			}
+		}
+	}
+}
