@@ -26,7 +26,7 @@ const (
 )
 
 // report adds the diagnostic for how the message ended, or where the wait left it.
-func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, end followEnd, err error, diags *diag.Diagnostics) {
+func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, end messageEnd, err error, diags *diag.Diagnostics) {
 	who := fmt.Sprintf("message %s to device %q", d.msg.MessageID, d.msg.DeviceID)
 	switch res.Status {
 	case iotda.MessageDelivered:
@@ -39,9 +39,9 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 		return
 	}
 	switch end {
-	case followNoWait:
+	case messageNoWait:
 		return // The caller asked not to wait: PENDING is the expected answer.
-	case followTimeout:
+	case messageTimedOut:
 		why := fmt.Sprintf("the wait ended after %s (%s)", d.timeout, d.timeoutName())
 		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
 			why = "the operation was interrupted"
@@ -49,10 +49,10 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 		diags.AddWarning(summaryMessagePending, fmt.Sprintf("IoTDA accepted %s and holds it (PENDING) until the "+
 			"device connects, for up to %d minutes, but %s before it was delivered.\n\n%s", who, ttlOf(d.msg), why,
 			d.pendingAdvice()))
-	case followGone:
+	case messageGone:
 		diags.AddWarning(summaryMessageStatusUnknown, fmt.Sprintf("IoTDA accepted %s (status %s), but stopped "+
 			"reporting it while the provider followed it: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()))
-	case followReadFail:
+	case messageReadFailed:
 		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(fmt.Sprintf("IoTDA accepted %s (status %s), "+
 			"but reading its status failed: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()), messageRequestID(err)))
 	}

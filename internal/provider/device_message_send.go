@@ -32,15 +32,15 @@ const (
 	messageForAction
 )
 
-// followEnd says why following a message stopped before its status was final.
-type followEnd int
+// messageEnd says why following a message stopped before its status was final.
+type messageEnd int
 
 const (
-	followFinal    followEnd = iota // the status is final
-	followNoWait                    // the caller did not ask to wait
-	followTimeout                   // the caller's time ended (or the apply was interrupted)
-	followGone                      // IoTDA no longer has the message, or the device
-	followReadFail                  // reading the status failed for good
+	messageFinal      messageEnd = iota // the status is final
+	messageNoWait                       // the caller did not ask to wait
+	messageTimedOut                     // the caller's time ended (or the apply was interrupted)
+	messageGone                         // IoTDA no longer has the message, or the device
+	messageReadFailed                   // reading the status failed for good
 )
 
 // messageDelivery is one message on its way: what to send and how to report it.
@@ -79,11 +79,11 @@ func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*io
 			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "status": res.Status, "lost_answer": res.LostAnswer})
 	}
 	d.progress(acceptedMessage(d.msg, res))
-	end := followNoWait
+	end := messageNoWait
 	var followErr error
 	switch {
 	case iotda.MessageFinal(res.Status):
-		end = followFinal
+		end = messageFinal
 	case d.wait:
 		res, end, followErr = d.follow(ctx, client, res)
 	}
@@ -98,14 +98,14 @@ func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*io
 // moment (throttled, a lost answer, already retried by the client) is tried again; one that
 // cannot succeed ends the wait, keeping what was last seen.
 func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last *iotda.DeviceMessage) (
-	*iotda.DeviceMessage, followEnd, error,
+	*iotda.DeviceMessage, messageEnd, error,
 ) {
 	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
 	start, interval := time.Now(), messagePollFirst
 	nextNote := start.Add(messageNoteEvery)
 	for !iotda.MessageFinal(last.Status) {
 		if !sleepOrDone(ctx, interval) {
-			return last, followTimeout, ctx.Err()
+			return last, messageTimedOut, ctx.Err()
 		}
 		interval = min(2*interval, messagePollMax)
 		got, err := client.ShowDeviceMessage(ctx, ref)
@@ -113,11 +113,11 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 		case err == nil:
 			last = mergeMessage(last, got)
 		case ctx.Err() != nil:
-			return last, followTimeout, ctx.Err()
+			return last, messageTimedOut, ctx.Err()
 		case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
-			return last, followGone, err
+			return last, messageGone, err
 		case permanentMessageReadError(err):
-			return last, followReadFail, err
+			return last, messageReadFailed, err
 		default:
 			tflog.Warn(ctx, "reading the message's status failed; trying again", map[string]any{
 				"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
@@ -128,7 +128,7 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 				last.Status, now.Sub(start).Round(time.Second)))
 		}
 	}
-	return last, followFinal, nil
+	return last, messageFinal, nil
 }
 
 // failureReason reads a FAILED message once for its error_info, which the create answer
