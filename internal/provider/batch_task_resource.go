@@ -46,6 +46,7 @@ func createFleet(ctx context.Context, pd *providerData, client *iotda.Client, w 
 		f.clearResults()
 		runTask(runCtx, client, w, &fp, start, readTimeout, false, diags)
 	}
+	settle(w)
 	diags.Append(state.Set(ctx, w)...)
 	savePrivate(ctx, private, fp, diags)
 }
