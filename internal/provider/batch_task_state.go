@@ -214,6 +214,14 @@ func (f *fleetTask) setResults(subtasks []iotda.Subtask, result func(iotda.Subta
 			failures = append(failures, *failure)
 		}
 	}
+	failures = f.setFailures(failures)
+	f.Results = types.StringValue(renderResults(entries, deep))
+	return failures
+}
+
+// setFailures sorts the failures by device id, keeps one per device, and lists them in
+// failed_device_ids.
+func (f *fleetTask) setFailures(failures []deviceFailure) []deviceFailure {
 	slices.SortFunc(failures, func(a, b deviceFailure) int { return strings.Compare(a.DeviceID, b.DeviceID) })
 	failures = slices.CompactFunc(failures, func(a, b deviceFailure) bool { return a.DeviceID == b.DeviceID })
 	ids := make([]attr.Value, len(failures))
@@ -221,7 +229,12 @@ func (f *fleetTask) setResults(subtasks []iotda.Subtask, result func(iotda.Subta
 		ids[i] = types.StringValue(fl.DeviceID)
 	}
 	f.FailedDeviceIDs = types.ListValueMust(types.StringType, ids)
+	return failures
+}
 
+// renderResults renders the entries (each device's result as compact JSON) as the results
+// text: one object keyed by device id in sorted order, escaped and marked as setResults says.
+func renderResults(entries map[string][]byte, deep bool) string {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, id := range slices.Sorted(maps.Keys(entries)) {
@@ -240,8 +253,7 @@ func (f *fleetTask) setResults(subtasks []iotda.Subtask, result func(iotda.Subta
 	if deep {
 		text = append([]byte{' '}, text...)
 	}
-	f.Results = types.StringValue(string(text))
-	return failures
+	return string(text)
 }
 
 // failedCount is how many devices failed_device_ids lists; -1 when it is not known.
@@ -340,6 +352,10 @@ type fleetPrivate struct {
 	// FailedRun says this resource's apply reported the task's failures as an error: the
 	// next plan replaces it while they stay beyond max_failed_devices.
 	FailedRun bool `json:"failed_run,omitempty"`
+	// Unreadable lists the devices of a fleet message whose message IoTDA no longer has
+	// while it was pending (replaced by 20 newer ones, or the device deleted): their last
+	// known status is kept, and refreshes do not read them again.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // sentTask is a create whose outcome is not known.
