@@ -60,7 +60,7 @@ func batchCommandAttributes() map[string]schema.Attribute {
 			"device's reply as a JSON value, exactly as it was sent; null when it did not answer or answered with " +
 			"nothing), and `error_code` and `error_msg` (why the subtask failed, such as `IOTDA.014016` for an " +
 			"offline device; null when it did not fail). Null while the task's results have not been read.\n\n" +
-			resultsTextReason,
+			resultsTextReason + ", whose state is about 0.28 KB per device plus its reply.",
 		Computed: true, PlanModifiers: keepString,
 	}
 	return attrs

@@ -88,7 +88,8 @@ func batchMessageAttributes() map[string]schema.Attribute {
 			"`error_code` and `error_msg` (why the subtask failed, such as `IOTDA.014000` for an unknown device, or " +
 			"why the message `FAILED`; null otherwise), and `finished_at` (when the message reached its final status, " +
 			"RFC 3339). Refreshes update the devices still pending; a final status never changes. Null while the " +
-			"task's results have not been read.\n\n" + resultsTextReason,
+			"task's results have not been read.\n\n" + resultsTextReason + " (measured for iotda_batch_command, whose " +
+			"results hold each device's reply).",
 		Computed: true, PlanModifiers: keepString,
 	}
 	return attrs
