@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -240,5 +243,110 @@ func TestBatchMessageAdoptDocument(t *testing.T) {
 	m.adoptDocument(&iotda.BatchTask{TaskID: "t", Document: json.RawMessage(`{"service_id":"S","paras":{}}`)}, &diags)
 	if !diags.HasError() {
 		t.Fatal("a command document was adopted as a message")
+	}
+}
+
+// messageStatuses serves GET .../devices/{id}/messages/{message_id} from a table of answers
+// by device, counting every request; any other request is a test failure.
+func messageStatuses(t *testing.T, answers map[string]string) (*iotda.Client, *int) {
+	t.Helper()
+	var mu sync.Mutex
+	requests := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		parts := strings.Split(r.URL.Path, "/")
+		if r.Method != http.MethodGet || len(parts) < 4 || parts[len(parts)-2] != "messages" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
+			w.WriteHeader(http.StatusTeapot)
+			return
+		}
+		answer, ok := answers[parts[len(parts)-3]]
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case !ok:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error_code":"IOTDA.014000","error_msg":"The device does not exist."}`))
+		case answer == "500":
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"error_code":"IOTDA.000500","error_msg":"oops"}`))
+		default:
+			_, _ = w.Write([]byte(answer))
+		}
+	}))
+	t.Cleanup(ts.Close)
+	c, err := iotda.NewClient(iotda.Config{Endpoint: ts.URL, ProjectID: "p", AuthToken: "t", MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &requests
+}
+
+// A refresh reads the pending devices only, records what became of their messages, and
+// keeps what it cannot know; devices that ended FAILED or TIMEOUT beyond max_failed_devices
+// make the next plan replace the resource.
+func TestRefreshPending(t *testing.T) {
+	c, requests := messageStatuses(t, map[string]string{
+		"asleep":    `{"message_id":"m-1","status":"PENDING"}`,
+		"woke":      `{"message_id":"m-1","status":"DELIVERED","finished_time":"20260102T040000Z"}`,
+		"expired":   `{"message_id":"m-1","status":"TIMEOUT","finished_time":"20260103T030405Z"}`,
+		"evicted":   `{}`,
+		"flaky":     "500",
+		"delivered": `{"message_id":"m-1","status":"DELIVERED"}`,
+	})
+	m := batchMessageModel{MessageID: types.StringValue("m-1")}
+	m.TaskID, m.TaskName, m.MaxFailedDevices = types.StringValue("t1"), types.StringValue("tn"), types.Int64Value(0)
+	entries := map[string]messageEntry{}
+	for _, id := range []string{"asleep", "woke", "expired", "evicted", "flaky", "removed"} {
+		entries[id] = entryOf(iotda.Subtask{Target: id, Status: "Success",
+			Output: `{"message_id":"m-1","result":{"status":"PENDING"}}`}, "m-1")
+	}
+	entries["delivered"] = entryOf(iotda.Subtask{Target: "delivered", Status: "Success",
+		Output: `{"message_id":"m-1","result":{"status":"DELIVERED"}}`}, "m-1")
+	m.setEntries(entries)
+	m.settle()
+
+	var fp fleetPrivate
+	var diags diag.Diagnostics
+	if !m.refreshPending(t.Context(), c, &fp, &diags) {
+		t.Fatal("the refresh changed nothing")
+	}
+	m.settle()
+	if *requests != 7 {
+		t.Fatalf("%d reads, want one per pending device (6, the failing one retried once), none for the delivered one",
+			*requests)
+	}
+	if got := strings.Join(listStrings(m.PendingDeviceIDs), ","); got != "asleep,evicted,flaky,removed" {
+		t.Fatalf("pending %s", got)
+	}
+	if got := strings.Join(listStrings(m.FailedDeviceIDs), ","); got != "expired" {
+		t.Fatalf("failed %s", got)
+	}
+	if got := strings.Join(fp.Unreadable, ","); got != "evicted,removed" || !fp.FailedRun {
+		t.Fatalf("unreadable %s, failed run %v", got, fp.FailedRun)
+	}
+	back, _ := decodeMessageEntries(m.Results.ValueString())
+	if e := back["woke"]; *e.MessageStatus != "DELIVERED" || *e.FinishedAt != "2026-01-02T04:00:00Z" {
+		t.Fatalf("woke: %s", encodeMessageEntry(e))
+	}
+	var summaries []string
+	for _, d := range diags {
+		summaries = append(summaries, d.Summary())
+	}
+	if diags.HasError() || strings.Join(summaries, "|") != summaryFleetMessageGone+"|"+summaryMessageStatusUnread+"|Batch Message Failed on Some Devices" {
+		t.Fatalf("diagnostics %v", diags)
+	}
+	if d := diags[2].Detail(); !strings.Contains(d, "expired: TIMEOUT") || !strings.Contains(d, "next plan replaces") {
+		t.Fatalf("detail %s", d)
+	}
+
+	// The next refresh reads only what may still change: not the devices IoTDA no longer has.
+	*requests = 0
+	diags = nil
+	m.MaxFailedDevices = types.Int64Value(5)
+	m.refreshPending(t.Context(), c, &fp, &diags)
+	if *requests != 3 || diags.HasError() {
+		t.Fatalf("%d reads, %v; want asleep and flaky (retried once) read again", *requests, diags)
 	}
 }
