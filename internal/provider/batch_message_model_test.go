@@ -246,9 +246,9 @@ func TestBatchMessageAdoptDocument(t *testing.T) {
 	}
 }
 
-// messageStatuses serves GET .../devices/{id}/messages/{message_id} from a table of answers
+// messageReadServer serves GET .../devices/{id}/messages/{message_id} from a table of answers
 // by device, counting every request; any other request is a test failure.
-func messageStatuses(t *testing.T, answers map[string]string) (*iotda.Client, *int) {
+func messageReadServer(t *testing.T, answers map[string]string) (*iotda.Client, *int) {
 	t.Helper()
 	var mu sync.Mutex
 	requests := 0
@@ -287,7 +287,7 @@ func messageStatuses(t *testing.T, answers map[string]string) (*iotda.Client, *i
 // keeps what it cannot know; devices that ended FAILED or TIMEOUT beyond max_failed_devices
 // make the next plan replace the resource.
 func TestRefreshPending(t *testing.T) {
-	c, requests := messageStatuses(t, map[string]string{
+	c, requests := messageReadServer(t, map[string]string{
 		"asleep":    `{"message_id":"m-1","status":"PENDING"}`,
 		"woke":      `{"message_id":"m-1","status":"DELIVERED","finished_time":"20260102T040000Z"}`,
 		"expired":   `{"message_id":"m-1","status":"TIMEOUT","finished_time":"20260103T030405Z"}`,
