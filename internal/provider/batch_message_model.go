@@ -152,7 +152,15 @@ func (m *batchMessageModel) adoptDocument(t *iotda.BatchTask, diags *diag.Diagno
 		_ = json.Unmarshal(content, &s) // A JSON string always decodes.
 		m.Message = types.DynamicValue(types.StringValue(s))
 	} else {
-		m.Message = readReply(ctx, content).Object
+		// The object as the configuration would write it, every number exact: without the
+		// limits of a device's reply, since the message is what the configuration holds.
+		obj, err := (&replyConverter{ctx: ctx}).value(content)
+		if err != nil {
+			diags.AddError("Batch Task Cannot Be Imported", "The message of batch task "+t.TaskID+" cannot be read: "+
+				err.Error())
+			return
+		}
+		m.Message = types.DynamicValue(obj)
 	}
 	m.MessageID = types.StringPointerValue(doc.MessageID)
 	m.Name = nullIfEmpty(derefString(doc.Name))
