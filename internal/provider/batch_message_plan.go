@@ -37,7 +37,7 @@ func (r *batchMessageResource) ModifyPlan(ctx context.Context, req resource.Modi
 	justImported := imported(ctx, req.Private)
 	replace := state.replacedPaths(ctx, &plan, justImported)
 	resp.RequiresReplace = append(resp.RequiresReplace, replace...)
-	replacing := len(replace) > 0 || state.fleetTask.replacedBy(&plan.fleetTask, justImported)
+	replacing := len(replace) > 0 || state.replacedBy(&plan.fleetTask, justImported)
 	planFleet(ctx, req, resp, &state, replacing)
 	if replacing {
 		return
