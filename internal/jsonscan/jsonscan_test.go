@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -73,6 +74,61 @@ func FuzzObjectMembers(f *testing.F) {
 			if string(got[k]) != strings.Trim(string(w), jsonSpace) {
 				t.Fatalf("ObjectMembers(%q)[%q] = %s, want %s", text, k, got[k], w)
 			}
+		}
+	})
+}
+
+func TestRewriteStrings(t *testing.T) {
+	upper := func(s string) (string, bool) {
+		if !strings.Contains(s, "pw") {
+			return s, false
+		}
+		return strings.ReplaceAll(s, "pw", "***"), true
+	}
+	for in, want := range map[string]string{
+		// Keys and values, escaped forms of the same text, at any depth; other bytes kept.
+		`{"pw" : [ "my pw", "\u0070w", "p\u0077!", "x" ] , "n":1e400}`: `{"***" : [ "my ***", "***", "***!", "x" ] , "n":1e400}`,
+		`"\"pw\\"`:                  `"\"***\\"`,
+		`{"a":"no"}`:                `{"a":"no"}`,
+		`["pw<&>"]`:                 `["***<&>"]`,
+		`{"d":` + deep(20000) + `}`: `{"d":` + deep(20000) + `}`,
+		`[` + strings.Repeat(`{"k":"pw"},`, 3) + `"pw"]`: `[` + strings.Repeat(`{"k":"***"},`, 3) + `"***"]`,
+	} {
+		got, ok := RewriteStrings([]byte(in), upper)
+		if !ok || string(got) != want {
+			t.Errorf("RewriteStrings(%.60s) = %.60s, %v; want %.60s", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{`{"pw"`, `"pw`, `pw`, `{"a":"pw"}}`} {
+		if got, ok := RewriteStrings([]byte(bad), upper); ok || string(got) != bad {
+			t.Errorf("RewriteStrings(%s) = %s, %v; want it unchanged and not ok", bad, got, ok)
+		}
+	}
+}
+
+// FuzzRewriteStrings: rewriting every string to itself re-encodes each one and must leave
+// the same document; text that is not JSON is refused and returned as it is.
+func FuzzRewriteStrings(f *testing.F) {
+	for _, seed := range []string{`{"a":"\u00e9\ud83d\ude00","b":["\"\\\/\b\f\n\r\t"]}`, `"\u2028<>&"`, `{"\u0000":1}`, `[`, `"\x"`, `["a","b"]`} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, ok := RewriteStrings([]byte(text), func(s string) (string, bool) { return s, true })
+		if ok != Valid([]byte(text)) {
+			t.Fatalf("RewriteStrings(%q) ok = %v, Valid = %v", text, ok, !ok)
+		}
+		if !ok {
+			if string(got) != text {
+				t.Fatalf("RewriteStrings(%q) changed text that is not JSON: %q", text, got)
+			}
+			return
+		}
+		var want, have any
+		if json.Unmarshal([]byte(text), &want) != nil {
+			return // Beyond encoding/json's depth.
+		}
+		if err := json.Unmarshal(got, &have); err != nil || !reflect.DeepEqual(want, have) {
+			t.Fatalf("RewriteStrings(%q) = %q (%v), a different document", text, got, err)
 		}
 	})
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
 
-// TestDeviceCommand_EmptyNullAndNonJSONPayloads follows CONTRACTS.md C1 from the device's
+// TestDeviceCommand_EmptyNullAndNonJSONPayloads follows the README's "How device replies reach the provider" from the device's
 // MQTT payload to the state, for the resource and the data source: an empty payload, null
 // and "" mean the device answered with nothing (response and response_json null,
 // result_code 0, state saved); any other payload is kept, a string as a string and text
