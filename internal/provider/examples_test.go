@@ -402,7 +402,7 @@ func TestExamples_ActionsApplyAsWritten(t *testing.T) {
 	cli := requireCLI(t, tfversion.SkipBelow(tfversion.Version1_14_0))
 	s := examplesMock(t)
 	args := map[string][][]string{
-		"actions/iotda_device_command/action.tf": {{"-invoke=action.iotda_device_command.reboot"}},
+		"actions/iotda_device_command/action.tf":         {{"-invoke=action.iotda_device_command.reboot"}},
 		"actions/iotda_device_command/action_trigger.tf": {nil, {"-var", "firmware_version=1.3.0"}},
 	}
 	wantDeliveries := map[string]int{"actions/iotda_device_command/action.tf": 1, "actions/iotda_device_command/action_trigger.tf": 4}
@@ -454,4 +454,3 @@ func exampleCLIEnv(t *testing.T, s *mockserver.Server) []string {
 	}
 	return env
 }
-
