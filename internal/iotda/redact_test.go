@@ -11,7 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflogtest"
 )
 
-// woPSK is a write-only value with characters JSON encoders escape in different ways.
+// woPSK is a write-only value with characters JSON encoders escape in different ways; it
+// needs no escape in a JSON string.
 const woPSK = "psk/SECRET<é😀>"
 
 func TestStringLeaves(t *testing.T) {
@@ -30,7 +31,7 @@ func TestStringLeaves(t *testing.T) {
 func TestRedaction_JSON(t *testing.T) {
 	t.Parallel()
 	c := &Client{authToken: testToken}
-	r := c.Redaction([]byte(`{"psk":"` + jsonEscape(woPSK) + `","mode":"ON","n":1234,"pin":"0042"}`))
+	r := c.Redaction([]byte(`{"psk":"` + woPSK + `","mode":"ON","n":1234,"pin":"0042"}`))
 	echoes := []string{
 		woPSK,
 		`psk\/SECRET\u003cé😀\u003e`,                 // encoding/json's HTML escapes, / escaped
@@ -71,7 +72,7 @@ func TestRedaction_JSON(t *testing.T) {
 // and in its usual escaped forms.
 func TestRedaction_Text(t *testing.T) {
 	t.Parallel()
-	r := (&Client{}).Redaction([]byte(`{"psk":"` + jsonEscape(woPSK) + `"}`))
+	r := (&Client{}).Redaction([]byte(`{"psk":"` + woPSK + `"}`))
 	for _, form := range []string{woPSK, `psk\/SECRET\u003cé😀\u003e`, `psk/SECRET<\u00e9\ud83d\ude00>`, `psk\/SECRET\u003C\u00E9\uD83D\uDE00\u003E`} {
 		got := r.Apply([]byte(`not json: ` + form + ` {"cut":"` + form))
 		if strings.Contains(string(got.Text), "SECRET") || !slices.Equal(got.Attributes, []string{AttrParasWO}) {
@@ -144,7 +145,7 @@ func TestCreateCommand_RedactsWriteOnlyEchoes(t *testing.T) {
 			var buf bytes.Buffer
 			ctx := tflogtest.RootLogger(t.Context(), &buf)
 			cmd := simpleCommand
-			cmd.Paras, cmd.SecretParas = []byte(`{"psk":"`+jsonEscape(woPSK)+`"}`), true
+			cmd.Paras, cmd.SecretParas = []byte(`{"psk":"`+woPSK+`"}`), true
 			res, err := newTestClient(t, ts.URL, nil).CreateCommand(ctx, cmd)
 			a.check(t, res, err)
 			log := buf.String()
@@ -165,14 +166,9 @@ func TestCreateCommand_KeepsPlainEchoes(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, reply(http.StatusOK, `{"command_id":"c1","response":{"psk":"`+woPSK+`","mode":"ON"}}`))
 	cmd := simpleCommand
-	cmd.Paras = []byte(`{"psk":"` + jsonEscape(woPSK) + `","mode":"ON"}`)
+	cmd.Paras = []byte(`{"psk":"` + woPSK + `","mode":"ON"}`)
 	res, err := newTestClient(t, ts.URL, nil).CreateCommand(t.Context(), cmd)
 	if err != nil || string(res.Response) != `{"psk":"`+woPSK+`","mode":"ON"}` || res.Redacted.Attributes != nil {
 		t.Errorf("result %s %v, %v", res.Response, res.Redacted, err)
 	}
-}
-
-// jsonEscape escapes s for a JSON string literal, leaving every other character as it is.
-func jsonEscape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`)
 }
