@@ -12,7 +12,12 @@
 #      a zip's contents, zh: its SHA-256 in the SHA256SUMS);
 #   4. starts the mock server released in dist (unpacked from its archive) with the demo's
 #      devices, applies the demo, checks the device's reply and the mock's journal (one
-#      command, sent by the released provider's version), destroys, and stops the mock.
+#      command, sent by the released provider's version), destroys, and stops the mock;
+#   5. installs the release again through a network mirror (internal/cmd/release-check serves
+#      the zips over HTTPS with a certificate of its own), whose index gives each zip's zh: hash
+#      from the SHA256SUMS: the CLI checks the download against it (OpenTofu 1.12.6 records it in
+#      the lock file, which is checked again; Terraform 1.5.7 records only the h1: hash it
+#      computes), and refuses the same release from a mirror that gives wrong zh: hashes.
 #
 # Any mismatch stops it with an error. TERRAFORM and TOFU name the CLIs (./bin by default).
 #
@@ -28,8 +33,13 @@ work=$(mktemp -d)
 # shellcheck source=scripts/mock-lib.sh
 . "$root/scripts/mock-lib.sh"
 
+mirror_pids=()
 cleanup() {
 	stop_mock
+	for pid in "${mirror_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,6 +72,30 @@ provider_installation {
   }
 }
 TFRC
+
+# start_mirror NAME [wrong-zh]: serves dist as a network mirror, writes $work/NAME.tfrc, a CLI
+# configuration with only that mirror, and $work/NAME-ca.pem, the certificate to trust.
+start_mirror() {
+	local name=$1 line fd
+	exec {fd}< <(exec "$work/release-check" mirror "$root/dist" "$work/$name-ca.pem" "${@:2}" 2>"$work/$name.log")
+	mirror_pids+=($!)
+	if ! IFS= read -r -t 30 -u "$fd" line; then
+		fail "the network mirror $name did not start: $(cat "$work/$name.log")"
+	fi
+	echo "    $name: ${line#mirror=}"
+	cat >"$work/$name.tfrc" <<TFRC
+# Only the network mirror: no registry, no dev_overrides.
+provider_installation {
+  network_mirror {
+    url     = "${line#mirror=}"
+    include = ["registry.terraform.io/iotdalabs/iotda", "registry.opentofu.org/iotdalabs/iotda"]
+  }
+}
+TFRC
+}
+echo "==> Serving the provider zips as network mirrors over HTTPS, with the right and with wrong zh: hashes"
+start_mirror net
+start_mirror net-wrong wrong-zh
 
 echo "==> Unpacking the released mock server ($(basename "$mock_archive"))"
 mkdir -p "$work/mock-release"
@@ -118,6 +152,28 @@ $(cat "$work/$name-destroy.txt")"
 	echo "    destroyed"
 	stop_mock
 	mock_pid=""
+
+	echo "==> $name: init from the network mirror"
+	mkdir -p "$dir-net" "$dir-net-wrong"
+	cp "$dir/main.tf" "$dir/release_override.tf" "$dir-net/"
+	cp "$dir/main.tf" "$dir/release_override.tf" "$dir-net-wrong/"
+	cd "$dir-net"
+	SSL_CERT_FILE="$work/net-ca.pem" TF_CLI_CONFIG_FILE="$work/net.tfrc" \
+		"$cli" init -input=false -no-color >"$work/$name-net-init.txt" 2>&1 || fail "$name init from the network mirror failed:
+$(cat "$work/$name-net-init.txt")"
+	grep -q "iotdalabs/iotda v$version" "$work/$name-net-init.txt" ||
+		fail "$name init did not install iotdalabs/iotda v$version from the network mirror"
+	"$work/release-check" lock "$root/dist" .terraform.lock.hcl "$host"
+	echo "==> $name: init from a network mirror with wrong zh: hashes must fail"
+	cd "$dir-net-wrong"
+	if SSL_CERT_FILE="$work/net-wrong-ca.pem" TF_CLI_CONFIG_FILE="$work/net-wrong.tfrc" \
+		"$cli" init -input=false -no-color >"$work/$name-net-wrong-init.txt" 2>&1; then
+		fail "$name installed the provider from a mirror whose zh: hashes are wrong"
+	fi
+	grep -q "doesn't match the expected checksum" "$work/$name-net-wrong-init.txt" ||
+		fail "$name init failed, but not on the checksum:
+$(cat "$work/$name-net-wrong-init.txt")"
+	echo "    refused: $(grep -o "doesn't match the expected checksum" "$work/$name-net-wrong-init.txt" | head -n 1)"
 	cd "$root"
 	echo "==> $name: $((SECONDS - start)) s"
 }
@@ -125,4 +181,4 @@ $(cat "$work/$name-destroy.txt")"
 check_cli terraform "$terraform" registry.terraform.io
 check_cli tofu "$tofu" registry.opentofu.org
 echo
-echo "==> The release $version installs from a filesystem mirror and applies the demo with Terraform and OpenTofu"
+echo "==> The release $version installs from a filesystem and a network mirror and applies the demo with Terraform and OpenTofu"

@@ -11,6 +11,12 @@
 //	    against the zips of DIST: an h1: hash must be the dirhash of a zip's contents (what
 //	    Terraform computes; golang.org/x/mod/sumdb/dirhash, Hash1), a zh: hash the SHA-256 of
 //	    a zip as the SHA256SUMS lists it; there must be an h1: hash of this platform's zip.
+//	release-check mirror DIST CAFILE [wrong-zh]
+//	    serves the provider zips of DIST as a provider network mirror over HTTPS on 127.0.0.1,
+//	    with a certificate written to CAFILE; it prints mirror=URL once it listens, and serves
+//	    until it is stopped. Its {version}.json gives each zip's zh: hash from the SHA256SUMS,
+//	    which the CLI checks each download against; wrong-zh gives wrong ones instead, so that
+//	    the check can see the CLI refuse them.
 //	release-check journal API VERSION DEVICE
 //	    asks the mock at API for its journal and checks that DEVICE received one command, sent
 //	    by the provider of VERSION (its User-Agent).
@@ -47,6 +53,12 @@ func run(args []string) error {
 			return err
 		}
 		return checkLock(r, rest[1], rest[2], os.Stdout)
+	case cmd == "mirror" && (len(rest) == 2 || len(rest) == 3 && rest[2] == "wrong-zh"):
+		r, err := readRelease(rest[0])
+		if err != nil {
+			return err
+		}
+		return serveMirror(r, rest[1], len(rest) == 3, os.Stdout)
 	case cmd == "journal" && len(rest) == 3:
 		return checkJournal(rest[0], rest[1], rest[2], os.Stdout)
 	}
@@ -54,5 +66,6 @@ func run(args []string) error {
 }
 
 func usage() error {
-	return fmt.Errorf("usage: release-check dist DIST MANIFEST | lock DIST LOCKFILE HOST | journal API VERSION DEVICE")
+	return fmt.Errorf("usage: release-check dist DIST MANIFEST | lock DIST LOCKFILE HOST | mirror DIST CAFILE [wrong-zh] | " +
+		"journal API VERSION DEVICE")
 }

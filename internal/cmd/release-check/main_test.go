@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -282,5 +283,69 @@ func TestJournal(t *testing.T) {
 	}
 	if err := checkJournal(srv.URL, testVersion, "other", &out); err == nil {
 		t.Error("a device that received nothing passed")
+	}
+}
+
+// The mirror answers as Terraform's provider network mirror protocol says, under any
+// hostname, with each zip's SHA-256 from the SHA256SUMS as its zh: hash (or a wrong one).
+func TestMirrorHandler(t *testing.T) {
+	t.Parallel()
+	dist, _ := fakeDist(t)
+	r, err := readRelease(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := runtime.GOOS + "_" + runtime.GOARCH
+	zip := project + "_" + testVersion + "_" + host + ".zip"
+	for wrong, wantZH := range map[bool]string{false: "zh:" + r.sums[zip], true: "zh:" + strings.Repeat("0", 64)} {
+		h, err := r.mirrorHandler(wrong)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		get := func(p string) (int, []byte) {
+			t.Helper()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = resp.Body.Close() }()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, b
+		}
+		for _, hostname := range []string{"registry.terraform.io", "registry.opentofu.org"} {
+			base := "/" + hostname + "/iotdalabs/iotda/"
+			if code, b := get(base + "index.json"); code != 200 || string(b) != `{"versions":{"`+testVersion+`":{}}}` {
+				t.Errorf("index.json: %d %s", code, b)
+			}
+			code, b := get(base + testVersion + ".json")
+			var v struct {
+				Archives map[string]struct {
+					URL    string   `json:"url"`
+					Hashes []string `json:"hashes"`
+				} `json:"archives"`
+			}
+			if code != 200 || json.Unmarshal(b, &v) != nil || len(v.Archives) != 2 {
+				t.Fatalf("%s.json: %d %s", testVersion, code, b)
+			}
+			if a := v.Archives[host]; a.URL != zip || len(a.Hashes) != 1 || a.Hashes[0] != wantZH {
+				t.Errorf("wrong-zh %v: archive for %s = %+v, want %s", wrong, host, a, wantZH)
+			}
+			want, _ := os.ReadFile(filepath.Join(dist, zip))
+			if code, b := get(base + zip); code != 200 || !bytes.Equal(b, want) {
+				t.Errorf("%s: %d, %d bytes", zip, code, len(b))
+			}
+		}
+		for _, p := range []string{"/registry.terraform.io/iotdalabs/other/index.json", "/registry.terraform.io/iotdalabs/iotda/0.0.1.json",
+			"/registry.terraform.io/iotdalabs/iotda/metadata.json", "/registry.terraform.io/iotdalabs/iotda/../../../etc/passwd", "/index.json"} {
+			if code, _ := get(p); code != http.StatusNotFound {
+				t.Errorf("%s: %d, want 404", p, code)
+			}
+		}
 	}
 }
