@@ -73,11 +73,17 @@ provider_installation {
 }
 TFRC
 
-# start_mirror NAME [wrong-zh]: serves dist as a network mirror, writes $work/NAME.tfrc, a CLI
-# configuration with only that mirror, and $work/NAME-ca.pem, the certificate to trust.
+# start_mirror NAME FD [wrong-zh]: serves dist as a network mirror, reading its ready line on
+# file descriptor FD, 4 or 5 (bash 3.2, macOS's, cannot allocate one), and writes
+# $work/NAME.tfrc, a CLI configuration with only that mirror, and $work/NAME-ca.pem, the
+# certificate to trust.
 start_mirror() {
-	local name=$1 line fd
-	exec {fd}< <(exec "$work/release-check" mirror "$root/dist" "$work/$name-ca.pem" "${@:2}" 2>"$work/$name.log")
+	local name=$1 fd=$2 line
+	case $fd in
+	4) exec 4< <(exec "$work/release-check" mirror "$root/dist" "$work/$name-ca.pem" "${@:3}" 2>"$work/$name.log") ;;
+	5) exec 5< <(exec "$work/release-check" mirror "$root/dist" "$work/$name-ca.pem" "${@:3}" 2>"$work/$name.log") ;;
+	*) fail "start_mirror: file descriptor $fd is not 4 or 5" ;;
+	esac
 	mirror_pids+=($!)
 	if ! IFS= read -r -t 30 -u "$fd" line; then
 		fail "the network mirror $name did not start: $(cat "$work/$name.log")"
@@ -94,8 +100,8 @@ provider_installation {
 TFRC
 }
 echo "==> Serving the provider zips as network mirrors over HTTPS, with the right and with wrong zh: hashes"
-start_mirror net
-start_mirror net-wrong wrong-zh
+start_mirror net 4
+start_mirror net-wrong 5 wrong-zh
 
 echo "==> Unpacking the released mock server ($(basename "$mock_archive"))"
 mkdir -p "$work/mock-release"
