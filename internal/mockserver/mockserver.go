@@ -91,7 +91,7 @@ func New(opts Options) (*Server, error) {
 	lim := opts.Limits
 	s.api = httpapi.NewAPI(httpapi.Config{ProjectID: opts.ProjectID, Region: opts.Region, AuthToken: opts.AuthToken,
 		Credentials: opts.Credentials, InstanceID: opts.InstanceID, MaxBodyBytes: lim.MaxBodyBytes,
-		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now}, s.journal, s.faults)
+		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now, Latency: opts.Latency}, s.journal, s.faults)
 	adminAPI := admin.New(admin.Config{Token: opts.AdminToken, Platform: s, Journal: s.journal, Faults: s.faults, CAPEM: st.CAPEM})
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,

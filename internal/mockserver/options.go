@@ -56,6 +56,13 @@ type Options struct {
 	// API request (/_mock/). It must be set when any listener binds an address other than
 	// loopback: New refuses to build such a mock without it.
 	AdminToken string
+	// Latency is a simulated network delay, so that what the platform's distance costs
+	// (IoTDA is 30-300 ms away) shows against a mock on the same machine: every platform API
+	// answer (errors, fault answers and resets included; not the admin API or /healthz) is
+	// written no sooner than Latency after its request arrived. Time the platform spends on
+	// the request (a device's reply) counts toward it. Requests wait independently: N
+	// requests in parallel take about one Latency, not N. Default 0: no delay.
+	Latency time.Duration
 	// Limits bounds what peers can make the mock read, hold or wait for.
 	Limits Limits
 	// Logger receives a line per delivery. Default: discard.
