@@ -102,3 +102,16 @@ type Entry = journal.Entry
 
 // Fault makes the platform API misbehave for the next matching requests; see package faults.
 type Fault = faults.Fault
+
+// Operations of the platform API a Fault's Operation can name; see package faults.
+const (
+	OpCreateCommand       = faults.OpCreateCommand
+	OpCreateBatchTask     = faults.OpCreateBatchTask
+	OpListBatchTasks      = faults.OpListBatchTasks
+	OpShowBatchTask       = faults.OpShowBatchTask
+	OpDeleteBatchTask     = faults.OpDeleteBatchTask
+	OpCreateMessage       = faults.OpCreateMessage
+	OpListDeviceMessages  = faults.OpListDeviceMessages
+	OpShowDeviceMessage   = faults.OpShowDeviceMessage
+	OpDeleteDeviceMessage = faults.OpDeleteDeviceMessage
+)
