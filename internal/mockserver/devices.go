@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
 
@@ -103,11 +104,12 @@ func (s *Server) MQTTTLSAddr() string {
 }
 
 // AddDevice registers d. With d.Simulated set it also starts a simulated device and
-// returns once that device is connected (online).
+// returns once that device is connected (online). It fails with ErrLimit when the mock
+// already holds Limits.MaxDevices devices.
 func (s *Server) AddDevice(d Device) error {
 	dev, seq, err := s.registry.Add(d)
 	if err != nil || dev.Simulated == nil {
-		return err
+		return withLimitKnob(err)
 	}
 	b, err := s.runningBroker()
 	if err != nil {
@@ -129,6 +131,15 @@ func (s *Server) AddDevice(d Device) error {
 	s.sims[dev.ID] = sim
 	s.mu.Unlock()
 	return nil
+}
+
+// withLimitKnob adds to an ErrLimit error the settings that raise the limits.
+func withLimitKnob(err error) error {
+	if errors.Is(err, registry.ErrLimit) {
+		return fmt.Errorf("%w (raise Limits.MaxDevices or Limits.MaxFleets; for iotda-mock, \"max_devices\" or "+
+			"\"max_fleets\" in the configuration file)", err)
+	}
+	return err
 }
 
 // unregister takes id out of the registry and ends its session.
@@ -164,7 +175,8 @@ func (s *Server) WaitOnline(ctx context.Context, id string) error { return s.pat
 
 // AddFleet registers every device of f and brings it online. It returns once every device
 // is online, or an error (and no device registered) when the fleet is invalid, its prefix
-// is taken, or one of its ids is already registered.
+// is taken, one of its ids is already registered, or it would take the mock past
+// Limits.MaxDevices or Limits.MaxFleets (ErrLimit).
 func (s *Server) AddFleet(f Fleet) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("mockserver: %w", err)
@@ -177,7 +189,7 @@ func (s *Server) AddFleet(f Fleet) error {
 	}
 	ids, err := s.registry.AddFleet(f)
 	if err != nil {
-		return err
+		return withLimitKnob(err)
 	}
 	sim := simdevice.NewFleet(f, b, s.path)
 	s.path.AttachLocal(fleetClientPrefix+f.Prefix, sim, ids)

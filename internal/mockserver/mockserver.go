@@ -84,7 +84,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
-		registry: registry.New()}
+		registry: registry.New(registry.Limits{MaxDevices: opts.Limits.MaxDevices, MaxFleets: opts.Limits.MaxFleets})}
 	s.path = delivery.New(s.registry, s.journal)
 	s.commands = commands.New(commands.Config{Path: s.path, PlatformTimeout: opts.PlatformTimeout})
 	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)

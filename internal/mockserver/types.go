@@ -44,6 +44,10 @@ const MaxFleetCount = registry.MaxFleetCount
 // ErrFleetNotFound means no fleet has the given prefix.
 var ErrFleetNotFound = registry.ErrFleetNotFound
 
+// ErrLimit means a device or fleet would take the mock past Limits.MaxDevices or
+// Limits.MaxFleets.
+var ErrLimit = registry.ErrLimit
+
 // Errors of the device side; see package delivery.
 var (
 	// ErrDeviceNotFound means the device is not in the registry.

@@ -68,7 +68,8 @@ type fleet struct {
 }
 
 // AddFleet registers every device of f, or none: it fails (with ErrExists) when the prefix
-// or one of the ids is taken, and when f is not valid. It returns the devices' ids, in
+// or one of the ids is taken, (with ErrLimit) when its devices or the fleet itself would take
+// the registry past its Limits, and when f is not valid. It returns the devices' ids, in
 // order.
 func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	if err := f.Validate(); err != nil {
@@ -80,6 +81,13 @@ func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	defer r.mu.Unlock()
 	if _, taken := r.fleets[f.Prefix]; taken {
 		return nil, fmt.Errorf("mockserver: a fleet with prefix %q %w", f.Prefix, ErrExists)
+	}
+	if lim := r.limits.MaxFleets; lim > 0 && len(r.fleets) >= lim {
+		return nil, fmt.Errorf("mockserver: fleet %q would be the mock's fleet number %d, over its limit of %d: %w",
+			f.Prefix, len(r.fleets)+1, lim, ErrLimit)
+	}
+	if err := r.checkRoomLocked(f.Count, fmt.Sprintf("fleet %q of %d devices", f.Prefix, f.Count)); err != nil {
+		return nil, err
 	}
 	ids := make([]string, f.Count)
 	for i := range ids {
