@@ -72,10 +72,14 @@ type Server struct {
 }
 
 // New builds a mock platform from opts without starting it. It fails when a listener would
-// bind beyond loopback without Options.AdminToken (see package admin).
+// bind beyond loopback without Options.AdminToken (see package admin), or without API
+// credentials (Options.AuthToken or Options.Credentials).
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
 	if err := admin.CheckExposure(opts.AdminToken, listeners(&opts)...); err != nil {
+		return nil, err
+	}
+	if err := checkAPIExposure(&opts); err != nil {
 		return nil, err
 	}
 	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: opts.TLSHosts,
