@@ -10,7 +10,8 @@
 # CHUNK devices, with the wall time of a follow-up terraform plan and the state size.
 #
 # Settings (environment): N (default 1000), BIG (default 10000), CHUNK (default 1000),
-# TERRAFORM (default bin/terraform), BENCH_KEEP=1 keeps the working directories.
+# TERRAFORM (default bin/terraform), BENCH_KEEP=1 keeps the working directories, MOCK_LATENCY
+# (e.g. 100ms) delays every answer of the mock's platform API (scripts/mock-lib.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
