@@ -7,7 +7,8 @@
 //
 //	httpapi    the platform API's listener and what every service's responses share:
 //	           routing, the prelude in the platform's order (fault, credentials, body,
-//	           project, Instance-Id), authentication, error bodies, the journal entry, TLS
+//	           project, Instance-Id), authentication, error bodies, the journal entry, the
+//	           simulated latency of every answer, TLS with its generated, renewed certificate
 //	commands   the synchronous command API: a Backend (the command's rules, its payload,
 //	           the wait for the reply) and its Responses (HTTP in, the platform's body out)
 //	batchtask  batch tasks: a Backend (tasks, subtasks, the executor) and its responses
@@ -18,7 +19,9 @@
 //	registry   the devices, groups and fleets, and their rules
 //	simdevice  the simulated devices: MQTT clients (Sim), in-process fleets (Fleet), Run
 //	journal    the bounded record of requests, deliveries, replies and sessions
-//	faults     what a fault is, which request takes it, and how the answer misbehaves
+//	faults     what a fault is, which request takes it (by the operation it makes, such as
+//	           CreateBatchTask, and the device it names), and how the request is held and
+//	           the answer misbehaves
 //	admin      the admin API under /_mock/
 //
 // A command goes HTTP -> responses -> backend -> delivery -> broker -> device, and back:

@@ -86,7 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		_, _ = fmt.Fprintln(stderr, "Usage: iotda-mock [flags]\n\nRuns the IoTDA mock platform: the command API, "+
-			"the MQTT broker and simulated devices.\nFlags override the configuration file.\n\nFlags:")
+			"the MQTT broker and simulated devices.\nFlags override the configuration file.\n\n"+
+			"Environment: "+envAdminToken+" sets the admin API's token, "+envAuthToken+" the platform API's\n"+
+			"X-Auth-Token. Listening beyond loopback requires both (or AK/SK credentials in the file).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "", "JSON configuration `file` (see example-config.json)")

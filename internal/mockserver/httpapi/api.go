@@ -6,8 +6,9 @@
 //     to the services (each a Service), with the platform's 404 for any other path;
 //   - API and Exchange: one request on its way to an answer, with the checks in the
 //     platform's order (fault injection, credentials before the body is read, the body
-//     within its limit, the signature over it, project, then Instance-Id) and its journal
-//     entry, written when the request is done;
+//     within its limit, the signature over it, a fault's hold, project, then Instance-Id),
+//     the simulated latency before any answer (Config.Latency), and its journal entry,
+//     written when the request is done;
 //   - auth.go: X-Auth-Token and AK/SK signatures (SDK-HMAC-SHA256 and V11-HMAC-SHA256)
 //     verified from the SignedHeaders list, with errors that never quote a secret;
 //   - errors.go: the platform's error body and the codes every service answers with;
@@ -21,7 +22,7 @@
 //	body, bad := x.Body(0)
 //	if bad == nil { bad = x.CheckTenant(project) }
 //	if bad != nil { x.Respond(*bad); return }
-//	x.Respond(answer) // from the service's backend
+//	x.Respond(answer) // from the service's backend, acting in x.Context()
 package httpapi
 
 import (
