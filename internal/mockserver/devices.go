@@ -133,13 +133,14 @@ func (s *Server) AddDevice(d Device) error {
 	return nil
 }
 
-// withLimitKnob adds to an ErrLimit error the settings that raise the limits.
+// withLimitKnob adds to a registration refused at a limit the settings that raise it.
 func withLimitKnob(err error) error {
-	if errors.Is(err, registry.ErrLimit) {
-		return fmt.Errorf("%w (raise Limits.MaxDevices or Limits.MaxFleets; for iotda-mock, \"max_devices\" or "+
-			"\"max_fleets\" in the configuration file)", err)
+	var le *registry.LimitError
+	if !errors.As(err, &le) {
+		return err
 	}
-	return err
+	file := map[string]string{"MaxDevices": "max_devices", "MaxFleets": "max_fleets"}[le.Limit]
+	return fmt.Errorf("%w; raise it with Limits.%s (for iotda-mock, %q in the configuration file)", err, le.Limit, file)
 }
 
 // unregister takes id out of the registry and ends its session.

@@ -90,13 +90,13 @@ func TestLimits_DevicesAndFleets(t *testing.T) {
 	resp, body := adminCall(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"a-","count":90,"behavior":{"kind":"echo"}}`)
 	wantStatus(t, resp, body, http.StatusCreated)
 	for _, tt := range []struct{ path, body, want string }{
-		{"/_mock/fleets", `{"prefix":"b-","count":10,"behavior":{"kind":"echo"}}`, "over its limit of 100"},
-		{"/_mock/fleets", `{"prefix":"b-","count":100000,"behavior":{"kind":"echo"}}`, "over its limit of 100"},
+		{"/_mock/fleets", `{"prefix":"b-","count":10,"behavior":{"kind":"echo"}}`, "over its limit of 100 devices"},
+		{"/_mock/fleets", `{"prefix":"b-","count":100000,"behavior":{"kind":"echo"}}`, "over its limit of 100 devices"},
 	} {
 		resp, body := adminCall(t, s, http.MethodPost, tt.path, tt.body)
 		e := wantError(t, resp, body, http.StatusForbidden, "MOCK.000403")
 		if !strings.Contains(e.ErrorMsg, tt.want) || !strings.Contains(e.ErrorMsg, `"max_devices"`) ||
-			!strings.Contains(e.ErrorMsg, "Limits.MaxDevices") {
+			!strings.Contains(e.ErrorMsg, "Limits.MaxDevices") || strings.Contains(e.ErrorMsg, "max_fleets") {
 			t.Errorf("POST %s %s: %q, want the limit and its settings named", tt.path, tt.body, e.ErrorMsg)
 		}
 	}
@@ -116,7 +116,8 @@ func TestLimits_DevicesAndFleets(t *testing.T) {
 	resp, body = adminCall(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"c-","count":1,"behavior":{"kind":"echo"}}`)
 	wantStatus(t, resp, body, http.StatusCreated)
 	err := s.AddFleet(Fleet{Prefix: "d-", Count: 1, Behavior: Behavior{Kind: BehaviorEcho}})
-	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "over its limit of 2") || !strings.Contains(err.Error(), `"max_fleets"`) {
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "over its limit of 2 fleets") ||
+		!strings.Contains(err.Error(), `Limits.MaxFleets (for iotda-mock, "max_fleets"`) {
 		t.Errorf("a third fleet = %v, want ErrLimit naming the fleet limit and max_fleets", err)
 	}
 	// Options.Fleets past the limits: the mock does not start.

@@ -83,10 +83,14 @@ func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 		return nil, fmt.Errorf("mockserver: a fleet with prefix %q %w", f.Prefix, ErrExists)
 	}
 	if lim := r.limits.MaxFleets; lim > 0 && len(r.fleets) >= lim {
-		return nil, fmt.Errorf("mockserver: fleet %q would be the mock's fleet number %d, over its limit of %d: %w",
-			f.Prefix, len(r.fleets)+1, lim, ErrLimit)
+		return nil, &LimitError{Limit: "MaxFleets", msg: fmt.Sprintf(
+			"mockserver: fleet %q would be the mock's fleet number %d, over its limit of %d fleets", f.Prefix, len(r.fleets)+1, lim)}
 	}
-	if err := r.checkRoomLocked(f.Count, fmt.Sprintf("fleet %q of %d devices", f.Prefix, f.Count)); err != nil {
+	what := fmt.Sprintf("fleet %q (%d devices)", f.Prefix, f.Count)
+	if f.Count == 1 {
+		what = fmt.Sprintf("fleet %q (1 device)", f.Prefix)
+	}
+	if err := r.checkRoomLocked(f.Count, what); err != nil {
 		return nil, err
 	}
 	ids := make([]string, f.Count)

@@ -18,8 +18,21 @@ import (
 // ErrExists means an id (a device's, a group's or a fleet's prefix) is already registered.
 var ErrExists = errors.New("already exists")
 
-// ErrLimit means a registration would take the registry past one of its Limits.
-var ErrLimit = errors.New("limit reached")
+// ErrLimit means a registration would take the registry past one of its Limits. The error
+// returned is a *LimitError.
+var ErrLimit = errors.New("over the registry's limits")
+
+// LimitError is a registration refused at one of the registry's Limits.
+type LimitError struct {
+	// Limit names the Limits field: "MaxDevices" or "MaxFleets".
+	Limit string
+	msg   string
+}
+
+func (e *LimitError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
 // Limits bounds what a registry holds, so that whoever may register devices (the admin API)
 // cannot make the mock hold more than it was sized for. A zero field is no bound.
@@ -58,8 +71,8 @@ func New(l Limits) *Registry {
 // what names them in the message. r.mu must be held.
 func (r *Registry) checkRoomLocked(n int, what string) error {
 	if lim := r.limits.MaxDevices; lim > 0 && len(r.devices)+n > lim {
-		return fmt.Errorf("mockserver: %s would bring the mock to %d devices, over its limit of %d: %w",
-			what, len(r.devices)+n, lim, ErrLimit)
+		return &LimitError{Limit: "MaxDevices", msg: fmt.Sprintf(
+			"mockserver: %s would bring the mock to %d devices, over its limit of %d devices", what, len(r.devices)+n, lim)}
 	}
 	return nil
 }

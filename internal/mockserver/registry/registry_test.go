@@ -114,7 +114,7 @@ func TestRegistry_Limits(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := r.AddFleet(Fleet{Prefix: "b-", Count: 2})
-	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), `fleet "b-" of 2 devices would bring the mock to 11 devices, over its limit of 10`) {
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), `fleet "b-" (2 devices) would bring the mock to 11 devices, over its limit of 10 devices`) {
 		t.Fatalf("a fleet past MaxDevices = %v", err)
 	}
 	if n := len(r.Devices()); n != 9 {
@@ -139,7 +139,7 @@ func TestRegistry_Limits(t *testing.T) {
 		t.Fatalf("a second fleet: %v", err)
 	}
 	if _, err := r.AddFleet(Fleet{Prefix: "e-", Count: 1}); !errors.Is(err, ErrLimit) ||
-		!strings.Contains(err.Error(), `fleet "e-" would be the mock's fleet number 3, over its limit of 2`) {
+		!strings.Contains(err.Error(), `fleet "e-" would be the mock's fleet number 3, over its limit of 2 fleets`) {
 		t.Errorf("a third fleet = %v", err)
 	}
 }
