@@ -7,7 +7,8 @@
 //
 //	httpapi    the platform API's listener and what every service's responses share:
 //	           routing, the prelude in the platform's order (fault, credentials, body,
-//	           project, Instance-Id), authentication, error bodies, the journal entry, TLS
+//	           project, Instance-Id), authentication, error bodies, the journal entry, the
+//	           simulated latency of every answer, TLS with its generated, renewed certificate
 //	commands   the synchronous command API: a Backend (the command's rules, its payload,
 //	           the wait for the reply) and its Responses (HTTP in, the platform's body out)
 //	batchtask  batch tasks: a Backend (tasks, subtasks, the executor) and its responses
@@ -18,7 +19,9 @@
 //	registry   the devices, groups and fleets, and their rules
 //	simdevice  the simulated devices: MQTT clients (Sim), in-process fleets (Fleet), Run
 //	journal    the bounded record of requests, deliveries, replies and sessions
-//	faults     what a fault is, which request takes it, and how the answer misbehaves
+//	faults     what a fault is, which request takes it (by the operation it makes, such as
+//	           CreateBatchTask, and the device it names), and how the request is held and
+//	           the answer misbehaves
 //	admin      the admin API under /_mock/
 //
 // A command goes HTTP -> responses -> backend -> delivery -> broker -> device, and back:
@@ -72,10 +75,14 @@ type Server struct {
 }
 
 // New builds a mock platform from opts without starting it. It fails when a listener would
-// bind beyond loopback without Options.AdminToken (see package admin).
+// bind beyond loopback without Options.AdminToken (see package admin), or without API
+// credentials (Options.AuthToken or Options.Credentials).
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
 	if err := admin.CheckExposure(opts.AdminToken, listeners(&opts)...); err != nil {
+		return nil, err
+	}
+	if err := checkAPIExposure(&opts); err != nil {
 		return nil, err
 	}
 	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: opts.TLSHosts,
@@ -84,14 +91,14 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
-		registry: registry.New()}
+		registry: registry.New(registry.Limits{MaxDevices: opts.Limits.MaxDevices, MaxFleets: opts.Limits.MaxFleets})}
 	s.path = delivery.New(s.registry, s.journal)
 	s.commands = commands.New(commands.Config{Path: s.path, PlatformTimeout: opts.PlatformTimeout})
 	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
 	lim := opts.Limits
 	s.api = httpapi.NewAPI(httpapi.Config{ProjectID: opts.ProjectID, Region: opts.Region, AuthToken: opts.AuthToken,
 		Credentials: opts.Credentials, InstanceID: opts.InstanceID, MaxBodyBytes: lim.MaxBodyBytes,
-		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now}, s.journal, s.faults)
+		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now, Latency: opts.Latency}, s.journal, s.faults)
 	adminAPI := admin.New(admin.Config{Token: opts.AdminToken, Platform: s, Journal: s.journal, Faults: s.faults, CAPEM: st.CAPEM})
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,

@@ -9,7 +9,7 @@
 //
 //	iotda-mock [-config file.json] [-http 127.0.0.1:8080] [-mqtt 127.0.0.1:1883]
 //	           [-mqtt-tls 127.0.0.1:8883] [-project id] [-token token] [-timeout 20s]
-//	           [-tls] [-ca-out ca.pem]
+//	           [-latency 100ms] [-tls] [-ca-out ca.pem]
 //
 // Once the API and the broker listen and every device is registered, it prints one line to
 // standard output, for scripts to parse (devices= counts the registered devices, fleets'
@@ -52,10 +52,25 @@
 //	     "device_ids": ["sensor-1", "sensor-2"]}
 //	  ],
 //	  "batch_concurrency": 200,              // batch subtasks delivered at once
-//	  "batch_time_scale": 1                  // multiplies task_policy.retry_interval
+//	  "batch_time_scale": 1,                 // multiplies task_policy.retry_interval
+//	  "latency": "100ms",                    // simulated network delay per API answer
+//	  "max_devices": 100000,                 // devices the mock holds, fleets' included
+//	  "max_fleets": 100                      // fleets the mock holds
 //	}
 //
-// With neither auth_token nor credentials, requests are not authenticated. A device
+// With neither auth_token nor credentials, requests are not authenticated, which the mock
+// allows only on loopback: when any listener binds another address it requires API
+// credentials as it requires the admin token, and refuses to start without them. The
+// IOTDA_MOCK_AUTH_TOKEN environment variable sets the token (overriding auth_token; -token
+// overrides both, but a command line is visible to other local users).
+//
+// -latency (or "latency") delays every answer of the platform API, errors and faults
+// included, to no sooner than that long after its request arrived, as from an IoTDA
+// 30-300 ms away; requests wait independently, and the admin API does not wait.
+//
+// A device or fleet that would take the mock past max_devices (default 100,000, fleet
+// devices included) or max_fleets (default 100) is refused: at start, the mock exits; at
+// run time, the admin API answers 403 MOCK.000403. A device
 // without "simulated" is offline until a real client connects as it; "simulated" takes
 // kind ("reply", "echo" or "silent"), response (the reply for "reply"), result_code,
 // delay (a Go duration) and disconnect_after. A fleet's "behavior" takes the same; its
@@ -64,7 +79,11 @@
 //
 // With -tls or -mqtt-tls the mock generates a CA and a certificate for 127.0.0.1,
 // localhost and tls_hosts; -ca-out writes the CA for clients to trust, so a device written
-// for IoTDA's MQTTS port 8883 connects with only its address and CA file changed.
+// for IoTDA's MQTTS port 8883 connects with only its address and CA file changed. The CA is
+// valid for ten years and the server certificate for one, both from a day before the mock
+// started (a client whose clock is behind still accepts them); the server certificate is
+// renewed from the same CA a month before it ends, without a restart. A new start makes a
+// new CA.
 //
 // # Admin API
 //

@@ -31,18 +31,21 @@ import (
 // otherwise).
 //
 //	GET    /_mock/devices        the registry: [{"id","online","simulated"}] (secrets omitted)
-//	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201
+//	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201,
+//	                             403 past the mock's device limit
 //	DELETE /_mock/devices/{id}   unregister a device; 204, or 404 if it is not registered
 //	GET    /_mock/fleets         the fleets: [{"prefix","count","behavior"}] (secrets omitted)
 //	POST   /_mock/fleets         add a Fleet: {"prefix","count","secret","behavior":{...}}; 201,
-//	                             409 if its prefix or one of its ids is taken
+//	                             409 if its prefix or one of its ids is taken, 403 if it
+//	                             would pass the mock's device or fleet limit
 //	DELETE /_mock/fleets/{prefix} remove a fleet's devices; 204, or 404 if no fleet has it
 //	GET    /_mock/journal        the journal, oldest first; ?kind= and ?device_id= filter it;
 //	                             the X-Mock-Journal-Dropped header counts the older entries
 //	                             dropped to keep it within its bounds
 //	DELETE /_mock/journal        empty the journal; 204
 //	GET    /_mock/faults         the pending faults
-//	POST   /_mock/faults         inject a Fault (durations as Go duration strings); 201
+//	POST   /_mock/faults         inject a Fault (durations as Go duration strings, patches as
+//	                             JSON); 201, 400 naming what is wrong
 //	DELETE /_mock/faults         clear every fault; 204
 //	GET    /_mock/ca.pem         the CA of the generated HTTPS/MQTTS certificate; 404 without one
 //	GET    /_mock/groups         the device groups: [{"id","name","device_ids"}]
@@ -193,6 +196,10 @@ func (h *Handler) adminAddDevice(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := h.platform.AddDevice(d); err != nil {
+		if errors.Is(err, registry.ErrLimit) {
+			adminLimit(w, err)
+			return
+		}
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 		return
 	}

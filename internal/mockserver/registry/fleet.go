@@ -68,7 +68,8 @@ type fleet struct {
 }
 
 // AddFleet registers every device of f, or none: it fails (with ErrExists) when the prefix
-// or one of the ids is taken, and when f is not valid. It returns the devices' ids, in
+// or one of the ids is taken, (with ErrLimit) when its devices or the fleet itself would take
+// the registry past its Limits, and when f is not valid. It returns the devices' ids, in
 // order.
 func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	if err := f.Validate(); err != nil {
@@ -80,6 +81,17 @@ func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	defer r.mu.Unlock()
 	if _, taken := r.fleets[f.Prefix]; taken {
 		return nil, fmt.Errorf("mockserver: a fleet with prefix %q %w", f.Prefix, ErrExists)
+	}
+	if lim := r.limits.MaxFleets; lim > 0 && len(r.fleets) >= lim {
+		return nil, &LimitError{Limit: "MaxFleets", msg: fmt.Sprintf(
+			"mockserver: fleet %q would be the mock's fleet number %d, over its limit of %d fleets", f.Prefix, len(r.fleets)+1, lim)}
+	}
+	what := fmt.Sprintf("fleet %q (%d devices)", f.Prefix, f.Count)
+	if f.Count == 1 {
+		what = fmt.Sprintf("fleet %q (1 device)", f.Prefix)
+	}
+	if err := r.checkRoomLocked(f.Count, what); err != nil {
+		return nil, err
 	}
 	ids := make([]string, f.Count)
 	for i := range ids {
