@@ -49,7 +49,7 @@ type Command struct {
 // Outcome is what became of one delivery, in the platform's terms.
 type Outcome struct {
 	// Output is the subtask's output text when the device answered: the synchronous API's
-	// 200 body for the same reply (CONTRACTS.md C1).
+	// 200 body for the same reply (the README's reply rules).
 	Output string
 	// ErrorCode and ErrorMsg are set when the command failed (device offline, unknown,
 	// silent); Output is then empty.
