@@ -39,6 +39,8 @@ type fileConfig struct {
 	BatchConcurrency int `json:"batch_concurrency"`
 	// BatchTimeScale multiplies batch tasks' retry_interval (minutes); 1 is real time.
 	BatchTimeScale float64 `json:"batch_time_scale"`
+	// MessageTimeScale multiplies device messages' ttl (minutes); 1 is real time.
+	MessageTimeScale float64 `json:"message_time_scale"`
 }
 
 // envAdminToken names the environment variable that sets the admin token, overriding the
@@ -141,12 +143,16 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 
 		BatchConcurrency: c.BatchConcurrency,
 		BatchTimeScale:   c.BatchTimeScale,
+		MessageTimeScale: c.MessageTimeScale,
 	}
 	if c.BatchConcurrency < 0 {
 		return o, errors.New("config: batch_concurrency must be positive (or 0 for the default)")
 	}
 	if c.BatchTimeScale < 0 {
 		return o, errors.New("config: batch_time_scale must be positive (or 0 for real time)")
+	}
+	if c.MessageTimeScale < 0 {
+		return o, errors.New("config: message_time_scale must be positive (or 0 for real time)")
 	}
 	if v := getenv(envAdminToken); v != "" {
 		o.AdminToken = v
