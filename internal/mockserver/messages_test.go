@@ -600,3 +600,36 @@ func TestMessages_BesideCommands(t *testing.T) {
 		t.Errorf("%d deliveries, %d of them messages; want 20 and 10", n, m)
 	}
 }
+
+// Devices that sleep and wake on their own, removed and closed while they do: no race, no
+// goroutine left waiting, and the mock closes.
+func TestMessages_SleepCyclesStopCleanly(t *testing.T) {
+	s := NewForTest(t, Options{Now: mqClock,
+		Devices: []Device{{ID: "c1", Simulated: &Behavior{Sleep: 5 * time.Millisecond, Awake: 5 * time.Millisecond}},
+			{ID: "c2", Simulated: &Behavior{Sleep: 5 * time.Millisecond, Awake: 5 * time.Millisecond}}},
+		Fleets: []Fleet{{Prefix: "cf-", Count: 20, Behavior: Behavior{Sleep: 5 * time.Millisecond, Awake: 5 * time.Millisecond}}}})
+	// post sends a message from a goroutine of its own; only races and hangs matter here.
+	post := func(deviceID string) {
+		resp, err := http.Post(messageURL(s, deviceID, ""), "application/json", strings.NewReader(`{"message":"x"}`))
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			id := fmt.Sprintf("cf-%d", i+1)
+			_ = s.SleepDevice(id, time.Millisecond)
+			_ = s.WakeDevice(id)
+			post(id)
+		})
+	}
+	wg.Go(func() { post("c1") })
+	wg.Wait()
+	waitEntry(t, s, EntryConnect, "c1", "")
+	s.RemoveDevice("c1")
+	if err := s.RemoveFleet("cf-"); err != nil {
+		t.Fatal(err)
+	}
+	// c2 is still cycling when the mock closes at the end of the test.
+}
