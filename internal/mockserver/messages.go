@@ -98,7 +98,9 @@ func (d messageDevices) Subscribed(deviceID, topic string) bool {
 
 // Publish writes a message to the device's session at QoS 1, without awaiting anything but
 // the write, which the platform timeout bounds (a device that stops reading loses its
-// session, as for a command). A custom topic needs the device's subscription.
+// session, as for a command). A custom topic needs the device's subscription. The message's
+// MQTT 5 properties are not sent: the broker writes every publication without properties,
+// and what IoTDA sends an MQTT 3.1.1 device of them is UNCONFIRMED (messages facts §3).
 func (d messageDevices) Publish(deviceID string, p messages.Publication) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d.s.opts.PlatformTimeout)
 	defer cancel()
