@@ -116,7 +116,7 @@ func (s *Server) AddDevice(d Device) error {
 		s.unregister(dev.ID)
 		return err
 	}
-	sim, err := simdevice.Start(b.Addr(), dev, s.opts.Now())
+	sim, err := simdevice.Start(b.Addr(), dev, s.opts.Now, func(ev simdevice.Event) { s.simMessage(dev.ID, "", ev) })
 	if err != nil {
 		s.unregister(dev.ID)
 		return err
@@ -147,10 +147,11 @@ func withLimitKnob(err error) error {
 func (s *Server) unregister(id string) {
 	s.registry.Remove(id)
 	s.path.Drop(id)
+	s.messages.DeviceDeleted(id)
 }
 
 // RemoveDevice stops the device's simulator, drops its session and unregisters it.
-// Commands still waiting for it end with their context.
+// Commands still waiting for it end with their context; its messages are forgotten.
 func (s *Server) RemoveDevice(id string) {
 	s.registry.Remove(id)
 	s.mu.Lock()
@@ -161,6 +162,7 @@ func (s *Server) RemoveDevice(id string) {
 		sim.Stop()
 	}
 	s.path.Drop(id)
+	s.messages.DeviceDeleted(id)
 }
 
 // Online reports whether the device is registered and has a live MQTT session (or, for a
@@ -192,8 +194,10 @@ func (s *Server) AddFleet(f Fleet) error {
 	if err != nil {
 		return withLimitKnob(err)
 	}
-	sim := simdevice.NewFleet(f, b, s.path)
-	s.path.AttachLocal(fleetClientPrefix+f.Prefix, sim, ids)
+	clientID := fleetClientPrefix + f.Prefix
+	sim := simdevice.NewFleet(f, b, s.path, clientID, func(id string, ev simdevice.Event) { s.simMessage(id, clientID, ev) })
+	s.path.AttachLocal(clientID, sim, ids)
+	sim.StartCycle()
 	s.mu.Lock()
 	if s.stopped { // closed meanwhile: nothing else will stop it
 		s.mu.Unlock()
@@ -222,6 +226,9 @@ func (s *Server) RemoveFleet(prefix string) error {
 	s.path.Drop(ids...)
 	if sim != nil {
 		sim.Stop()
+	}
+	for _, id := range ids {
+		s.messages.DeviceDeleted(id)
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ type Options struct {
 	BatchTimeScale float64
 	// Fleets are registered and brought online at start, after Devices.
 	Fleets []Fleet
+	// MessageTimeScale multiplies a device message's ttl (minutes) when the mock expires it
+	// on its own, so that scripts can see TIMEOUT in seconds: 0.001 makes a minute 60 ms.
+	// Default 1. (Tests with a clock of their own call Server.ExpireMessages instead.)
+	MessageTimeScale float64
 }
 
 func (o Options) withDefaults() Options {

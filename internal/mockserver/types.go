@@ -74,8 +74,13 @@ type DeviceEventKind = simdevice.EventKind
 const (
 	DeviceEventConnected    = simdevice.EventConnected
 	DeviceEventCommand      = simdevice.EventCommand
+	DeviceEventMessage      = simdevice.EventMessage
+	DeviceEventAsleep       = simdevice.EventAsleep
 	DeviceEventDisconnected = simdevice.EventDisconnected
 )
+
+// DeviceMessage is a device message as a device reads it; see simdevice.Message.
+type DeviceMessage = simdevice.Message
 
 // DeviceEvent is something a device run by RunDevice did.
 type DeviceEvent = simdevice.Event

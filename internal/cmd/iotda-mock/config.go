@@ -45,6 +45,8 @@ type fileConfig struct {
 	// holds; 0 keeps the defaults (mockserver.Limits).
 	MaxDevices int `json:"max_devices"`
 	MaxFleets  int `json:"max_fleets"`
+	// MessageTimeScale multiplies device messages' ttl (minutes); 1 is real time.
+	MessageTimeScale float64 `json:"message_time_scale"`
 }
 
 // envAdminToken names the environment variable that sets the admin token, overriding the
@@ -161,6 +163,7 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 		BatchConcurrency: c.BatchConcurrency,
 		BatchTimeScale:   c.BatchTimeScale,
 		Limits:           mockserver.Limits{MaxDevices: c.MaxDevices, MaxFleets: c.MaxFleets},
+		MessageTimeScale: c.MessageTimeScale,
 	}
 	if c.BatchConcurrency < 0 {
 		return o, errors.New("config: batch_concurrency must be positive (or 0 for the default)")
@@ -170,6 +173,9 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 	}
 	if c.MaxDevices < 0 || c.MaxFleets < 0 {
 		return o, errors.New("config: max_devices and max_fleets must be positive (or 0 for the defaults)")
+	}
+	if c.MessageTimeScale < 0 {
+		return o, errors.New("config: message_time_scale must be positive (or 0 for real time)")
 	}
 	if v := getenv(envAdminToken); v != "" {
 		o.AdminToken = v

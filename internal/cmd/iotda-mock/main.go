@@ -1,9 +1,10 @@
 // Command iotda-mock runs the IoTDA mock platform on its own: the synchronous command API
-// (POST /v5/iot/{project_id}/devices/{device_id}/commands), the batch task API
-// (/v5/iot/{project_id}/batchtasks: createCommands tasks, run through the same devices), an
-// MQTT broker that devices
-// connect to with IoTDA credentials (plain and, with -mqtt-tls, over TLS), simulated
-// devices, and the admin API under /_mock/.
+// (POST /v5/iot/{project_id}/devices/{device_id}/commands), the device message API
+// (/v5/iot/{project_id}/devices/{device_id}/messages: cached while a device sleeps, sent
+// when it connects), the batch task API (/v5/iot/{project_id}/batchtasks: createCommands
+// tasks, run through the same devices), an MQTT broker that devices connect to with IoTDA
+// credentials (plain and, with -mqtt-tls, over TLS), simulated devices, and the admin API
+// under /_mock/.
 //
 // Usage:
 //
@@ -41,7 +42,10 @@
 //	  "admin_token": "...",                  // required on /_mock/ (see below)
 //	  "devices": [
 //	    {"id": "lamp-1", "secret": "lamp-1-secret",
-//	     "simulated": {"kind": "echo", "delay": "200ms"}}
+//	     "simulated": {"kind": "echo", "delay": "200ms"}},
+//	    {"id": "meter-1",                    // sleeps 50 s, then online for 10 s, ...
+//	     "simulated": {"sleep": "50s", "awake": "10s",
+//	                   "subscribe": ["/device/message/down"]}}
 //	  ],
 //	  "fleets": [                            // sensor-1 .. sensor-10000, one behaviour
 //	    {"prefix": "sensor-", "count": 10000, "secret": "fleet-secret",
@@ -55,7 +59,8 @@
 //	  "batch_time_scale": 1,                 // multiplies task_policy.retry_interval
 //	  "latency": "100ms",                    // simulated network delay per API answer
 //	  "max_devices": 100000,                 // devices the mock holds, fleets' included
-//	  "max_fleets": 100                      // fleets the mock holds
+//	  "max_fleets": 100,                     // fleets the mock holds
+//	  "message_time_scale": 1                // multiplies device messages' ttl
 //	}
 //
 // With neither auth_token nor credentials, requests are not authenticated, which the mock
@@ -73,9 +78,12 @@
 // run time, the admin API answers 403 MOCK.000403. A device
 // without "simulated" is offline until a real client connects as it; "simulated" takes
 // kind ("reply", "echo" or "silent"), response (the reply for "reply"), result_code,
-// delay (a Go duration) and disconnect_after. A fleet's "behavior" takes the same; its
-// devices are online from the start and cost a few hundred bytes each (secret default
-// "secret-" + the device id).
+// delay (a Go duration), disconnect_after, subscribe (topic filters the device subscribes
+// to: the custom topics of device messages) and sleep with awake (Go durations: the device
+// stays online for awake, then offline for sleep, and so on, so that messages wait for it).
+// A fleet's "behavior" takes the same, and its devices sleep and wake together; they are
+// online from the start and cost a few hundred bytes each (secret default "secret-" + the
+// device id).
 //
 // With -tls or -mqtt-tls the mock generates a CA and a certificate for 127.0.0.1,
 // localhost and tls_hosts; -ca-out writes the CA for clients to trust, so a device written
@@ -87,11 +95,12 @@
 //
 // # Admin API
 //
-// The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET/POST
+// The admin API (GET/POST /_mock/devices, DELETE /_mock/devices/{id}, GET
+// /_mock/devices/{id}/messages, POST /_mock/devices/{id}/sleep and .../wake, GET/POST
 // /_mock/fleets, DELETE /_mock/fleets/{prefix}, GET/POST /_mock/groups, DELETE
-// /_mock/groups/{id}, GET/DELETE /_mock/journal,
-// GET/POST/DELETE /_mock/faults, GET /_mock/ca.pem) lets whoever can use it register
-// devices and inject faults. When any listener binds an address other than loopback, the
+// /_mock/groups/{id}, GET/DELETE /_mock/journal, GET/POST/DELETE /_mock/faults, GET
+// /_mock/ca.pem) lets whoever can use it register devices, put them to sleep and inject
+// faults. When any listener binds an address other than loopback, the
 // mock requires an admin token and refuses to start without one; with a token (from the
 // IOTDA_MOCK_ADMIN_TOKEN environment variable, else "admin_token" in the configuration
 // file; never a flag, which other local users could read), every admin request must send

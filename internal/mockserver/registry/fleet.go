@@ -75,7 +75,7 @@ func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("mockserver: %w", err)
 	}
-	b := f.Behavior // the registry keeps its own copy
+	b := f.Behavior.clone() // the registry keeps its own copy
 	fl := &fleet{spec: f, behavior: &b}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -150,4 +150,16 @@ func (r *Registry) Fleets() []Fleet {
 func (r *Registry) isRegisteredLocked(id string) bool {
 	_, ok := r.devices[id]
 	return ok
+}
+
+// FleetOf returns the prefix of the fleet a registered device belongs to; ok is false for a
+// device not registered or not a fleet's.
+func (r *Registry) FleetOf(id string) (prefix string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, found := r.devices[id]
+	if !found || e.fleet == nil {
+		return "", false
+	}
+	return e.fleet.spec.Prefix, true
 }

@@ -43,6 +43,10 @@ type Limits struct {
 	MaxFleets int
 }
 
+// ErrNotSimulated means a device is registered without a behaviour: a real client, not the
+// mock, runs it, so the mock cannot put it to sleep or wake it.
+var ErrNotSimulated = errors.New("not a simulated device")
+
 // Registry holds the registered devices, groups and fleets. It is safe for concurrent use.
 type Registry struct {
 	limits  Limits
@@ -92,7 +96,7 @@ func (r *Registry) Add(d Device) (Device, uint64, error) {
 		if err := d.Simulated.Validate(); err != nil {
 			return Device{}, 0, fmt.Errorf("mockserver: device %q: %w", d.ID, err)
 		}
-		b := *d.Simulated // the registry keeps its own copy
+		b := d.Simulated.clone() // the registry keeps its own copy
 		d.Simulated = &b
 	}
 	r.mu.Lock()
@@ -157,8 +161,15 @@ func (r *Registry) Devices() []Device {
 // clone copies d with a behaviour of its own, so that callers cannot change the registry's.
 func (d Device) clone() Device {
 	if d.Simulated != nil {
-		b := *d.Simulated
+		b := d.Simulated.clone()
 		d.Simulated = &b
 	}
 	return d
+}
+
+// clone copies b with slices of its own.
+func (b Behavior) clone() Behavior {
+	b.Response = slices.Clone(b.Response)
+	b.Subscribe = slices.Clone(b.Subscribe)
+	return b
 }
