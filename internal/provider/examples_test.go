@@ -287,9 +287,14 @@ func examplesMock(t *testing.T) *mockserver.Server {
 	}
 	s := mockserver.NewForTest(t, mockserver.Options{
 		AuthToken: "example-token",
-		Devices:   []mockserver.Device{{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}}},
-		Fleets:    []mockserver.Fleet{{Prefix: "sensor-", Count: 3000, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply}}},
-		Groups:    []mockserver.Group{{ID: "0a1b2c3d-0000-4000-8000-000000000001", DeviceIDs: []string{"sensor-7", "sensor-8"}}},
+		Devices: []mockserver.Device{
+			{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+			// The device message examples' devices.
+			{ID: "meter-17", Simulated: &mockserver.Behavior{}},
+			{ID: "sensor-042", Simulated: &mockserver.Behavior{}},
+		},
+		Fleets: []mockserver.Fleet{{Prefix: "sensor-", Count: 3000, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply}}},
+		Groups: []mockserver.Group{{ID: "0a1b2c3d-0000-4000-8000-000000000001", DeviceIDs: []string{"sensor-7", "sensor-8"}}},
 	})
 	t.Setenv("IOTDA_ENDPOINT", s.URL())
 	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "iotdalabs")
@@ -344,6 +349,10 @@ var exampleNeeds = map[string]struct {
 	"resources/iotda_device_command/write-only.tf": {
 		version: tfversion.SkipBelow(tfversion.Version1_11_0),
 		env:     map[string]string{"TF_VAR_wifi_password": "example-SECRET-pw"},
+	},
+	"resources/iotda_device_message/write-only.tf": {
+		version: tfversion.SkipBelow(tfversion.Version1_11_0),
+		env:     map[string]string{"TF_VAR_device_key": "example-SECRET-key"},
 	},
 }
 
@@ -404,8 +413,25 @@ func TestExamples_ActionsApplyAsWritten(t *testing.T) {
 	args := map[string][][]string{
 		"actions/iotda_device_command/action.tf":         {{"-invoke=action.iotda_device_command.reboot"}},
 		"actions/iotda_device_command/action_trigger.tf": {nil, {"-var", "firmware_version=1.3.0"}},
+		"actions/iotda_device_message/action.tf":         {{"-invoke=action.iotda_device_message.upload_logs"}},
 	}
-	wantDeliveries := map[string]int{"actions/iotda_device_command/action.tf": 1, "actions/iotda_device_command/action_trigger.tf": 4}
+	// What each example delivers, and to which device: commands, or messages.
+	type delivered struct {
+		device   string
+		messages bool
+		want     int
+	}
+	wantDeliveries := map[string]delivered{
+		"actions/iotda_device_command/action.tf":         {device: "d-123", want: 1},
+		"actions/iotda_device_command/action_trigger.tf": {device: "d-123", want: 4},
+		"actions/iotda_device_message/action.tf":         {device: "meter-17", messages: true, want: 1},
+	}
+	count := func(d delivered) int {
+		if d.messages {
+			return len(s.MessageDeliveries(d.device))
+		}
+		return len(s.Deliveries(d.device))
+	}
 	for _, name := range documentedExamples(t, "actions") {
 		t.Run(name, func(t *testing.T) {
 			runs, ok := args[name]
@@ -414,15 +440,16 @@ func TestExamples_ActionsApplyAsWritten(t *testing.T) {
 			}
 			r := &cliRun{t: t, cli: cli, dir: exampleDir(t, name)}
 			r.env = append(exampleCLIEnv(t, s), "TF_REATTACH_PROVIDERS="+serveProvider(t))
-			before := len(s.Deliveries("d-123"))
+			want := wantDeliveries[name]
+			before := count(want)
 			for _, extra := range runs {
 				out, ok := r.run(append([]string{"apply", "-auto-approve", "-no-color", "-input=false"}, extra...)...)
 				if !ok {
 					t.Fatalf("terraform apply %v failed:\n%s", extra, out)
 				}
 			}
-			if got := len(s.Deliveries("d-123")) - before; got != wantDeliveries[name] {
-				t.Errorf("%s delivered %d commands to d-123, want %d", name, got, wantDeliveries[name])
+			if got := count(want) - before; got != want.want {
+				t.Errorf("%s delivered %d commands or messages to %s, want %d", name, got, want.device, want.want)
 			}
 			if out, ok := r.run("destroy", "-auto-approve", "-no-color", "-input=false"); !ok {
 				t.Fatalf("terraform destroy failed:\n%s", out)
