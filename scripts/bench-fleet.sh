@@ -14,8 +14,10 @@
 #
 # LATENCY (such as 100ms) runs instead the latency run: the mock answers every API request
 # LATENCY late, as IoTDA far away would (its "latency" setting), and iotda_batch_command
-# applies LAT_BIG devices (default 30000) as one resource and as chunks of CHUNK, printing the
-# apply time, the batch requests made and the sequential round trips that time stands for.
+# applies LAT_BIG devices (default 30000) as one resource, then LAT_CHUNKED devices (default
+# 10000) as for_each chunks of CHUNK, printing the apply time and, from the provider's log,
+# the sequential round trips of each task: its create, its status reads and the rounds of
+# result pages (up to eleven pages at once each).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin"
@@ -41,7 +43,8 @@ command -v curl >/dev/null || { echo "bench-fleet needs curl for the curl loop" 
 fleet=$((n > big ? n : big))
 latency="${LATENCY:-}"
 lat_big="${LAT_BIG:-30000}"
-[ -n "$latency" ] && fleet=$lat_big
+lat_chunked="${LAT_CHUNKED:-10000}"
+[ -n "$latency" ] && fleet=$((lat_big > lat_chunked ? lat_big : lat_chunked))
 
 build_provider_and_mock
 
@@ -155,25 +158,45 @@ state_kb() { awk -v b="$(stat -c %s "$1/terraform.tfstate")" 'BEGIN { printf "%.
 echo "==> Terraform: $("$terraform" version | head -n 1); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-# batch_requests counts the batch task requests the mock has journaled.
-batch_requests() {
-	curl -sf "$api/_mock/journal?kind=request" | grep -o '"path":"[^"]*/batchtasks' | wc -l
+
+# round_trips LOG prints, for the tasks of one apply's provider log, the sequential round trips
+# of the longest: 1 create + its status reads + its rounds of result pages, and the totals.
+round_trips() {
+	awk '
+		/batch task [0-9a-f]+ .*requests in [0-9]+ rounds/ {
+			for (i = 1; i <= NF; i++) {
+				if ($i == "task") id = $(i + 1)
+				if ($i == "rounds)" || $i == "rounds):") rounds[id] = $(i - 1)
+				if ($i == "(" || $i ~ /^\([0-9]+$/) { v = $i; sub(/\(/, "", v); pages[id] = v }
+			}
+		}
+		/task [0-9a-f]+ ended after [0-9]+ status reads/ {
+			for (i = 1; i <= NF; i++) if ($i == "task" && $(i + 2) == "ended") reads[$(i + 1)] = $(i + 4)
+		}
+		END {
+			worst = 0
+			for (id in rounds) {
+				n++; seq = 1 + reads[id] + rounds[id]; req += 1 + reads[id] + pages[id]
+				if (seq > worst) { worst = seq; wr = reads[id]; wo = rounds[id] }
+			}
+			if (n == 0) { print "no finished task in the provider log"; exit 1 }
+			printf "%d task(s), %d batch requests; longest: %d sequential round trips (1 create, %d status reads, %d rounds of result pages)\n", n, req, worst, wr, wo
+		}' "$1"
 }
 
 if [ -n "$latency" ]; then
-	ms=$(awk -v l="$latency" 'BEGIN { v = l + 0; if (l ~ /ms$/) print v; else if (l ~ /s$/) print v * 1000; else print v }')
 	for layout in batch chunked; do
-		dir="$work/latency-$layout-$lat_big"
-		setup "$dir" "$lat_big"
+		count=$lat_big
+		[ "$layout" = chunked ] && count=$lat_chunked
+		dir="$work/latency-$layout-$count"
+		setup "$dir" "$count"
 		"${layout}_config" >"$dir/main.tf"
 		what="1 iotda_batch_command"
-		[ "$layout" = chunked ] && what="$(((lat_big + chunk - 1) / chunk)) iotda_batch_command of $chunk devices (for_each)"
-		before=$(batch_requests)
-		timed "$dir" apply apply -auto-approve
-		requests=$(($(batch_requests) - before))
-		echo "==> $latency from IoTDA, $lat_big devices: $what"
-		printf '    apply %8s s wall  %8s s CPU   %s batch requests, about %s sequential round trips (wall / latency)\n' \
-			"$wall" "$cpu" "$requests" "$(awk -v w="$wall" -v m="$ms" 'BEGIN { printf "%.0f", w * 1000 / m }')"
+		[ "$layout" = chunked ] && what="$(((count + chunk - 1) / chunk)) iotda_batch_command of $chunk devices (for_each)"
+		TF_LOG_PROVIDER=INFO TF_LOG_PATH="$dir/provider.log" timed "$dir" apply apply -auto-approve
+		echo "==> $latency from IoTDA, $count devices: $what"
+		printf '    apply %8s s wall  %8s s CPU\n' "$wall" "$cpu"
+		echo "    $(round_trips "$dir/provider.log")"
 	done
 	exit 0
 fi

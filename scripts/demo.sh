@@ -29,7 +29,7 @@ at_least_1_5() {
 }
 
 # The Terraform CLI: $TERRAFORM when set, the terraform on PATH when it is 1.5 or newer, and
-# otherwise Terraform 1.5.7 built into ./bin (about 10 minutes and 4 GB the first time).
+# otherwise Terraform 1.5.7 built into ./bin (3 to 4 minutes the first time, see README.md).
 if [ -n "${TERRAFORM:-}" ]; then
 	terraform=$TERRAFORM
 	echo "==> Using Terraform $(terraform_version "$terraform") from TERRAFORM=$terraform"
@@ -42,7 +42,7 @@ else
 		echo "==> The terraform on PATH ($found) is ${version:-of an unknown version}, older than 1.5"
 	fi
 	if [ ! -x "$terraform" ]; then
-		echo "==> Building Terraform 1.5.7 into ./bin: about 10 minutes and 4 GB the first time"
+		echo "==> Building Terraform 1.5.7 into ./bin: 3 to 4 minutes the first time"
 		make -C "$root" --no-print-directory "$terraform"
 	fi
 	echo "==> Using Terraform $(terraform_version "$terraform") from $terraform"

@@ -16,10 +16,13 @@ build_provider_and_mock() {
 # start_mock CONFIG SECONDS starts the mock with the configuration file CONFIG, its log in
 # $work/mock.log, waits at most SECONDS for its ready line, and sets mock_pid, ready (the
 # line) and api (the command API's URL). It exits the script when the mock does not start.
+# MOCK_LATENCY (a Go duration such as 100ms), when set, is passed as -latency: every answer
+# of the platform API then comes that long after its request, as from a distant IoTDA.
 start_mock() {
 	# The mock prints one ready line on stdout once its API and broker listen and every
 	# simulated device is online; its logs go to stderr.
-	exec 3< <(exec "$work/iotda-mock" -config "$1" -http 127.0.0.1:0 -mqtt 127.0.0.1:0 2>"$work/mock.log")
+	exec 3< <(exec "$work/iotda-mock" -config "$1" -http 127.0.0.1:0 -mqtt 127.0.0.1:0 \
+		${MOCK_LATENCY:+-latency "$MOCK_LATENCY"} 2>"$work/mock.log")
 	mock_pid=$!
 	if ! IFS= read -r -t "$2" -u 3 ready; then
 		echo "the mock server did not start:" >&2

@@ -1,3 +1,13 @@
+# The provider's source: without this block, Terraform and OpenTofu look for hashicorp/iotda.
+# Every example in this documentation applies as written beside this file.
+terraform {
+  required_providers {
+    iotda = {
+      source = "iotdalabs/iotda"
+    }
+  }
+}
+
 # Token authentication against the public endpoint of a region.
 provider "iotda" {
   region     = "cn-north-4"

@@ -51,6 +51,22 @@ resource "iotda_device_command" "switch" {
   }
 }
 
+# The same command to a fleet as one IoTDA batch task, when fleet_ids is set.
+variable "fleet_ids" {
+  description = "Lamps to switch with one batch task instead of one command each, by IoTDA device ID."
+  type        = list(string)
+  default     = []
+}
+
+resource "iotda_batch_command" "fleet" {
+  count = length(var.fleet_ids) > 0 ? 1 : 0
+
+  device_ids   = var.fleet_ids
+  service_id   = "Switch"
+  command_name = "ON_OFF"
+  paras        = { value = var.state, brightness = var.brightness }
+}
+
 output "command_ids" {
   description = "The command ID of each lamp's delivery, by device ID."
   value       = { for id, c in iotda_device_command.switch : id => c.command_id }
@@ -59,4 +75,14 @@ output "command_ids" {
 output "replies" {
   description = "What each lamp answered (the reply's paras), by device ID."
   value       = { for id, c in iotda_device_command.switch : id => c.response.paras }
+}
+
+locals {
+  # results is one JSON text, an object keyed by device ID; {} without a fleet.
+  fleet_results = try(jsondecode(iotda_batch_command.fleet[0].results), {})
+}
+
+output "fleet_states" {
+  description = "The state each lamp of the fleet confirmed (its reply's paras.value), by device ID; null for a lamp that did not answer."
+  value       = { for id, result in local.fleet_results : id => try(result.response.paras.value, null) }
 }

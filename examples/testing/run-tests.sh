@@ -4,11 +4,36 @@
 # at both, run `tofu test` (or `terraform test`), and stop the mock whatever happened.
 #
 # Usage: examples/testing/run-tests.sh [CLI]
-#   CLI is the OpenTofu or Terraform binary (1.6 or newer), `tofu` on PATH by default.
+#   CLI is the OpenTofu or Terraform binary, `tofu` on PATH by default: OpenTofu 1.8 or
+#   Terraform 1.7 or newer, for the mocked provider of tests/lamps_mocked.tftest.hcl (test files
+#   need 1.6). The script refuses an older one: Terraform 1.5 prints "No tests defined" and
+#   succeeds without running anything. It also fails unless every run block of tests/ passed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cli=${1:-tofu}
+
+# The CLI's name and version, from the line "Terraform v1.5.7" or "OpenTofu v1.12.6".
+first=$("$cli" version 2>/dev/null | grep -E '^(Terraform|OpenTofu) v' || true)
+first=${first%%$'\n'*}
+if [ -z "$first" ]; then
+	echo "run-tests.sh: cannot run $cli: name an OpenTofu or Terraform binary" >&2
+	exit 2
+fi
+product=${first%% v*}
+version=${first##* v}
+IFS=. read -r major minor _ <<<"$version"
+case $product in
+OpenTofu) need_minor=8 ;;  # mock_provider came with OpenTofu 1.8
+Terraform) need_minor=7 ;; # and with Terraform 1.7; .tftest.hcl files with 1.6
+esac
+if ! [ "$major" -gt 1 ] 2>/dev/null && ! { [ "$major" -eq 1 ] && [ "$minor" -ge "$need_minor" ]; }; then
+	echo "run-tests.sh: $cli is $product $version, too old for these tests: they need $product 1.$need_minor" \
+		"or newer. $product runs .tftest.hcl files from 1.6 (mock_provider from 1.$need_minor); Terraform 1.5" \
+		"prints \"No tests defined\" and succeeds without running any test." >&2
+	exit 2
+fi
+
 work=$(mktemp -d)
 mock_pid=""
 
@@ -59,8 +84,18 @@ IOTDA_PROJECT_ID=$(field project)
 cp -R "$here/main.tf" "$here/tests" "$work/"
 cd "$work"
 echo "==> $cli test"
-if ! "$cli" test -no-color; then
+if ! "$cli" test -no-color | tee "$work/test.log"; then
 	echo "the tests failed; the mock's log:" >&2
 	cat "$work/mock.log" >&2
 	exit 1
 fi
+
+# Exit status 0 is not enough: a CLI that finds no test file, or skips runs, succeeds too.
+# Every run block of tests/ must have passed.
+want=$(cat tests/*.tftest.hcl | grep -c '^run "')
+passed=$(sed -n 's/^Success! \([0-9][0-9]*\) passed, 0 failed.*/\1/p' "$work/test.log" | tail -n 1)
+if [ "$want" -eq 0 ] || [ "${passed:-0}" -ne "$want" ]; then
+	echo "run-tests.sh: ${passed:-no} test run(s) passed, but tests/ declares $want: nothing may be skipped" >&2
+	exit 1
+fi
+echo "==> all $passed runs passed"

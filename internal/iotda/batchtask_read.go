@@ -29,6 +29,9 @@ type BatchTaskDetails struct {
 	RequestID string
 	// Requests is how many pages were read.
 	Requests int
+	// Rounds is how many of those reads were made one after the other: each round reads up
+	// to eleven pages at once from one marker.
+	Rounds int
 }
 
 // ReadOptions shapes ShowBatchTask.
@@ -116,6 +119,7 @@ func (c *Client) ShowBatchTask(ctx context.Context, taskID string, opts ReadOpti
 			return nil, err
 		}
 		out.Requests += len(pages)
+		out.Rounds++
 		ended := false
 		for i, p := range pages {
 			if ended && len(p.details) > 0 {

@@ -224,8 +224,8 @@ func TestShowBatchTask_ReadsEveryPageByMarker(t *testing.T) {
 	// The three pages at once, from the platform's default marker: the last one is short.
 	slices.Sort(seen)
 	want := []string{"limit=50", "limit=50&offset=100", "limit=50&offset=50"}
-	if fmt.Sprint(seen) != fmt.Sprint(want) || d.Requests != 3 {
-		t.Fatalf("queries %v\nwant    %v", seen, want)
+	if fmt.Sprint(seen) != fmt.Sprint(want) || d.Requests != 3 || d.Rounds != 1 {
+		t.Fatalf("queries %v in %d rounds\nwant    %v in 1", seen, d.Rounds, want)
 	}
 	if got := ts.lastRequest(); got.method != http.MethodGet || got.escapedPath != "/v5/iot/proj-1/batchtasks/abc" {
 		t.Errorf("request %s %s", got.method, got.escapedPath)
@@ -643,5 +643,21 @@ func TestTaskFinished(t *testing.T) {
 		if TaskFinished(status) != want {
 			t.Errorf("TaskFinished(%q) != %v", status, want)
 		}
+	}
+}
+
+// TestShowBatchTask_RoundsOfElevenPages: 1,200 subtasks are three rounds (550, 550 and the
+// last 100) of pages read at once, not 25 pages one after the other.
+func TestShowBatchTask_RoundsOfElevenPages(t *testing.T) {
+	var seen []string
+	ts := detailsServer(t, 1200, TaskSuccess, &seen)
+	c := newTestClient(t, ts.URL, nil)
+	d, err := c.ShowBatchTask(t.Context(), "abc", ReadOptions{Expected: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Subtasks) != 1200 || d.Rounds != 3 || d.Requests != 25 {
+		t.Fatalf("%d subtasks in %d requests, %d rounds; want 1200 in 25 requests, 3 rounds", len(d.Subtasks),
+			d.Requests, d.Rounds)
 	}
 }

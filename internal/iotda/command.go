@@ -19,8 +19,9 @@ type Command struct {
 	DeviceID, ServiceID, CommandName string
 	// Paras is sent byte-for-byte as the "paras" value; it must be a JSON object.
 	Paras json.RawMessage
-	// SecretParas keeps the request body out of the logs, for parameters that must not be
-	// recorded anywhere (a write-only argument). The device's reply is logged as usual.
+	// SecretParas marks Paras as write-only parameters, which must not be recorded anywhere:
+	// the request body is kept out of the logs, and their strings (from MinRedactedLength
+	// characters on) are replaced by "***" in everything that comes back (see Redaction).
 	SecretParas bool
 }
 
@@ -35,6 +36,10 @@ type CommandResult struct {
 	// RequestID is the X-Request-Id response header.
 	RequestID  string
 	StatusCode int
+	// Redacted says what was hidden in Response (see Redaction.Apply): the attributes whose
+	// values the reply echoed, and how many strings it holds equal to a write-only string
+	// too short to hide.
+	Redacted Redacted
 }
 
 // CreateCommand delivers cmd synchronously: POST {endpoint}/v5/iot/{project_id}/devices/{device_id}/commands.
@@ -47,14 +52,19 @@ func (c *Client) CreateCommand(ctx context.Context, cmd Command) (*CommandResult
 	if err != nil {
 		return nil, err
 	}
+	var writeOnly json.RawMessage
 	if cmd.SecretParas {
-		ctx = withSecretBody(ctx)
+		ctx, writeOnly = withSecretBody(ctx), cmd.Paras
 	}
-	resp, err := c.send(ctx, c.commandsURL(cmd.DeviceID).String(), body)
+	red := c.Redaction(writeOnly)
+	resp, err := c.send(withRedaction(ctx, red), c.commandsURL(cmd.DeviceID).String(), body)
 	if err != nil {
+		red.hideInError(err)
 		return nil, err
 	}
-	return c.decodeResult(resp)
+	res, err := c.decodeResult(resp, red)
+	red.hideInError(err)
+	return res, err
 }
 
 // commandBody renders the JSON body by hand so that paras keeps its exact bytes (encoding/json would
@@ -113,7 +123,10 @@ const maxCommandIDBytes = 256
 // without an error_code: IoTDA allocates a command_id for every command it delivers
 // (iotda-platform-facts.md §1), so such an answer did not come from IoTDA's command API, and
 // recording it as a delivery would hide whatever happened to the command.
-func (c *Client) decodeResult(r *response) (*CommandResult, error) {
+//
+// red hides credentials and write-only values in everything taken from the answer: the
+// device's reply (Response), the platform's messages and excerpts of the body.
+func (c *Client) decodeResult(r *response, red *Redaction) (*CommandResult, error) {
 	if r.readErr != nil {
 		return nil, &DeliveryUnknownError{Err: r.readErr, RequestID: r.requestID, host: c.host}
 	}
@@ -124,14 +137,16 @@ func (c *Client) decodeResult(r *response) (*CommandResult, error) {
 	}
 	if !ok {
 		return nil, &DeliveryUnknownError{Err: errors.New("the HTTP " + http.StatusText(r.status) +
-			" answer is not a valid JSON object: " + excerpt(r.body, c.secrets)), RequestID: r.requestID, host: c.host}
+			" answer is not a valid JSON object: " + red.excerpt(r.body)), RequestID: r.requestID, host: c.host}
 	}
 	commandID, idOK := usableCommandID(members["command_id"])
 	res := &CommandResult{CommandID: sanitize(commandID, c.secrets), ErrorCode: sanitize(errorCode, c.secrets),
-		ErrorMsg:  sanitize(c.renderMessage(members["error_msg"]), c.secrets),
+		ErrorMsg:  sanitize(red.String(c.renderMessage(members["error_msg"])), c.secrets),
 		RequestID: r.requestID, StatusCode: r.status}
 	if reply := members["response"]; len(reply) > 0 && !bytes.Equal(reply, []byte("null")) {
-		res.Response = reply
+		res.Redacted = red.Apply(reply)
+		res.Response = res.Redacted.Text
+		res.Redacted.Text = nil // Response holds it.
 	}
 	if res.ErrorCode != "" {
 		return res, &APIError{StatusCode: r.status, ErrorCode: res.ErrorCode,
@@ -140,7 +155,7 @@ func (c *Client) decodeResult(r *response) (*CommandResult, error) {
 	if !idOK {
 		return nil, &DeliveryUnknownError{Err: errors.New("the HTTP " + http.StatusText(r.status) +
 			" answer has no usable command_id, so it is not IoTDA's answer to a delivered command: " +
-			excerpt(r.body, c.secrets)), RequestID: r.requestID, host: c.host}
+			red.excerpt(r.body)), RequestID: r.requestID, host: c.host}
 	}
 	return res, nil
 }

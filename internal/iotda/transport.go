@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,7 +35,8 @@ type loggingTransport struct {
 
 // RoundTrip implements http.RoundTripper.
 func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := t.logContext(req.Context())
+	red := redactionFrom(req.Context(), t.secrets)
+	ctx := t.logContext(req.Context(), red)
 	if !tflog.SubsystemIsDebug(ctx, logSubsystem) {
 		return t.next.RoundTrip(req)
 	}
@@ -42,7 +44,7 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		"method":  req.Method,
 		"url":     req.URL.Redacted(),
 		"headers": formatHeaders(req.Header),
-		"body":    requestBody(req, t.secrets),
+		"body":    requestBody(req, red),
 	})
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req)
@@ -59,19 +61,22 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if secret, _ := req.Context().Value(secretAnswerKey{}).(bool); secret {
 		fields["body"] = secretAnswerLogged
 	} else {
-		fields["body"] = peekBody(resp, t.secrets)
+		fields["body"] = peekBody(resp, red)
 	}
 	tflog.SubsystemDebug(ctx, logSubsystem, "Received IoTDA API response", fields)
 	return resp, nil
 }
 
-// logContext adds the subsystem and the secret masks to the request's context. The provider passes
-// the framework's context, which carries the root logger; without one tflog is a no-op.
-func (t *loggingTransport) logContext(ctx context.Context) context.Context {
+// logContext adds the subsystem and the secret masks to the request's context: the
+// credentials, and the values red hides (write-only parameters) in all their forms. The
+// bodies are redacted before they are logged; the masks also cover every other field. The
+// provider passes the framework's context, which carries the root logger; without one tflog
+// is a no-op.
+func (t *loggingTransport) logContext(ctx context.Context, red *Redaction) context.Context {
 	ctx = tflog.NewSubsystem(ctx, logSubsystem)
-	if len(t.secrets) > 0 {
-		ctx = tflog.SubsystemMaskAllFieldValuesStrings(ctx, logSubsystem, t.secrets...)
-		ctx = tflog.SubsystemMaskMessageStrings(ctx, logSubsystem, t.secrets...)
+	if masks := append(slices.Clone(t.secrets), red.values()...); len(masks) > 0 {
+		ctx = tflog.SubsystemMaskAllFieldValuesStrings(ctx, logSubsystem, masks...)
+		ctx = tflog.SubsystemMaskMessageStrings(ctx, logSubsystem, masks...)
 	}
 	return ctx
 }
@@ -119,7 +124,7 @@ func withSecretAnswer(ctx context.Context) context.Context {
 }
 
 // requestBody reads a copy of the body through GetBody, leaving the request untouched.
-func requestBody(req *http.Request, secrets []string) string {
+func requestBody(req *http.Request, red *Redaction) string {
 	if secret, _ := req.Context().Value(secretBodyKey{}).(bool); secret {
 		return secretBodyLogged
 	}
@@ -132,15 +137,23 @@ func requestBody(req *http.Request, secrets []string) string {
 	}
 	defer func() { _ = rc.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(rc, maxLoggedBody+1)) // A partial copy is fine for a log.
-	return logBody(b, secrets)
+	return logBody(b, false, red)
 }
 
 // peekBody reads the start of the response body for the log and puts it back in front of the rest,
 // passing any read error on to the real reader. Only a clean io.EOF ends the body: a body cut
 // short of its Content-Length reads as io.ErrUnexpectedEOF, which the caller must see exactly as
 // it would without this transport (io.ReadFull would turn both into the same short read).
-func peekBody(resp *http.Response, secrets []string) string {
-	buf := make([]byte, maxLoggedBody+1)
+//
+// With write-only values to hide, it reads as much of the body as the client will (up to
+// maxResponseBytes), so that red sees the whole JSON answer and finds an echo however it is
+// escaped; otherwise the first maxLoggedBody bytes are enough.
+func peekBody(resp *http.Response, red *Redaction) string {
+	size := maxLoggedBody + 1
+	if red.hidesWriteOnly() {
+		size = maxResponseBytes + 1
+	}
+	buf := make([]byte, size)
 	n, err := readUpTo(resp.Body, buf)
 	buf = buf[:n]
 	var rest io.Reader = resp.Body
@@ -151,7 +164,7 @@ func peekBody(resp *http.Response, secrets []string) string {
 		rest = errReader{err}
 	}
 	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(buf), rest), closer: resp.Body}
-	return logBody(buf, secrets)
+	return logBody(buf, n == size, red)
 }
 
 // readUpTo fills buf from r until it is full or r fails, and returns r's own error: io.EOF
@@ -168,18 +181,19 @@ func readUpTo(r io.Reader, buf []byte) (int, error) {
 	return n, nil
 }
 
-// logBody renders the start of a body for the log; b holds at most maxLoggedBody+1 bytes,
-// the extra byte telling that there is more. tflog masks the secrets in what is logged, but
-// a secret crossing the cut would have its start logged, so the secrets are masked here
-// first and a tail that starts one is dropped.
-func logBody(b []byte, secrets []string) string {
-	truncated := len(b) > maxLoggedBody
-	s := maskSecrets(string(b), secrets)
+// logBody renders the start of a body for the log. b holds the body, or its start when more
+// is true or b is longer than maxLoggedBody. tflog masks the secrets in what is logged, but a
+// secret crossing the cut would have its start logged, and an escaped one would not be
+// recognized, so red hides them first (in the whole of b), and a tail that starts one is
+// dropped.
+func logBody(b []byte, more bool, red *Redaction) string {
+	s := string(red.Apply(b).Text)
+	truncated := more || len(s) > maxLoggedBody
 	if len(s) > maxLoggedBody {
-		s, truncated = s[:maxLoggedBody], true
+		s = s[:maxLoggedBody]
 	}
 	if truncated {
-		s = trimSecretStart(s, secrets) + "…(truncated)"
+		s = red.trimStart(s) + "…(truncated)"
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,8 +43,14 @@ func TestLoggingTransport_MasksSecrets(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(string(res.Response), "SECRET") {
-				t.Fatal("logging altered the response the caller sees")
+			// The echoed credential is hidden in the reply the caller sees too, and named.
+			wantAttr := AttrAuthToken
+			if name == "aksk" {
+				wantAttr = AttrSecurityToken
+			}
+			if string(res.Response) != `{"seen":"***"}` || !slices.Equal(res.Redacted.Attributes, []string{wantAttr}) {
+				t.Fatalf("response %s, redacted %v; want the credential hidden and %s named", res.Response,
+					res.Redacted.Attributes, wantAttr)
 			}
 			out := buf.String() // Read before decoding, which drains the buffer.
 			entries, err := tflogtest.MultilineJSONDecode(&buf)
@@ -111,7 +118,7 @@ func TestPeekBodyMasksASecretAtTheCut(t *testing.T) {
 	const secret = "SECRETKEY-0123456789abcdefghijklmnop"
 	for _, at := range []int{maxLoggedBody - len(secret)/2, maxLoggedBody - 3, maxLoggedBody - 1, maxLoggedBody - len(secret)} {
 		body := strings.Repeat("a", at) + secret + strings.Repeat("b", maxLoggedBody)
-		logged := peekBody(&http.Response{Body: nopCloser{strings.NewReader(body)}}, []string{secret})
+		logged := peekBody(&http.Response{Body: nopCloser{strings.NewReader(body)}}, credentialsRedaction([]string{secret}))
 		for k := 4; k <= len(secret); k++ {
 			if strings.Contains(logged, secret[:k]) {
 				t.Fatalf("secret at %d: the log holds its first %d bytes", at, k)
@@ -134,7 +141,7 @@ func requestBodyOf(t *testing.T, body, secret string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return requestBody(req, []string{secret})
+	return requestBody(req, credentialsRedaction([]string{secret}))
 }
 
 type nopCloser struct{ *strings.Reader }

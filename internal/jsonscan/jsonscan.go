@@ -81,3 +81,52 @@ func skipValue(dec *json.Decoder) error {
 		}
 	}
 }
+
+// RewriteStrings calls rewrite with the decoded value of every string in text (object keys
+// included), which must be one valid JSON value, at any depth. Each string for which
+// rewrite returns true is replaced by the JSON encoding of the value it returned (without
+// HTML escapes); every other byte of text is kept as it is. ok is false, and text is
+// returned unchanged, when text is not valid JSON. It is linear in the size of text.
+func RewriteStrings(text []byte, rewrite func(s string) (string, bool)) (out []byte, ok bool) {
+	if !Valid(text) {
+		return text, false
+	}
+	var b []byte // Allocated on the first rewrite: most texts have none.
+	kept := 0    // text[:kept] is in b already.
+	for i := 0; i < len(text); i++ {
+		if text[i] != '"' {
+			continue
+		}
+		// Outside strings, valid JSON has no quote; inside one, a quote ends it unless
+		// escaped, and a backslash always escapes the next byte.
+		end := i + 1
+		for text[end] != '"' {
+			if text[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		var s string
+		if err := json.Unmarshal(text[i:end+1], &s); err == nil {
+			if replacement, changed := rewrite(s); changed {
+				b = append(b, text[kept:i]...)
+				b = appendString(b, replacement)
+				kept = end + 1
+			}
+		}
+		i = end
+	}
+	if b == nil {
+		return text, true
+	}
+	return append(b, text[kept:]...), true
+}
+
+// appendString appends s as a JSON string, escaping what JSON requires and no HTML.
+func appendString(b []byte, s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // A Go string always encodes (invalid UTF-8 becomes U+FFFD).
+	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}

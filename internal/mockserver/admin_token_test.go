@@ -35,9 +35,9 @@ func TestAdmin_TokenRequiredBeyondLoopback(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "admin token") || !strings.Contains(err.Error(), "IOTDA_MOCK_ADMIN_TOKEN") {
 				t.Fatalf("New = %v, want a refusal naming the admin token and how to set it", err)
 			}
-			opts.AdminToken = "adm"
+			opts.AdminToken, opts.AuthToken = "adm", "tok"
 			if _, err := New(opts); err != nil {
-				t.Errorf("with an admin token: %v", err)
+				t.Errorf("with an admin token and an API token: %v", err)
 			}
 		})
 	}
@@ -102,4 +102,43 @@ func (l *syncLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// TestAPI_CredentialsRequiredBeyondLoopback: a mock with an admin token but no API
+// credentials is refused as soon as any listener (HTTP, MQTT or MQTTS) binds beyond
+// loopback, with a message naming every way to set them; a token or AK/SK pairs suffice;
+// on loopback none is needed.
+func TestAPI_CredentialsRequiredBeyondLoopback(t *testing.T) {
+	for name, opts := range map[string]Options{
+		"HTTP on every interface":  {HTTPAddr: "0.0.0.0:0"},
+		"HTTP on an empty host":    {HTTPAddr: ":0"},
+		"MQTT on every interface":  {MQTTAddr: "0.0.0.0:0"},
+		"MQTT on a LAN address":    {MQTTAddr: "192.0.2.10:1883"},
+		"MQTTS on every interface": {MQTTTLSAddr: "[::]:0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opts.AdminToken = "adm"
+			_, err := New(opts)
+			if err == nil {
+				t.Fatal("New accepted a mock beyond loopback without API credentials")
+			}
+			for _, want := range []string{"platform API", "Options.AuthToken", "IOTDA_MOCK_AUTH_TOKEN", `"auth_token"`,
+				`"credentials"`, "-token", "127.0.0.1"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the refusal %q does not name %s", err, want)
+				}
+			}
+			withToken, withKeys := opts, opts
+			withToken.AuthToken = "tok"
+			withKeys.Credentials = map[string]string{"AK": "SK"}
+			for _, o := range []Options{withToken, withKeys} {
+				if _, err := New(o); err != nil {
+					t.Errorf("with API credentials: %v", err)
+				}
+			}
+		})
+	}
+	if _, err := New(Options{HTTPAddr: "127.0.0.1:0", MQTTAddr: "localhost:0", MQTTTLSAddr: "[::1]:0"}); err != nil {
+		t.Errorf("loopback listeners need no API credentials: %v", err)
+	}
 }

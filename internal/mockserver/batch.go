@@ -17,7 +17,7 @@ import (
 // platform API's prelude (package httpapi) authenticates and journals batch task requests
 // and hands them to the engine's responses layer; the engine's executor delivers each
 // subtask through the commands backend, over the same delivery path as the synchronous
-// command API (CONTRACTS.md C3), and resolves device groups in the registry.
+// command API (the same prelude, journal and outcomes), and resolves device groups in the registry.
 
 // Journal entry kinds of batch tasks. Their TaskID names the task; TaskStatus is a task's
 // status (batch_task, batch_task_done, batch_task_deleted) or a subtask's (batch_subtask:

@@ -224,10 +224,13 @@ func mqJournal(s *Server, kind EntryKind, deviceID string) []Entry {
 
 func TestBroker_AuthAccepts(t *testing.T) {
 	s := mqServer(t, Device{ID: "dev_1", Secret: "12345678"})
-	// signType 0: the timestamp is not checked (the device SDK even sends local time).
-	if code := mqRawConnect(t, s.MQTTAddr(), 4, "dev_1_0_0_2018072417", "dev_1",
-		broker.DevicePassword("12345678", "2018072417")); code != 0 {
-		t.Errorf("signType 0 with an old timestamp: CONNACK 0x%02x, want 0x00", code)
+	// signType 0: the timestamp is not checked (the device SDK even sends local time), so a
+	// device whose clock is hours or years off connects.
+	for _, ts := range []string{"2018072417", "2025041323", "2025041409"} {
+		if code := mqRawConnect(t, s.MQTTAddr(), 4, "dev_1_0_0_"+ts, "dev_1",
+			broker.DevicePassword("12345678", ts)); code != 0 {
+			t.Errorf("signType 0 with the timestamp %s: CONNACK 0x%02x, want 0x00", ts, code)
+		}
 	}
 	// signType 1 with the platform's current hour, using the doc's test vector.
 	if code := mqRawConnect(t, s.MQTTAddr(), 4, "dev_1_0_1_2025041401", "dev_1",
@@ -241,8 +244,8 @@ func TestBroker_AuthAccepts(t *testing.T) {
 			t.Errorf("signType 1 at %s: CONNACK 0x%02x, want 0x00", ts, code)
 		}
 	}
-	if got := len(mqJournal(s, EntryConnect, "dev_1")); got != 4 {
-		t.Errorf("journal has %d connects, want 4", got)
+	if got := len(mqJournal(s, EntryConnect, "dev_1")); got != 6 {
+		t.Errorf("journal has %d connects, want 6", got)
 	}
 }
 
@@ -262,6 +265,9 @@ func TestBroker_AuthRefusals(t *testing.T) {
 		{"username mismatch", 4, "dev1_0_1_2025041401", "other", good, 0x04},
 		{"no username", 4, "dev1_0_1_2025041401", "", good, 0x04},
 		{"stale signType 1 timestamp", 4, "dev1_0_1_2025041322", "dev1", broker.DevicePassword("12345678", "2025041322"), 0x04},
+		// A device whose clock is two hours behind: refused with signType 1, as IoTDA checks
+		// the timestamp against its own time (TestBroker_AuthAccepts: signType 0 is not).
+		{"signType 1, clock 2 hours behind", 4, "dev1_0_1_2025041323", "dev1", broker.DevicePassword("12345678", "2025041323"), 0x04},
 		{"future signType 1 timestamp", 4, "dev1_0_1_2025041404", "dev1", broker.DevicePassword("12345678", "2025041404"), 0x04},
 		{"impossible signType 1 date", 4, "dev1_0_1_2025139901", "dev1", broker.DevicePassword("12345678", "2025139901"), 0x04},
 		{"client id without suffix", 4, "dev1", "dev1", good, 0x02},
@@ -316,13 +322,19 @@ func TestBroker_SubscribeACL(t *testing.T) {
 		"$oc/devices/a/sys/+/request_id=1":      0x01,
 		"$oc/devices/b/sys/commands/#":          0x80,
 		"$oc/devices/+/sys/commands/#":          0x80,
-		"#":                                     0x80,
 		"$oc/devices/#":                         0x80,
 		"$oc/devices/a":                         0x80,
 		"$oc/devices/ab/sys/commands/#":         0x80,
 		"$share/g/$oc/devices/a/sys/commands/#": 0x80,
 		"$SYS/#":                                0x80,
+		"$other/devices/a/x":                    0x80,
 		"$oc/devices/a/sys/commands/response/#": 0x80, // upstream: for the platform only
+		// Topics outside $ are not permission-checked on the platform (messages facts §3): a
+		// message's topic_full_name lives there. What devices publish on them is the
+		// platform's, never routed to another device (TestBroker_TopicsOutsideOcStayPrivate).
+		"/device/message/down": 0x01,
+		"factory/+/cfg":        0x01,
+		"#":                    0x01,
 	}
 	for filter, want := range tests {
 		tok := c.Subscribe(filter, 1, func(paho.Client, paho.Message) {})

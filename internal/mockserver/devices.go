@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
 
@@ -103,18 +104,19 @@ func (s *Server) MQTTTLSAddr() string {
 }
 
 // AddDevice registers d. With d.Simulated set it also starts a simulated device and
-// returns once that device is connected (online).
+// returns once that device is connected (online). It fails with ErrLimit when the mock
+// already holds Limits.MaxDevices devices.
 func (s *Server) AddDevice(d Device) error {
 	dev, seq, err := s.registry.Add(d)
 	if err != nil || dev.Simulated == nil {
-		return err
+		return withLimitKnob(err)
 	}
 	b, err := s.runningBroker()
 	if err != nil {
 		s.unregister(dev.ID)
 		return err
 	}
-	sim, err := simdevice.Start(b.Addr(), dev, s.opts.Now())
+	sim, err := simdevice.Start(b.Addr(), dev, s.opts.Now, func(ev simdevice.Event) { s.simMessage(dev.ID, "", ev) })
 	if err != nil {
 		s.unregister(dev.ID)
 		return err
@@ -131,14 +133,25 @@ func (s *Server) AddDevice(d Device) error {
 	return nil
 }
 
+// withLimitKnob adds to a registration refused at a limit the settings that raise it.
+func withLimitKnob(err error) error {
+	var le *registry.LimitError
+	if !errors.As(err, &le) {
+		return err
+	}
+	file := map[string]string{"MaxDevices": "max_devices", "MaxFleets": "max_fleets"}[le.Limit]
+	return fmt.Errorf("%w; raise it with Limits.%s (for iotda-mock, %q in the configuration file)", err, le.Limit, file)
+}
+
 // unregister takes id out of the registry and ends its session.
 func (s *Server) unregister(id string) {
 	s.registry.Remove(id)
 	s.path.Drop(id)
+	s.messages.DeviceDeleted(id)
 }
 
 // RemoveDevice stops the device's simulator, drops its session and unregisters it.
-// Commands still waiting for it end with their context.
+// Commands still waiting for it end with their context; its messages are forgotten.
 func (s *Server) RemoveDevice(id string) {
 	s.registry.Remove(id)
 	s.mu.Lock()
@@ -149,6 +162,7 @@ func (s *Server) RemoveDevice(id string) {
 		sim.Stop()
 	}
 	s.path.Drop(id)
+	s.messages.DeviceDeleted(id)
 }
 
 // Online reports whether the device is registered and has a live MQTT session (or, for a
@@ -164,7 +178,8 @@ func (s *Server) WaitOnline(ctx context.Context, id string) error { return s.pat
 
 // AddFleet registers every device of f and brings it online. It returns once every device
 // is online, or an error (and no device registered) when the fleet is invalid, its prefix
-// is taken, or one of its ids is already registered.
+// is taken, one of its ids is already registered, or it would take the mock past
+// Limits.MaxDevices or Limits.MaxFleets (ErrLimit).
 func (s *Server) AddFleet(f Fleet) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("mockserver: %w", err)
@@ -177,10 +192,12 @@ func (s *Server) AddFleet(f Fleet) error {
 	}
 	ids, err := s.registry.AddFleet(f)
 	if err != nil {
-		return err
+		return withLimitKnob(err)
 	}
-	sim := simdevice.NewFleet(f, b, s.path)
-	s.path.AttachLocal(fleetClientPrefix+f.Prefix, sim, ids)
+	clientID := fleetClientPrefix + f.Prefix
+	sim := simdevice.NewFleet(f, b, s.path, clientID, func(id string, ev simdevice.Event) { s.simMessage(id, clientID, ev) })
+	s.path.AttachLocal(clientID, sim, ids)
+	sim.StartCycle()
 	s.mu.Lock()
 	if s.stopped { // closed meanwhile: nothing else will stop it
 		s.mu.Unlock()
@@ -209,6 +226,9 @@ func (s *Server) RemoveFleet(prefix string) error {
 	s.path.Drop(ids...)
 	if sim != nil {
 		sim.Stop()
+	}
+	for _, id := range ids {
+		s.messages.DeviceDeleted(id)
 	}
 	return nil
 }

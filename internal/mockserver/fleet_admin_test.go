@@ -1,6 +1,7 @@
 package mockserver
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -79,4 +80,60 @@ func findDevice(devs []Device, id string) Device {
 		}
 	}
 	return Device{}
+}
+
+// TestLimits_DevicesAndFleets: the admin API and the Go API refuse a device or fleet past the
+// mock's limits with a 403 (ErrLimit) that names the limit and the settings that raise it,
+// and register nothing of it.
+func TestLimits_DevicesAndFleets(t *testing.T) {
+	s := NewForTest(t, Options{Limits: Limits{MaxDevices: 100, MaxFleets: 2}, Devices: []Device{{ID: "dev-1"}}})
+	resp, body := adminCall(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"a-","count":90,"behavior":{"kind":"echo"}}`)
+	wantStatus(t, resp, body, http.StatusCreated)
+	for _, tt := range []struct{ path, body, want string }{
+		{"/_mock/fleets", `{"prefix":"b-","count":10,"behavior":{"kind":"echo"}}`, "over its limit of 100 devices"},
+		{"/_mock/fleets", `{"prefix":"b-","count":100000,"behavior":{"kind":"echo"}}`, "over its limit of 100 devices"},
+	} {
+		resp, body := adminCall(t, s, http.MethodPost, tt.path, tt.body)
+		e := wantError(t, resp, body, http.StatusForbidden, "MOCK.000403")
+		if !strings.Contains(e.ErrorMsg, tt.want) || !strings.Contains(e.ErrorMsg, `"max_devices"`) ||
+			!strings.Contains(e.ErrorMsg, "Limits.MaxDevices") || strings.Contains(e.ErrorMsg, "max_fleets") {
+			t.Errorf("POST %s %s: %q, want the limit and its settings named", tt.path, tt.body, e.ErrorMsg)
+		}
+	}
+	resp, body = adminCall(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"b-","count":9,"behavior":{"kind":"echo"}}`)
+	wantStatus(t, resp, body, http.StatusCreated)
+	resp, body = adminCall(t, s, http.MethodPost, "/_mock/devices", `{"id":"dev-2"}`)
+	wantError(t, resp, body, http.StatusForbidden, "MOCK.000403")
+	if err := s.AddDevice(Device{ID: "dev-2", Simulated: &Behavior{Kind: BehaviorEcho}}); !errors.Is(err, ErrLimit) {
+		t.Errorf("AddDevice past the limit = %v, want ErrLimit", err)
+	}
+	if n := len(s.Devices()); n != 100 {
+		t.Errorf("the mock holds %d devices, want 100", n)
+	}
+	if err := s.RemoveFleet("b-"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = adminCall(t, s, http.MethodPost, "/_mock/fleets", `{"prefix":"c-","count":1,"behavior":{"kind":"echo"}}`)
+	wantStatus(t, resp, body, http.StatusCreated)
+	err := s.AddFleet(Fleet{Prefix: "d-", Count: 1, Behavior: Behavior{Kind: BehaviorEcho}})
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "over its limit of 2 fleets") ||
+		!strings.Contains(err.Error(), `Limits.MaxFleets (for iotda-mock, "max_fleets"`) {
+		t.Errorf("a third fleet = %v, want ErrLimit naming the fleet limit and max_fleets", err)
+	}
+	// Options.Fleets past the limits: the mock does not start.
+	s2, err := New(Options{Limits: Limits{MaxDevices: 3}, Fleets: []Fleet{{Prefix: "z-", Count: 4, Behavior: Behavior{Kind: BehaviorEcho}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(); !errors.Is(err, ErrLimit) {
+		t.Errorf("a mock whose fleets pass its limit started: %v", err)
+	}
+	_ = s2.Close()
+}
+
+// TestLimits_Defaults: 100,000 devices and 100 fleets.
+func TestLimits_Defaults(t *testing.T) {
+	if l := (Limits{}).withDefaults(); l.MaxDevices != 100_000 || l.MaxFleets != 100 {
+		t.Errorf("defaults: %d devices, %d fleets", l.MaxDevices, l.MaxFleets)
+	}
 }

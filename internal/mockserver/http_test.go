@@ -205,7 +205,7 @@ func TestCommand_RequestValidation(t *testing.T) {
 		status                                   int
 		code, msg                                string
 	}{
-		"unknown path": {url: s.URL() + "/v5/iot/p/devices/d1/messages", status: 404, code: httpapi.CodeNoAPI},
+		"unknown path": {url: s.URL() + "/v5/iot/p/devices/d1/properties", status: 404, code: httpapi.CodeNoAPI},
 		"wrong method": {method: http.MethodGet, url: base + "d1/commands", status: 405, code: httpapi.CodeNoAPI},
 		"other project": {url: s.URL() + "/v5/iot/other/devices/d1/commands", status: 403, code: httpapi.CodeProject,
 			msg: `"other" in the request path is not this endpoint's project "mock-project"`},

@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"context"
+	"fmt"
 )
 
 // WaitJournal returns the first journal entry, already there or yet to come, for which
@@ -32,7 +33,19 @@ func (s *Server) Deliveries(deviceID string) []Entry {
 	return out
 }
 
-// InjectFault makes the platform API misbehave as f says for the next matching requests.
+// AddFault makes the platform API misbehave as f says for the next matching requests, as
+// POST /_mock/faults does. It fails, adding nothing, when f is not valid (Fault.Validate):
+// a field out of range, an unknown Operation, contradicting parts, a malformed patch.
+func (s *Server) AddFault(f Fault) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("mockserver: fault: %w", err)
+	}
+	s.faults.Add(f)
+	return nil
+}
+
+// InjectFault adds f without validating it, as tests always have; prefer AddFault, which
+// refuses a fault no request could follow.
 func (s *Server) InjectFault(f Fault) { s.faults.Add(f) }
 
 // ClearFaults removes every pending fault.

@@ -8,7 +8,8 @@ import (
 
 // Limits bounds what a peer, authenticated or not, can make the mock read, hold or wait
 // for. The zero (or a negative) value of a field selects its default. The standalone
-// binary uses the defaults.
+// binary uses the defaults, but for MaxDevices and MaxFleets ("max_devices" and
+// "max_fleets" in its configuration file).
 //
 // What happens at each limit:
 //
@@ -25,7 +26,10 @@ import (
 //     MQTTMaxPendingWrites queued for a device's connection, are not sent to it (the command
 //     then times out as on the platform);
 //   - the journal keeps each body whole up to 4 KiB and an excerpt beyond, and drops its
-//     oldest entries once it holds more than JournalMaxBytes.
+//     oldest entries once it holds more than JournalMaxBytes;
+//   - a device or fleet that would take the registry past MaxDevices devices (fleet devices
+//     included) or MaxFleets fleets is refused (AddDevice and AddFleet fail with
+//     ErrLimit; the admin API answers 403 MOCK.000403 naming the limit).
 type Limits struct {
 	// MaxBodyBytes bounds an HTTP request body. Default 1 MiB.
 	MaxBodyBytes int64
@@ -56,6 +60,13 @@ type Limits struct {
 	// JournalMaxBytes bounds the journal's memory (bodies, headers and a fixed overhead per
 	// entry). Default 32 MiB.
 	JournalMaxBytes int64
+
+	// MaxDevices bounds the devices the mock holds, fleet devices included. Default 100,000:
+	// a platform task targets at most 30,000, and a fleet device costs a few hundred bytes
+	// at rest and a few kilobytes once commanded (10 fleets of 100,000 took 268 MB).
+	MaxDevices int
+	// MaxFleets bounds the fleets the mock holds. Default 100.
+	MaxFleets int
 }
 
 // Default limits; see Limits.
@@ -70,6 +81,8 @@ const (
 	defaultMQTTMaxInflight       = 128
 	defaultMQTTMaxPendingWrites  = 128
 	defaultJournalMaxBytes       = journal.DefaultMaxBytes
+	defaultMaxDevices            = 100_000
+	defaultMaxFleets             = 100
 )
 
 // maxMQTTInflight is the most MQTT can count: packet ids and Receive Maximum are 16-bit.
@@ -106,6 +119,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.JournalMaxBytes <= 0 {
 		l.JournalMaxBytes = defaultJournalMaxBytes
+	}
+	if l.MaxDevices <= 0 {
+		l.MaxDevices = defaultMaxDevices
+	}
+	if l.MaxFleets <= 0 {
+		l.MaxFleets = defaultMaxFleets
 	}
 	return l
 }

@@ -1,15 +1,20 @@
 // Package mockserver is an IoTDA mock platform, shared by Go tests and the standalone
-// iotda-mock binary: the synchronous command API and the batch task API over HTTP(S), an
-// embedded MQTT broker with the platform's device authentication, simulated devices, a
-// journal of everything that happened, fault injection and an admin API. This package is
-// the public Go API (New, Options, Server and its methods, NewForTest, RunDevice) and the
-// wiring; each part lives in a package beneath it:
+// iotda-mock binary: the synchronous command API, the device message API and the batch
+// task API over HTTP(S), an embedded MQTT broker with the platform's device authentication,
+// simulated devices (which can sleep), a journal of everything that happened, fault
+// injection and an admin API. This package is the public Go API (New, Options, Server and
+// its methods, NewForTest, RunDevice) and the wiring; each part lives in a package beneath
+// it:
 //
 //	httpapi    the platform API's listener and what every service's responses share:
 //	           routing, the prelude in the platform's order (fault, credentials, body,
-//	           project, Instance-Id), authentication, error bodies, the journal entry, TLS
+//	           project, Instance-Id), authentication, error bodies, the journal entry, the
+//	           simulated latency of every answer, TLS with its generated, renewed certificate
 //	commands   the synchronous command API: a Backend (the command's rules, its payload,
 //	           the wait for the reply) and its Responses (HTTP in, the platform's body out)
+//	messages   device messages: a Backend (the cache of 20 per device, ttl, delivery in
+//	           order when the device is online or comes online, statuses) and its
+//	           responses, put on the API by its HTTPService
 //	batchtask  batch tasks: a Backend (tasks, subtasks, the executor) and its responses
 //	delivery   the one device-side delivery path: sessions, Publish with or without a
 //	           reply, replies matched to what awaits them, Online and WaitOnline, Watch
@@ -18,7 +23,9 @@
 //	registry   the devices, groups and fleets, and their rules
 //	simdevice  the simulated devices: MQTT clients (Sim), in-process fleets (Fleet), Run
 //	journal    the bounded record of requests, deliveries, replies and sessions
-//	faults     what a fault is, which request takes it, and how the answer misbehaves
+//	faults     what a fault is, which request takes it (by the operation it makes, such as
+//	           CreateBatchTask, and the device it names), and how the request is held and
+//	           the answer misbehaves
 //	admin      the admin API under /_mock/
 //
 // A command goes HTTP -> responses -> backend -> delivery -> broker -> device, and back:
@@ -32,11 +39,12 @@
 // Responses turn it into the platform's body and the Exchange journals the request.
 //
 // The batch executor delivers each subtask through the same commands.Backend (batch.go).
-// The next service, device messages, is a package beside commands wired here the same way:
-// its backend publishes through delivery.Path without awaiting a reply
-// (Publication.ReplyTopic empty, Publication.RequireSubscription for a custom topic), asks
-// Path.Online, and hears from Path.Watch when a device comes online, to send what it kept
-// for it; its responses are one more httpapi.Service given to the Server in New.
+// A device message goes HTTP -> messages.HTTPService -> messages.Backend, which caches it and
+// publishes it through the same delivery.Path without awaiting a reply (messages.go:
+// Publication.ReplyTopic empty, Publication.RequireSubscription for a custom topic); the
+// Backend asks Path.Online and Path.Subscribed, and hears from Path.Watch when a device comes
+// online or subscribes, to send what it kept for it. A simulated device sleeps by ending its
+// session (simdevice.Sim.Sleep, Fleet.Sleep) and wakes by logging in again.
 //
 // Limits (limits.go) bound what any peer can make the mock read, hold or wait for.
 package mockserver
@@ -51,6 +59,7 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/messages"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
@@ -65,6 +74,7 @@ type Server struct {
 	registry *registry.Registry
 	path     *delivery.Path
 	commands *commands.Backend
+	messages *messages.Backend
 	// batch runs batch tasks (batch.go); set by Start.
 	batch       *batchtask.Backend
 	tls         httpapi.TLS // the certificate of HTTPS and MQTTS
@@ -72,10 +82,14 @@ type Server struct {
 }
 
 // New builds a mock platform from opts without starting it. It fails when a listener would
-// bind beyond loopback without Options.AdminToken (see package admin).
+// bind beyond loopback without Options.AdminToken (see package admin), or without API
+// credentials (Options.AuthToken or Options.Credentials).
 func New(opts Options) (*Server, error) {
 	opts = opts.withDefaults()
 	if err := admin.CheckExposure(opts.AdminToken, listeners(&opts)...); err != nil {
+		return nil, err
+	}
+	if err := checkAPIExposure(&opts); err != nil {
 		return nil, err
 	}
 	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: opts.TLSHosts,
@@ -84,20 +98,22 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, journal: journal.New(opts.Now, opts.Limits.JournalMaxBytes), faults: faults.NewSet(), tls: st,
-		registry: registry.New()}
+		registry: registry.New(registry.Limits{MaxDevices: opts.Limits.MaxDevices, MaxFleets: opts.Limits.MaxFleets})}
 	s.path = delivery.New(s.registry, s.journal)
 	s.commands = commands.New(commands.Config{Path: s.path, PlatformTimeout: opts.PlatformTimeout})
+	s.messages = s.newMessages() // messages.go
 	s.sims, s.fleets = make(map[string]*simdevice.Sim), make(map[string]*simdevice.Fleet)
 	lim := opts.Limits
 	s.api = httpapi.NewAPI(httpapi.Config{ProjectID: opts.ProjectID, Region: opts.Region, AuthToken: opts.AuthToken,
 		Credentials: opts.Credentials, InstanceID: opts.InstanceID, MaxBodyBytes: lim.MaxBodyBytes,
-		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now}, s.journal, s.faults)
+		ReadTimeout: lim.HTTPReadTimeout, Now: opts.Now, Latency: opts.Latency}, s.journal, s.faults)
 	adminAPI := admin.New(admin.Config{Token: opts.AdminToken, Platform: s, Journal: s.journal, Faults: s.faults, CAPEM: st.CAPEM})
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
 		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, adminAPI,
-		// The command API first: it is the hot path, and no batch task path is a command path.
+		// The command API first: it is the hot path, and no other service's path is a command path.
 		commands.NewResponses(s.api, s.commands, opts.Logger),
+		messages.NewHTTPService(s.api, s.messages, opts.Logger),
 		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)})
 	return s, nil
 }
@@ -149,6 +165,7 @@ func (s *Server) Close() error {
 	if s.batch != nil {
 		s.batch.Close()
 	}
+	s.messages.Close()
 	return errors.Join(err, s.closeDevices())
 }
 

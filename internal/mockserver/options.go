@@ -2,6 +2,7 @@ package mockserver
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -26,7 +27,10 @@ type Options struct {
 	// AuthToken is the X-Auth-Token the API accepts. Empty disables token authentication.
 	AuthToken string
 	// Credentials maps access keys to secret keys accepted in AK/SK signatures.
-	// With neither AuthToken nor Credentials set, requests are not authenticated.
+	// With neither AuthToken nor Credentials set, requests are not authenticated, which
+	// the mock allows only when every listener binds a loopback address: New refuses a
+	// mock that listens beyond loopback without API credentials, as it refuses one without
+	// an AdminToken.
 	Credentials map[string]string
 	// InstanceID, when set, must be sent in the Instance-Id header.
 	InstanceID string
@@ -56,6 +60,13 @@ type Options struct {
 	// API request (/_mock/). It must be set when any listener binds an address other than
 	// loopback: New refuses to build such a mock without it.
 	AdminToken string
+	// Latency is a simulated network delay, so that what the platform's distance costs
+	// (IoTDA is 30-300 ms away) shows against a mock on the same machine: every platform API
+	// answer (errors, fault answers and resets included; not the admin API or /healthz) is
+	// written no sooner than Latency after its request arrived. Time the platform spends on
+	// the request (a device's reply) counts toward it. Requests wait independently: N
+	// requests in parallel take about one Latency, not N. Default 0: no delay.
+	Latency time.Duration
 	// Limits bounds what peers can make the mock read, hold or wait for.
 	Limits Limits
 	// Logger receives a line per delivery. Default: discard.
@@ -74,6 +85,10 @@ type Options struct {
 	BatchTimeScale float64
 	// Fleets are registered and brought online at start, after Devices.
 	Fleets []Fleet
+	// MessageTimeScale multiplies a device message's ttl (minutes) when the mock expires it
+	// on its own, so that scripts can see TIMEOUT in seconds: 0.001 makes a minute 60 ms.
+	// Default 1. (Tests with a clock of their own call Server.ExpireMessages instead.)
+	MessageTimeScale float64
 }
 
 func (o Options) withDefaults() Options {
@@ -103,6 +118,24 @@ func (o Options) withDefaults() Options {
 	}
 	o.Limits = o.Limits.withDefaults()
 	return o
+}
+
+// checkAPIExposure refuses a mock whose platform API others could use without credentials:
+// one that listens beyond loopback with neither AuthToken nor Credentials. Any listener
+// counts, the MQTT ones included, as for the admin token: a mock that listens beyond
+// loopback is a shared platform, and its command and batch APIs move devices. There is no
+// opt-out: every IoTDA client sends credentials anyway, so setting a token costs one line.
+func checkAPIExposure(opts *Options) error {
+	if opts.AuthToken != "" || len(opts.Credentials) > 0 {
+		return nil
+	}
+	if l, exposed := admin.Exposed(listeners(opts)...); exposed {
+		return fmt.Errorf("mockserver: %s listens on %s, which is not a loopback address, so the platform API "+
+			"(commands, batch tasks) needs credentials, as IoTDA does: set a token or AK/SK pairs (Options.AuthToken "+
+			"or Options.Credentials; for iotda-mock, the IOTDA_MOCK_AUTH_TOKEN environment variable, \"auth_token\" "+
+			"or \"credentials\" in the configuration file, or -token), or listen on 127.0.0.1", l.Name, l.Addr)
+	}
+	return nil
 }
 
 // listeners names the mock's listen addresses for the admin API's exposure checks.

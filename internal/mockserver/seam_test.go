@@ -73,6 +73,12 @@ func TestDeliveryPath_ServesAServiceWithoutReplies(t *testing.T) {
 		t.Fatalf("publish on a custom topic nobody subscribed to = %v, want ErrNotSubscribed", err)
 	}
 	mqToken(t, c.Subscribe(custom, 1, nil))
+	if ch := <-changes; !ch.Online || !ch.Subscribed || ch.ClientID != cid {
+		t.Fatalf("the watcher heard %+v, want sleepy's subscription", ch)
+	}
+	if !s.path.Subscribed("sleepy", custom) || s.path.Subscribed("sleepy", "$oc/devices/sleepy/user/other") {
+		t.Fatal("Path.Subscribed does not follow the device's subscription")
+	}
 	if _, err := s.path.Publish(ctx, pub); err != nil {
 		t.Fatalf("publish on a subscribed custom topic: %v", err)
 	}
@@ -98,9 +104,13 @@ func TestDeliveryPath_ServesAServiceWithoutReplies(t *testing.T) {
 		t.Errorf("the watcher heard %+v, want sleepy offline", ch)
 	}
 
-	// A fleet device takes a publication that is not a command in process, and drops it.
+	// A fleet device takes a publication that is not a command in process, as a message.
 	if _, err := s.path.Publish(ctx, delivery.Publication{DeviceID: "f-1", Topic: "$oc/devices/f-1/sys/messages/down",
-		Payload: []byte(`{}`)}); err != nil {
+		Payload: []byte(`{"id":"m1","content":"hi"}`)}); err != nil {
 		t.Errorf("publish to a fleet device: %v", err)
+	}
+	if got := s.ReceivedMessages("f-1"); len(got) != 1 || got[0].MessageID != "m1" || string(got[0].Body) != `"hi"` ||
+		got[0].ClientID != "fleet:f-" {
+		t.Errorf("the fleet device received %+v", got)
 	}
 }

@@ -82,7 +82,7 @@ func TestTLS_GivenConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	caPEM := generated.CAPEM
-	s := NewForTest(t, Options{TLSConfig: &tls.Config{Certificates: generated.HTTP.Certificates, MinVersion: tls.VersionTLS12}})
+	s := NewForTest(t, Options{TLSConfig: &tls.Config{GetCertificate: generated.HTTP.GetCertificate, MinVersion: tls.VersionTLS12}})
 	if s.CACertPEM() != "" {
 		t.Error("CACertPEM is set although the certificate was given")
 	}

@@ -44,6 +44,10 @@ const MaxFleetCount = registry.MaxFleetCount
 // ErrFleetNotFound means no fleet has the given prefix.
 var ErrFleetNotFound = registry.ErrFleetNotFound
 
+// ErrLimit means a device or fleet would take the mock past Limits.MaxDevices or
+// Limits.MaxFleets.
+var ErrLimit = registry.ErrLimit
+
 // Errors of the device side; see package delivery.
 var (
 	// ErrDeviceNotFound means the device is not in the registry.
@@ -70,8 +74,13 @@ type DeviceEventKind = simdevice.EventKind
 const (
 	DeviceEventConnected    = simdevice.EventConnected
 	DeviceEventCommand      = simdevice.EventCommand
+	DeviceEventMessage      = simdevice.EventMessage
+	DeviceEventAsleep       = simdevice.EventAsleep
 	DeviceEventDisconnected = simdevice.EventDisconnected
 )
+
+// DeviceMessage is a device message as a device reads it; see simdevice.Message.
+type DeviceMessage = simdevice.Message
 
 // DeviceEvent is something a device run by RunDevice did.
 type DeviceEvent = simdevice.Event
@@ -102,3 +111,16 @@ type Entry = journal.Entry
 
 // Fault makes the platform API misbehave for the next matching requests; see package faults.
 type Fault = faults.Fault
+
+// Operations of the platform API a Fault's Operation can name; see package faults.
+const (
+	OpCreateCommand       = faults.OpCreateCommand
+	OpCreateBatchTask     = faults.OpCreateBatchTask
+	OpListBatchTasks      = faults.OpListBatchTasks
+	OpShowBatchTask       = faults.OpShowBatchTask
+	OpDeleteBatchTask     = faults.OpDeleteBatchTask
+	OpCreateMessage       = faults.OpCreateMessage
+	OpListDeviceMessages  = faults.OpListDeviceMessages
+	OpShowDeviceMessage   = faults.OpShowDeviceMessage
+	OpDeleteDeviceMessage = faults.OpDeleteDeviceMessage
+)

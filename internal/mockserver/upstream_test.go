@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// oddReplies are device payloads the HTTP side must be handed byte for byte (CONTRACTS.md
-// C1 decides what the answer makes of them).
+// oddReplies are device payloads the HTTP side must be handed byte for byte (the README's
+// "How device replies reach the provider" decides what the answer makes of them).
 var oddReplies = []string{"", "   ", "\n", "null", "not json", `{"a":`, "\xff\xfe", `"text"`, `[1,2]`, "0"}
 
 // TestDeliver_OddRepliesPassUnchanged has a device answer with empty, blank, non-JSON and

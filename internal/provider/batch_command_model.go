@@ -146,7 +146,7 @@ func encodeStringOrNull(b *bytes.Buffer, s string) {
 // {"command_id":...,"response":...}, as text. An output in that shape gives the command id
 // and the device's reply; any other JSON is taken as the reply itself, and text that is not
 // JSON as a reply holding that string. The reply is nil when the device answered with
-// nothing: absent, null or "" (CONTRACTS.md C1).
+// nothing: absent, null or "" (the README's reply rules).
 func parseOutput(out string) (commandID string, reply json.RawMessage) {
 	raw := bytes.TrimSpace([]byte(out))
 	if len(raw) == 0 {

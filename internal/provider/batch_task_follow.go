@@ -85,6 +85,7 @@ func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start t
 		logWarn(ctx, "reading batch task "+f.TaskID.ValueString()+" failed, trying again: "+err.Error())
 	}
 	res.end = followFinished
+	logInfo(ctx, fmt.Sprintf("task %s ended after %d status reads", f.TaskID.ValueString(), res.reads))
 	return res
 }
 
@@ -169,8 +170,8 @@ func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fle
 		f.setTask(&details.Task)
 		failures = w.fillResults(ctx, client, details.Subtasks)
 		fp.ResultsProblem, fp.Gone = "", false
-		logInfo(ctx, fmt.Sprintf("batch task %s %s: %d devices, %d failed (%d requests)", id,
-			f.Status.ValueString(), len(details.Subtasks), len(failures), details.Requests))
+		logInfo(ctx, fmt.Sprintf("batch task %s %s: %d devices, %d failed (%d requests in %d rounds)", id,
+			f.Status.ValueString(), len(details.Subtasks), len(failures), details.Requests, details.Rounds))
 		return failures, len(details.Subtasks), true
 	}
 	f.clearResults()

@@ -225,8 +225,10 @@ func TestDeviceCommandAction_ProgressMasksSecrets(t *testing.T) {
 		{ID: "lamp", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorEcho}},
 	}})
 	progress, diags := p.invoke(with(switchOn("lamp"), "paras", str(`{"note":"test-token"}`)))
-	if len(diags) > 0 {
-		t.Fatalf("diagnostics: %s", formatProtoDiags(diags))
+	// The only diagnostic is the warning that says so, naming the credential, not its value.
+	if len(diags) != 1 || diags[0].Summary != summaryReplyRedacted || !strings.Contains(diags[0].Detail, "auth_token") ||
+		strings.Contains(diags[0].Detail, "test-token") {
+		t.Fatalf("diagnostics: %s\nwant the redaction warning", formatProtoDiags(diags))
 	}
 	last := progress[len(progress)-1]
 	if strings.Contains(last, "test-token") || !strings.Contains(last, `"note":"***"`) {

@@ -28,6 +28,8 @@ const (
 	summaryReplyBeyondLimits   = "Device Reply Kept Only as JSON"
 	summaryReplyInexactNumbers = "Device Reply Numbers Kept as Strings"
 	summaryReplyNotJSON        = "Device Reply Is Not JSON"
+	summaryReplyRedacted       = "Device Reply Redacted"
+	summaryReplyShortEchoes    = "Device Reply May Echo Write-Only Values"
 
 	errorCodeDeviceTimeout = "IOTDA.014111"
 )
@@ -112,6 +114,46 @@ func reportReplyNotes(cmd iotda.Command, commandID string, r deviceReply, mask f
 			"155 significant digits and exponents up to about ±1233.",
 			who, r.InexactCount, strings.Join(r.Inexact, ", "))))
 	}
+}
+
+// reportRedaction warns that the device's reply held values that must never be stored or
+// shown, which the client replaced by "***" (see iotda.Redaction): values sent in paras_wo,
+// or a credential of the provider. The warning names the attributes, never the values. It
+// also warns when the reply holds strings equal to strings of paras_wo too short to
+// redact, which are kept.
+func reportRedaction(cmd iotda.Command, commandID string, red iotda.Redacted, diags *diag.Diagnostics) {
+	if len(red.Attributes) == 0 && red.ShortEchoes == 0 {
+		return
+	}
+	who := fmt.Sprintf("Device %q answered %s (command_id %s)", cmd.DeviceID, describeCommand(cmd), commandID)
+	shortNote := fmt.Sprintf("Strings of paras_wo shorter than %d characters, and its numbers, booleans and "+
+		"nulls, are not redacted: they are too common to tell an echo from the rest of a reply, so a device that "+
+		"echoes them puts them in the state. Send such a value inside a longer string, or have the device leave "+
+		"its parameters out of its reply.", iotda.MinRedactedLength)
+	if len(red.Attributes) == 0 {
+		diags.AddWarning(summaryReplyShortEchoes, fmt.Sprintf("%s with a reply that holds %d string(s) equal to "+
+			"a string of paras_wo, which is write-only. %s", who, red.ShortEchoes, shortNote))
+		return
+	}
+	var what []string
+	for _, a := range red.Attributes {
+		if a == iotda.AttrParasWO {
+			what = append(what, "values sent in paras_wo, which is write-only")
+		} else {
+			what = append(what, "the provider's "+a)
+		}
+	}
+	detail := fmt.Sprintf("%s with a reply that holds %s. Each such value is replaced by *** in response, "+
+		"response_json, the provider's diagnostics and its logs, so that it is never stored or shown; the "+
+		"rest of the reply is kept.", who, strings.Join(what, " and "))
+	if cmd.SecretParas {
+		if red.ShortEchoes > 0 {
+			detail += fmt.Sprintf(" The reply also holds %d string(s) equal to a short string of paras_wo, "+
+				"which are kept.", red.ShortEchoes)
+		}
+		detail += "\n\n" + shortNote
+	}
+	diags.AddWarning(summaryReplyRedacted, detail)
 }
 
 // diagnoseDeliveryError turns a CreateCommand error into the diagnostic the design calls

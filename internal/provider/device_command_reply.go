@@ -75,7 +75,7 @@ type deviceReply struct {
 const maxListedPaths = 5
 
 // readReply turns a device's reply, the "response" member of IoTDA's answer (or nil when it
-// had none), into what the provider records (CONTRACTS.md C1):
+// had none), into what the provider records (README.md, "How device replies reach the provider"):
 //
 //   - absent, null or "" means the device answered with nothing: JSON and Object are null and
 //     ResultCode is 0;

@@ -16,11 +16,12 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
 
-// TestDeviceCommand_EmptyNullAndNonJSONPayloads follows CONTRACTS.md C1 from the device's
-// MQTT payload to the state, for the resource and the data source: an empty payload, null
-// and "" mean the device answered with nothing (response and response_json null,
-// result_code 0, state saved); any other payload is kept, a string as a string and text
-// that is not JSON as the string the platform made of it.
+// TestDeviceCommand_EmptyNullAndNonJSONPayloads follows the README's "How device replies
+// reach the provider" from the device's MQTT payload to the state, for the resource and the
+// data source: an empty payload, null and "" mean the device answered with nothing
+// (response and response_json null, result_code 0, state saved); any other payload is
+// kept, a string as a string and text that is not JSON as the string the platform made of
+// it.
 func TestDeviceCommand_EmptyNullAndNonJSONPayloads(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {

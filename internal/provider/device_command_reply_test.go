@@ -127,7 +127,7 @@ func TestResultCode(t *testing.T) {
 }
 
 // TestReadReply_Nothing: absent, null and "" mean the device answered with nothing
-// (CONTRACTS.md C1): no response, no response_json, result_code 0.
+// (README.md, "How device replies reach the provider"): no response, no response_json, result_code 0.
 func TestReadReply_Nothing(t *testing.T) {
 	t.Parallel()
 	for _, raw := range []string{"", " \n\t", "null", " null ", `""`} {

@@ -73,8 +73,10 @@ const resourceDescription = "Delivers a command to an IoTDA device through the s
 const descParasWO = "Write-only parameters, for a command that carries a secret such as a Wi-Fi password: the same " +
 	"as `paras`, but Terraform never stores them in the plan or the state, and the provider never logs them. " +
 	"Needs Terraform 1.11 or OpenTofu 1.11 or newer; set `paras_wo_version` with it. Exactly one of `paras` " +
-	"and `paras_wo` is required. The device's reply is still stored in `response` and `response_json`, so a " +
-	"device that echoes its parameters back puts them in the state."
+	"and `paras_wo` is required. The device's reply is still stored in `response` and `response_json`: when the " +
+	"device echoes its parameters, every string of `paras_wo` of 4 or more characters is replaced by `***` in " +
+	"them, in diagnostics and in logs, with a warning. Shorter strings, numbers and booleans cannot be told " +
+	"apart from the rest of a reply and are kept (see [Secrets: write-only `paras_wo`](#secrets-write-only-paras_wo))."
 
 func (r *deviceCommandResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	timeoutsBlock := timeouts.Block(ctx, timeouts.Opts{

@@ -143,6 +143,7 @@ func deliver(ctx context.Context, pd *providerData, m *deviceCommandModel, use d
 		return false
 	}
 	reply := m.setResult(ctx, result, time.Now())
+	reportRedaction(cmd, result.CommandID, result.Redacted, diags)
 	reportReplyNotes(cmd, result.CommandID, reply, pd.client.MaskSecrets, diags)
 	if reply.CodeErr != nil || m.ResultCode.ValueInt64() != 0 {
 		reportDeviceFailure(m, result, reply.CodeErr, use, pd.client.MaskSecrets, diags)

@@ -1,41 +1,24 @@
 package provider
 
 import (
+	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
 
 // Protocol-level tests of the iotda_device_message action: they talk to the provider server
 // as Terraform 1.14 does (GetProviderSchema, ValidateActionConfig, ConfigureProvider,
-// InvokeAction), against messagePlatform, so they run with any CLI, or none.
+// InvokeAction), against the mock platform, so they run with any CLI, or none.
 
 const messageActionType = "iotda_device_message"
-
-// configureForPlatform runs ConfigureProvider against a message platform.
-func (p *protoProvider) configureForPlatform(mp *messagePlatform) {
-	p.t.Helper()
-	typ := p.schemas.Provider.ValueType()
-	cfg := objectValue(typ, map[string]tftypes.Value{
-		"endpoint":    str(mp.server.URL),
-		"project_id":  str(platformProject),
-		"auth_token":  str(platformToken),
-		"max_retries": tftypes.NewValue(tftypes.Number, 1),
-	})
-	resp, err := p.server.ConfigureProvider(p.t.Context(), &tfprotov6.ConfigureProviderRequest{
-		TerraformVersion: "1.14.0", Config: p.dynamicValue(typ, cfg),
-	})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if len(resp.Diagnostics) > 0 {
-		p.t.Fatalf("ConfigureProvider: %s", formatProtoDiags(resp.Diagnostics))
-	}
-}
 
 func (p *protoProvider) messageActionConfig(args map[string]tftypes.Value) *tfprotov6.DynamicValue {
 	p.t.Helper()
@@ -161,11 +144,10 @@ func progressMatches(t *testing.T, progress []string, patterns ...string) {
 
 func TestDeviceMessageAction_Invoke(t *testing.T) {
 	t.Parallel()
-	mp := newMessagePlatform(t, "online", "sleeper", "late", "never")
-	mp.devices.setOnline("online", true)
-	mp.devices.setOnline("never", true)
+	target := newMessageMock(t, mockserver.Options{}, []string{"online", "sleeper", "late", "never"}, "sleeper", "late")
+	s := target.Server
 	p := newProtoProvider(t)
-	p.configureForPlatform(mp)
+	p.configure(s, "test-token")
 
 	progress, diags := p.invokeMessage(messageTo("online"))
 	if len(diags) != 0 {
@@ -173,17 +155,23 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 	}
 	progressMatches(t, progress, `^Sending message [0-9a-f-]{36} to device "online" on the default topic`,
 		`^IoTDA delivered message`, `^Message [0-9a-f-]{36} delivered to device "online"`)
-	if got := mp.published("online"); len(got) != 1 || string(got[0].Payload) != `{"id":"`+got[0].MessageID+`","content":"hello"}` {
-		t.Fatalf("online: the device received %+v", got)
+	if err := checkMessages(s, "online", 1, 1)(nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.MessageDeliveries("online"); string(d[0].Body) != `{"id":"`+d[0].MessageID+`","content":"hello"}` {
+		t.Fatalf("online: published %s", d[0].Body)
 	}
 
 	// A device that wakes while the action follows its message.
-	mp.connectWhenPending(t.Context(), "sleeper")
+	wakeWhenCreated(t, s, "sleeper")
 	progress, diags = p.invokeMessage(with(messageTo("sleeper"), "timeout", str("1m")))
 	if len(diags) != 0 {
 		t.Fatalf("sleeper: %s", formatProtoDiags(diags))
 	}
 	progressMatches(t, progress, `holds it \(PENDING\) until device "sleeper" connects`, `delivered to device "sleeper"`)
+	if err := checkMessages(s, "sleeper", 1, 1)(nil); err != nil {
+		t.Fatal(err)
+	}
 
 	// A device that sleeps past the timeout: a warning; IoTDA keeps the message.
 	start := time.Now()
@@ -196,13 +184,18 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 		t.Errorf("the action took %v with a 1s timeout", time.Since(start))
 	}
 	progressMatches(t, progress, `PENDING`)
-	if list, _ := mp.backend.List("late"); len(list) != 1 || list[0].Status != "PENDING" {
-		t.Fatalf("late: the platform holds %+v", list)
+	if got := messageStatuses(t, s, "late"); !slices.Equal(got, []string{"PENDING"}) {
+		t.Fatalf("late: the mock holds %v", got)
 	}
 
 	// wait_for_delivery = false: accepted is enough, no warning.
 	if _, diags = p.invokeMessage(with(messageTo("late"), "wait_for_delivery", tftypes.NewValue(tftypes.Bool, false))); len(diags) != 0 {
 		t.Fatalf("no wait: %s", formatProtoDiags(diags))
+	}
+	// Both reach the device when it wakes, in order.
+	wakeAndDeliver(t, s, "late", 2)
+	if err := checkMessages(s, "late", 2, 2)(nil); err != nil {
+		t.Fatal(err)
 	}
 
 	// FAILED is an error.
@@ -216,7 +209,14 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 	if len(diags) != 1 || diags[0].Summary != summaryDeviceNotFound {
 		t.Fatalf("unknown device: %s", formatProtoDiags(diags))
 	}
-	if posts, _ := mp.counts(); posts != 6 {
+	posts := 0
+	for _, id := range []string{"online", "sleeper", "late", "never", "ghost"} {
+		posts += messageRequests(s, id, http.MethodPost)
+	}
+	if posts != 6 {
 		t.Fatalf("%d creates, want 6 (one per invocation)", posts)
+	}
+	if n := len(s.MessageDeliveries("never")); n != 0 {
+		t.Errorf("%d messages published to a device that did not subscribe", n)
 	}
 }

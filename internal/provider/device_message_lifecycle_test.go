@@ -1,12 +1,12 @@
 package provider
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,25 +19,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
-	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/messages"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver"
 )
 
 // How iotda_device_message lives on: expiry, failures, eviction, lost answers, import,
-// updates in place and write-only content, with the CLI against messagePlatform.
-
-// waitStatus blocks until the device's only message has status.
-func waitStatus(t *testing.T, p *messagePlatform, deviceID, status string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	_, _, err := p.backend.Wait(ctx, deviceID, "", func(messages.Message, bool) bool {
-		list, _ := p.backend.List(deviceID)
-		return len(list) > 0 && list[len(list)-1].Status == status
-	})
-	if err != nil {
-		t.Fatalf("the message to %s never became %s: %v", deviceID, status, err)
-	}
-}
+// updates in place and write-only content, with the CLI against the mock platform.
 
 func expectMessageReplace() resource.ConfigPlanChecks {
 	return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -53,12 +39,15 @@ func expectMessageNoChange() resource.ConfigPlanChecks {
 	return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}
 }
 
-// A message whose ttl runs out before the device connects ends TIMEOUT: the refresh shows it
-// and the plan sends it again, which then reaches the device.
+// A message whose ttl runs out before the device wakes ends TIMEOUT: the refresh shows it
+// and the plan sends it again, which then reaches the device. The mock's clock moves on by
+// the ttl; the device never reads the expired message.
 func TestDeviceMessageResource_TTLExpiry(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, "d1")
-	config := messageConfig(p, "d1", `
+	clock := &testClock{}
+	target := newMessageMock(t, mockserver.Options{Now: clock.Now}, []string{"d1"}, "d1")
+	s := target.Server
+	config := messageConfig(target, "d1", `
   message           = "short-lived"
   ttl               = 5
   wait_for_delivery = false
@@ -69,117 +58,177 @@ func TestDeviceMessageResource_TTLExpiry(t *testing.T) {
 			{Config: config, ConfigStateChecks: []statecheck.StateCheck{expectStatus("PENDING")}},
 			{
 				PreConfig: func() {
-					p.advance(5 * time.Minute)
-					waitStatus(t, p, "d1", messages.StatusTimeout)
+					clock.advance(5 * time.Minute)
+					s.ExpireMessages()
+					if got := messageStatuses(t, s, "d1"); !slices.Equal(got, []string{"TIMEOUT"}) {
+						t.Fatalf("the mock holds %v", got)
+					}
 				},
 				RefreshState:       true,
 				ExpectNonEmptyPlan: true,
 				Check:              resource.TestCheckResourceAttr(testMessageAddr, "status", "TIMEOUT"),
 			},
 			{
-				PreConfig:         func() { p.connect("d1") },
+				PreConfig:         func() { wakeAndDeliver(t, s, "d1", 0) },
 				Config:            config,
 				ConfigPlanChecks:  expectMessageReplace(),
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-				Check:             checkMessages(p, 2, 1),
+				Check:             checkMessages(s, "d1", 2, 1),
 			},
-			{Config: config, ConfigPlanChecks: expectMessageNoChange()},
+			{Config: config, ConfigPlanChecks: expectMessageNoChange(), Check: checkMessages(s, "d1", 2, 1)},
 		},
 	})
+	if got := messageStatuses(t, s, "d1"); !slices.Equal(got, []string{"TIMEOUT", "DELIVERED"}) {
+		t.Errorf("the mock holds %v", got)
+	}
 }
 
-// FAILED is an error with the state saved, and the next apply sends the message again.
+// FAILED is an error with the state saved, and the next apply sends the message again: here
+// once the device, updated, subscribes to the topic.
 func TestDeviceMessageResource_FailedIsAnErrorAndSentAgain(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, "d1", "d2")
-	p.devices.setOnline("d1", true)
-	config := messageConfig(p, "d1", `
+	target := newMessageMock(t, mockserver.Options{}, []string{"d1", "d2"}, "d2")
+	s := target.Server
+	config := messageConfig(target, "d1", `
   message = "on a topic the device has not subscribed to"
   topic   = "cfg"
 `)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: config, ExpectError: regexp.MustCompile(`(?s)Message Not Delivered.*IOTDA\.014112.*has not\s+subscribed.*next apply\s+sends\s+the\s+message\s+again`)},
 			{
-				PreConfig:         func() { p.devices.subscribe("d1", "$oc/devices/d1/user/cfg") },
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Message Not Delivered.*IOTDA\.014112.*has not\s+subscribed.*next apply\s+sends\s+the\s+message\s+again`),
+			},
+			{
+				PreConfig: func() {
+					if err := checkMessages(s, "d1", 1, 0)(nil); err != nil {
+						t.Fatal(err)
+					}
+					if got := messageStatuses(t, s, "d1"); !slices.Equal(got, []string{"FAILED"}) {
+						t.Fatalf("the mock holds %v", got)
+					}
+					// New firmware: the device subscribes to its custom topic.
+					s.RemoveDevice("d1")
+					if err := s.AddDevice(mockserver.Device{ID: "d1", Simulated: &mockserver.Behavior{
+						Subscribe: []string{"$oc/devices/d1/user/cfg"}}}); err != nil {
+						t.Fatal(err)
+					}
+				},
 				Config:            config,
 				ConfigPlanChecks:  expectMessageReplace(),
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-				Check:             checkMessages(p, 2, 1),
+				Check:             checkMessages(s, "d1", 2, 1),
 			},
 		},
 	})
 
-	// ttl = 0 keeps nothing for an offline device: FAILED with IOTDA.014016.
+	// ttl = 0 keeps nothing for a sleeping device: FAILED with IOTDA.014016.
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{{
-			Config:      messageConfig(p, "d2", `message = "now or never"`+"\n"+`ttl = 0`),
+			Config:      messageConfig(target, "d2", `message = "now or never"`+"\n"+`ttl = 0`),
 			ExpectError: regexp.MustCompile(`(?s)Message Not Delivered.*IOTDA\.014016.*ttl = 0`),
 		}},
 	})
+	wakeAndDeliver(t, s, "d2", 0)
+	if err := checkMessages(s, "d2", 1, 0)(nil); err != nil {
+		t.Error(err)
+	}
 }
 
 // A message IoTDA no longer has (20 newer ones replaced it) keeps its last known state: it
-// is neither removed nor sent again.
+// is neither removed nor sent again, and the device, once awake, reads the 20 newer ones only.
 func TestDeviceMessageResource_ReplacedByTwentyNewerKeepsItsState(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, "d1")
-	config := messageConfig(p, "d1", `
+	target := newMessageMock(t, mockserver.Options{}, []string{"d1"}, "d1")
+	s := target.Server
+	config := messageConfig(target, "d1", `
   message           = "first"
   wait_for_delivery = false
 `)
+	pendingAndUnsent := resource.ComposeTestCheckFunc(resource.TestCheckResourceAttr(testMessageAddr, "status", "PENDING"),
+		func(*terraform.State) error {
+			if n := journalCount(s, mockserver.EntryMessage, "d1"); n != 21 {
+				return fmt.Errorf("%d messages created in all, want 21 (the provider's, then 20 others)", n)
+			}
+			return nil
+		})
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{
 			{Config: config, ConfigStateChecks: []statecheck.StateCheck{expectStatus("PENDING")}},
 			{
 				PreConfig: func() {
-					for i := range messages.MaxCached {
-						if _, err := p.backend.Create("d1", fmt.Appendf(nil, `{"message":"newer %d"}`, i)); err != nil {
-							t.Fatal(err)
-						}
+					for i := range 20 {
+						postMessage(t, target, "d1", fmt.Sprintf(`{"message":"newer %d"}`, i))
 					}
+					waitJournal(t, s, "the provider's message replaced", func() bool {
+						return journalCount(s, mockserver.EntryMessageRemoved, "d1") == 1
+					})
 				},
 				Config:            config,
 				ConfigPlanChecks:  expectMessageNoChange(),
 				ConfigStateChecks: []statecheck.StateCheck{expectStatus("PENDING")},
-				Check:             checkMessages(p, 1, 0),
+				Check:             pendingAndUnsent,
 			},
-			{RefreshState: true, Check: resource.TestCheckResourceAttr(testMessageAddr, "status", "PENDING")},
+			{
+				PreConfig:    func() { wakeAndDeliver(t, s, "d1", 20) },
+				RefreshState: true,
+				Check:        pendingAndUnsent,
+			},
+			{Config: config, ConfigPlanChecks: expectMessageNoChange(), Check: pendingAndUnsent},
 		},
 	})
+	got := received(s, "d1")
+	if len(got) != 20 || got[0] != `"newer 0"` || slices.Contains(got, `"first"`) {
+		t.Errorf("the device read %q, want the 20 newer messages only", got)
+	}
 }
 
-// A create whose answer is lost is resolved by reading the message by its id: one message,
-// not two, and the state holds it.
+// A create whose answer is lost (the mock takes the message, then resets the connection) is
+// resolved by reading the message by its id: one message, not two, and the state holds it.
+// Two more applies send nothing.
 func TestDeviceMessageResource_LostCreateAnswerResolvedByID(t *testing.T) {
 	t.Parallel()
 	for _, online := range []bool{true, false} {
 		t.Run(fmt.Sprintf("online=%v", online), func(t *testing.T) {
 			t.Parallel()
-			p := newMessagePlatform(t, "d1")
-			p.devices.setOnline("d1", online)
-			p.dropNextCreate = true
-			status := "DELIVERED"
+			var asleep []string
+			status, delivered := "DELIVERED", 1
 			if !online {
-				status = "PENDING"
+				asleep, status, delivered = []string{"d1"}, "PENDING", 0
 			}
+			target := newMessageMock(t, mockserver.Options{}, []string{"d1"}, asleep...)
+			s := target.Server
+			s.InjectFault(mockserver.Fault{DeviceID: "d1", ResetAfterDelivery: true})
+			config := messageConfig(target, "d1", `message = "once"`+"\n"+`wait_for_delivery = false`)
+			once := resource.ComposeTestCheckFunc(checkMessages(s, "d1", 1, delivered), func(*terraform.State) error {
+				if n := journalCount(s, mockserver.EntryMessage, "d1"); n != 1 {
+					return fmt.Errorf("the mock created %d messages, want 1", n)
+				}
+				return nil
+			})
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:            messageConfig(p, "d1", `message = "once"`+"\n"+`wait_for_delivery = false`),
-					ConfigStateChecks: []statecheck.StateCheck{expectStatus(status)},
-					Check: resource.ComposeTestCheckFunc(checkMessages(p, 1, map[bool]int{true: 1}[online]),
-						func(*terraform.State) error {
-							if list, _ := p.backend.List("d1"); len(list) != 1 {
-								return fmt.Errorf("the platform holds %d messages, want 1", len(list))
-							}
-							return nil
-						}),
-				}},
+				Steps: []resource.TestStep{
+					{Config: config, ConfigStateChecks: []statecheck.StateCheck{expectStatus(status)}, Check: once},
+					{Config: config, ConfigPlanChecks: expectMessageNoChange(), Check: once},
+					{Config: config, ConfigPlanChecks: expectMessageNoChange(), Check: once},
+				},
 			})
+			if n := len(s.Journal()); n == 0 {
+				t.Fatal("empty journal")
+			}
+			faulted := 0
+			for _, e := range s.Journal() {
+				if e.Kind == mockserver.EntryRequest && e.Fault != "" {
+					faulted++
+				}
+			}
+			if faulted != 1 {
+				t.Errorf("%d requests took the fault, want the create", faulted)
+			}
 		})
 	}
 }
@@ -188,14 +237,11 @@ func TestDeviceMessageResource_LostCreateAnswerResolvedByID(t *testing.T) {
 // return, without sending anything; its status and arguments come from IoTDA.
 func TestDeviceMessageResource_Import(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, "d1")
-	p.devices.setOnline("d1", true)
-	p.devices.subscribe("d1", "$oc/devices/d1/user/cfg")
-	if _, err := p.backend.Create("d1", []byte(`{"message_id":"m-imported","name":"n1","message":{"interval":900},`+
-		`"topic":"cfg","ttl":60}`)); err != nil {
-		t.Fatal(err)
-	}
-	config := messageConfig(p, "d1", `
+	target := newMockTarget(t, mockserver.Options{Devices: []mockserver.Device{{ID: "d1", Simulated: &mockserver.Behavior{
+		Subscribe: []string{"$oc/devices/d1/user/cfg"}}}}})
+	s := target.Server
+	postMessage(t, target, "d1", `{"message_id":"m-imported","name":"n1","message":{"interval":900},"topic":"cfg","ttl":60}`)
+	config := messageConfig(target, "d1", `
   name     = "n1"
   message  = { interval = 900 }
   topic    = "cfg"
@@ -219,11 +265,11 @@ func TestDeviceMessageResource_Import(t *testing.T) {
 					return nil
 				},
 			},
-			{Config: config, ConfigPlanChecks: expectMessageUpdate(), Check: checkMessages(p, 0, 1)},
+			{Config: config, ConfigPlanChecks: expectMessageUpdate(), Check: checkMessages(s, "d1", 1, 1)},
 			{Config: config, ConfigPlanChecks: expectMessageNoChange()},
 			// A changed message after the import is sent as a new one.
 			{Config: strings.Replace(config, "900", "600", 1), ConfigPlanChecks: expectMessageReplace(),
-				Check: checkMessages(p, 1, 2)},
+				Check: checkMessages(s, "d1", 2, 2)},
 		},
 	})
 	for id, want := range map[string]string{
@@ -245,12 +291,11 @@ func TestDeviceMessageResource_Import(t *testing.T) {
 // nothing; a change of what IoTDA receives, or of triggers, sends the message again.
 func TestDeviceMessageResource_UpdatesInPlaceAndReplacements(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, "d1")
-	p.devices.setOnline("d1", true)
+	target := newMessageMock(t, mockserver.Options{}, []string{"d1"})
 	step := func(body string, plan resource.ConfigPlanChecks, creates int) resource.TestStep {
-		return resource.TestStep{Config: messageConfig(p, "d1", body), ConfigPlanChecks: plan,
+		return resource.TestStep{Config: messageConfig(target, "d1", body), ConfigPlanChecks: plan,
 			ConfigStateChecks: []statecheck.StateCheck{expectStatus("DELIVERED")},
-			Check:             checkMessages(p, creates, creates)}
+			Check:             checkMessages(target.Server, "d1", creates, creates)}
 	}
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
@@ -273,7 +318,7 @@ func TestDeviceMessageResource_UpdatesInPlaceAndReplacements(t *testing.T) {
 // Plan-time validation names the attribute, and nothing is sent.
 func TestDeviceMessageResource_PlanTimeValidation(t *testing.T) {
 	t.Parallel()
-	p := newMessagePlatform(t, "d1")
+	target := newMessageMock(t, mockserver.Options{}, []string{"d1"})
 	long := strings.Repeat("a", 129)
 	for name, tc := range map[string]struct{ body, want string }{
 		"no message":          {`name = "n"`, `(?s)Missing Message.*message`},
@@ -312,14 +357,14 @@ func TestDeviceMessageResource_PlanTimeValidation(t *testing.T) {
 			}
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testProviderFactories,
-				Steps: []resource.TestStep{{Config: messageConfig(p, deviceID, tc.body), PlanOnly: true,
+				Steps: []resource.TestStep{{Config: messageConfig(target, deviceID, tc.body), PlanOnly: true,
 					ExpectError: regexp.MustCompile(tc.want)}},
 			})
 		})
 	}
 	t.Cleanup(func() {
-		if posts, gets := p.counts(); posts != 0 || gets != 0 {
-			t.Errorf("validation sent %d creates and %d reads", posts, gets)
+		if n := messageRequests(target.Server, "d1", "") + messageRequests(target.Server, "d 1", ""); n != 0 {
+			t.Errorf("validation sent %d message requests", n)
 		}
 	})
 }
@@ -328,13 +373,13 @@ func TestDeviceMessageResource_PlanTimeValidation(t *testing.T) {
 // TRACE log. A new message_wo_version sends it again, once. It needs Terraform 1.11+.
 func TestDeviceMessageResource_WriteOnlyMessage(t *testing.T) {
 	const secret1, secret2 = "msg-SECRET-7a11", "msg-SECRET-8b22"
-	p := newMessagePlatform(t, "d1")
-	p.devices.setOnline("d1", true)
+	target := newMessageMock(t, mockserver.Options{}, []string{"d1"})
+	s := target.Server
 	logPath := filepath.Join(t.TempDir(), "terraform.log")
 	t.Setenv("TF_LOG", "TRACE")
 	t.Setenv("TF_ACC_LOG_PATH", logPath)
 	config := func(version int) string {
-		return p.providerHCL() + fmt.Sprintf(`
+		return target.ProviderHCL + fmt.Sprintf(`
 variable "key" {
   type      = string
   sensitive = true
@@ -357,15 +402,13 @@ resource "iotda_device_message" "test" {
 		}
 		resp.Error = findSecret("the JSON state", string(b), secrets)
 	})
-	received := func(n int, want string) resource.TestCheckFunc {
-		return func(*terraform.State) error {
-			got := p.published("d1")
-			if len(got) != n || !strings.Contains(string(got[n-1].Payload), want) {
-				return fmt.Errorf("the device received %d messages, the last %q; want %d, the last with the secret", len(got),
-					got[len(got)-1].Payload, n)
+	read := func(n int, want string) resource.TestCheckFunc {
+		return resource.ComposeTestCheckFunc(checkMessages(s, "d1", n, n), func(*terraform.State) error {
+			if got := received(s, "d1"); got[n-1] != `{"key":"`+want+`"}` {
+				return fmt.Errorf("the device read %q, the last one without the secret", got)
 			}
 			return nil
-		}
+		})
 	}
 	resource.UnitTest(t, resource.TestCase{
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
@@ -376,11 +419,11 @@ resource "iotda_device_message" "test" {
 				Config:    config(1),
 				ConfigStateChecks: []statecheck.StateCheck{noSecrets, expectStatus("DELIVERED"),
 					statecheck.ExpectKnownValue(testMessageAddr, tfjsonpath.New("message"), knownvalue.Null())},
-				Check: received(1, secret1),
+				Check: read(1, secret1),
 			},
 			{PreConfig: func() { t.Setenv("TF_VAR_key", secret2) }, Config: config(1), ConfigPlanChecks: expectMessageNoChange()},
 			{Config: config(2), ConfigPlanChecks: expectMessageReplace(), ConfigStateChecks: []statecheck.StateCheck{noSecrets},
-				Check: received(2, secret2)},
+				Check: read(2, secret2)},
 		},
 	})
 	if t.Skipped() {

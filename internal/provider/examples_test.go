@@ -72,7 +72,8 @@ func TestExamples_ResourceAndDataSource(t *testing.T) {
 // uses, and the tests serve every alias from one in-process provider server, which must not
 // be configured twice at once.
 func TestExamples_Provider(t *testing.T) {
-	t.Parallel()
+	// The provider example names iotdalabs/iotda (so this cannot run in parallel).
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "iotdalabs")
 	variables := config.Variables{
 		"project_id":  config.StringVariable("0123456789abcdef"),
 		"instance_id": config.StringVariable("instance-1"),
@@ -255,4 +256,228 @@ func TestExamples_WriteOnly(t *testing.T) {
 			},
 		}},
 	})
+}
+
+// The documented examples, applied as written: each file of examples/resources and
+// examples/data-sources (and examples/actions, with Terraform 1.14 or newer) is copied with the
+// provider example, which carries the terraform block naming iotdalabs/iotda, into an empty
+// directory and applied by the real CLI against a mock with the devices the examples name,
+// as a reader would with their own project: the variables of the provider example come from
+// TF_VAR_* (here terraform.tfvars.json), and the endpoint from IOTDA_ENDPOINT. These tests
+// cannot run in parallel: the provider, served in-process, reads IOTDA_ENDPOINT, and the test
+// harness serves it under the namespace TF_ACC_PROVIDER_NAMESPACE names (t.Setenv).
+
+// exampleVariables are values for the provider example's input variables, against the mock.
+func exampleVariables(s *mockserver.Server) config.Variables {
+	return config.Variables{
+		"project_id":  config.StringVariable(s.ProjectID()),
+		"instance_id": config.StringVariable("instance-1"),
+		"auth_token":  config.StringVariable("example-token"),
+		"access_key":  config.StringVariable("example-ak"),
+		"secret_key":  config.StringVariable("example-sk"),
+	}
+}
+
+// examplesMock starts a mock with every device, fleet and group the examples name, and points
+// the provider example's default provider configuration at it.
+func examplesMock(t *testing.T) *mockserver.Server {
+	t.Helper()
+	if realEndpoint() {
+		t.Skip("needs the mock platform's devices; skipped against a real IoTDA endpoint")
+	}
+	s := mockserver.NewForTest(t, mockserver.Options{
+		AuthToken: "example-token",
+		Devices: []mockserver.Device{
+			{ID: "d-123", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+			// The device message examples' devices.
+			{ID: "meter-17", Simulated: &mockserver.Behavior{}},
+			{ID: "sensor-042", Simulated: &mockserver.Behavior{}},
+		},
+		Fleets: []mockserver.Fleet{{Prefix: "sensor-", Count: 3000, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply}}},
+		Groups: []mockserver.Group{{ID: "0a1b2c3d-0000-4000-8000-000000000001", DeviceIDs: []string{"sensor-7", "sensor-8"}}},
+	})
+	t.Setenv("IOTDA_ENDPOINT", s.URL())
+	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "iotdalabs")
+	return s
+}
+
+// exampleDir copies the provider example and the named files under examples/ into an empty
+// directory.
+func exampleDir(t *testing.T, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range append([]string{"provider/provider.tf"}, names...) {
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(name)), []byte(readExample(t, name)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// documentedExamples lists the example files of the given kinds of examples/, relative to it.
+func documentedExamples(t *testing.T, kinds ...string) []string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, kind := range kinds {
+		files, err := filepath.Glob(filepath.Join(root, "examples", kind, "*", "*.tf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			rel, err := filepath.Rel(filepath.Join(root, "examples"), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, filepath.ToSlash(rel))
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("no examples of %v found", kinds)
+	}
+	return names
+}
+
+// exampleNeeds is what an example needs beyond the provider example and the mock.
+var exampleNeeds = map[string]struct {
+	version tfversion.TerraformVersionCheck
+	env     map[string]string
+}{
+	"resources/iotda_device_command/write-only.tf": {
+		version: tfversion.SkipBelow(tfversion.Version1_11_0),
+		env:     map[string]string{"TF_VAR_wifi_password": "example-SECRET-pw"},
+	},
+	"resources/iotda_device_message/write-only.tf": {
+		version: tfversion.SkipBelow(tfversion.Version1_11_0),
+		env:     map[string]string{"TF_VAR_device_key": "example-SECRET-key"},
+	},
+}
+
+// TestExamples_ApplyAsWritten applies every resource and data source example next to the
+// provider example, checks that it delivered commands and that a second plan is empty, and
+// destroys it.
+func TestExamples_ApplyAsWritten(t *testing.T) {
+	s := examplesMock(t)
+	providerOnly := exampleDir(t)
+	for _, name := range documentedExamples(t, "resources", "data-sources") {
+		t.Run(name, func(t *testing.T) {
+			needs := exampleNeeds[name]
+			var checks []tfversion.TerraformVersionCheck
+			if needs.version != nil {
+				checks = append(checks, needs.version)
+			}
+			for k, v := range needs.env {
+				t.Setenv(k, v)
+			}
+			before := requests(s, "")
+			// With ConfigDirectory the harness takes the providers from each step.
+			resource.UnitTest(t, resource.TestCase{
+				TerraformVersionChecks: checks,
+				Steps: []resource.TestStep{
+					// The harness plans again after the apply and fails on any change.
+					{
+						ProtoV6ProviderFactories: testProviderFactories,
+						ConfigDirectory:          config.StaticDirectory(exampleDir(t, name)),
+						ConfigVariables:          exampleVariables(s),
+						// A state check, not a Check: the harness's legacy state shim, which
+						// Check reads, refuses for_each keys.
+						ConfigStateChecks: []statecheck.StateCheck{stateCheckFunc(
+							func(_ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+								if requests(s, "") == before { // Batch task requests included.
+									resp.Error = fmt.Errorf("applying %s sent IoTDA nothing", name)
+								}
+							})},
+					},
+					// Destroyed within the test: the final state of a for_each example cannot
+					// be read by the harness's legacy state shim.
+					{
+						ProtoV6ProviderFactories: testProviderFactories,
+						ConfigDirectory:          config.StaticDirectory(providerOnly),
+						ConfigVariables:          exampleVariables(s),
+					},
+				},
+			})
+		})
+	}
+}
+
+// TestExamples_ActionsApplyAsWritten invokes the action examples, next to the provider example,
+// with Terraform 1.14 or newer: action.tf on its own (-invoke), action_trigger.tf through the
+// lifecycle of the resource it is attached to, on create and on update.
+func TestExamples_ActionsApplyAsWritten(t *testing.T) {
+	cli := requireCLI(t, tfversion.SkipBelow(tfversion.Version1_14_0))
+	s := examplesMock(t)
+	args := map[string][][]string{
+		"actions/iotda_device_command/action.tf":         {{"-invoke=action.iotda_device_command.reboot"}},
+		"actions/iotda_device_command/action_trigger.tf": {nil, {"-var", "firmware_version=1.3.0"}},
+		"actions/iotda_device_message/action.tf":         {{"-invoke=action.iotda_device_message.upload_logs"}},
+	}
+	// What each example delivers, and to which device: commands, or messages.
+	type delivered struct {
+		device   string
+		messages bool
+		want     int
+	}
+	wantDeliveries := map[string]delivered{
+		"actions/iotda_device_command/action.tf":         {device: "d-123", want: 1},
+		"actions/iotda_device_command/action_trigger.tf": {device: "d-123", want: 4},
+		"actions/iotda_device_message/action.tf":         {device: "meter-17", messages: true, want: 1},
+	}
+	count := func(d delivered) int {
+		if d.messages {
+			return len(s.MessageDeliveries(d.device))
+		}
+		return len(s.Deliveries(d.device))
+	}
+	for _, name := range documentedExamples(t, "actions") {
+		t.Run(name, func(t *testing.T) {
+			runs, ok := args[name]
+			if !ok {
+				t.Fatalf("%s is a new action example: say how this test applies it", name)
+			}
+			r := &cliRun{t: t, cli: cli, dir: exampleDir(t, name)}
+			r.env = append(exampleCLIEnv(t, s), "TF_REATTACH_PROVIDERS="+serveProvider(t))
+			want := wantDeliveries[name]
+			before := count(want)
+			for _, extra := range runs {
+				out, ok := r.run(append([]string{"apply", "-auto-approve", "-no-color", "-input=false"}, extra...)...)
+				if !ok {
+					t.Fatalf("terraform apply %v failed:\n%s", extra, out)
+				}
+			}
+			if got := count(want) - before; got != want.want {
+				t.Errorf("%s delivered %d commands or messages to %s, want %d", name, got, want.device, want.want)
+			}
+			if out, ok := r.run("destroy", "-auto-approve", "-no-color", "-input=false"); !ok {
+				t.Fatalf("terraform destroy failed:\n%s", out)
+			}
+		})
+	}
+}
+
+// exampleCLIEnv is the environment of a CLI run by a test: its own settings, the provider
+// example's variables, and none of the caller's TF_* settings.
+func exampleCLIEnv(t *testing.T, s *mockserver.Server) []string {
+	t.Helper()
+	env := []string{"TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_CLI_CONFIG_FILE=" + os.DevNull}
+	for name, v := range exampleVariables(s) {
+		b, err := v.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var value string
+		if err := json.Unmarshal(b, &value); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "TF_VAR_"+name+"="+value)
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TF_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }

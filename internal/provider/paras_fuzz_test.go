@@ -22,6 +22,10 @@ func FuzzReplyRoundTrip(f *testing.F) {
 		`{"big":123456789012345678901234567890,"frac":0.30000000000000000000000001,"neg":-0}`,
 		`{"":{"nested":{"deeper":[[],[{}]]}},"esc":"\"\\\/\b\f\n\r\t"}`,
 		`{"edge":1e1233,"small":1e-1233}`,
+		// Issue 15: the check compared numbers through big.ParseFloat, which fails on such
+		// exponents, so a reply kept exactly was reported as changed.
+		`{"0000":1e7000000000}`,
+		`{"z":-0e99999999999999999999,"n":[1E+7000000000,-25e-7000000001,0.0e7]}`,
 		`{"huge":1e999999999,"tiny":1e-999999999,"long":1.00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001}`,
 	} {
 		f.Add(seed)
@@ -108,9 +112,7 @@ func sameJSON(want, got any) error {
 		if !ok {
 			return fmt.Errorf("number %s became %v", w, got)
 		}
-		wf, _, err1 := big.ParseFloat(string(w), 10, numberPrecision, big.ToNearestEven)
-		gf, _, err2 := big.ParseFloat(string(g), 10, numberPrecision, big.ToNearestEven)
-		if err1 != nil || err2 != nil || wf.Cmp(gf) != 0 {
+		if !sameDecimalNumber(string(w), string(g)) {
 			return fmt.Errorf("number %s became %s", w, g)
 		}
 	default:
@@ -119,4 +121,56 @@ func sameJSON(want, got any) error {
 		}
 	}
 	return nil
+}
+
+// sameDecimalNumber reports whether two JSON number literals have the same value, at any exponent.
+// It compares their decimal parts as text (big.ParseFloat fails on an exponent such as
+// 1e7000000000, and big.Rat would compute ten to that power), independently of the
+// provider's own decimalParts.
+func sameDecimalNumber(a, b string) bool {
+	an, ad, ae := splitDecimal(a)
+	bn, bd, be := splitDecimal(b)
+	if ad == "" || bd == "" {
+		return ad == bd // Zero equals zero whatever its sign and exponent.
+	}
+	return an == bn && ad == bd && ae.Cmp(be) == 0
+}
+
+// splitDecimal splits a valid JSON number literal into its sign, its significant digits
+// without leading or trailing zeros, and e such that the value is 0.digits × 10^e.
+func splitDecimal(lit string) (neg bool, digits string, e *big.Int) {
+	neg = strings.HasPrefix(lit, "-")
+	mant, exp, _ := strings.Cut(strings.ToLower(strings.TrimPrefix(lit, "-")), "e")
+	e, _ = new(big.Int).SetString(strings.TrimPrefix(exp, "+"), 10)
+	if e == nil {
+		e = new(big.Int)
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	all := intPart + frac
+	// 0.digits × 10^e: the point moves left by the integer part's length.
+	e.Add(e, big.NewInt(int64(len(intPart))))
+	trimmed := strings.TrimLeft(all, "0")
+	e.Sub(e, big.NewInt(int64(len(all)-len(trimmed))))
+	return neg, strings.TrimRight(trimmed, "0"), e
+}
+
+// The fuzz target's own number comparison, on the literals that broke it and their kin.
+func TestSameNumber(t *testing.T) {
+	t.Parallel()
+	for _, eq := range [][2]string{
+		{"1e7000000000", "1e7000000000"}, {"10e6999999999", "1e7000000000"}, {"0.1e1", "1"}, {"1.0", "1"},
+		{"-0", "0"}, {"0e99999999999999999999", "0"}, {"-0.000e-7000000000", "0"}, {"100", "1e2"},
+		{"1E+2", "100"}, {"0.0012", "12e-4"}, {"-25e-7000000001", "-2.5e-7000000000"},
+	} {
+		if !sameDecimalNumber(eq[0], eq[1]) || !sameDecimalNumber(eq[1], eq[0]) {
+			t.Errorf("sameDecimalNumber(%s, %s) = false", eq[0], eq[1])
+		}
+	}
+	for _, ne := range [][2]string{
+		{"1", "-1"}, {"1e7000000000", "1e7000000001"}, {"12", "21"}, {"0", "1e-7000000000"}, {"10", "1"}, {"0.5", "5"},
+	} {
+		if sameDecimalNumber(ne[0], ne[1]) || sameDecimalNumber(ne[1], ne[0]) {
+			t.Errorf("sameDecimalNumber(%s, %s) = true", ne[0], ne[1])
+		}
+	}
 }

@@ -1,6 +1,8 @@
-// Package provider implements the iotda Terraform provider: the provider configuration,
-// the iotda_device_command resource, data source and action. It only
-// translates between Terraform and the internal/iotda API client.
+// Package provider implements the iotda Terraform provider: the provider configuration;
+// the iotda_device_command resource, data source and action (a synchronous command and the
+// device's reply); the iotda_device_message resource and action (a message IoTDA keeps until
+// a sleeping device connects); and the iotda_batch_command resource (one command to a fleet
+// as a batch task). It only translates between Terraform and the internal/iotda API client.
 package provider
 
 import (

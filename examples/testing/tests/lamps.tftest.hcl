@@ -46,6 +46,19 @@ run "switch_off" {
   }
 }
 
+run "switch_a_fleet_in_one_batch_task" {
+  variables {
+    state     = "OFF"
+    fleet_ids = [for i in range(11, 21) : "lamp-${i}"]
+  }
+
+  # One batch task; results holds every lamp's reply, read with jsondecode() in the module.
+  assert {
+    condition     = length(output.fleet_states) == 10 && alltrue([for s in values(output.fleet_states) : s == "OFF"])
+    error_message = "Every lamp of the fleet should confirm OFF, got ${jsonencode(output.fleet_states)}."
+  }
+}
+
 run "invalid_device_id_is_refused_at_plan" {
   command = plan
 

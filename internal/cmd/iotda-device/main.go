@@ -1,12 +1,21 @@
 // Command iotda-device is a device for the IoTDA mock (or IoTDA itself): it logs in over
-// MQTT with a device id and secret, keeps one session, and answers every command it is
-// sent, printing each command and its reply. It is built from the mock's own simulated
-// device, so it answers the way a simulated device does.
+// MQTT with a device id and secret, keeps one session, answers every command it is sent,
+// printing each command and its reply, and prints every device message it receives. It is
+// built from the mock's own simulated device, so it answers the way a simulated device does.
 //
 // Usage:
 //
 //	iotda-device -device-id ID [-secret SECRET] [-mqtt 127.0.0.1:1883] [-ca-file ca.pem | -tls]
 //	             [-reply JSON | -raw-reply TEXT | -echo | -silent] [-result-code N] [-delay 500ms]
+//	             [-subscribe TOPIC ...] [-sleep 30s -awake 5s]
+//
+// A message in the platform's standard format prints its id, name, topic and content; any
+// other (payload_format raw, encoding base64) prints the whole payload, Go-quoted when it is
+// not printable text. The device subscribes to each -subscribe topic (repeat the flag), the
+// custom topics of messages sent with topic or topic_full_name; the platform sends its
+// system topics without a subscription. With -sleep and -awake it sleeps like a
+// battery-powered device: online for -awake, then offline for -sleep, and so on, so that
+// messages wait in the platform's cache meanwhile.
 //
 // The secret may come from IOTDA_DEVICE_SECRET instead of -secret, which other local users
 // can see. With -ca-file (or -tls, for a certificate the system trusts) it connects over
@@ -34,6 +43,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -87,9 +97,32 @@ func printEvent(w io.Writer, addr, deviceID string, ev mockserver.DeviceEvent) {
 		} else {
 			_, _ = fmt.Fprintf(w, "iotda-device: not answered request_id=%s\n", ev.RequestID)
 		}
+	case mockserver.DeviceEventMessage:
+		printMessage(w, ev)
+	case mockserver.DeviceEventAsleep:
+		_, _ = fmt.Fprintf(w, "iotda-device: asleep; waking in %v\n", ev.Retry)
 	case mockserver.DeviceEventDisconnected:
 		_, _ = fmt.Fprintf(w, "iotda-device: disconnected (%v); connecting again in %v\n", ev.Err, ev.Retry)
 	}
+}
+
+// printMessage writes one line about a message: what the device's SDK hands its message
+// listener (a standard message's content) or its raw listener (the whole payload).
+func printMessage(w io.Writer, ev mockserver.DeviceEvent) {
+	m := ev.Message
+	dup := ""
+	if ev.Dup {
+		dup = " (redelivered)"
+	}
+	if !m.Standard {
+		_, _ = fmt.Fprintf(w, "iotda-device: message on %s%s (raw, %d bytes): %s\n", m.Topic, dup, len(m.Payload), m.Text())
+		return
+	}
+	name := ""
+	if m.Name != "" {
+		name = " name=" + m.Name
+	}
+	_, _ = fmt.Fprintf(w, "iotda-device: message id=%s%s on %s%s: %s\n", m.ID, name, m.Topic, dup, m.Text())
 }
 
 // parseArgs turns the command line into the device's options.
@@ -101,12 +134,14 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (moc
 		useTLS, echo, silent  bool
 		resultCode            int
 		delay, keepAlive      time.Duration
+		sleep, awake          time.Duration
+		subscribe             topicList
 	)
 	fs := flag.NewFlagSet("iotda-device", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		_, _ = fmt.Fprintln(stderr, "Usage: iotda-device -device-id ID [flags]\n\nConnects to IoTDA's MQTT broker (or the mock's) as a device, keeps one session and\n"+
-			"answers every command. The secret may come from IOTDA_DEVICE_SECRET.\n\nFlags:")
+		_, _ = fmt.Fprintln(stderr, "Usage: iotda-device -device-id ID [flags]\n\nConnects to IoTDA's MQTT broker (or the mock's) as a device, keeps one session,\n"+
+			"answers every command and prints every message. The secret may come from IOTDA_DEVICE_SECRET.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Addr, "mqtt", "127.0.0.1:1883", "the MQTT broker's `host:port` (IoTDA: port 1883, or 8883 with TLS)")
@@ -121,6 +156,9 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (moc
 	fs.IntVar(&resultCode, "result-code", 0, "replace result_code in the reply with this value (non-zero: the device reports a failure)")
 	fs.DurationVar(&delay, "delay", 0, "wait this long before answering")
 	fs.DurationVar(&keepAlive, "keepalive", time.Minute, "the MQTT keep-alive")
+	fs.Var(&subscribe, "subscribe", "also subscribe to this `topic` (a message's custom topic; repeat for more)")
+	fs.DurationVar(&sleep, "sleep", 0, "sleep like a battery-powered device: offline this long after each -awake period")
+	fs.DurationVar(&awake, "awake", 0, "with -sleep, how long the device stays online each time it wakes")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -166,6 +204,10 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (moc
 		return o, errors.New("-delay must not be negative and -keepalive at least 1s")
 	}
 	o.Behavior.ResultCode, o.Behavior.Delay, o.KeepAlive = resultCode, delay, keepAlive
+	o.Behavior.Subscribe, o.Behavior.Sleep, o.Behavior.Awake = subscribe, sleep, awake
+	if err := o.Behavior.Validate(); err != nil {
+		return o, fmt.Errorf("-sleep, -awake or -subscribe: %w", err)
+	}
 	if caFile != "" || useTLS {
 		cfg, err := tlsConfig(caFile)
 		if err != nil {
@@ -192,6 +234,16 @@ func tlsConfig(caFile string) (*tls.Config, error) {
 	}
 	cfg.RootCAs = pool
 	return cfg, nil
+}
+
+// topicList is a flag given once per topic.
+type topicList []string
+
+func (l *topicList) String() string { return strings.Join(*l, ",") }
+
+func (l *topicList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // optionalString is a string flag that knows whether it was given, so that "" can be a

@@ -190,6 +190,79 @@ func TestDevice_ReconnectsAfterTheSessionEnds(t *testing.T) {
 	}
 }
 
+// message posts a device message to the mock and returns the status the mock answered.
+func message(t *testing.T, s *mockserver.Server, deviceID, body string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+		s.URL()+"/v5/iot/"+s.ProjectID()+"/devices/"+deviceID+"/messages", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var created struct {
+		Result struct {
+			Status string `json:"status"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create a message: %d, %v", resp.StatusCode, err)
+	}
+	return created.Result.Status
+}
+
+// TestDevice_PrintsMessages: a standard message prints its id, name, topic and content; a
+// raw one its whole payload, Go-quoted when it is not text; a custom topic it subscribed to
+// with -subscribe reaches it.
+func TestDevice_PrintsMessages(t *testing.T) {
+	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "d", Secret: "dev-secret"}}})
+	out := device(t, s, "-device-id", "d", "-subscribe", "/device/message/down", "-subscribe", "$oc/devices/d/user/cfg")
+	for _, tt := range []struct{ body, want string }{
+		{`{"message_id":"m1","name":"set_interval","message":{"interval":900}}`,
+			`iotda-device: message id=m1 name=set_interval on $oc/devices/d/sys/messages/down: {"interval":900}`},
+		{`{"message_id":"m2","message":"line one","payload_format":"raw"}`,
+			`iotda-device: message on $oc/devices/d/sys/messages/down (raw, 8 bytes): line one`},
+		{`{"message_id":"m3","message":"AAH/","encoding":"base64"}`,
+			`iotda-device: message on $oc/devices/d/sys/messages/down (raw, 3 bytes): "\x00\x01\xff"`},
+		{`{"message_id":"m4","message":"hi","topic_full_name":"/device/message/down"}`,
+			`iotda-device: message id=m4 on /device/message/down: hi`},
+		{`{"message_id":"m5","message":"cfg","topic":"cfg"}`, `iotda-device: message id=m5 on $oc/devices/d/user/cfg: cfg`},
+	} {
+		if st := message(t, s, "d", tt.body); st != "DELIVERED" {
+			t.Fatalf("%s: %s", tt.body, st)
+		}
+		if line := out.next(t, "iotda-device: message"); line != tt.want {
+			t.Errorf("printed %q\n want %q", line, tt.want)
+		}
+	}
+}
+
+// TestDevice_SleepsAndWakes: with -sleep and -awake the device goes offline on its own, and a
+// message sent meanwhile waits for it and is printed when it is back.
+func TestDevice_SleepsAndWakes(t *testing.T) {
+	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "d", Secret: "dev-secret"}}})
+	out := device(t, s, "-device-id", "d", "-sleep", "1s", "-awake", "200ms")
+	out.next(t, "iotda-device: asleep; waking in 1s")
+	ctx, cancel := context.WithTimeout(t.Context(), wait)
+	defer cancel()
+	if _, err := s.WaitJournal(ctx, func(e mockserver.Entry) bool {
+		return e.Kind == mockserver.EntryDisconnect && e.DeviceID == "d"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if st := message(t, s, "d", `{"message_id":"m1","message":"while you slept"}`); st != "PENDING" {
+		t.Fatalf("a message to the sleeping device: %s", st)
+	}
+	// The message may come before the device has printed that it is connected: the
+	// platform sends it as soon as the CONNACK is out.
+	out.next(t, "iotda-device: message id=m1 on $oc/devices/d/sys/messages/down: while you slept")
+	out.next(t, "iotda-device: asleep")
+}
+
 func TestDevice_RefusedCredentials(t *testing.T) {
 	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "d", Secret: "right"}}})
 	out := newLines()
@@ -215,6 +288,9 @@ func TestParseArgs_Errors(t *testing.T) {
 		{"-device-id", "d", "-secret", "s", "-raw-reply", "x", "-result-code", "1"},
 		{"-device-id", "d", "-secret", "s", "-delay", "-1s"},
 		{"-device-id", "d", "-secret", "s", "-ca-file", "/nonexistent/ca.pem"},
+		{"-device-id", "d", "-secret", "s", "-sleep", "1s"},
+		{"-device-id", "d", "-secret", "s", "-awake", "1s"},
+		{"-device-id", "d", "-secret", "s", "-subscribe", ""},
 	} {
 		if _, err := parseArgs(args, env, io.Discard); err == nil {
 			t.Errorf("parseArgs(%q) accepted", args)

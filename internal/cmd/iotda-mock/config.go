@@ -39,12 +39,26 @@ type fileConfig struct {
 	BatchConcurrency int `json:"batch_concurrency"`
 	// BatchTimeScale multiplies batch tasks' retry_interval (minutes); 1 is real time.
 	BatchTimeScale float64 `json:"batch_time_scale"`
+	// Latency is a simulated network delay on every platform API answer, e.g. "100ms".
+	Latency string `json:"latency"`
+	// MaxDevices and MaxFleets bound the devices (fleets' included) and fleets the mock
+	// holds; 0 keeps the defaults (mockserver.Limits).
+	MaxDevices int `json:"max_devices"`
+	MaxFleets  int `json:"max_fleets"`
+	// MessageTimeScale multiplies device messages' ttl (minutes); 1 is real time.
+	MessageTimeScale float64 `json:"message_time_scale"`
 }
 
 // envAdminToken names the environment variable that sets the admin token, overriding the
 // configuration file. There is deliberately no flag: a command line is visible to every
 // local user.
 const envAdminToken = "IOTDA_MOCK_ADMIN_TOKEN"
+
+// envAuthToken names the environment variable that sets the platform API's X-Auth-Token,
+// overriding the configuration file; -token overrides both. It is how to give a mock that
+// listens beyond loopback its required API credentials without a file or a command line
+// that other local users can read.
+const envAuthToken = "IOTDA_MOCK_AUTH_TOKEN"
 
 // flags are the command line settings. Only the flags given on the command line override
 // the configuration file; the defaults apply when neither sets a value.
@@ -56,6 +70,7 @@ type flags struct {
 	project string
 	token   string
 	timeout time.Duration
+	latency time.Duration
 	tls     bool
 	caOut   string
 	set     map[string]bool // names of the flags given on the command line
@@ -73,7 +88,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		_, _ = fmt.Fprintln(stderr, "Usage: iotda-mock [flags]\n\nRuns the IoTDA mock platform: the command API, "+
-			"the MQTT broker and simulated devices.\nFlags override the configuration file.\n\nFlags:")
+			"the MQTT broker and simulated devices.\nFlags override the configuration file.\n\n"+
+			"Environment: "+envAdminToken+" sets the admin API's token, "+envAuthToken+" the platform API's\n"+
+			"X-Auth-Token. Listening beyond loopback requires both (or AK/SK credentials in the file).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "", "JSON configuration `file` (see example-config.json)")
@@ -82,9 +99,13 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.mqtts, "mqtt-tls", "", "also serve MQTT over TLS on this `address` (IoTDA's port is 8883), "+
 		"with a certificate from the generated CA (see -ca-out)")
 	fs.StringVar(&f.project, "project", "", "the project id the API accepts (default \"mock-project\")")
-	fs.StringVar(&f.token, "token", "", "the X-Auth-Token the API accepts (visible to other local users; prefer the config file)")
+	fs.StringVar(&f.token, "token", "", "the X-Auth-Token the API accepts (visible to other local users; prefer "+
+		envAuthToken+" or the config file). Required, or AK/SK credentials, when a listener binds beyond loopback")
 	fs.DurationVar(&f.timeout, "timeout", mockserver.DefaultPlatformTimeout, "platform timeout: how long a command waits for the device")
-	fs.BoolVar(&f.tls, "tls", false, "serve the API over HTTPS with a generated certificate")
+	fs.DurationVar(&f.latency, "latency", 0, "simulated network `delay`: every platform API answer is written no sooner "+
+		"than this after its request arrived (e.g. 100ms; IoTDA is 30-300 ms away); the admin API is not delayed")
+	fs.BoolVar(&f.tls, "tls", false, "serve the API over HTTPS with a certificate from a CA the mock generates (CA valid "+
+		"10 years, server certificate 1 year and renewed 30 days before it ends, both backdated a day for clock skew)")
 	fs.StringVar(&f.caOut, "ca-out", "", "with -tls or -mqtt-tls, write the generated CA certificate (PEM) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return flags{}, err
@@ -141,6 +162,8 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 
 		BatchConcurrency: c.BatchConcurrency,
 		BatchTimeScale:   c.BatchTimeScale,
+		Limits:           mockserver.Limits{MaxDevices: c.MaxDevices, MaxFleets: c.MaxFleets},
+		MessageTimeScale: c.MessageTimeScale,
 	}
 	if c.BatchConcurrency < 0 {
 		return o, errors.New("config: batch_concurrency must be positive (or 0 for the default)")
@@ -148,8 +171,17 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 	if c.BatchTimeScale < 0 {
 		return o, errors.New("config: batch_time_scale must be positive (or 0 for real time)")
 	}
+	if c.MaxDevices < 0 || c.MaxFleets < 0 {
+		return o, errors.New("config: max_devices and max_fleets must be positive (or 0 for the defaults)")
+	}
+	if c.MessageTimeScale < 0 {
+		return o, errors.New("config: message_time_scale must be positive (or 0 for real time)")
+	}
 	if v := getenv(envAdminToken); v != "" {
 		o.AdminToken = v
+	}
+	if v := getenv(envAuthToken); v != "" {
+		o.AuthToken = v
 	}
 	if f.set["tls"] {
 		o.TLS = f.tls
@@ -160,31 +192,44 @@ func options(c fileConfig, f flags, getenv func(string) string) (mockserver.Opti
 	if f.set["token"] {
 		o.AuthToken = f.token
 	}
-	o.PlatformTimeout = f.timeout
-	if c.PlatformTimeout != "" && !f.set["timeout"] {
-		d, err := time.ParseDuration(c.PlatformTimeout)
-		if err != nil {
-			return o, fmt.Errorf("config: platform_timeout: %w", err)
-		}
-		o.PlatformTimeout = d
-	}
-	if o.PlatformTimeout <= 0 {
-		return o, errors.New("the platform timeout must be positive")
-	}
-	if c.RedeliveryInterval != "" {
-		d, err := time.ParseDuration(c.RedeliveryInterval)
-		if err != nil {
-			return o, fmt.Errorf("config: redelivery_interval: %w", err)
-		}
-		if d <= 0 {
-			return o, errors.New("config: redelivery_interval must be positive")
-		}
-		o.RedeliveryInterval = d
+	if err := durations(&o, c, f); err != nil {
+		return o, err
 	}
 	if f.caOut != "" && !o.TLS && o.MQTTTLSAddr == "" {
 		return o, errors.New("-ca-out needs -tls or -mqtt-tls (or \"tls\": true or \"mqtt_tls_addr\" in the config)")
 	}
 	return o, nil
+}
+
+// durations sets the platform timeout, the redelivery interval and the latency: a flag
+// given on the command line wins, then the file, then the flag's default.
+func durations(o *mockserver.Options, c fileConfig, f flags) error {
+	fromFile := func(name, value string, flagSet bool, into *time.Duration) error {
+		if value == "" || flagSet {
+			return nil
+		}
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("config: %s: %w", name, err)
+		}
+		*into = d
+		return nil
+	}
+	o.PlatformTimeout, o.Latency = f.timeout, f.latency
+	err := errors.Join(fromFile("platform_timeout", c.PlatformTimeout, f.set["timeout"], &o.PlatformTimeout),
+		fromFile("redelivery_interval", c.RedeliveryInterval, false, &o.RedeliveryInterval),
+		fromFile("latency", c.Latency, f.set["latency"], &o.Latency))
+	switch {
+	case err != nil:
+		return err
+	case o.PlatformTimeout <= 0:
+		return errors.New("the platform timeout must be positive")
+	case c.RedeliveryInterval != "" && o.RedeliveryInterval <= 0:
+		return errors.New("config: redelivery_interval must be positive")
+	case o.Latency < 0:
+		return errors.New("the latency must not be negative")
+	}
+	return nil
 }
 
 // pick returns the flag's value when it was given, else the file's value when set, else

@@ -234,7 +234,7 @@ func TestOptions_MQTTSAndAdminToken(t *testing.T) {
 
 func TestLoadConfig_GroupsAndBatchSettings(t *testing.T) {
 	cfg, err := loadConfig(writeConfig(t, `{"groups":[{"id":"aa-1","name":"g","device_ids":["d1","d2"]}],`+
-		`"batch_concurrency":7,"batch_time_scale":0.001}`))
+		`"batch_concurrency":7,"batch_time_scale":0.001,"message_time_scale":0.01}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,13 +247,13 @@ func TestLoadConfig_GroupsAndBatchSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(o.Groups) != 1 || o.Groups[0].ID != "aa-1" || len(o.Groups[0].DeviceIDs) != 2 ||
-		o.BatchConcurrency != 7 || o.BatchTimeScale != 0.001 {
+		o.BatchConcurrency != 7 || o.BatchTimeScale != 0.001 || o.MessageTimeScale != 0.01 {
 		t.Errorf("options %+v %+v", o.Groups, o)
 	}
 	if _, err := loadConfig(writeConfig(t, `{"groups":[{"id":"aa-1","devices":["d1"]}]}`)); err == nil {
 		t.Error("a misspelt group field was accepted")
 	}
-	for _, bad := range []string{`{"batch_concurrency":-1}`, `{"batch_time_scale":-2}`} {
+	for _, bad := range []string{`{"batch_concurrency":-1}`, `{"batch_time_scale":-2}`, `{"message_time_scale":-1}`} {
 		cfg, err := loadConfig(writeConfig(t, bad))
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package admin is the IoTDA mock's admin API under /_mock/ (moto's /moto-api/): register
-// and remove devices, fleets and groups, read and clear the journal, inject and clear
-// faults, and fetch the generated CA, for the standalone binary and for tests in other
+// and remove devices, fleets and groups, put simulated devices to sleep and wake them, look
+// at the messages held for a device, read and clear the journal, inject and clear faults,
+// and fetch the generated CA, for the standalone binary and for tests in other
 // languages. It manages the mock through Platform, which the mockserver package's Server
 // implements, and is never journaled.
 package admin
@@ -12,13 +13,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/journal"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/messages"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 )
 
@@ -31,18 +33,28 @@ import (
 // otherwise).
 //
 //	GET    /_mock/devices        the registry: [{"id","online","simulated"}] (secrets omitted)
-//	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201
+//	POST   /_mock/devices        register a Device: {"id","secret","simulated":{...}}; 201,
+//	                             403 past the mock's device limit
 //	DELETE /_mock/devices/{id}   unregister a device; 204, or 404 if it is not registered
+//	GET    /_mock/devices/{id}/messages  the device messages the mock holds for it, oldest
+//	                             first, with their status, topic, ttl and expiry
+//	POST   /_mock/devices/{id}/sleep     a simulated device goes offline, {"for":"30s"} or
+//	                             until woken (no body); 204 once offline, 409 for a device
+//	                             a real client runs
+//	POST   /_mock/devices/{id}/wake      it comes back online; 204 once online
 //	GET    /_mock/fleets         the fleets: [{"prefix","count","behavior"}] (secrets omitted)
 //	POST   /_mock/fleets         add a Fleet: {"prefix","count","secret","behavior":{...}}; 201,
-//	                             409 if its prefix or one of its ids is taken
+//	                             409 if its prefix or one of its ids is taken, 403 if it
+//	                             would pass the mock's device or fleet limit
 //	DELETE /_mock/fleets/{prefix} remove a fleet's devices; 204, or 404 if no fleet has it
-//	GET    /_mock/journal        the journal, oldest first; ?kind= and ?device_id= filter it;
+//	GET    /_mock/journal        the journal, oldest first; ?kind=, ?device_id= and
+//	                             ?message_id= filter it;
 //	                             the X-Mock-Journal-Dropped header counts the older entries
 //	                             dropped to keep it within its bounds
 //	DELETE /_mock/journal        empty the journal; 204
 //	GET    /_mock/faults         the pending faults
-//	POST   /_mock/faults         inject a Fault (durations as Go duration strings); 201
+//	POST   /_mock/faults         inject a Fault (durations as Go duration strings, patches as
+//	                             JSON); 201, 400 naming what is wrong
 //	DELETE /_mock/faults         clear every fault; 204
 //	GET    /_mock/ca.pem         the CA of the generated HTTPS/MQTTS certificate; 404 without one
 //	GET    /_mock/groups         the device groups: [{"id","name","device_ids"}]
@@ -64,6 +76,9 @@ type Platform interface {
 	Groups() []registry.Group
 	AddGroup(g registry.Group) error
 	RemoveGroup(id string) bool
+	DeviceMessages(id string) ([]messages.Message, error)
+	SleepDevice(id string, d time.Duration) error
+	WakeDevice(id string) error
 }
 
 // Config configures the admin API. Platform, Journal and Faults are required.
@@ -119,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.MethodPost: h.adminAddDevice,
 		})
 	case strings.HasPrefix(route, "devices/"):
-		adminMethods(w, r, map[string]http.HandlerFunc{http.MethodDelete: h.adminRemoveDevice})
+		h.serveAdminDevice(w, r) // devices.go
 	case route == "fleets":
 		adminMethods(w, r, map[string]http.HandlerFunc{
 			http.MethodGet:  h.adminListFleets,
@@ -193,41 +208,29 @@ func (h *Handler) adminAddDevice(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := h.platform.AddDevice(d); err != nil {
+		if errors.Is(err, registry.ErrLimit) {
+			adminLimit(w, err)
+			return
+		}
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusCreated, adminDevice{ID: d.ID, Online: h.platform.Online(d.ID), Simulated: d.Simulated})
 }
 
-func (h *Handler) adminRemoveDevice(w http.ResponseWriter, r *http.Request) {
-	id, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), httpapi.AdminPrefix+"devices/"))
-	if err != nil || id == "" {
-		adminError(w, http.StatusBadRequest, "MOCK.000400", "The device id in the path is not valid.")
-		return
-	}
-	found := false
-	for _, d := range h.platform.Devices() {
-		found = found || d.ID == id
-	}
-	if !found {
-		adminError(w, http.StatusNotFound, "MOCK.000404", "Device "+id+" is not registered.")
-		return
-	}
-	h.platform.RemoveDevice(id)
-	adminNoContent(w)
-}
-
 // adminJournal streams the journal entry by entry, so that answering costs little more
 // memory than the journal itself.
 func (h *Handler) adminJournal(w http.ResponseWriter, r *http.Request) {
-	kind, device := journal.EntryKind(r.URL.Query().Get("kind")), r.URL.Query().Get("device_id")
+	q := r.URL.Query()
+	kind, device, message := journal.EntryKind(q.Get("kind")), q.Get("device_id"), q.Get("message_id")
 	entries, dropped := h.journal.Snapshot()
 	w.Header().Set(headerJournalDropped, strconv.Itoa(dropped))
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriter(w)
 	sep := byte('[')
 	for _, e := range entries {
-		if (kind != "" && e.Kind != kind) || (device != "" && e.DeviceID != device) {
+		if (kind != "" && e.Kind != kind) || (device != "" && e.DeviceID != device) ||
+			(message != "" && e.MessageID != message) {
 			continue
 		}
 		b, err := json.Marshal(e)

@@ -38,6 +38,8 @@ func (h *Handler) adminAddFleet(w http.ResponseWriter, r *http.Request) {
 	switch err := h.platform.AddFleet(f); {
 	case errors.Is(err, registry.ErrExists):
 		adminError(w, http.StatusConflict, "MOCK.000409", err.Error())
+	case errors.Is(err, registry.ErrLimit):
+		adminLimit(w, err)
 	case err != nil:
 		adminError(w, http.StatusBadRequest, "MOCK.000400", err.Error())
 	default:
@@ -56,4 +58,10 @@ func (h *Handler) adminRemoveFleet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	adminNoContent(w)
+}
+
+// adminLimit answers a registration refused at the mock's limits: 403 MOCK.000403, with
+// the limit and the settings that raise it.
+func adminLimit(w http.ResponseWriter, err error) {
+	adminError(w, http.StatusForbidden, "MOCK.000403", err.Error())
 }

@@ -51,8 +51,8 @@ type Command struct {
 // Outcome is what became of one delivery, in the platform's terms.
 type Outcome struct {
 	// Output is the subtask's output text when the subtask succeeded: for a command, the
-	// synchronous API's 200 body for the device's reply (CONTRACTS.md C1); for a message,
-	// CreateMessage's 201 body.
+	// synchronous API's 200 body for the device's reply (the README's reply rules); for a
+	// message, CreateMessage's 201 body.
 	Output string
 	// ErrorCode and ErrorMsg are set when the subtask failed (for a command: the device
 	// offline, unknown or silent; for a message: the device unknown, the message refused);

@@ -14,7 +14,13 @@ import (
 // deviceTimestampLayout is the platform's YYYYMMDDHH device timestamp (UTC hour).
 const deviceTimestampLayout = "2006010215"
 
-// maxDeviceClockSkew is how far a signType 1 timestamp may be from the platform's hour.
+// maxDeviceClockSkew is how far a signType 1 timestamp may be from the platform's hour: the
+// previous, current or next hour is accepted, whatever the minute. IoTDA documents only that
+// it checks a signType 1 timestamp against its own time and does not check a signType 0 one
+// (iot_06_v5_3009), so a device whose clock is hours off is refused there too; how far off
+// it may be is UNCONFIRMED, and the hour either side is the mock's choice (a login at the
+// turn of the hour, or a clock minutes off, still connects). A device whose clock may be
+// hours off logs in with signType 0, as the mock's device program does (LastingCredentials).
 const maxDeviceClockSkew = time.Hour
 
 // Sign types in the client id: 0 does not check the timestamp, 1 does.

@@ -31,6 +31,9 @@ type Sessions interface {
 	Up(deviceID string, c *Conn)
 	// Ready: the CONNACK is out and c may be written to.
 	Ready(deviceID string, c *Conn)
+	// Subscribe: c's device subscribed to at least one filter (granted), which matches from
+	// now on (Conn.Subscribed).
+	Subscribe(deviceID string, c *Conn)
 	// Down: c's connection ended. c may be one that a newer session of the same client id
 	// replaced, which Up never reported to be current.
 	Down(deviceID string, c *Conn)

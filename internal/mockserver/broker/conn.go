@@ -62,8 +62,12 @@ func (c *Conn) Disconnect(reason packets.Code) {
 // platform subscribes devices to their system topics implicitly, so Publish needs no
 // subscription; a service that publishes on a custom topic checks it here.
 func (c *Conn) Subscribed(topic string) bool {
-	_, ok := c.b.mochi.Topics.Subscribers(topic).Subscriptions[c.cl.ID]
-	return ok
+	for filter := range c.cl.State.Subscriptions.GetAll() {
+		if MatchFilter(filter, topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // MQTT is the mochi client underneath, for tests that read its state (in-flight messages).

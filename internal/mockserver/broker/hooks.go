@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -21,7 +22,7 @@ func (h *deviceHook) ID() string { return "iotda-device-auth" }
 func (h *deviceHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
-		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect:
+		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnSubscribed, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -49,17 +50,31 @@ func (h *deviceHook) OnConnectAuthenticate(_ *mqtt.Client, pk packets.Packet) bo
 	return refusal == connectAccepted
 }
 
-// OnACLCheck lets a device publish and subscribe only under $oc/devices/{its id}/. Wildcards
-// after that prefix stay inside it, so checking the literal prefix is enough. mochi also
-// calls it (write false) before routing a message to a subscriber: a device never reads
-// upstream topics, so its own replies are not routed back to its commands/# subscription
-// (MQTT 3.1.1 has no "no local"), as on the platform, where upstream goes to the platform.
+// OnACLCheck lets a device publish and subscribe under $oc/devices/{its id}/ and on any
+// topic outside the $ namespace. Wildcards after that prefix stay inside it, so checking the
+// literal prefix is enough. mochi also calls it (write false) before routing a message to a
+// subscriber: a device never reads upstream topics, so its own replies are not routed back
+// to its commands/# subscription (MQTT 3.1.1 has no "no local"), as on the platform, where
+// upstream goes to the platform.
+//
+// Topics that do not start with $oc are not permission-checked on the platform
+// (iotda-messages-facts.md §3): a device subscribes to a message's topic_full_name, such as
+// /device/message/down, there. Isolation holds all the same: what a device publishes on such
+// a topic is the platform's (replyHook routes it to nobody), and the platform
+// writes a message to its one device's session, not through subscriptions. Other $ topics
+// ($SYS, another prefix) stay closed: the broker's own statistics are not the platform's.
 func (h *deviceHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if cl.Net.Inline {
 		return true
 	}
 	cid, ok := parseDeviceClientID(cl.ID)
-	if !ok || !strings.HasPrefix(topic, TopicDevicesPrefix+cid.deviceID+"/") {
+	if !ok {
+		return false
+	}
+	if !strings.HasPrefix(topic, "$") {
+		return true
+	}
+	if !strings.HasPrefix(topic, TopicDevicesPrefix+cid.deviceID+"/") {
 		return false
 	}
 	return write || !isUpstreamTopic(topic)
@@ -94,6 +109,23 @@ func (h *deviceHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
 	}
 	close(c.ready)
 	h.b.cfg.Sessions.Ready(cid.deviceID, c)
+}
+
+// OnSubscribed reports that a device's session subscribed to at least one filter, once the
+// subscriptions are in place (before the SUBACK is written): a service that waits for a
+// device's subscription to a custom topic may publish from then on.
+func (h *deviceHook) OnSubscribed(cl *mqtt.Client, _ packets.Packet, reasonCodes []byte) {
+	cid, ok := parseDeviceClientID(cl.ID)
+	if !ok || !slices.ContainsFunc(reasonCodes, func(c byte) bool { return c <= packets.CodeGrantedQos2.Code }) {
+		return
+	}
+	h.b.mu.Lock()
+	c := h.b.conns[cl.ID]
+	h.b.mu.Unlock()
+	if c == nil || c.cl != cl {
+		return
+	}
+	h.b.cfg.Sessions.Subscribe(cid.deviceID, c)
 }
 
 // OnDisconnect reports the end of a session.
@@ -131,11 +163,16 @@ func (h *replyHook) ID() string { return "iotda-replies" }
 func (h *replyHook) Provides(b byte) bool { return b == mqtt.OnPublish }
 
 // OnPublish takes a reply and tells the broker not to route it (CodeSuccessIgnore: the
-// publish is acknowledged, retained nowhere and sent to no subscriber). Every other
+// publish is acknowledged, retained nowhere and sent to no subscriber). A device's publish
+// on a topic outside $oc/ is upstream data for the platform too: acknowledged and routed to
+// nobody, so that devices subscribed to such topics never read each other. Every other
 // publish passes unchanged.
-func (h *replyHook) OnPublish(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+func (h *replyHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	deviceID, requestID, ok := ParseResponseTopic(pk.TopicName)
 	if !ok {
+		if !cl.Net.Inline && !strings.HasPrefix(pk.TopicName, "$") {
+			return pk, packets.CodeSuccessIgnore
+		}
 		return pk, nil
 	}
 	h.b.cfg.Sessions.Reply(deviceID, requestID, pk.TopicName, pk.Payload)

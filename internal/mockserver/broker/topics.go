@@ -78,3 +78,33 @@ func isUpstreamTopic(topic string) bool {
 	last := parts[len(parts)-1]
 	return last == "up" || last == "report"
 }
+
+// MatchFilter reports whether an MQTT topic filter matches a topic name, with the MQTT
+// rules: + matches one level, a final # the parent level and any below it, and a filter that
+// starts with a wildcard matches no topic that starts with $ ([MQTT-4.7.2-1]; mochi's own
+// matching lets # match $oc/... topics, so a device subscribed to # would otherwise count as
+// subscribed to its custom $oc topics).
+func MatchFilter(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(filter, "+") || strings.HasPrefix(filter, "#")) {
+		return false
+	}
+	for {
+		f, fRest, fMore := strings.Cut(filter, "/")
+		if f == "#" {
+			return !fMore
+		}
+		t, tRest, tMore := strings.Cut(topic, "/")
+		if f != "+" && f != t {
+			return false
+		}
+		switch {
+		case !fMore && !tMore:
+			return true
+		case !tMore:
+			return fRest == "#" // a/# matches a
+		case !fMore:
+			return false
+		}
+		filter, topic = fRest, tRest
+	}
+}

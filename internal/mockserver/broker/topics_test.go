@@ -44,3 +44,33 @@ func TestParseCommandTopic(t *testing.T) {
 		t.Errorf("ParseCommandTopic allocates %.0f times", n)
 	}
 }
+
+func TestMatchFilter(t *testing.T) {
+	for _, tt := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"/device/message/down", "/device/message/down", true},
+		{"/device/message/down", "/device/message/up", false},
+		{"/device/+/down", "/device/message/down", true},
+		{"+/+/+/+", "/device/message/down", true},
+		{"#", "/device/message/down", true},
+		{"/device/#", "/device/message/down", true},
+		{"/device/#", "/device", true},
+		{"/device/message/down/#", "/device/message/down", true},
+		{"/device/+", "/device/message/down", false},
+		{"a/b/c", "a/b", false},
+		{"a/b", "a/b/c", false},
+		{"a/+", "a/", true},
+		{"#", "$oc/devices/d1/user/cfg", false},
+		{"+/devices/d1/user/cfg", "$oc/devices/d1/user/cfg", false},
+		{"$oc/devices/d1/#", "$oc/devices/d1/user/cfg", true},
+		{"$oc/devices/d1/user/+", "$oc/devices/d1/user/cfg", true},
+		{"$oc/devices/d1/user/cfg", "$oc/devices/d1/user/cfg", true},
+		{"$oc/devices/d2/user/cfg", "$oc/devices/d1/user/cfg", false},
+	} {
+		if got := MatchFilter(tt.filter, tt.topic); got != tt.want {
+			t.Errorf("MatchFilter(%q, %q) = %v, want %v", tt.filter, tt.topic, got, tt.want)
+		}
+	}
+}

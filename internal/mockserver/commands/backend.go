@@ -174,7 +174,7 @@ func Payload(cmd Command) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ReplyBody is the 200 answer to a command the device replied to (CONTRACTS.md C1), and a
+// ReplyBody is the 200 answer to a command the device replied to (the README's reply rules), and a
 // batch subtask's output: a payload that is valid JSON is embedded verbatim as "response"
 // (any JSON value, null included); an empty payload (no bytes, or whitespace only) leaves
 // "response" out; a payload that is not JSON is embedded as a JSON string holding its text,

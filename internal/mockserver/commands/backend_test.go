@@ -36,7 +36,7 @@ func TestCommandPayload(t *testing.T) {
 	}
 }
 
-// TestReplyBody_EmptyNullAndNonJSON follows CONTRACTS.md C1: JSON verbatim (null
+// TestReplyBody_EmptyNullAndNonJSON follows the README's reply rules: JSON verbatim (null
 // included), nothing for an empty payload, a JSON string for anything else.
 func TestReplyBody_EmptyNullAndNonJSON(t *testing.T) {
 	deepArray := strings.Repeat("[", 20000) + strings.Repeat("]", 20000) // Beyond encoding/json's depth.

@@ -148,7 +148,7 @@ func parseBody(contentType string, body []byte) (Command, *httpapi.Answer) {
 // answer.
 func (c *Responses) deliver(x *httpapi.Exchange, cmd Command) httpapi.Answer {
 	start := time.Now()
-	reply, err := c.backend.Deliver(x.R.Context(), cmd)
+	reply, err := c.backend.Deliver(x.Context(), cmd)
 	a, outcome := c.outcome(x, cmd, reply, err)
 	msg := "command delivered"
 	if errors.Is(err, delivery.ErrDeviceNotFound) || errors.Is(err, delivery.ErrDeviceOffline) {

@@ -1,10 +1,11 @@
 // Package delivery is the IoTDA mock's one device-side delivery path: every platform service
-// (the synchronous command API, batch tasks, and next device messages) reaches devices
+// (the synchronous command API, batch tasks and device messages) reaches devices
 // through a Path, never a copy of it. The Path knows which devices are online and through
 // which session (an MQTT connection of the broker, or a fleet device's in-process session),
 // publishes a payload to a device's topic, with or without awaiting the device's reply on a
 // reply topic, matches replies to what awaits them, journals deliveries, replies and
-// sessions, and tells the services that watch it when a device comes online or goes offline.
+// sessions, and tells the services that watch it when a device comes online, subscribes or
+// goes offline.
 //
 // What a payload means is the service's business (package commands builds a command's
 // payload and topics); how bytes reach a socket is the broker's (package broker). A service
@@ -86,11 +87,15 @@ type Publication struct {
 	Journal journal.Entry
 }
 
-// Change is a device coming online or going offline.
+// Change is a device coming online, going offline, or subscribing.
 type Change struct {
 	DeviceID string
 	Online   bool
-	// ClientID names the session that began or ended: the MQTT client id, or the
+	// Subscribed is set when an online device's MQTT session subscribed to a filter (Online
+	// is then true and stays so): a publication that requires a subscription may find one
+	// now.
+	Subscribed bool
+	// ClientID names the session that began, ended or subscribed: the MQTT client id, or the
 	// in-process session's name.
 	ClientID string
 }

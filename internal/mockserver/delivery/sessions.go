@@ -37,6 +37,33 @@ func (p *Path) Ready(deviceID string, c *broker.Conn) {
 	}
 }
 
+// Subscribe tells the watchers that the device's current session subscribed
+// (broker.Sessions).
+func (p *Path) Subscribe(deviceID string, c *broker.Conn) {
+	p.mu.Lock()
+	s := p.sessions[deviceID]
+	current := s != nil && s.conn == c
+	watchers := p.watchers
+	p.mu.Unlock()
+	if current {
+		tell(watchers, Change{DeviceID: deviceID, Online: true, Subscribed: true, ClientID: c.ClientID()})
+	}
+}
+
+// Subscribed reports whether the device's current session can receive on topic without a
+// subscription of its own being missing: an MQTT session that subscribed to a filter
+// matching topic, or an in-process session (which takes everything). It is false for a
+// device offline.
+func (p *Path) Subscribed(deviceID, topic string) bool {
+	p.mu.Lock()
+	s := p.sessions[deviceID]
+	p.mu.Unlock()
+	if s == nil || !s.alive() {
+		return false
+	}
+	return s.conn == nil || s.conn.Subscribed(topic)
+}
+
 // Down journals the end of a session and, if c is still the device's current session,
 // takes the device offline (broker.Sessions). A session that was taken over ends without
 // changing the device's state; its entry says "taken_over".
@@ -73,8 +100,25 @@ func (p *Path) AttachLocal(clientID string, l Local, deviceIDs []string) {
 	}
 }
 
+// ResumeLocal brings a device back online through l, as AttachLocal did, unless it is no
+// longer registered or another session (a real client that took it over) has it; it
+// reports whether it did. A fleet device waking from its sleep comes back this way.
+func (p *Path) ResumeLocal(clientID string, l Local, deviceID string) bool {
+	p.mu.Lock()
+	if !p.reg.Registered(deviceID) || p.sessions[deviceID] != nil {
+		p.mu.Unlock()
+		return false
+	}
+	p.sessions[deviceID] = &session{clientID: clientID, local: l}
+	p.notifyLocked()
+	watchers := p.watchers
+	p.mu.Unlock()
+	tell(watchers, Change{DeviceID: deviceID, Online: true, ClientID: clientID})
+	return true
+}
+
 // DetachLocal takes a device offline if its session is still l's (a fleet device after
-// its last answer).
+// its last answer, or going to sleep).
 func (p *Path) DetachLocal(deviceID string, l Local) {
 	p.mu.Lock()
 	s := p.sessions[deviceID]
@@ -161,6 +205,31 @@ func (p *Path) WaitOnline(ctx context.Context, deviceID string) error {
 	}
 }
 
+// WaitOffline blocks until the device has no live session, or ctx ends. It returns
+// ErrDeviceNotFound once the device is not registered.
+func (p *Path) WaitOffline(ctx context.Context, deviceID string) error {
+	for {
+		p.mu.Lock()
+		registered := p.reg.Registered(deviceID)
+		online := p.onlineLocked(deviceID)
+		changed := p.changed
+		p.mu.Unlock()
+		switch {
+		case !registered:
+			return ErrDeviceNotFound
+		case !online:
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.closed:
+			return ErrClosed
+		}
+	}
+}
+
 // Changed returns a channel closed at the next change of any session (and at Drop), for
 // waiting on a condition about sessions without polling.
 func (p *Path) Changed() <-chan struct{} {
@@ -170,7 +239,7 @@ func (p *Path) Changed() <-chan struct{} {
 }
 
 // Watch makes the path tell fn of every device that comes online (once its session may be
-// written to, so fn may publish to it) or goes offline. fn runs on the goroutine of the
+// written to, so fn may publish to it), subscribes, or goes offline. fn runs on the goroutine of the
 // change, often the broker's for the device's connection, and must not block: a service
 // that publishes on a change does so on a goroutine of its own.
 func (p *Path) Watch(fn func(Change)) {

@@ -10,17 +10,32 @@ import (
 )
 
 // Respond writes the answer status and body as f says, for a request f did not stop before
-// it was served: with its Retry-After header, its Body instead of body (when f has no Status
-// of its own), after its Delay, and then either written, truncated, or replaced by a
-// connection reset. It returns the status the client was sent: 0 when the connection was
-// reset or the client left during the delay. An error means the fault could not take over
-// the connection (only over HTTP/2, which the mock does not serve) and nothing was written.
+// it was served: with its Retry-After header, its own answer instead (Forward with Status,
+// or Body without Status), or the answer rewritten (MergePatch, JSONPatch), after its Delay,
+// and then either written, truncated, or replaced by a connection reset. It returns the
+// status the client was sent: 0 when the connection was reset or the client left during the
+// delay. An error means the fault could not take over the connection (only over HTTP/2,
+// which the mock does not serve) and nothing was written.
 func (f *Fault) Respond(w http.ResponseWriter, r *http.Request, status int, body []byte) (int, error) {
 	if f.RetryAfter != "" {
 		w.Header().Set("Retry-After", f.RetryAfter)
 	}
-	if f.Body != "" && f.Status == 0 {
+	switch {
+	case f.Forward && f.Status != 0:
+		status, body = f.Answer()
+	case f.Body != "" && f.Status == 0:
 		body = []byte(f.Body)
+	case f.rewrites() && status >= 200 && status < 300:
+		rewritten, err := f.Rewrite(body)
+		if err != nil {
+			status, body = http.StatusInternalServerError,
+				errorBody("MOCK.FAULT", "The fault "+f.Label()+" could not rewrite the answer: "+err.Error()+".")
+			break
+		}
+		body = rewritten
+	}
+	if f.ContentType != "" && (f.Status != 0 || f.Body != "") {
+		w.Header().Set("Content-Type", f.ContentType)
 	}
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
@@ -40,6 +55,20 @@ func (f *Fault) Respond(w http.ResponseWriter, r *http.Request, status int, body
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // a write error means the client is gone
 	return status, nil
+}
+
+// WaitHold waits out the fault's Hold, or until done is closed (the mock shuts down). The
+// client going away does not end it: the platform acts on a held request all the same.
+func (f *Fault) WaitHold(done <-chan struct{}) {
+	if f.Hold <= 0 {
+		return
+	}
+	t := time.NewTimer(f.Hold)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-done:
+	}
 }
 
 // Reset drops the connection with a TCP reset (SO_LINGER 0) instead of answering.

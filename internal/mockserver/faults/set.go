@@ -35,14 +35,15 @@ func (s *Set) Pending() []Fault {
 	return append([]Fault{}, s.list...) // [] rather than null in JSON when there is none
 }
 
-// Take returns the first fault matching a request for deviceID ("" for a request that
-// names no device, which only faults without a DeviceID match) and uses up one of its
+// Take returns the first fault matching a request that makes operation (OperationOf; ""
+// for none, which only faults without an Operation match) for deviceID ("" for a request
+// that names no device, which only faults without a DeviceID match), and uses up one of its
 // applications.
-func (s *Set) Take(deviceID string) (Fault, bool) {
+func (s *Set) Take(deviceID, operation string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, f := range s.list {
-		if f.DeviceID != "" && f.DeviceID != deviceID {
+		if (f.DeviceID != "" && f.DeviceID != deviceID) || (f.Operation != "" && f.Operation != operation) {
 			continue
 		}
 		if f.Times > 0 {

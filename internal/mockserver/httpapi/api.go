@@ -6,8 +6,9 @@
 //     to the services (each a Service), with the platform's 404 for any other path;
 //   - API and Exchange: one request on its way to an answer, with the checks in the
 //     platform's order (fault injection, credentials before the body is read, the body
-//     within its limit, the signature over it, project, then Instance-Id) and its journal
-//     entry, written when the request is done;
+//     within its limit, the signature over it, a fault's hold, project, then Instance-Id),
+//     the simulated latency before any answer (Config.Latency), and its journal entry,
+//     written when the request is done;
 //   - auth.go: X-Auth-Token and AK/SK signatures (SDK-HMAC-SHA256 and V11-HMAC-SHA256)
 //     verified from the SignedHeaders list, with errors that never quote a secret;
 //   - errors.go: the platform's error body and the codes every service answers with;
@@ -21,7 +22,7 @@
 //	body, bad := x.Body(0)
 //	if bad == nil { bad = x.CheckTenant(project) }
 //	if bad != nil { x.Respond(*bad); return }
-//	x.Respond(answer) // from the service's backend
+//	x.Respond(answer) // from the service's backend, acting in x.Context()
 package httpapi
 
 import (
@@ -56,6 +57,14 @@ type Config struct {
 	ReadTimeout time.Duration
 	// Now is the clock signature dates are checked against.
 	Now func() time.Time
+	// Latency is a simulated network delay: every answer (an error, a fault's own answer
+	// and a connection reset included) is written no sooner than Latency after its request
+	// arrived. Time the platform spends on the request (waiting for a device, a fault's
+	// Hold) counts toward it; each request waits on its own, without a lock.
+	Latency time.Duration
+	// Sleep, when set, replaces the latency's timer (for tests): it waits d, or until ctx
+	// ends.
+	Sleep func(ctx context.Context, d time.Duration)
 }
 
 // API is the shared part of every service's responses layer on one mock.
@@ -95,12 +104,17 @@ type Exchange struct {
 	Entry journal.Entry
 	api   *API
 	fault *faults.Fault
+	// arrived is when the exchange began: its headers had been read. Latency counts from it.
+	arrived time.Time
+	// held is the context of a request its fault held (see Context), and release ends it.
+	held    context.Context
+	release context.CancelFunc
 }
 
 // Begin starts the exchange of a request: its journal entry holds the request id, the
 // method, the path and the headers with credentials masked. Call Finish when it is done.
 func (a *API) Begin(w http.ResponseWriter, r *http.Request) *Exchange {
-	return &Exchange{W: w, R: r, api: a, Entry: journal.Entry{
+	return &Exchange{W: w, R: r, api: a, arrived: time.Now(), Entry: journal.Entry{
 		Kind:      journal.EntryRequest,
 		RequestID: w.Header().Get(HeaderRequestID),
 		Method:    r.Method,
@@ -110,7 +124,50 @@ func (a *API) Begin(w http.ResponseWriter, r *http.Request) *Exchange {
 }
 
 // Finish journals the exchange.
-func (x *Exchange) Finish() { x.api.journal.Add(x.Entry) }
+func (x *Exchange) Finish() {
+	if x.release != nil {
+		x.release()
+	}
+	x.api.journal.Add(x.Entry)
+}
+
+// Context is the context the platform acts on the request in: the request's own, which ends
+// when the client goes away, or, for a request its fault held (Fault.Hold), one that ends
+// only with the mock, since the platform acts on a held request whether or not the client
+// still waits.
+func (x *Exchange) Context() context.Context {
+	if x.held != nil {
+		return x.held
+	}
+	return x.R.Context()
+}
+
+// awaitLatency waits until Config.Latency has passed since the request arrived, or until
+// the client goes away or the mock shuts down.
+func (x *Exchange) awaitLatency() {
+	lat := x.api.cfg.Latency
+	if lat <= 0 {
+		return
+	}
+	d := lat - time.Since(x.arrived)
+	if d <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(x.R.Context())
+	defer cancel()
+	stop := context.AfterFunc(x.api.ctx, cancel)
+	defer stop()
+	if x.api.cfg.Sleep != nil {
+		x.api.cfg.Sleep(ctx, d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 // NotFound answers a path no service routes: 404 with the API Gateway's APIG.0101, journaled.
 func (a *API) NotFound(w http.ResponseWriter, r *http.Request) {

@@ -1,18 +1,20 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/faults"
 )
 
-// TakeFault takes the next fault for deviceID ("" for a request that names no device) and
-// applies what it does before the request is read: a reset, or an answer of its own. It
-// reports whether the exchange is over; otherwise the fault, if any, has its say in
-// Respond. Call it once the route and method are known to be served.
+// TakeFault takes the next fault for the request's operation (faults.OperationOf its method
+// and path) and deviceID ("" for a request that names no device), and applies what it does
+// before the request is read: a reset, or an answer of its own. It reports whether the
+// exchange is over; otherwise the fault, if any, holds the request in Body and has its say
+// in Respond. Call it once the route and method are known to be served.
 func (x *Exchange) TakeFault(deviceID string) (done bool) {
-	f, ok := x.api.faults.Take(deviceID)
+	f, ok := x.api.faults.Take(deviceID, faults.OperationOf(x.R.Method, x.R.URL.EscapedPath()))
 	if !ok {
 		return false
 	}
@@ -20,10 +22,11 @@ func (x *Exchange) TakeFault(deviceID string) (done bool) {
 	switch {
 	case f.ResetBeforeBody:
 		x.Entry.Status = 0
+		x.awaitLatency()
 		if err := faults.Reset(x.W); err != nil {
 			x.hijackFailed(err)
 		}
-	case f.Status != 0:
+	case f.Status != 0 && !f.Forward:
 		status, body := f.Answer()
 		x.Respond(Answer{Status: status, Body: body})
 	default:
@@ -44,6 +47,7 @@ func (x *Exchange) Respond(a Answer) {
 	if json.Unmarshal(a.Body, &ec) == nil {
 		x.Entry.ErrorCode = ec.ErrorCode
 	}
+	x.awaitLatency()
 	if x.fault == nil {
 		x.write(a)
 		return
@@ -69,7 +73,8 @@ func (x *Exchange) hijackFailed(err error) {
 }
 
 // Body checks the credentials, reads the body (at most limit bytes; Config.MaxBodyBytes
-// when limit is 0) and checks the signature over it. A request whose credentials fail has
+// when limit is 0) and checks the signature over it, then holds the request as its fault
+// says (Fault.Hold; Context then outlives the client). A request whose credentials fail has
 // its body drained, not read, so that a peer without credentials cannot make the mock
 // read, hold or journal one. It returns the body, or the error answer.
 func (x *Exchange) Body(limit int64) ([]byte, *Answer) {
@@ -92,7 +97,21 @@ func (x *Exchange) Body(limit int64) ([]byte, *Answer) {
 			return nil, &a
 		}
 	}
+	x.hold()
 	return body, nil
+}
+
+// hold keeps a request its fault holds, then detaches the exchange's Context from the
+// client: the platform acts on a held request even if the client gave up meanwhile.
+func (x *Exchange) hold() {
+	if x.fault == nil || x.fault.Hold <= 0 {
+		return
+	}
+	x.held, x.release = context.WithCancel(context.WithoutCancel(x.R.Context()))
+	stop := context.AfterFunc(x.api.ctx, x.release)
+	release := x.release
+	x.release = func() { stop(); release() }
+	x.fault.WaitHold(x.api.ctx.Done())
 }
 
 // CheckTenant runs the checks that follow authentication, in the platform's order: the

@@ -27,6 +27,10 @@ const (
 	// EntryConnect and EntryDisconnect record device sessions.
 	EntryConnect    EntryKind = "connect"
 	EntryDisconnect EntryKind = "disconnect"
+	// EntryDeviceMessage is a message a simulated device (or a fleet device) received, as the
+	// device read it: Body is the content of a message in the platform's standard format
+	// (MessageID its id), or the whole payload of any other.
+	EntryDeviceMessage EntryKind = "device_message"
 )
 
 // Entry is one thing the mock saw or did.
@@ -45,18 +49,28 @@ type Entry struct {
 	Fault     string              `json:"fault,omitempty"`
 	DeviceID  string              `json:"device_id,omitempty"`
 	CommandID string              `json:"command_id,omitempty"`
+	// MessageID names the device message of a message request (once known), a message_*
+	// entry, the delivery of a message, or a message a device received.
+	MessageID string `json:"message_id,omitempty"`
+	// MessageStatus is the message's status in message_* entries: PENDING, DELIVERED, FAILED
+	// or TIMEOUT.
+	MessageStatus string `json:"message_status,omitempty"`
+	// Topic is the MQTT topic of a message's delivery, or of a message a device received.
+	Topic string `json:"topic,omitempty"`
 	// TaskID names the batch task of a batch task request or batch_* entry.
 	TaskID string `json:"task_id,omitempty"`
 	// TaskStatus is the task's or subtask's status in batch_* entries.
 	TaskStatus string `json:"task_status,omitempty"`
-	// ClientID names the device session a command went to (deliveries and redeliveries)
+	// ClientID names the device session a payload went to (deliveries and redeliveries)
 	// or that began or ended (connects and disconnects): the MQTT client id, or
 	// "fleet:{prefix}" for a fleet device's in-process session.
 	ClientID string `json:"client_id,omitempty"`
-	// Body is the request body (requests) or the MQTT payload (deliveries and replies). A
-	// body that is not JSON is held as a JSON string. A body longer than 4 KiB is held as a
-	// JSON string of its first 4 KiB (cut at a character boundary), with BodySize and
-	// BodySHA256 describing the whole. A request that failed authentication has no body here.
+	// Body is the request body (requests), the MQTT payload (deliveries and replies), what a
+	// device received (device_message), or a detail of an engine's event (batch_*,
+	// message_*). A body that is not JSON is held as a JSON string. A body longer than 4 KiB
+	// is held as a JSON string of its first 4 KiB (cut at a character boundary), with
+	// BodySize and BodySHA256 describing the whole. A request that failed authentication has
+	// no body here.
 	Body json.RawMessage `json:"body,omitempty"`
 	// BodySize is the length in bytes of a body too long to hold whole; 0 otherwise.
 	BodySize int `json:"body_size,omitempty"`

@@ -1,8 +1,9 @@
 // Package journal is the IoTDA mock's record of everything it saw or did: every platform API
 // request (with credentials masked and bodies cut to excerpts), every delivery, redelivery
-// and reply on the device side, device sessions, and the batch task engine's events. Every
-// part of the mock appends to one Journal; tests read it (or wait on it) to assert what the
-// devices received, and the admin API serves it.
+// and reply on the device side, device sessions, the messages simulated devices received,
+// and the batch task and message engines' events. Every part of the mock appends to one
+// Journal; tests read it (or wait on it) to assert what the devices received, and the admin
+// API serves it.
 //
 // The journal is bounded: it keeps each body whole up to 4 KiB and an excerpt beyond, and
 // drops its oldest entries once it holds more than its byte bound or 10,000 entries.
@@ -103,8 +104,8 @@ func (j *Journal) trimLocked() {
 // entrySize approximates the memory an entry holds.
 func entrySize(e Entry) int64 {
 	n := entryOverhead + len(e.Kind) + len(e.RequestID) + len(e.Method) + len(e.Path) + len(e.ErrorCode) +
-		len(e.Fault) + len(e.DeviceID) + len(e.CommandID) + len(e.TaskID) + len(e.TaskStatus) + len(e.ClientID) +
-		len(e.Body) + len(e.BodySHA256)
+		len(e.Fault) + len(e.DeviceID) + len(e.CommandID) + len(e.MessageID) + len(e.MessageStatus) + len(e.Topic) +
+		len(e.TaskID) + len(e.TaskStatus) + len(e.ClientID) + len(e.Body) + len(e.BodySHA256)
 	for name, values := range e.Header {
 		n += len(name) + 64 // the map entry and the slice header
 		for _, v := range values {

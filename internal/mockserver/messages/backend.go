@@ -10,9 +10,11 @@
 //   - responses.go turns an authenticated HTTP request into Backend calls and Backend results
 //     into the platform's exact bodies and errors.
 //
-// The mockserver package authenticates requests, journals them, implements Devices (the seam
-// through which the Backend publishes to devices: the mock's one device-side delivery path)
-// and tells the Backend when a device connects, subscribes or is deleted.
+// HTTPService (http.go) puts the responses on the mock's platform API, behind the prelude
+// every service shares (package httpapi: faults, authentication, project, journal). The
+// mockserver package implements Devices (the seam through which the Backend publishes to
+// devices: the mock's one device-side delivery path, package delivery) and tells the Backend
+// when a device connects, subscribes or is deleted.
 //
 // Platform facts come from iotda-messages-facts.md ("facts §n" below). Where the platform's
 // behaviour is not documented (UNCONFIRMED there), the choice made here is said in the
@@ -63,6 +65,9 @@ type Publication struct {
 	MessageID string
 	Topic     string
 	Payload   []byte
+	// Custom is set for a message on a custom topic, which the device receives only once it
+	// subscribed to it (facts §3); the system down topic needs no subscription.
+	Custom bool
 	// Properties are the message's MQTT 5 publish properties; nil for none.
 	Properties *Properties
 }
@@ -345,6 +350,21 @@ func (b *Backend) DeviceDeleted(deviceID string) {
 		b.cfg.OnEvent(Event{Kind: EventRemoved, DeviceID: deviceID, MessageID: m.id, Status: m.status,
 			Reason: ReasonDeviceDeleted})
 	}
+}
+
+// HasPending reports whether the device has a message waiting for it. It is cheap enough to
+// ask on every device that connects, a fleet's thousands included.
+func (b *Backend) HasPending(deviceID string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d := b.devices[deviceID]; d != nil {
+		for _, m := range d.msgs {
+			if m.status == StatusPending {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // findLocked returns a device's message by id, or nil. b.mu must be held.

@@ -44,7 +44,8 @@ type standardPayload struct {
 // payload_format raw sends that text as the whole payload; encoding base64 sends the bytes
 // the base64 decodes to (UNCONFIRMED: implied by "base64 only supports pass-through").
 func publication(deviceID, messageID string, r *request) (Publication, error) {
-	p := Publication{MessageID: messageID, Topic: deliveryTopic(deviceID, r), Properties: r.Properties}
+	p := Publication{MessageID: messageID, Topic: deliveryTopic(deviceID, r), Custom: r.customTopic(),
+		Properties: r.Properties}
 	text := contentBytes(r.Content)
 	switch {
 	case r.Encoding == EncodingBase64:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,18 @@ type Behavior struct {
 	// DisconnectAfter, when positive, makes the device disconnect (and stay offline)
 	// after answering that many commands.
 	DisconnectAfter int `json:"disconnect_after,omitempty"`
+	// Subscribe lists topic filters the device subscribes to (at QoS 1) each time it
+	// connects: the custom topics of device messages (topic or topic_full_name), which the
+	// platform delivers only to a device that subscribed (its system topics need no
+	// subscription). A filter the broker refuses (another device's topics) fails the
+	// device's start. Fleet devices take every message without subscribing.
+	Subscribe []string `json:"subscribe,omitempty"`
+	// Sleep and Awake make the device sleep like a battery-powered one: it stays online for
+	// Awake after each connect, then goes offline (a clean DISCONNECT) for Sleep, then
+	// connects again, and so on. Messages sent meanwhile wait in the platform's cache. Both
+	// are set together, or neither. A fleet's devices sleep and wake together.
+	Sleep time.Duration `json:"sleep,omitempty"`
+	Awake time.Duration `json:"awake,omitempty"`
 }
 
 // Validate rejects a behaviour a simulated device cannot follow.
@@ -89,8 +102,26 @@ func (b Behavior) Validate() error {
 	if b.Delay < 0 || b.DisconnectAfter < 0 {
 		return errors.New("simulated delay and disconnect_after must not be negative")
 	}
+	switch {
+	case b.Sleep < 0 || b.Awake < 0:
+		return errors.New("simulated sleep and awake must not be negative")
+	case (b.Sleep > 0) != (b.Awake > 0):
+		return errors.New("give sleep and awake together: how long the device sleeps, and how long it stays online after waking")
+	case b.Sleep > 0 && b.DisconnectAfter > 0:
+		return errors.New("a device that sleeps wakes again: sleep and disconnect_after cannot both be set")
+	}
+	for _, f := range b.Subscribe {
+		if f == "" || len(f) > maxFilterBytes || strings.ContainsRune(f, 0) {
+			return fmt.Errorf("subscribe: %q is not a topic filter (1 to %d bytes)", f, maxFilterBytes)
+		}
+	}
 	return nil
 }
+
+// maxFilterBytes bounds a filter in Behavior.Subscribe: a custom topic has at most 128
+// characters on the platform (iotda-messages-facts.md §4); the device's own prefix,
+// $oc/devices/{device_id}/user/, comes on top.
+const maxFilterBytes = 512
 
 // UnmarshalJSON reads Delay as a Go duration string such as "500ms" (or a number of
 // nanoseconds), so that configuration files and the admin API can write durations
@@ -100,25 +131,34 @@ func (b *Behavior) UnmarshalJSON(data []byte) error {
 	aux := struct {
 		*plain
 		Delay jsonDuration `json:"delay,omitempty"`
+		Sleep jsonDuration `json:"sleep,omitempty"`
+		Awake jsonDuration `json:"awake,omitempty"`
 	}{plain: (*plain)(b)}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&aux); err != nil {
 		return err
 	}
-	b.Delay = time.Duration(aux.Delay)
+	b.Delay, b.Sleep, b.Awake = time.Duration(aux.Delay), time.Duration(aux.Sleep), time.Duration(aux.Awake)
 	return nil
 }
 
-// MarshalJSON writes Delay as a Go duration string.
+// MarshalJSON writes Delay, Sleep and Awake as Go duration strings.
 func (b Behavior) MarshalJSON() ([]byte, error) {
 	type plain Behavior
 	aux := struct {
 		plain
 		Delay string `json:"delay,omitempty"`
+		Sleep string `json:"sleep,omitempty"`
+		Awake string `json:"awake,omitempty"`
 	}{plain: plain(b)}
-	if b.Delay != 0 {
-		aux.Delay = b.Delay.String()
+	for _, d := range []struct {
+		v   time.Duration
+		out *string
+	}{{b.Delay, &aux.Delay}, {b.Sleep, &aux.Sleep}, {b.Awake, &aux.Awake}} {
+		if d.v != 0 {
+			*d.out = d.v.String()
+		}
 	}
 	return json.Marshal(aux)
 }

@@ -71,3 +71,36 @@ func TestBehavior_JSON(t *testing.T) {
 		t.Errorf("numeric delay: %v %v", b.Delay, err)
 	}
 }
+
+func TestBehavior_SleepAndSubscribe(t *testing.T) {
+	var b Behavior
+	if err := json.Unmarshal([]byte(`{"subscribe":["/device/message/down"],"sleep":"30s","awake":"2s"}`), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Sleep != 30*time.Second || b.Awake != 2*time.Second || len(b.Subscribe) != 1 || b.Validate() != nil {
+		t.Fatalf("decoded %+v (%v)", b, b.Validate())
+	}
+	out, err := json.Marshal(b)
+	if want := `{"subscribe":["/device/message/down"],"sleep":"30s","awake":"2s"}`; err != nil || string(out) != want {
+		t.Errorf("encoded %s, %v; want %s", out, err, want)
+	}
+	for _, bad := range []Behavior{
+		{Sleep: time.Second}, {Awake: time.Second}, {Sleep: -1, Awake: time.Second},
+		{Sleep: time.Second, Awake: time.Second, DisconnectAfter: 1},
+		{Subscribe: []string{""}}, {Subscribe: []string{strings.Repeat("a", 513)}}, {Subscribe: []string{"a\x00"}},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate(%+v) accepted", bad)
+		}
+	}
+	// The registry keeps copies of its own.
+	r := New(Limits{})
+	subs := []string{"a/b"}
+	if _, _, err := r.Add(Device{ID: "d", Simulated: &Behavior{Subscribe: subs}}); err != nil {
+		t.Fatal(err)
+	}
+	subs[0] = "changed"
+	if got := r.Devices()[0].Simulated.Subscribe[0]; got != "a/b" {
+		t.Errorf("the registry's copy changed to %q", got)
+	}
+}

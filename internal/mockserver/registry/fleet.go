@@ -68,18 +68,30 @@ type fleet struct {
 }
 
 // AddFleet registers every device of f, or none: it fails (with ErrExists) when the prefix
-// or one of the ids is taken, and when f is not valid. It returns the devices' ids, in
+// or one of the ids is taken, (with ErrLimit) when its devices or the fleet itself would take
+// the registry past its Limits, and when f is not valid. It returns the devices' ids, in
 // order.
 func (r *Registry) AddFleet(f Fleet) ([]string, error) {
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("mockserver: %w", err)
 	}
-	b := f.Behavior // the registry keeps its own copy
+	b := f.Behavior.clone() // the registry keeps its own copy
 	fl := &fleet{spec: f, behavior: &b}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, taken := r.fleets[f.Prefix]; taken {
 		return nil, fmt.Errorf("mockserver: a fleet with prefix %q %w", f.Prefix, ErrExists)
+	}
+	if lim := r.limits.MaxFleets; lim > 0 && len(r.fleets) >= lim {
+		return nil, &LimitError{Limit: "MaxFleets", msg: fmt.Sprintf(
+			"mockserver: fleet %q would be the mock's fleet number %d, over its limit of %d fleets", f.Prefix, len(r.fleets)+1, lim)}
+	}
+	what := fmt.Sprintf("fleet %q (%d devices)", f.Prefix, f.Count)
+	if f.Count == 1 {
+		what = fmt.Sprintf("fleet %q (1 device)", f.Prefix)
+	}
+	if err := r.checkRoomLocked(f.Count, what); err != nil {
+		return nil, err
 	}
 	ids := make([]string, f.Count)
 	for i := range ids {
@@ -138,4 +150,16 @@ func (r *Registry) Fleets() []Fleet {
 func (r *Registry) isRegisteredLocked(id string) bool {
 	_, ok := r.devices[id]
 	return ok
+}
+
+// FleetOf returns the prefix of the fleet a registered device belongs to; ok is false for a
+// device not registered or not a fleet's.
+func (r *Registry) FleetOf(id string) (prefix string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, found := r.devices[id]
+	if !found || e.fleet == nil {
+		return "", false
+	}
+	return e.fleet.spec.Prefix, true
 }

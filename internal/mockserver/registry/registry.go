@@ -18,8 +18,38 @@ import (
 // ErrExists means an id (a device's, a group's or a fleet's prefix) is already registered.
 var ErrExists = errors.New("already exists")
 
+// ErrLimit means a registration would take the registry past one of its Limits. The error
+// returned is a *LimitError.
+var ErrLimit = errors.New("over the registry's limits")
+
+// LimitError is a registration refused at one of the registry's Limits.
+type LimitError struct {
+	// Limit names the Limits field: "MaxDevices" or "MaxFleets".
+	Limit string
+	msg   string
+}
+
+func (e *LimitError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// Limits bounds what a registry holds, so that whoever may register devices (the admin API)
+// cannot make the mock hold more than it was sized for. A zero field is no bound.
+type Limits struct {
+	// MaxDevices bounds the registered devices, fleet devices included.
+	MaxDevices int
+	// MaxFleets bounds the registered fleets.
+	MaxFleets int
+}
+
+// ErrNotSimulated means a device is registered without a behaviour: a real client, not the
+// mock, runs it, so the mock cannot put it to sleep or wake it.
+var ErrNotSimulated = errors.New("not a simulated device")
+
 // Registry holds the registered devices, groups and fleets. It is safe for concurrent use.
 type Registry struct {
+	limits  Limits
 	mu      sync.Mutex
 	devices map[string]entry
 	fleets  map[string]*fleet // by prefix
@@ -35,14 +65,25 @@ type entry struct {
 	seq   uint64
 }
 
-// New returns an empty registry.
-func New() *Registry {
-	return &Registry{devices: make(map[string]entry), fleets: make(map[string]*fleet), groups: make(map[string]Group)}
+// New returns an empty registry bounded by l.
+func New(l Limits) *Registry {
+	return &Registry{limits: l, devices: make(map[string]entry), fleets: make(map[string]*fleet),
+		groups: make(map[string]Group)}
+}
+
+// checkRoomLocked fails with ErrLimit when n more devices would pass Limits.MaxDevices.
+// what names them in the message. r.mu must be held.
+func (r *Registry) checkRoomLocked(n int, what string) error {
+	if lim := r.limits.MaxDevices; lim > 0 && len(r.devices)+n > lim {
+		return &LimitError{Limit: "MaxDevices", msg: fmt.Sprintf(
+			"mockserver: %s would bring the mock to %d devices, over its limit of %d devices", what, len(r.devices)+n, lim)}
+	}
+	return nil
 }
 
 // Add registers d, with the default secret "secret-" + id when it has none. It fails when
-// the id is not valid, the behaviour of a simulated device cannot be followed, or the id is
-// registered (ErrExists). It returns the device as registered and its registration number,
+// the id is not valid, the behaviour of a simulated device cannot be followed, the id is
+// registered (ErrExists), or the registry holds Limits.MaxDevices devices (ErrLimit). It returns the device as registered and its registration number,
 // which Holds checks.
 func (r *Registry) Add(d Device) (Device, uint64, error) {
 	if !ValidDeviceID(d.ID) {
@@ -55,13 +96,16 @@ func (r *Registry) Add(d Device) (Device, uint64, error) {
 		if err := d.Simulated.Validate(); err != nil {
 			return Device{}, 0, fmt.Errorf("mockserver: device %q: %w", d.ID, err)
 		}
-		b := *d.Simulated // the registry keeps its own copy
+		b := d.Simulated.clone() // the registry keeps its own copy
 		d.Simulated = &b
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, exists := r.devices[d.ID]; exists {
 		return Device{}, 0, fmt.Errorf("mockserver: device %q %w", d.ID, ErrExists)
+	}
+	if err := r.checkRoomLocked(1, fmt.Sprintf("device %q", d.ID)); err != nil {
+		return Device{}, 0, err
 	}
 	r.seq++
 	r.devices[d.ID] = entry{Device: d, seq: r.seq}
@@ -117,8 +161,15 @@ func (r *Registry) Devices() []Device {
 // clone copies d with a behaviour of its own, so that callers cannot change the registry's.
 func (d Device) clone() Device {
 	if d.Simulated != nil {
-		b := *d.Simulated
+		b := d.Simulated.clone()
 		d.Simulated = &b
 	}
 	return d
+}
+
+// clone copies b with slices of its own.
+func (b Behavior) clone() Behavior {
+	b.Response = slices.Clone(b.Response)
+	b.Subscribe = slices.Clone(b.Subscribe)
+	return b
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func TestRegistry_AddRemoveAndHolds(t *testing.T) {
-	r := New()
+	r := New(Limits{})
 	b := Behavior{Kind: BehaviorEcho}
 	got, seq, err := r.Add(Device{ID: "d1", Simulated: &b})
 	if err != nil || got.Secret != "secret-d1" || got.Simulated == &b || got.Simulated.Kind != BehaviorEcho {
@@ -39,7 +39,7 @@ func TestRegistry_AddRemoveAndHolds(t *testing.T) {
 }
 
 func TestRegistry_FleetsAreWholeAndOwnTheirDevices(t *testing.T) {
-	r := New()
+	r := New(Limits{})
 	if _, _, err := r.Add(Device{ID: "f-3"}); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestRegistry_FleetsAreWholeAndOwnTheirDevices(t *testing.T) {
 }
 
 func TestRegistry_Groups(t *testing.T) {
-	r := New()
+	r := New(Limits{})
 	members := []string{"a", "b"}
 	if err := r.AddGroup(Group{ID: "0a1b", DeviceIDs: members}); err != nil {
 		t.Fatal(err)
@@ -99,5 +99,47 @@ func TestRegistry_Groups(t *testing.T) {
 	}
 	if _, ok := r.Members("0a1b"); ok {
 		t.Error("a removed group still has members")
+	}
+}
+
+// TestRegistry_Limits: devices and fleets count toward MaxDevices together, a fleet is
+// refused whole when it would not fit, MaxFleets counts fleets, and room freed by a removal
+// is usable again.
+func TestRegistry_Limits(t *testing.T) {
+	r := New(Limits{MaxDevices: 10, MaxFleets: 2})
+	if _, err := r.AddFleet(Fleet{Prefix: "a-", Count: 8}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Add(Device{ID: "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.AddFleet(Fleet{Prefix: "b-", Count: 2})
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), `fleet "b-" (2 devices) would bring the mock to 11 devices, over its limit of 10 devices`) {
+		t.Fatalf("a fleet past MaxDevices = %v", err)
+	}
+	if n := len(r.Devices()); n != 9 {
+		t.Fatalf("a refused fleet left %d devices, want 9", n)
+	}
+	if _, err := r.AddFleet(Fleet{Prefix: "b-", Count: 1}); err != nil {
+		t.Fatalf("a fleet that fits: %v", err)
+	}
+	if _, _, err := r.Add(Device{ID: "d2"}); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), `device "d2"`) {
+		t.Errorf("a device past MaxDevices = %v", err)
+	}
+	if !r.Remove("d1") {
+		t.Fatal("d1 was not registered")
+	}
+	if _, _, err := r.Add(Device{ID: "d2"}); err != nil {
+		t.Errorf("a device in the room a removal freed: %v", err)
+	}
+	if _, err := r.RemoveFleet("a-"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.AddFleet(Fleet{Prefix: "c-", Count: 1}); err != nil {
+		t.Fatalf("a second fleet: %v", err)
+	}
+	if _, err := r.AddFleet(Fleet{Prefix: "e-", Count: 1}); !errors.Is(err, ErrLimit) ||
+		!strings.Contains(err.Error(), `fleet "e-" would be the mock's fleet number 3, over its limit of 2 fleets`) {
+		t.Errorf("a third fleet = %v", err)
 	}
 }

@@ -203,6 +203,16 @@ func (c *deviceConn) serve(onPublish func(packets.Packet)) error {
 	}
 }
 
+// isClosed reports whether the connection has ended.
+func (c *deviceConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 // cause is why the connection ended, once it has.
 func (c *deviceConn) cause() error {
 	<-c.closed

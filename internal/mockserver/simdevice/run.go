@@ -20,14 +20,16 @@ type Options struct {
 	TLSConfig *tls.Config
 	// DeviceID and Secret are the device's credentials.
 	DeviceID, Secret string
-	// Behavior is how the device answers commands, as a simulated device does. Its
-	// DisconnectAfter is not used: the device keeps its session.
+	// Behavior is how the device answers commands, which custom topics it subscribes to,
+	// and how it sleeps, as a simulated device does. Its DisconnectAfter is not used: the
+	// device keeps its session, unless it sleeps.
 	Behavior registry.Behavior
 	// KeepAlive is the MQTT keep-alive. Default 60 s.
 	KeepAlive time.Duration
 	// ConnectTimeout bounds dialling and the CONNACK. Default 10 s.
 	ConnectTimeout time.Duration
-	// OnEvent, when set, is told of each session and command, on the device's goroutines.
+	// OnEvent, when set, is told of each session, command and message, on the device's
+	// goroutines.
 	OnEvent func(Event)
 }
 
@@ -40,9 +42,14 @@ const (
 	EventConnected EventKind = "connected"
 	// EventCommand: a command arrived (and, if Replied, was answered with Reply).
 	EventCommand EventKind = "command"
+	// EventMessage: a device message (Message) arrived; the device answers none.
+	EventMessage EventKind = "message"
 	// EventDisconnected: the session ended or could not be set up (Err says why);
 	// Run tries again after Retry.
 	EventDisconnected EventKind = "disconnected"
+	// EventAsleep: the device ended its session to sleep (Behavior.Sleep); it logs in again
+	// after Retry.
+	EventAsleep EventKind = "asleep"
 )
 
 // Event is something a device run by Run did.
@@ -51,10 +58,12 @@ type Event struct {
 	// ClientID is the MQTT client id of the session.
 	ClientID string
 	// RequestID, Command and Dup describe a command: its request (command) id, its
-	// payload, and whether the broker marked it as a redelivery.
+	// payload, and whether the broker marked it as a redelivery (Dup: a message's too).
 	RequestID string
 	Command   []byte
 	Dup       bool
+	// Message is the message of an EventMessage.
+	Message Message
 	// Replied says whether the device answered the command, with Reply.
 	Replied bool
 	Reply   []byte
@@ -71,10 +80,11 @@ const (
 
 // Run runs a device until ctx ends: it connects to the broker as the device (client
 // id {device_id}_0_0_{YYYYMMDDHH}, signType 0, so that the same login stays valid however
-// long the session lasts), subscribes to $oc/devices/{device_id}/sys/commands/#, and
-// answers every command as o.Behavior says, keeping one session for as long as the broker
-// keeps it. When the session ends it connects again, waiting 1 s, then twice as long each
-// time up to 30 s. It returns nil when ctx ends, and an error when the broker refuses the
+// long the session lasts), subscribes to $oc/devices/{device_id}/sys/commands/# and to
+// o.Behavior.Subscribe, answers every command as o.Behavior says and takes every message,
+// keeping one session for as long as the broker keeps it (or, with o.Behavior.Sleep, for
+// o.Behavior.Awake, then sleeping for o.Behavior.Sleep). When the session ends it connects
+// again, waiting 1 s, then twice as long each time up to 30 s. It returns nil when ctx ends, and an error when the broker refuses the
 // credentials or the options are invalid: trying again would not help.
 func Run(ctx context.Context, o Options) error {
 	if !registry.ValidDeviceID(o.DeviceID) {
@@ -108,17 +118,26 @@ func Run(ctx context.Context, o Options) error {
 		if clientID != "" {
 			retry = deviceRetryMin // the session had come up: start the backoff again
 		}
-		emit(Event{Kind: EventDisconnected, ClientID: clientID, Err: err, Retry: retry})
-		t := time.NewTimer(retry)
+		wait := retry
+		if errors.Is(err, errAsleep) {
+			wait = o.Behavior.Sleep
+			emit(Event{Kind: EventAsleep, ClientID: clientID, Retry: wait})
+		} else {
+			emit(Event{Kind: EventDisconnected, ClientID: clientID, Err: err, Retry: retry})
+			retry = min(retry*2, deviceRetryMax)
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C:
 		}
-		retry = min(retry*2, deviceRetryMax)
 	}
 }
+
+// errAsleep ends a session that the device ended itself, to sleep.
+var errAsleep = errors.New("asleep")
 
 // runSession runs one session: it returns why it ended, and the client id when the
 // session came up.
@@ -134,14 +153,24 @@ func runSession(ctx context.Context, o Options, emit func(Event)) (string, error
 		emit(ev)
 	})
 	defer sim.Stop()
-	if err := conn.subscribe(broker.CommandsFilter(o.DeviceID), o.ConnectTimeout); err != nil {
-		return "", fmt.Errorf("subscribe: %w", err)
+	for _, filter := range append([]string{broker.CommandsFilter(o.DeviceID)}, o.Behavior.Subscribe...) {
+		if err := conn.subscribe(filter, o.ConnectTimeout); err != nil {
+			return "", fmt.Errorf("subscribe to %s: %w", filter, err)
+		}
 	}
 	emit(Event{Kind: EventConnected, ClientID: clientID})
+	var awake <-chan time.Time // nil, never ready, for a device that does not sleep
+	if o.Behavior.Sleep > 0 {
+		t := time.NewTimer(o.Behavior.Awake)
+		defer t.Stop()
+		awake = t.C
+	}
 	select {
 	case <-ctx.Done():
 		return clientID, ctx.Err()
 	case <-conn.closed:
 		return clientID, conn.err
+	case <-awake:
+		return clientID, errAsleep // the deferred Stop sends the DISCONNECT
 	}
 }
