@@ -19,8 +19,14 @@ import (
 // /v5/iot/{project_id}/batchtasks[/{task_id}]. The platform runs a task's subtasks itself; for
 // task type createCommands each subtask is one synchronous command to one device.
 
-// TaskTypeCreateCommands is the task type that delivers a synchronous command to every target.
-const TaskTypeCreateCommands = "createCommands"
+// Task types of the fleet resources.
+const (
+	// TaskTypeCreateCommands delivers a synchronous command to every target.
+	TaskTypeCreateCommands = "createCommands"
+	// TaskTypeCreateMessages sends a device message to every target: its document is one
+	// CreateMessage body (MessageDocument; iotda-messages-facts.md §5).
+	TaskTypeCreateMessages = "createMessages"
+)
 
 // Task statuses, spelled as the platform spells them ("Waitting" has two t's; facts §3).
 const (
@@ -143,7 +149,8 @@ type Subtask struct {
 	Target string
 	Status string
 	// Output is the subtask's output, a string on the wire (facts §3); for createCommands
-	// it is the device's reply or the command's answer, as text.
+	// it is the device's reply or the command's answer, as text; for createMessages most
+	// likely the CreateMessage answer (MessageOutput reads it).
 	Output string
 	// ErrorCode and ErrorMsg are the subtask's error, when it failed.
 	ErrorCode, ErrorMsg string

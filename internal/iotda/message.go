@@ -289,6 +289,14 @@ func messageBody(m Message) ([]byte, error) {
 	if err := checkDeviceID(m.DeviceID); err != nil {
 		return nil, err
 	}
+	return MessageDocument(m)
+}
+
+// MessageDocument renders m without its device, as the CreateMessage body: the document of a
+// createMessages batch task, which holds one such body ("参考下发设备消息",
+// iotda-messages-facts.md §5). DeviceID and Secret are not part of it. The content keeps its
+// exact bytes (compacted), and empty optional fields are left out.
+func MessageDocument(m Message) ([]byte, error) {
 	if !MessageIDPattern.MatchString(m.MessageID) {
 		return nil, fmt.Errorf("iotda: message id %q must be 1 to %d letters, digits, _ or -", m.MessageID, MaxMessageIDLength)
 	}

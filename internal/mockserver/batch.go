@@ -3,6 +3,7 @@ package mockserver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,13 +12,16 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/commands"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/messages"
 )
 
 // This file joins the batch task engine (package batchtask) to the rest of the mock: the
 // platform API's prelude (package httpapi) authenticates and journals batch task requests
 // and hands them to the engine's responses layer; the engine's executor delivers each
-// subtask through the commands backend, over the same delivery path as the synchronous
-// command API (the same prelude, journal and outcomes), and resolves device groups in the registry.
+// createCommands subtask through the commands backend, over the same delivery path as the
+// synchronous command API (the same prelude, journal and outcomes), creates each
+// createMessages subtask's message through the messages backend, as the message API does,
+// and resolves device groups in the registry.
 
 // Journal entry kinds of batch tasks. Their TaskID names the task; TaskStatus is a task's
 // status (batch_task, batch_task_done, batch_task_deleted) or a subtask's (batch_subtask:
@@ -38,6 +42,7 @@ const maxBatchBodyBytes = 8 << 20
 func (s *Server) newBatchBackend() *batchtask.Backend {
 	return batchtask.New(batchtask.Config{
 		Devices:         batchDevices{s},
+		Messages:        batchMessages{s},
 		PlatformTimeout: s.opts.PlatformTimeout,
 		Concurrency:     s.opts.BatchConcurrency,
 		TimeScale:       s.opts.BatchTimeScale,
@@ -51,7 +56,7 @@ func (s *Server) newBatchBackend() *batchtask.Backend {
 // task, not per subtask, so a fleet does not flood the log).
 func (s *Server) batchEvent(ev batchtask.Event) {
 	s.journal.Add(Entry{Kind: EntryKind(ev.Kind), TaskID: ev.TaskID, TaskStatus: ev.Status, DeviceID: ev.DeviceID,
-		CommandID: ev.CommandID, ErrorCode: ev.ErrorCode, Body: ev.Detail})
+		CommandID: ev.CommandID, MessageID: ev.MessageID, ErrorCode: ev.ErrorCode, Body: ev.Detail})
 	switch ev.Kind {
 	case batchtask.EventTaskCreated:
 		s.opts.Logger.Info("batch task created", "task_id", ev.TaskID, "status", ev.Status)
@@ -74,6 +79,28 @@ func (d batchDevices) Deliver(ctx context.Context, cmd batchtask.Command) batcht
 		return batchtask.Outcome{ErrorCode: code, ErrorMsg: msg}
 	}
 	return batchtask.Outcome{Output: string(commands.ReplyBody(cmd.CommandID, reply))}
+}
+
+// batchMessages is the engine's seam to the device message service (batchtask.Messages).
+type batchMessages struct{ s *Server }
+
+// CheckMessage checks a createMessages document with the message API's rules.
+func (m batchMessages) CheckMessage(document json.RawMessage) error {
+	if e := messages.Check(document); e != nil {
+		return errors.New(strings.TrimPrefix(e.Msg, "Invalid input data. "))
+	}
+	return nil
+}
+
+// SendMessage creates one subtask's message as the message API does, delivered at once to a
+// device online and kept for one asleep or offline, and renders the outcome as that API
+// would: the 201 body as the output, or the error code and message of its error answer.
+func (m batchMessages) SendMessage(_ context.Context, deviceID string, document json.RawMessage) batchtask.Outcome {
+	msg, err := m.s.messages.Create(deviceID, document)
+	if err != nil {
+		return batchtask.Outcome{ErrorCode: err.Code, ErrorMsg: err.Msg}
+	}
+	return batchtask.Outcome{Output: string(messages.CreatedBody(msg)), MessageID: msg.MessageID}
 }
 
 // GroupMembers resolves a device group.

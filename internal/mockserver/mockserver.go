@@ -38,7 +38,9 @@
 // reaches delivery.Path.Reply through the broker's reply intake and ends the wait; the
 // Responses turn it into the platform's body and the Exchange journals the request.
 //
-// The batch executor delivers each subtask through the same commands.Backend (batch.go).
+// The batch executor delivers each createCommands subtask through the same commands.Backend,
+// and creates each createMessages subtask's message through the same messages.Backend
+// (batch.go).
 // A device message goes HTTP -> messages.HTTPService -> messages.Backend, which caches it and
 // publishes it through the same delivery.Path without awaiting a reply (messages.go:
 // Publication.ReplyTopic empty, Publication.RequireSubscription for a custom topic); the

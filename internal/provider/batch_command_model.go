@@ -58,9 +58,9 @@ func (m *batchCommandModel) sameDocument(doc json.RawMessage) bool {
 	return !diags.HasError() && sameJSONValue(mine, doc)
 }
 
-// result is a subtask's entry of results; see subtaskResult.
-func (m *batchCommandModel) result(st iotda.Subtask) (encodedResult, *deviceFailure) {
-	return subtaskResult(st)
+// fillResults fills the results from each subtask's output; see subtaskResult.
+func (m *batchCommandModel) fillResults(_ context.Context, _ *iotda.Client, subtasks []iotda.Subtask) []deviceFailure {
+	return m.setResults(subtasks, subtaskResult)
 }
 
 // resultEntry is one device's entry of results; encodeResult writes it as JSON with all six

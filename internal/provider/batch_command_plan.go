@@ -214,14 +214,20 @@ func (m *batchCommandModel) replacedBy(plan *batchCommandModel, justImported boo
 		}
 		return okBefore && okAfter && bytes.Equal(before, after)
 	}
+	same := sameString(plan.ServiceID, m.ServiceID) && sameString(plan.CommandName, m.CommandName) && paras()
+	return !same || m.fleetTask.replacedBy(&plan.fleetTask, justImported)
+}
+
+// replacedBy reports whether the arguments every fleet resource has replace the resource
+// whose state is f: the targets, the task's name and policy, and triggers.
+func (f *fleetTask) replacedBy(plan *fleetTask, justImported bool) bool {
 	triggers := func() bool {
 		empty := func(v types.Map) bool { return v.IsNull() || (!v.IsUnknown() && len(v.Elements()) == 0) }
-		return (justImported && m.Triggers.IsNull()) || plan.Triggers.Equal(m.Triggers) ||
-			(empty(plan.Triggers) && empty(m.Triggers))
+		return (justImported && f.Triggers.IsNull()) || plan.Triggers.Equal(f.Triggers) ||
+			(empty(plan.Triggers) && empty(f.Triggers))
 	}
-	same := sameStrings(plan.DeviceIDs, m.DeviceIDs) && sameStrings(plan.GroupIDs, m.GroupIDs) &&
-		sameString(plan.ServiceID, m.ServiceID) && sameString(plan.CommandName, m.CommandName) && paras() &&
-		(plan.TaskName.IsUnknown() || plan.TaskName.Equal(m.TaskName)) && plan.RetryCount.Equal(m.RetryCount) &&
-		plan.RetryInterval.Equal(m.RetryInterval) && triggers()
+	same := sameStrings(plan.DeviceIDs, f.DeviceIDs) && sameStrings(plan.GroupIDs, f.GroupIDs) &&
+		(plan.TaskName.IsUnknown() || plan.TaskName.Equal(f.TaskName)) && plan.RetryCount.Equal(f.RetryCount) &&
+		plan.RetryInterval.Equal(f.RetryInterval) && triggers()
 	return !same
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
@@ -10,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -175,37 +173,11 @@ func (r *batchCommandResource) Delete(ctx context.Context, req resource.DeleteRe
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err := client.DeleteBatchTask(ctx, taskID.ValueString())
-	switch {
-	case err == nil:
-		tflog.Info(ctx, "batch task deleted", map[string]any{"task_id": taskID.ValueString()})
-	case errors.Is(err, iotda.ErrNotFound):
-		tflog.Info(ctx, "batch task already gone", map[string]any{"task_id": taskID.ValueString()})
-	case errors.Is(err, iotda.ErrForbidden) && !iotda.TaskFinished(state.Status.ValueString()):
-		resp.Diagnostics.AddError(summaryBatchDeleteFailed, withRequestID(fmt.Sprintf("Batch task %s is still "+
-			"running (%s), and IoTDA deletes only finished tasks: %v\n\nWait for it to finish (terraform refresh "+
-			"shows its status) and destroy again, or set delete_task_on_destroy = false and apply, so that "+
-			"destroying only forgets it.", taskID.ValueString(), state.Status.ValueString(), err), requestIDOf(err)))
-	default:
-		resp.Diagnostics.AddError(summaryBatchDeleteFailed, withRequestID(fmt.Sprintf("Deleting batch task %s "+
-			"from IoTDA failed: %v\n\nThe resource is still in the state. Fix the cause and destroy again, or set "+
-			"delete_task_on_destroy = false and apply, so that destroying only forgets it.", taskID.ValueString(), err),
-			requestIDOf(err)))
-	}
+	deleteFleetTask(ctx, client, taskID.ValueString(), state.Status.ValueString(), &resp.Diagnostics)
 }
 
 // ImportState takes the id of an existing createCommands task; Read then fills the arguments
 // from it.
 func (r *batchCommandResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if !taskIDPattern.MatchString(req.ID) {
-		resp.Diagnostics.AddAttributeError(path.Root("id"), "Invalid Batch Task ID",
-			fmt.Sprintf("%q is not a batch task ID: IoTDA's task IDs are up to 24 characters of 0-9 and a-f, such as "+
-				"64f1c2a9e4b0a1b2c3d4e5f6 (the task_id of ListBatchTasks or of the console).", req.ID))
-		return
-	}
-	for attr, v := range map[string]any{"id": req.ID, "task_id": req.ID, "max_failed_devices": int64(0),
-		"delete_task_on_destroy": false} {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
-	}
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte(`true`))...)
+	importFleetTask(ctx, req, resp)
 }

@@ -168,7 +168,7 @@ func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fle
 			continue
 		}
 		f.setTask(&details.Task)
-		failures = f.setResults(details.Subtasks, w.result)
+		failures = w.fillResults(ctx, client, details.Subtasks)
 		fp.ResultsProblem, fp.Gone = "", false
 		logInfo(ctx, fmt.Sprintf("batch task %s %s: %d devices, %d failed (%d requests in %d rounds)", id,
 			f.Status.ValueString(), len(details.Subtasks), len(failures), details.Requests, details.Rounds))

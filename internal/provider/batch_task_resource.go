@@ -8,7 +8,9 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -46,6 +48,7 @@ func createFleet(ctx context.Context, pd *providerData, client *iotda.Client, w 
 		f.clearResults()
 		runTask(runCtx, client, w, &fp, start, readTimeout, false, diags)
 	}
+	settle(w)
 	diags.Append(state.Set(ctx, w)...)
 	savePrivate(ctx, private, fp, diags)
 }
@@ -203,4 +206,41 @@ func updateFleet(ctx context.Context, client *iotda.Client, plan, state fleetWor
 		}
 	}
 	runTask(runCtx, client, plan, fp, start, readTimeout, true, diags)
+}
+
+// deleteFleetTask deletes a fleet resource's task from IoTDA, for delete_task_on_destroy: a
+// task already gone is fine; a task still running cannot be deleted, and says what to do.
+func deleteFleetTask(ctx context.Context, client *iotda.Client, taskID, status string, diags *diag.Diagnostics) {
+	err := client.DeleteBatchTask(ctx, taskID)
+	switch {
+	case err == nil:
+		tflog.Info(ctx, "batch task deleted", map[string]any{"task_id": taskID})
+	case errors.Is(err, iotda.ErrNotFound):
+		tflog.Info(ctx, "batch task already gone", map[string]any{"task_id": taskID})
+	case errors.Is(err, iotda.ErrForbidden) && !iotda.TaskFinished(status):
+		diags.AddError(summaryBatchDeleteFailed, withRequestID(fmt.Sprintf("Batch task %s is still running (%s), "+
+			"and IoTDA deletes only finished tasks: %v\n\nWait for it to finish (terraform refresh shows its status) "+
+			"and destroy again, or set delete_task_on_destroy = false and apply, so that destroying only forgets it.",
+			taskID, status, err), requestIDOf(err)))
+	default:
+		diags.AddError(summaryBatchDeleteFailed, withRequestID(fmt.Sprintf("Deleting batch task %s from IoTDA "+
+			"failed: %v\n\nThe resource is still in the state. Fix the cause and destroy again, or set "+
+			"delete_task_on_destroy = false and apply, so that destroying only forgets it.", taskID, err),
+			requestIDOf(err)))
+	}
+}
+
+// importFleetTask starts the import of a fleet resource from a task id: Read fills in the rest.
+func importFleetTask(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if !taskIDPattern.MatchString(req.ID) {
+		resp.Diagnostics.AddAttributeError(path.Root("id"), "Invalid Batch Task ID",
+			fmt.Sprintf("%q is not a batch task ID: IoTDA's task IDs are up to 24 characters of 0-9 and a-f, such as "+
+				"64f1c2a9e4b0a1b2c3d4e5f6 (the task_id of ListBatchTasks or of the console).", req.ID))
+		return
+	}
+	for attr, v := range map[string]any{"id": req.ID, "task_id": req.ID, "max_failed_devices": int64(0),
+		"delete_task_on_destroy": false} {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte(`true`))...)
 }

@@ -22,8 +22,8 @@ import (
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
 
-// The batch task machinery shared by the fleet resources (iotda_batch_command now; a fleet
-// messages resource, task type createMessages, next). A fleet resource runs one IoTDA batch
+// The batch task machinery shared by the fleet resources (iotda_batch_command, task type
+// createCommands, and iotda_batch_message, createMessages). A fleet resource runs one IoTDA batch
 // task when it is created and keeps the promise DESIGN.md calls Run once:
 //
 //   - a create that may have reached IoTDA is resolved by finding the task by its unique
@@ -32,8 +32,9 @@ import (
 //     next plan follows the same task (batch_task_plan.go, batch_task_follow.go);
 //   - every answer is checked against the task id and the targets it belongs to.
 //
-// What differs per task type (the document, the shape of one device's result, how an imported
-// task's document becomes arguments) is the fleetWork a resource's model implements.
+// What differs per task type (the document, the shape of one device's result and what more
+// must be read for it, how an imported task's document becomes arguments) is the fleetWork a
+// resource's model implements.
 
 // fleetTask is the part of a fleet resource's model the machinery owns: the targets, the
 // task's name and policy, the failure limit, and what IoTDA says of the task.
@@ -73,10 +74,25 @@ type fleetWork interface {
 	// sameDocument reports whether doc, as IoTDA answers it, is the document this model
 	// sends: the same JSON value, whatever member order or number spelling IoTDA answers with.
 	sameDocument(doc json.RawMessage) bool
-	// result is a finished subtask's entry of results and its failure, if it is one.
-	result(st iotda.Subtask) (encodedResult, *deviceFailure)
+	// fillResults fills results and failed_device_ids from a finished task's subtasks,
+	// checked against the task, and returns the failed devices, sorted by device id. ctx
+	// bounds what it may still read (a message's status; the read timeout).
+	fillResults(ctx context.Context, client *iotda.Client, subtasks []iotda.Subtask) []deviceFailure
 	// adoptDocument fills the arguments the document holds from an imported task's.
 	adoptDocument(t *iotda.BatchTask, diags *diag.Diagnostics)
+}
+
+// settler is a fleetWork with attributes of its own that follow from results (a fleet
+// message's pending_device_ids): settle sets them before the model is saved.
+type settler interface {
+	settle()
+}
+
+// settle sets what follows from w's results, when w has such attributes.
+func settle(w fleetWork) {
+	if s, ok := w.(settler); ok {
+		s.settle()
+	}
 }
 
 // derivedTaskName returns a task name no other apply uses: tf_, the time in UTC and 8 random
@@ -198,6 +214,14 @@ func (f *fleetTask) setResults(subtasks []iotda.Subtask, result func(iotda.Subta
 			failures = append(failures, *failure)
 		}
 	}
+	failures = f.setFailures(failures)
+	f.Results = types.StringValue(renderResults(entries, deep))
+	return failures
+}
+
+// setFailures sorts the failures by device id, keeps one per device, and lists them in
+// failed_device_ids.
+func (f *fleetTask) setFailures(failures []deviceFailure) []deviceFailure {
 	slices.SortFunc(failures, func(a, b deviceFailure) int { return strings.Compare(a.DeviceID, b.DeviceID) })
 	failures = slices.CompactFunc(failures, func(a, b deviceFailure) bool { return a.DeviceID == b.DeviceID })
 	ids := make([]attr.Value, len(failures))
@@ -205,7 +229,12 @@ func (f *fleetTask) setResults(subtasks []iotda.Subtask, result func(iotda.Subta
 		ids[i] = types.StringValue(fl.DeviceID)
 	}
 	f.FailedDeviceIDs = types.ListValueMust(types.StringType, ids)
+	return failures
+}
 
+// renderResults renders the entries (each device's result as compact JSON) as the results
+// text: one object keyed by device id in sorted order, escaped and marked as setResults says.
+func renderResults(entries map[string][]byte, deep bool) string {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, id := range slices.Sorted(maps.Keys(entries)) {
@@ -224,8 +253,7 @@ func (f *fleetTask) setResults(subtasks []iotda.Subtask, result func(iotda.Subta
 	if deep {
 		text = append([]byte{' '}, text...)
 	}
-	f.Results = types.StringValue(string(text))
-	return failures
+	return string(text)
 }
 
 // failedCount is how many devices failed_device_ids lists; -1 when it is not known.
@@ -324,6 +352,10 @@ type fleetPrivate struct {
 	// FailedRun says this resource's apply reported the task's failures as an error: the
 	// next plan replaces it while they stay beyond max_failed_devices.
 	FailedRun bool `json:"failed_run,omitempty"`
+	// Unreadable lists the devices of a fleet message whose message IoTDA no longer has
+	// while it was pending (replaced by 20 newer ones, or the device deleted): their last
+	// known status is kept, and refreshes do not read them again.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // sentTask is a create whose outcome is not known.

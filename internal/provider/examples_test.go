@@ -293,8 +293,11 @@ func examplesMock(t *testing.T) *mockserver.Server {
 			{ID: "meter-17", Simulated: &mockserver.Behavior{}},
 			{ID: "sensor-042", Simulated: &mockserver.Behavior{}},
 		},
-		Fleets: []mockserver.Fleet{{Prefix: "sensor-", Count: 3000, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply}}},
-		Groups: []mockserver.Group{{ID: "0a1b2c3d-0000-4000-8000-000000000001", DeviceIDs: []string{"sensor-7", "sensor-8"}}},
+		Fleets: []mockserver.Fleet{{Prefix: "sensor-", Count: 3000, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorReply}},
+			// The fleet message example's meters.
+			{Prefix: "meter-", Count: 3, Behavior: mockserver.Behavior{Kind: mockserver.BehaviorEcho}}},
+		Groups: []mockserver.Group{{ID: "0a1b2c3d-0000-4000-8000-000000000001", DeviceIDs: []string{"sensor-7", "sensor-8"}},
+			{ID: "0a1b2c3d-0000-4000-8000-000000000002", DeviceIDs: []string{"meter-1", "meter-2"}}},
 	})
 	t.Setenv("IOTDA_ENDPOINT", s.URL())
 	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "iotdalabs")

@@ -234,7 +234,8 @@ func (p *iotdaProvider) Configure(ctx context.Context, req provider.ConfigureReq
 }
 
 func (p *iotdaProvider) Resources(_ context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewDeviceCommandResource, NewBatchCommandResource, NewDeviceMessageResource}
+	return []func() resource.Resource{NewDeviceCommandResource, NewBatchCommandResource, NewDeviceMessageResource,
+		NewBatchMessageResource}
 }
 
 func (p *iotdaProvider) DataSources(_ context.Context) []func() datasource.DataSource {

@@ -8,9 +8,11 @@
 //   - responses.go turns an authenticated HTTP request into Backend calls and Backend results
 //     into the platform's exact bodies and errors.
 //
-// The mockserver package authenticates requests, journals them, and implements Devices, the
-// seam through which the executor delivers commands: the same delivery path as the
-// synchronous command API, so simulated and real devices answer batch tasks alike.
+// The mockserver package authenticates requests, journals them, and implements the seams
+// through which the executor reaches devices: Devices delivers a createCommands subtask's
+// command through the same path as the synchronous command API, so simulated and real
+// devices answer batch tasks alike, and Messages creates a createMessages subtask's message
+// through the device message service, which caches it for a device that is offline.
 //
 // Platform facts come from iotda-batchtask-facts.md; where the platform's behaviour is not
 // documented, the choice made here is said in the comment of the code that makes it.
@@ -48,12 +50,16 @@ type Command struct {
 
 // Outcome is what became of one delivery, in the platform's terms.
 type Outcome struct {
-	// Output is the subtask's output text when the device answered: the synchronous API's
-	// 200 body for the same reply (the README's reply rules).
+	// Output is the subtask's output text when the subtask succeeded: for a command, the
+	// synchronous API's 200 body for the device's reply (the README's reply rules); for a
+	// message, CreateMessage's 201 body.
 	Output string
-	// ErrorCode and ErrorMsg are set when the command failed (device offline, unknown,
-	// silent); Output is then empty.
+	// ErrorCode and ErrorMsg are set when the subtask failed (for a command: the device
+	// offline, unknown or silent; for a message: the device unknown, the message refused);
+	// Output is then empty.
 	ErrorCode, ErrorMsg string
+	// MessageID is the id of the message a createMessages subtask created, for the journal.
+	MessageID string
 }
 
 // Devices is the seam to the device side.
@@ -64,6 +70,20 @@ type Devices interface {
 	// GroupMembers returns the ids of the devices in a group; ok is false when there is no
 	// such group.
 	GroupMembers(groupID string) (ids []string, ok bool)
+}
+
+// Messages is the seam to the device message service, for createMessages tasks. Their
+// document is one CreateMessage body ("参考下发设备消息", see Deliver Message:
+// iotda-messages-facts.md §5), created for each target as the single-device API creates it.
+type Messages interface {
+	// CheckMessage checks a createMessages document with the rules of a CreateMessage body;
+	// nil when it is valid, else why not, which the create's 400 answer quotes.
+	CheckMessage(document json.RawMessage) error
+	// SendMessage creates document's message for one device, as CreateMessage does: the
+	// service delivers it at once when the device is online and caches it (PENDING) when
+	// not. Output is then the 201 answer; a refusal (an unknown device, a message id the
+	// device already has) is the error code and message of the error answer.
+	SendMessage(ctx context.Context, deviceID string, document json.RawMessage) Outcome
 }
 
 // Event kinds reported to Config.OnEvent.
@@ -85,6 +105,8 @@ type Event struct {
 	TaskID    string
 	DeviceID  string
 	CommandID string
+	// MessageID is the message a createMessages subtask created.
+	MessageID string
 	Status    string
 	ErrorCode string
 	// Detail is a short JSON summary (a created task's name, type and target count).
@@ -94,6 +116,8 @@ type Event struct {
 // Config configures a Backend. Devices is required; every other field has a default.
 type Config struct {
 	Devices Devices
+	// Messages runs createMessages tasks; without it they are refused.
+	Messages Messages
 	// PlatformTimeout is how long a subtask waits for the device's reply (20 s).
 	PlatformTimeout time.Duration
 	// Concurrency is how many subtasks, across all tasks, are delivered at once.
@@ -223,6 +247,7 @@ type subtask struct {
 	errCode   string
 	errMsg    string
 	commandID string
+	messageID string
 	attempts  int
 }
 
@@ -303,8 +328,10 @@ type Subtask struct {
 	Output    string
 	ErrorCode string
 	ErrorMsg  string
-	// CommandID is the id of the last command delivered for it (not part of the API).
+	// CommandID is the id of the last command delivered for it, and MessageID of the message
+	// created for it (neither is part of the API).
 	CommandID string
+	MessageID string
 }
 
 func (t *task) snapshotLocked() Task {
@@ -386,7 +413,7 @@ func (b *Backend) Subtasks(taskID string) ([]Subtask, bool) {
 
 func (st *subtask) snapshot(n, i int) Subtask {
 	return Subtask{RecordID: recordID(n, i), Target: st.target, Status: st.status, Output: st.output,
-		ErrorCode: st.errCode, ErrorMsg: st.errMsg, CommandID: st.commandID}
+		ErrorCode: st.errCode, ErrorMsg: st.errMsg, CommandID: st.commandID, MessageID: st.messageID}
 }
 
 // Tasks returns snapshots of every task, oldest first.

@@ -24,14 +24,20 @@ const (
 	ScheduleLayout = "20060102T150405Z"
 )
 
-// TaskTypes are the task types the platform knows (facts §2). The mock runs createCommands
-// only; the others are refused with a message saying so.
+// TaskTypes are the task types the platform knows (facts §2). The mock runs createCommands,
+// and createMessages when it has a message service (Config.Messages); the others are refused
+// with a message saying so.
 var TaskTypes = []string{"softwareUpgrade", "firmwareUpgrade", "moduleUpgrade", "createDevices", "deleteDevices",
 	"freezeDevices", "unfreezeDevices", TaskTypeCreateCommands, "createAsyncCommands", "createMessages",
 	"updateDeviceShadows", "updateDevices"}
 
-// TaskTypeCreateCommands delivers a synchronous command to every target.
-const TaskTypeCreateCommands = "createCommands"
+// Task types the mock runs.
+const (
+	// TaskTypeCreateCommands delivers a synchronous command to every target.
+	TaskTypeCreateCommands = "createCommands"
+	// TaskTypeCreateMessages sends a device message to every target (iotda-messages-facts.md §5).
+	TaskTypeCreateMessages = "createMessages"
+)
 
 var (
 	// taskNamePattern: Chinese characters, letters, digits and underscores (facts §2).
@@ -70,7 +76,7 @@ type document struct {
 // at creation (status Initializing, or Fail when its targets cannot be resolved), or the
 // platform's 400 answer.
 func (b *Backend) Create(body []byte) (Task, *Error) {
-	req, err := decodeCreate(body)
+	req, err := decodeCreate(body, b.checkDocument)
 	if err != nil {
 		return Task{}, err
 	}
@@ -117,8 +123,9 @@ func createdDetail(t Task) json.RawMessage {
 	return d
 }
 
-// decodeCreate parses and checks the body in the platform's order: JSON, then each field.
-func decodeCreate(body []byte) (*createRequest, *Error) {
+// decodeCreate parses and checks the body in the platform's order: JSON, then each field;
+// checkDoc checks the document of the task type.
+func decodeCreate(body []byte, checkDoc func(taskType string, doc json.RawMessage) *Error) (*createRequest, *Error) {
 	trimmed := bytes.TrimSpace(body)
 	if !json.Valid(trimmed) {
 		return nil, &Error{Status: 400, Code: CodeBadRequest,
@@ -132,6 +139,9 @@ func decodeCreate(body []byte) (*createRequest, *Error) {
 		return nil, invalid("A field has the wrong type: %s.", jsonFieldError(err))
 	}
 	if e := req.checkNames(); e != nil {
+		return nil, e
+	}
+	if e := checkDoc(*req.TaskType, req.Document); e != nil {
 		return nil, e
 	}
 	if e := req.checkTargets(); e != nil {
@@ -162,21 +172,51 @@ func (r *createRequest) checkNames() *Error {
 		return invalid("task_type is required.")
 	case !slices.Contains(TaskTypes, *r.TaskType):
 		return invalid("task_type %q is not a batch task type.", *r.TaskType)
-	case *r.TaskType != TaskTypeCreateCommands:
-		return invalid("The mock runs only createCommands tasks, not %s.", *r.TaskType)
+	case *r.TaskType != TaskTypeCreateCommands && *r.TaskType != TaskTypeCreateMessages:
+		return invalid("The mock runs only createCommands and createMessages tasks, not %s.", *r.TaskType)
 	case r.AppID != nil && (len(*r.AppID) > maxAppID || !appIDPattern.MatchString(*r.AppID)):
 		return invalid("app_id must be 1 to %d letters, digits, underscores or hyphens.", maxAppID)
 	case r.TaskMode != nil || r.NeedConfirm != nil || len(r.TaskExtInfo) > 0:
 		return invalid("task_mode, need_confirm and task_ext_info apply to upgrade tasks only.")
 	case r.DocumentSource != nil && r.Targets == nil && r.TargetsFilter == nil:
-		return invalid("document_source is not supported for createCommands; use targets or targets_filter.")
+		return invalid("document_source is not supported for %s; use targets or targets_filter.", *r.TaskType)
 	}
-	return checkDocument(r.Document)
+	return nil
 }
 
-// checkDocument checks a createCommands document with the synchronous command's rules (the
-// document holds one CreateCommand body, facts §2).
-func checkDocument(raw json.RawMessage) *Error {
+// checkDocument checks a task's document with the rules of its task type.
+func (b *Backend) checkDocument(taskType string, raw json.RawMessage) *Error {
+	if taskType == TaskTypeCreateMessages {
+		return b.checkMessageDocument(raw)
+	}
+	return checkCommandDocument(raw)
+}
+
+// checkMessageDocument checks a createMessages document with the rules of a CreateMessage
+// body, through the message service (the document holds one, facts §5). The platform's
+// example document sets both topic and topic_full_name, which the single-device API refuses;
+// which one the platform takes is UNCONFIRMED, and the mock refuses both, as for one device.
+func (b *Backend) checkMessageDocument(raw json.RawMessage) *Error {
+	if b.cfg.Messages == nil {
+		return invalid("The mock runs createMessages tasks only with its device message service.")
+	}
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+		return invalid("document is required for createMessages: a message as CreateMessage takes it, such as " +
+			"{\"message_id\",\"name\",\"message\"}.")
+	case raw[0] != '{':
+		return invalid("document must be a JSON object.")
+	}
+	if err := b.cfg.Messages.CheckMessage(raw); err != nil {
+		return invalid("document is not a valid message: %v", err)
+	}
+	return nil
+}
+
+// checkCommandDocument checks a createCommands document with the synchronous command's rules
+// (the document holds one CreateCommand body, facts §2).
+func checkCommandDocument(raw json.RawMessage) *Error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return invalid("document is required for createCommands: {\"service_id\",\"command_name\",\"paras\"}.")
@@ -226,7 +266,7 @@ func (r *createRequest) checkTargets() *Error {
 	}
 	if r.TargetsFilter == nil {
 		// Not documented: the mock refuses a task with no targets at once.
-		return invalid("A createCommands task needs targets or targets_filter.group_ids.")
+		return invalid("A %s task needs targets or targets_filter.group_ids.", *r.TaskType)
 	}
 	for k := range r.TargetsFilter {
 		if k != "group_ids" {
@@ -285,14 +325,16 @@ func (b *Backend) newTask(req *createRequest) (*task, *Error) {
 			return nil, invalid("task_policy.schedule_time must be within the next 7 days.")
 		}
 	}
-	var d document
-	_ = json.Unmarshal(req.Document, &d) // checked by checkDocument
-	t.command = Command{Paras: d.Paras}
-	if d.ServiceID != nil {
-		t.command.ServiceID = *d.ServiceID
-	}
-	if d.CommandName != nil {
-		t.command.CommandName = *d.CommandName
+	if t.taskType == TaskTypeCreateCommands {
+		var d document
+		_ = json.Unmarshal(req.Document, &d) // checked by checkCommandDocument
+		t.command = Command{Paras: d.Paras}
+		if d.ServiceID != nil {
+			t.command.ServiceID = *d.ServiceID
+		}
+		if d.CommandName != nil {
+			t.command.CommandName = *d.CommandName
+		}
 	}
 	var targets []string
 	if req.Targets != nil {

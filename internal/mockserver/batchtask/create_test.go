@@ -82,7 +82,7 @@ func TestCreate_RefusesInvalidBodies(t *testing.T) {
 		"task_name of 129 Han":   {raw: body([]string{"d1"}, map[string]any{"task_name": strings.Repeat("任", 129)}), msg: "longer than 128"},
 		"task_type missing":      {raw: body([]string{"d1"}, map[string]any{"task_type": nil}), msg: "task_type is required"},
 		"task_type unknown":      {raw: body([]string{"d1"}, map[string]any{"task_type": "reboot"}), msg: "not a batch task type"},
-		"task_type not run":      {raw: body([]string{"d1"}, map[string]any{"task_type": "createDevices"}), msg: "only createCommands"},
+		"task_type not run":      {raw: body([]string{"d1"}, map[string]any{"task_type": "createDevices"}), msg: "only createCommands and createMessages"},
 		"task_name not a string": {raw: body([]string{"d1"}, map[string]any{"task_name": 5}), msg: "task_name must be string"},
 		"app_id invalid":         {raw: body([]string{"d1"}, map[string]any{"app_id": "a b"}), msg: "app_id"},
 		"upgrade-only field":     {raw: body([]string{"d1"}, map[string]any{"need_confirm": true}), msg: "upgrade tasks only"},

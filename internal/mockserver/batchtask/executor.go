@@ -153,18 +153,26 @@ func (e *executor) work() {
 // run makes one delivery attempt and records its outcome.
 func (e *executor) run(j job) {
 	t := j.t
-	cmd := t.command
 	t.mu.Lock()
 	st := &t.subtasks[j.i]
 	st.attempts++
-	cmd.DeviceID = st.target
-	cmd.CommandID = e.b.cfg.NewCommandID()
-	st.commandID = cmd.CommandID
+	target := st.target
+	cmd := t.command
+	if t.taskType == TaskTypeCreateCommands {
+		cmd.DeviceID = target
+		cmd.CommandID = e.b.cfg.NewCommandID()
+		st.commandID = cmd.CommandID
+	}
 	t.setStatusLocked(j.i, StatusProcessing)
 	t.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(e.ctx, e.b.cfg.PlatformTimeout)
-	out := e.b.cfg.Devices.Deliver(ctx, cmd)
+	var out Outcome
+	if t.taskType == TaskTypeCreateMessages {
+		out = e.b.cfg.Messages.SendMessage(ctx, target, t.document)
+	} else {
+		out = e.b.cfg.Devices.Deliver(ctx, cmd)
+	}
 	cancel()
 	if e.ctx.Err() != nil {
 		return // Closing: the task stays unfinished, as on a platform that went away.
@@ -172,6 +180,9 @@ func (e *executor) run(j job) {
 
 	t.mu.Lock()
 	st = &t.subtasks[j.i]
+	if out.MessageID != "" {
+		st.messageID = out.MessageID
+	}
 	var status string
 	retry := time.Duration(0)
 	switch {
@@ -194,8 +205,8 @@ func (e *executor) run(j job) {
 	taskStatus := t.status
 	t.mu.Unlock()
 
-	e.b.cfg.OnEvent(Event{Kind: EventSubtask, TaskID: t.id, DeviceID: cmd.DeviceID, CommandID: cmd.CommandID,
-		Status: status, ErrorCode: out.ErrorCode})
+	e.b.cfg.OnEvent(Event{Kind: EventSubtask, TaskID: t.id, DeviceID: target, CommandID: cmd.CommandID,
+		MessageID: out.MessageID, Status: status, ErrorCode: out.ErrorCode})
 	if status == StatusFailWaitRetry {
 		e.after(retry, func() { e.push(j) })
 	}

@@ -82,11 +82,7 @@ func (b *Backend) respondCreate(deviceID, contentType string, body []byte) Respo
 	if err != nil {
 		return errorResponse(err)
 	}
-	return jsonResponse(http.StatusCreated, struct {
-		MessageID string     `json:"message_id"`
-		Result    wireResult `json:"result"`
-	}{m.MessageID, wireResult{Status: m.Status, CreatedTime: platformTime(m.CreatedAt),
-		FinishedTime: platformTime(m.FinishedAt)}})
+	return Response{Status: http.StatusCreated, Body: CreatedBody(m)}
 }
 
 // respondShow answers one message. A message the device does not have is a 200 without a

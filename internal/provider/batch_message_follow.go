@@ -1,0 +1,200 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
+)
+
+// Following a fleet message past its task. A createMessages subtask succeeds when IoTDA has
+// accepted the message for its device (the best guess of iotda-messages-facts.md §5, which
+// the mock follows: the subtask mirrors CreateMessage), whether the device had it at once
+// (DELIVERED) or it waits, asleep or offline (PENDING). Each device's message is then known
+// by its id, the one the provider sent in the document, and read with ShowDeviceMessage,
+// never sent again: once when the task ends, for what its output does not say, and at every
+// refresh for the devices still pending, until their status is final.
+
+const (
+	summaryFleetMessagePending = "Message Not Yet Delivered to Every Device"
+	summaryMessageStatusUnread = "Message Status Not Read"
+	summaryFleetMessageGone    = "Message No Longer on IoTDA"
+	// maxListedPending is how many pending devices a diagnostic names before it counts them.
+	maxListedPending = 10
+)
+
+// fillResults builds every device's entry from its subtask, reads the messages the outputs
+// do not describe (within ctx), and renders the results.
+func (m *batchMessageModel) fillResults(ctx context.Context, client *iotda.Client, subtasks []iotda.Subtask) []deviceFailure {
+	entries := make(map[string]messageEntry, len(subtasks))
+	for _, st := range subtasks {
+		entries[st.Target] = entryOf(st, m.MessageID.ValueString())
+	}
+	res := readEntries(ctx, client, entries, func(_ string, e messageEntry) bool { return e.needsRead() })
+	if res.asked > 0 {
+		logInfo(ctx, fmt.Sprintf("read the message of %s whose subtask output did not say what became of it: %d "+
+			"read, %d not found, %d failed", plural(res.asked, "device"), res.asked-len(res.gone)-res.failed,
+			len(res.gone), res.failed))
+	}
+	return m.setEntries(entries)
+}
+
+// entryReads is what readEntries did.
+type entryReads struct {
+	asked  int
+	gone   []string // IoTDA has no such message, or no such device
+	failed int      // reads that failed otherwise
+	last   error    // the last of those failures
+}
+
+// readEntries reads the messages of the entries which selects, a few at a time, and records
+// what each read shows. A message IoTDA no longer has keeps its entry as it was.
+func readEntries(ctx context.Context, client *iotda.Client, entries map[string]messageEntry,
+	which func(string, messageEntry) bool,
+) entryReads {
+	var ids []string
+	for id, e := range entries {
+		if e.MessageID != nil && which(id, e) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	res := entryReads{asked: len(ids)}
+	if len(ids) == 0 {
+		return res
+	}
+	refs := make([]iotda.MessageRef, len(ids))
+	for i, id := range ids {
+		refs[i] = iotda.MessageRef{DeviceID: id, MessageID: *entries[id].MessageID}
+	}
+	for _, r := range client.ShowDeviceMessages(ctx, refs, 0) {
+		switch {
+		case r.Err == nil:
+			e := entries[r.Ref.DeviceID]
+			e.record(r.Message)
+			entries[r.Ref.DeviceID] = e
+		case errors.Is(r.Err, iotda.ErrMessageNotFound), errors.Is(r.Err, iotda.ErrNotFound):
+			res.gone = append(res.gone, r.Ref.DeviceID)
+		default:
+			res.failed++
+			res.last = r.Err
+		}
+	}
+	return res
+}
+
+// refreshPending reads the status of the devices whose message is still pending, never
+// sending anything, and records what changed: a final status is never read again. A message
+// IoTDA no longer has keeps its last known status and joins fp.Unreadable. Devices whose
+// message ended FAILED or TIMEOUT join failed_device_ids; beyond max_failed_devices, the
+// next plan replaces the resource (fp.FailedRun), as after an apply that saw them fail. It
+// reports whether m changed.
+func (m *batchMessageModel) refreshPending(ctx context.Context, client *iotda.Client, fp *fleetPrivate,
+	diags *diag.Diagnostics,
+) bool {
+	entries, err := decodeMessageEntries(m.Results.ValueString())
+	if err != nil {
+		diags.AddWarning(summaryMessageStatusUnread, fmt.Sprintf("The results of batch task %s cannot be read back: "+
+			"%v. The pending devices' status is not refreshed.", m.TaskID.ValueString(), err))
+		return false
+	}
+	unreadable := map[string]bool{}
+	for _, id := range fp.Unreadable {
+		unreadable[id] = true
+	}
+	pendingBefore := pendingDevices(entries)
+	res := readEntries(ctx, client, entries, func(id string, e messageEntry) bool { return e.pending() && !unreadable[id] })
+	if res.asked == 0 {
+		return false
+	}
+	failures := m.setEntries(entries)
+	var delivered, ended []string
+	for _, id := range pendingBefore {
+		e := entries[id]
+		switch {
+		case e.pending():
+		case e.failure(id) != nil:
+			ended = append(ended, id)
+		default:
+			delivered = append(delivered, id)
+		}
+	}
+	logInfo(ctx, fmt.Sprintf("batch task %s: read %s pending: %d delivered, %d failed, %d still pending, %d gone, "+
+		"%d not read", m.TaskID.ValueString(), plural(res.asked, "device"), len(delivered), len(ended),
+		res.asked-len(delivered)-len(ended)-len(res.gone)-res.failed, len(res.gone), res.failed))
+	if len(res.gone) > 0 {
+		fp.Unreadable = slices.Compact(slices.Sorted(slices.Values(append(fp.Unreadable, res.gone...))))
+		diags.AddWarning(summaryFleetMessageGone, fmt.Sprintf("IoTDA no longer has %s for %s that had not received "+
+			"it yet: %s. It keeps the last 20 messages of a device, for at most their ttl, and forgets those of a "+
+			"deleted device.\n\nThose devices keep their last known status in results and stay in "+
+			"pending_device_ids; they are not read again, and nothing is sent again because of this. To send the "+
+			"message again, replace the resource (terraform apply -replace=<address>), or give pending_device_ids "+
+			"to another resource.", m.describeWork(), plural(len(res.gone), "device"), iotda.ListSome(res.gone,
+			maxListedPending)))
+	}
+	if res.failed > 0 {
+		diags.AddWarning(summaryMessageStatusUnread, withRequestID(fmt.Sprintf("Reading the status of %s of "+
+			"%s pending failed: %v\n\nThey keep their last known status; the next refresh reads them again. "+
+			"Nothing was sent.", plural(res.failed, "device"), m.describeWork(), res.last), requestIDOf(res.last)))
+	}
+	if len(ended) > 0 {
+		m.reportEnded(ended, failures, entries, fp, diags)
+	}
+	return true
+}
+
+// reportEnded reports devices whose pending message a refresh found FAILED or TIMEOUT: a
+// warning within max_failed_devices; beyond it, the next plan replaces the resource.
+func (m *batchMessageModel) reportEnded(ended []string, failures []deviceFailure, entries map[string]messageEntry,
+	fp *fleetPrivate, diags *diag.Diagnostics,
+) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Batch task %s (%q): %s did not reach %s after all:\n", m.TaskID.ValueString(),
+		m.TaskName.ValueString(), m.describeWork(), plural(len(ended), "more device"))
+	for i, id := range ended {
+		if i == maxListedFailures {
+			fmt.Fprintf(&b, "  ... and %d more (see failed_device_ids and results)\n", len(ended)-maxListedFailures)
+			break
+		}
+		e := entries[id]
+		b.WriteString("  - " + describeFailure(*e.failure(id)) + "\n")
+	}
+	limit := m.MaxFailedDevices.ValueInt64()
+	fmt.Fprintf(&b, "\n%s failed in all.", plural(len(failures), "device"))
+	summary := m.kindTitle() + " Failed on Some Devices"
+	if int64(len(failures)) <= limit || fp.Adopted {
+		fmt.Fprintf(&b, " That is within max_failed_devices (%d), or the task was imported, so this is only a "+
+			"warning; failed_device_ids lists the devices to retry.", limit)
+		diags.AddWarning(summary, b.String())
+		return
+	}
+	fp.FailedRun = true
+	fmt.Fprintf(&b, " That is more than max_failed_devices (%d): the next plan replaces the resource, sending the "+
+		"message again to every device as a new task. To keep this task instead, raise max_failed_devices; to "+
+		"retry only the failed devices, give failed_device_ids to another resource.", limit)
+	diags.AddWarning(summary, b.String())
+}
+
+// addPendingWarning says, after an apply that read the task's results, which devices have
+// not received the message yet; it is not an error.
+func (m *batchMessageModel) addPendingWarning(diags *diag.Diagnostics) {
+	if m.PendingDeviceIDs.IsNull() || m.PendingDeviceIDs.IsUnknown() || len(m.PendingDeviceIDs.Elements()) == 0 {
+		return
+	}
+	ids := listStrings(m.PendingDeviceIDs)
+	ttl := "1440 minutes, the platform's default"
+	if !m.TTL.IsNull() {
+		ttl = plural(int(m.TTL.ValueInt64()), "minute")
+	}
+	diags.AddWarning(summaryFleetMessagePending, fmt.Sprintf("IoTDA accepted %s for every device of batch task %s, but "+
+		"%s have not received it yet: %s (pending_device_ids). They are asleep or offline: IoTDA keeps the message "+
+		"for up to ttl (%s) and delivers it when they connect.\n\nThis is not an error. Every refresh (terraform "+
+		"plan, terraform refresh) reads their status again without sending anything; devices whose message ends "+
+		"FAILED or TIMEOUT move to failed_device_ids.", m.describeWork(), m.TaskID.ValueString(),
+		plural(len(ids), "device"), iotda.ListSome(ids, maxListedPending), ttl))
+}
