@@ -133,9 +133,9 @@ func TestBatchCommandResource_Interrupts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			// The silent device keeps the task running for 3 s.
+			// The silent device keeps the task running for 8 s: the signal comes long before it ends.
 			ft := batchFaultMock(t, 4, func(o *mockserver.Options) {
-				o.PlatformTimeout = 3 * time.Second
+				o.PlatformTimeout = 8 * time.Second
 				o.Devices = []mockserver.Device{{ID: "silent-1", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorSilent}}}
 			})
 			ft.ids = append(ft.ids, "silent-1")

@@ -21,9 +21,10 @@ import (
 
 func TestBatchCommandResource_ClientTimeoutKeepsTheTask(t *testing.T) {
 	t.Parallel()
-	// The silent device keeps the task running for the platform's 4 s; the apply waits 1 s.
+	// The silent device keeps the task running for the platform's 15 s; each apply waits 1 s.
+	// The first two steps must end before the task does, on however busy a machine.
 	target := batchMock(t, 2, func(o *mockserver.Options) {
-		o.PlatformTimeout = 4 * time.Second
+		o.PlatformTimeout = 15 * time.Second
 		o.Devices = []mockserver.Device{{ID: "silent-1", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorSilent}}}
 	})
 	s := target.Server
@@ -76,7 +77,7 @@ func TestBatchCommandResource_ClientTimeoutKeepsTheTask(t *testing.T) {
 			// Once the task has finished, the apply reads its results; the plan after is empty.
 			{
 				PreConfig: func() {
-					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 					defer cancel()
 					if _, err := s.WaitBatchTask(ctx, taskID()); err != nil {
 						t.Fatal(err)
