@@ -145,6 +145,7 @@ func TestMessageMock_ClientCreatesOnce(t *testing.T) {
 	}
 
 	// The answer is lost after the mock took the message: the client finds it by its id.
+	lost := map[string]string{}
 	for _, device := range []string{"awake", "sleeper"} {
 		s.InjectFault(mockserver.Fault{DeviceID: device, ResetAfterDelivery: true})
 		id, err := iotda.NewMessageID()
@@ -155,6 +156,7 @@ func TestMessageMock_ClientCreatesOnce(t *testing.T) {
 		if err != nil || !res.Recovered || res.MessageID != id {
 			t.Fatalf("%s: CreateMessage with a lost answer = %+v, %v", device, res, err)
 		}
+		lost[device] = id
 		created := 0
 		for _, e := range s.Journal() {
 			if e.Kind == mockserver.EntryMessage && e.MessageID == id {
@@ -170,6 +172,12 @@ func TestMessageMock_ClientCreatesOnce(t *testing.T) {
 	}
 	if got := readBy(t, s, "sleeper", 1); len(got) != 1 || string(got[0].Body) != `"lost"` {
 		t.Errorf("the sleeper read %+v", got)
+	}
+	// The device reads the message a moment before the mock marks it delivered.
+	if _, err := s.WaitJournal(ctx, func(e mockserver.Entry) bool {
+		return e.Kind == mockserver.EntryMessageDelivered && e.MessageID == lost["sleeper"]
+	}); err != nil {
+		t.Fatalf("the sleeper's message was never marked delivered: %v", err)
 	}
 	if got := readBy(t, s, "awake", 2); len(got) != 2 {
 		t.Errorf("the awake device read %d messages, want 2", len(got))
