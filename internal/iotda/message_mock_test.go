@@ -174,7 +174,9 @@ func TestMessageMock_ClientCreatesOnce(t *testing.T) {
 		t.Errorf("the sleeper read %+v", got)
 	}
 	// The device reads the message a moment before the mock marks it delivered.
-	if _, err := s.WaitJournal(ctx, func(e mockserver.Entry) bool {
+	waitCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := s.WaitJournal(waitCtx, func(e mockserver.Entry) bool {
 		return e.Kind == mockserver.EntryMessageDelivered && e.MessageID == lost["sleeper"]
 	}); err != nil {
 		t.Fatalf("the sleeper's message was never marked delivered: %v", err)
