@@ -112,7 +112,8 @@ func New(opts Options) (*Server, error) {
 	adminAPI := admin.New(admin.Config{Token: opts.AdminToken, Platform: s, Journal: s.journal, Faults: s.faults, CAPEM: st.CAPEM})
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
-		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, adminAPI,
+		MaxHeaderBytes: lim.MaxHeaderBytes, WriteTimeout: lim.HTTPWriteTimeout, MaxAnswerBytes: lim.MaxAnswerBytes,
+		Logger: opts.Logger}, adminAPI,
 		// The command API first: it is the hot path, and no other service's path is a command path.
 		commands.NewResponses(s.api, s.commands, opts.Logger),
 		messages.NewHTTPService(s.api, s.messages, opts.Logger),
