@@ -50,9 +50,12 @@ type Options struct {
 	// 8883 and plain MQTT on 1883 (facts §5); Huawei's device SDKs use one or the other.
 	MQTTTLSAddr string
 	// TLS serves the HTTP API over HTTPS with a certificate from a CA the mock generates
-	// (see Server.CACertPEM), valid for 127.0.0.1, localhost and TLSHosts.
+	// (see Server.CACertPEM), valid for 127.0.0.1, ::1, localhost, TLSHosts and the hosts the
+	// TLS listeners bind: for one bound to every interface (0.0.0.0, ::), the machine's name
+	// and addresses (httpapi.ListenHosts), by which URL and MQTTTLSAddr then name it.
 	TLS bool
-	// TLSHosts are extra DNS names (or IP addresses) for the generated server certificate.
+	// TLSHosts are extra DNS names (or IP addresses) for the generated server certificate:
+	// any other name clients reach the mock by, such as a DNS alias.
 	TLSHosts []string
 	// TLSConfig, when set, overrides the generated certificate (HTTPS and MQTTS).
 	TLSConfig *tls.Config

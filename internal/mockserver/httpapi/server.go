@@ -61,6 +61,7 @@ type Server struct {
 	mu        sync.Mutex
 	srv       *http.Server
 	ln        net.Listener
+	url       string        // the API's base URL, by a name clients can reach (ReachableAddr)
 	served    chan struct{} // closed when Serve returns
 	closeOnce sync.Once
 	closeErr  error
@@ -103,8 +104,13 @@ func (s *Server) Start() error {
 		BaseContext:       func(net.Listener) context.Context { return s.api.ctx },
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	scheme := "http"
+	if s.cfg.TLS != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + ReachableAddr(ln.Addr().String())
 	s.mu.Lock()
-	s.srv, s.ln, s.served = srv, ln, make(chan struct{})
+	s.srv, s.ln, s.url, s.served = srv, ln, url, make(chan struct{})
 	s.mu.Unlock()
 	go func() {
 		defer close(s.served)
@@ -143,18 +149,12 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// URL is the API's base URL, or "" before Start.
+// URL is the API's base URL, or "" before Start. A listener bound to every interface is
+// named by the machine's name or address (ReachableAddr), not by 0.0.0.0 or [::].
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln == nil {
-		return ""
-	}
-	scheme := "http"
-	if s.cfg.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + s.ln.Addr().String()
+	return s.url
 }
 
 // ServeHTTP stamps every response with an X-Request-Id and a JSON content type, then routes.
