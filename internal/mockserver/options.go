@@ -20,7 +20,7 @@ const DefaultRedeliveryInterval = broker.DefaultRedeliveryInterval
 
 // Options configures a mock platform. The zero value of every field has a usable default.
 type Options struct {
-	// ProjectID is the only project the command API accepts. Default "mock-project".
+	// ProjectID is the only project the platform API accepts. Default "mock-project".
 	ProjectID string
 	// Region is the region V11-HMAC-SHA256 signatures must be scoped to. Default "cn-north-4".
 	Region string
@@ -40,7 +40,8 @@ type Options struct {
 	// publishes a command again with the DUP flag, at most 3 times. Default 2 s, the
 	// platform's.
 	RedeliveryInterval time.Duration
-	// HTTPAddr is the command API's listen address. Default "127.0.0.1:0".
+	// HTTPAddr is the listen address of the platform API (commands, device messages, batch
+	// tasks) and the admin API. Default "127.0.0.1:0".
 	HTTPAddr string
 	// MQTTAddr is the MQTT broker's listen address. Default "127.0.0.1:0".
 	MQTTAddr string

@@ -94,8 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "", "JSON configuration `file` (see example-config.json)")
-	fs.StringVar(&f.http, "http", defaultHTTPAddr, "command API listen `address` (port 0 picks a free port; 0.0.0.0 "+
-		"listens on every interface, named by the machine's name in the ready line)")
+	fs.StringVar(&f.http, "http", defaultHTTPAddr, "platform API and admin API listen `address` (port 0 picks a free "+
+		"port; 0.0.0.0 listens on every interface, named by the machine's name in the ready line)")
 	fs.StringVar(&f.mqtt, "mqtt", defaultMQTTAddr, "MQTT broker listen `address` (port 0 picks a free port)")
 	fs.StringVar(&f.mqtts, "mqtt-tls", "", "also serve MQTT over TLS on this `address` (IoTDA's port is 8883), "+
 		"with a certificate from the generated CA (see -ca-out)")
