@@ -1,5 +1,6 @@
 # The provider's source: without this block, Terraform and OpenTofu look for hashicorp/iotda.
-# Every example in this documentation applies as written beside this file.
+# Every example in this documentation applies as written beside this file, with the provider
+# configured by the variables below or by the IOTDA_* environment variables alone.
 terraform {
   required_providers {
     iotda = {
@@ -27,25 +28,33 @@ provider "iotda" {
   secret_key  = var.secret_key
 }
 
+# Each variable defaults to null, which leaves its argument to the environment:
+# IOTDA_PROJECT_ID, IOTDA_INSTANCE_ID, IOTDA_AUTH_TOKEN, IOTDA_ACCESS_KEY and IOTDA_SECRET_KEY
+# (IOTDA_ENDPOINT, when set, is used instead of the region's public endpoint).
 variable "project_id" {
-  type = string
+  type    = string
+  default = null
 }
 
 variable "instance_id" {
-  type = string
+  type    = string
+  default = null
 }
 
 variable "auth_token" {
   type      = string
   sensitive = true
+  default   = null
 }
 
 variable "access_key" {
   type      = string
   sensitive = true
+  default   = null
 }
 
 variable "secret_key" {
   type      = string
   sensitive = true
+  default   = null
 }

@@ -13,6 +13,31 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cli=${1:-tofu}
 
+# The CLI as an absolute path, since the tests run in another directory: bin/tofu relative to
+# where the script was started, or a name looked up on PATH (whose entries may be relative).
+if ! resolved=$(command -v -- "$cli"); then
+	echo "run-tests.sh: cannot find $cli: name an OpenTofu or Terraform binary (a path, or a command on PATH)" >&2
+	exit 2
+fi
+if [[ $resolved != /* ]]; then
+	resolved=$(cd "$(dirname -- "$resolved")" && pwd)/$(basename -- "$resolved")
+fi
+cli=$resolved
+
+# The test files, checked first: a run with none would pass without testing anything.
+shopt -s nullglob
+test_files=("$here"/tests/*.tftest.hcl)
+shopt -u nullglob
+if [ ${#test_files[@]} -eq 0 ]; then
+	echo "run-tests.sh: $here/tests holds no .tftest.hcl file: there is nothing to test" >&2
+	exit 1
+fi
+want=$(cat "${test_files[@]}" | grep -c '^run "' || true)
+if [ "$want" -eq 0 ]; then
+	echo "run-tests.sh: the .tftest.hcl files of $here/tests declare no run block: there is nothing to test" >&2
+	exit 1
+fi
+
 # The CLI's name and version, from the line "Terraform v1.5.7" or "OpenTofu v1.12.6".
 first=$("$cli" version 2>/dev/null | grep -E '^(Terraform|OpenTofu) v' || true)
 first=${first%%$'\n'*}
@@ -85,16 +110,19 @@ cp -R "$here/main.tf" "$here/tests" "$work/"
 cd "$work"
 echo "==> $cli test"
 if ! "$cli" test -no-color | tee "$work/test.log"; then
-	echo "the tests failed; the mock's log:" >&2
-	cat "$work/mock.log" >&2
+	if [ -s "$work/mock.log" ]; then
+		echo "run-tests.sh: $cli test failed; the mock's log:" >&2
+		cat "$work/mock.log" >&2
+	else
+		echo "run-tests.sh: $cli test failed (the mock logged nothing)" >&2
+	fi
 	exit 1
 fi
 
 # Exit status 0 is not enough: a CLI that finds no test file, or skips runs, succeeds too.
 # Every run block of tests/ must have passed.
-want=$(cat tests/*.tftest.hcl | grep -c '^run "')
 passed=$(sed -n 's/^Success! \([0-9][0-9]*\) passed, 0 failed.*/\1/p' "$work/test.log" | tail -n 1)
-if [ "$want" -eq 0 ] || [ "${passed:-0}" -ne "$want" ]; then
+if [ "${passed:-0}" -ne "$want" ]; then
 	echo "run-tests.sh: ${passed:-no} test run(s) passed, but tests/ declares $want: nothing may be skipped" >&2
 	exit 1
 fi

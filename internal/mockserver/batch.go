@@ -180,7 +180,11 @@ func (b *batchAPI) respond(x *httpapi.Exchange, project string, rest []string) h
 	if backend == nil {
 		return httpapi.ErrorAnswer(http.StatusServiceUnavailable, httpapi.CodeShuttingDown, "The mock is not running.")
 	}
-	resp := backend.Respond(x.R.Method, rest, x.R.URL.Query(), x.R.Header.Get("Content-Type"), body)
+	resp := backend.RespondWithin(x.R.Method, rest, x.R.URL.Query(), x.R.Header.Get("Content-Type"), body,
+		func(size int) bool { return x.ReserveAnswer(int64(size)) })
+	if resp.Refused {
+		return x.Throttled()
+	}
 	if resp.Allow != "" {
 		x.W.Header().Set("Allow", resp.Allow)
 	}

@@ -295,6 +295,14 @@ func TestFault_AdminAPIOfTheNewKinds(t *testing.T) {
 		`{"hold":"1s","status":504}`:                 "add forward",
 		`{"merge_patch":[1]}`:                        "merge_patch must be a JSON object",
 		`{"json_patch":[{"op":"drop","path":"/a"}]}`: "json_patch must be an array of RFC 6902 operations",
+		// Faults that could never fire: a device on an operation that names none, nothing to do.
+		`{"device_id":"x","operation":"ListBatchTasks"}`:              "device_id limits the fault to requests that name a device",
+		`{"device_id":"x","operation":"ListBatchTasks","status":503}`: "ListBatchTasks names none",
+		`{}`: "the fault does nothing",
+		`{"operation":"CreateCommand","times":-1}`:              "the fault does nothing",
+		`{"operation":"DeleteBatchTask","merge_patch":{"a":1}}`: "DeleteBatchTask never has (204 with no body)",
+		`{"reset_before_body":true,"status":503}`:               "status, body, delay, retry_after and truncate would never apply",
+		`{"error_code":"IOTDA.000001","body":"x"}`:              "error_code and error_msg make the error body of status",
 	} {
 		resp, raw := adminCall(t, s, http.MethodPost, "/_mock/faults", body)
 		if e := wantError(t, resp, raw, http.StatusBadRequest, "MOCK.000400"); !strings.Contains(e.ErrorMsg, want) {

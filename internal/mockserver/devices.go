@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/broker"
+	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/httpapi"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/registry"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/simdevice"
 )
@@ -82,25 +83,28 @@ func (s *Server) runningBroker() (*broker.Broker, error) {
 	return s.broker, nil
 }
 
-// MQTTAddr is the broker's host:port, or "" before Start.
+// MQTTAddr is the broker's host:port, or "" before Start. A listener bound to every
+// interface is named by the machine's name or address (httpapi.ReachableAddr).
 func (s *Server) MQTTAddr() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.broker == nil {
+	b := s.broker
+	s.mu.Unlock()
+	if b == nil {
 		return ""
 	}
-	return s.broker.Addr()
+	return httpapi.ReachableAddr(b.Addr())
 }
 
 // MQTTTLSAddr is the host:port of the broker's MQTTS listener, or "" without
-// Options.MQTTTLSAddr.
+// Options.MQTTTLSAddr; named as MQTTAddr is.
 func (s *Server) MQTTTLSAddr() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.broker == nil {
+	b := s.broker
+	s.mu.Unlock()
+	if b == nil {
 		return ""
 	}
-	return s.broker.TLSAddr()
+	return httpapi.ReachableAddr(b.TLSAddr())
 }
 
 // AddDevice registers d. With d.Simulated set it also starts a simulated device and

@@ -146,6 +146,21 @@ func TestHTTPLimits_WaitingForTheDeviceIsNotReading(t *testing.T) {
 	}
 }
 
+// TestHTTPLimits_WaitingForTheDeviceIsNotWriting: the write timeout bounds writing the
+// answer, from its first byte, not the platform's wait for the device's reply nor the
+// simulated latency.
+func TestHTTPLimits_WaitingForTheDeviceIsNotWriting(t *testing.T) {
+	s := NewForTest(t, Options{AuthToken: testToken, Latency: 400 * time.Millisecond,
+		Limits:  Limits{HTTPWriteTimeout: 200 * time.Millisecond},
+		Devices: []Device{{ID: "slow", Simulated: &Behavior{Kind: BehaviorEcho, Delay: time.Second}}}})
+	req := newCommandRequest(t, commandURL(s, "slow"), `{"command_name":"WAIT","paras":{"n":1}}`)
+	req.Header.Set("X-Auth-Token", testToken)
+	resp, body := do(t, nil, req)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"response":{"result_code":0,"response_name":"WAIT"`) {
+		t.Fatalf("answer %d %s, want the device's reply", resp.StatusCode, body)
+	}
+}
+
 func TestHTTPLimits_IdleTimeout(t *testing.T) {
 	s := limitServer(t, Limits{HTTPIdleTimeout: 200 * time.Millisecond})
 	conn, r := rawHTTP(t, s)

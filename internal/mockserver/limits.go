@@ -19,6 +19,12 @@ import (
 //     before any handler runs); a request line and headers not received within
 //     HTTPReadHeaderTimeout, and a keep-alive connection idle for HTTPIdleTimeout, are closed
 //     without an answer;
+//   - an answer not written within HTTPWriteTimeout of its first byte (a client that reads
+//     slowly or not at all) is cut off and its connection closed; an answer to a GET larger
+//     than 4 KiB that would take the answers being written at once past MaxAnswerBytes is
+//     refused with 429 APIGW.0308 and Retry-After: 1, as IoTDA's API gateway refuses a
+//     request over its throttling threshold (nothing was changed; clients retry it), and
+//     answers to other methods, which acted on their request, are never refused;
 //   - an MQTT connection that has not completed its CONNECT (and, on the TLS listener, its
 //     handshake) within MQTTConnectTimeout is closed; a packet larger than
 //     MQTTMaxPacketBytes closes the connection that sent it (MQTT 5 clients are told the
@@ -43,6 +49,14 @@ type Limits struct {
 	// HTTPIdleTimeout is how long a keep-alive connection may wait for its next request.
 	// Default 30 s.
 	HTTPIdleTimeout time.Duration
+	// HTTPWriteTimeout bounds the writing of an answer, from its first byte. Waiting for
+	// the device's reply does not count. Default 30 s: a 4.5 MB list page at 150 KB/s.
+	HTTPWriteTimeout time.Duration
+	// MaxAnswerBytes bounds the bytes of answers to GET requests being written at once (an
+	// answer is held in memory until its client has read it): 300 clients reading a 4.5 MB
+	// ListBatchTasks page at 1 KB/s took the mock to 1.44 GB without it, 162 MB with it. One
+	// answer alone is always written, and answers of up to 4 KiB do not count. Default 64 MiB.
+	MaxAnswerBytes int64
 
 	// MQTTConnectTimeout bounds the wait for a new connection's CONNECT packet. Default 10 s.
 	MQTTConnectTimeout time.Duration
@@ -76,6 +90,8 @@ const (
 	defaultHTTPReadHeaderTimeout = 10 * time.Second
 	defaultHTTPReadTimeout       = 30 * time.Second
 	defaultHTTPIdleTimeout       = 30 * time.Second
+	defaultHTTPWriteTimeout      = 30 * time.Second
+	defaultMaxAnswerBytes        = 64 << 20
 	defaultMQTTConnectTimeout    = 10 * time.Second
 	defaultMQTTMaxPacketBytes    = 1 << 20
 	defaultMQTTMaxInflight       = 128
@@ -103,6 +119,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HTTPIdleTimeout <= 0 {
 		l.HTTPIdleTimeout = defaultHTTPIdleTimeout
+	}
+	if l.HTTPWriteTimeout <= 0 {
+		l.HTTPWriteTimeout = defaultHTTPWriteTimeout
+	}
+	if l.MaxAnswerBytes <= 0 {
+		l.MaxAnswerBytes = defaultMaxAnswerBytes
 	}
 	if l.MQTTConnectTimeout <= 0 {
 		l.MQTTConnectTimeout = defaultMQTTConnectTimeout

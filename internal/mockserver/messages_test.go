@@ -163,6 +163,8 @@ func TestMessages_SleepingDeviceGetsItsMessagesInOrderWhenItWakes(t *testing.T) 
 		t.Fatal(err)
 	}
 	waitEntry(t, s, EntryDeviceMessage, "sensor", "m2")
+	// The status moves once the message is published, which the device may read first.
+	waitEntry(t, s, EntryMessageDelivered, "sensor", "m2")
 	if got, want := received(s, "sensor"), []string{`m0="n0"`, `m1="n1"`, `m2="n2"`}; !slices.Equal(got, want) {
 		t.Errorf("the device read %q, want %q", got, want)
 	}

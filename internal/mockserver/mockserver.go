@@ -53,6 +53,8 @@ package mockserver
 
 import (
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/admin"
 	"github.com/iotdalabs/terraform-provider-iotda/internal/mockserver/batchtask"
@@ -94,7 +96,7 @@ func New(opts Options) (*Server, error) {
 	if err := checkAPIExposure(&opts); err != nil {
 		return nil, err
 	}
-	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: opts.TLSHosts,
+	st, err := httpapi.NewTLS(httpapi.TLSOptions{HTTPS: opts.TLS, MQTTS: opts.MQTTTLSAddr != "", Hosts: tlsHosts(&opts),
 		Config: opts.TLSConfig})
 	if err != nil {
 		return nil, err
@@ -112,12 +114,28 @@ func New(opts Options) (*Server, error) {
 	adminAPI := admin.New(admin.Config{Token: opts.AdminToken, Platform: s, Journal: s.journal, Faults: s.faults, CAPEM: st.CAPEM})
 	s.http = httpapi.NewServer(s.api, httpapi.ServerConfig{Addr: opts.HTTPAddr, TLS: st.HTTP,
 		ReadHeaderTimeout: lim.HTTPReadHeaderTimeout, ReadTimeout: lim.HTTPReadTimeout, IdleTimeout: lim.HTTPIdleTimeout,
-		MaxHeaderBytes: lim.MaxHeaderBytes, Logger: opts.Logger}, adminAPI,
+		MaxHeaderBytes: lim.MaxHeaderBytes, WriteTimeout: lim.HTTPWriteTimeout, MaxAnswerBytes: lim.MaxAnswerBytes,
+		Logger: opts.Logger}, adminAPI,
 		// The command API first: it is the hot path, and no other service's path is a command path.
 		commands.NewResponses(s.api, s.commands, opts.Logger),
 		messages.NewHTTPService(s.api, s.messages, opts.Logger),
 		&batchAPI{api: s.api, s: s, maxBody: max(lim.MaxBodyBytes, maxBatchBodyBytes)})
 	return s, nil
+}
+
+// tlsHosts are the names and addresses the generated certificate covers besides loopback:
+// Options.TLSHosts, and the hosts clients can reach the TLS listeners by (for a listener bound
+// to every interface, the machine's name and addresses).
+func tlsHosts(opts *Options) []string {
+	hosts := slices.Clone(opts.TLSHosts)
+	if opts.TLS {
+		hosts = append(hosts, httpapi.ListenHosts(opts.HTTPAddr)...)
+	}
+	if opts.MQTTTLSAddr != "" {
+		hosts = append(hosts, httpapi.ListenHosts(opts.MQTTTLSAddr)...)
+	}
+	slices.Sort(hosts)
+	return slices.Compact(hosts)
 }
 
 // Start opens the MQTT broker and the HTTP API, then registers Options.Devices and
@@ -146,6 +164,7 @@ func (s *Server) Start() error {
 		s.opts.Logger.Info("the admin API (/_mock/) requires the admin token as Authorization: Bearer <token>",
 			"reason", reason)
 	}
+	s.noteEveryInterface()
 	for _, d := range s.opts.Devices {
 		if err := s.AddDevice(d); err != nil {
 			_ = s.Close()
@@ -159,6 +178,25 @@ func (s *Server) Start() error {
 		}
 	}
 	return nil
+}
+
+// noteEveryInterface logs, when a listener binds every interface (0.0.0.0, ::), by which names
+// clients elsewhere reach it: URL and MQTTAddr name it by the first, and the generated
+// certificate covers them all.
+func (s *Server) noteEveryInterface() {
+	var every []string
+	for _, l := range listeners(&s.opts) {
+		if httpapi.ReachableAddr(l.Addr) != l.Addr {
+			every = append(every, l.Name+" ("+l.Addr+")")
+		}
+	}
+	if len(every) == 0 {
+		return
+	}
+	s.opts.Logger.Info("listening on every interface: named by the machine's name or address, not 0.0.0.0; "+
+		"clients on this machine can also use 127.0.0.1; a generated certificate covers these names, and tls_hosts "+
+		"(Options.TLSHosts) adds others", "listeners", strings.Join(every, ", "),
+		"reachable_as", strings.Join(httpapi.ListenHosts(":0"), ", "))
 }
 
 // Close stops the HTTP API, the simulated devices and the broker.

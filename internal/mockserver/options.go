@@ -20,7 +20,7 @@ const DefaultRedeliveryInterval = broker.DefaultRedeliveryInterval
 
 // Options configures a mock platform. The zero value of every field has a usable default.
 type Options struct {
-	// ProjectID is the only project the command API accepts. Default "mock-project".
+	// ProjectID is the only project the platform API accepts. Default "mock-project".
 	ProjectID string
 	// Region is the region V11-HMAC-SHA256 signatures must be scoped to. Default "cn-north-4".
 	Region string
@@ -40,7 +40,8 @@ type Options struct {
 	// publishes a command again with the DUP flag, at most 3 times. Default 2 s, the
 	// platform's.
 	RedeliveryInterval time.Duration
-	// HTTPAddr is the command API's listen address. Default "127.0.0.1:0".
+	// HTTPAddr is the listen address of the platform API (commands, device messages, batch
+	// tasks) and the admin API. Default "127.0.0.1:0".
 	HTTPAddr string
 	// MQTTAddr is the MQTT broker's listen address. Default "127.0.0.1:0".
 	MQTTAddr string
@@ -50,9 +51,12 @@ type Options struct {
 	// 8883 and plain MQTT on 1883 (facts §5); Huawei's device SDKs use one or the other.
 	MQTTTLSAddr string
 	// TLS serves the HTTP API over HTTPS with a certificate from a CA the mock generates
-	// (see Server.CACertPEM), valid for 127.0.0.1, localhost and TLSHosts.
+	// (see Server.CACertPEM), valid for 127.0.0.1, ::1, localhost, TLSHosts and the hosts the
+	// TLS listeners bind: for one bound to every interface (0.0.0.0, ::), the machine's name
+	// and addresses (httpapi.ListenHosts), by which URL and MQTTTLSAddr then name it.
 	TLS bool
-	// TLSHosts are extra DNS names (or IP addresses) for the generated server certificate.
+	// TLSHosts are extra DNS names (or IP addresses) for the generated server certificate:
+	// any other name clients reach the mock by, such as a DNS alias.
 	TLSHosts []string
 	// TLSConfig, when set, overrides the generated certificate (HTTPS and MQTTS).
 	TLSConfig *tls.Config

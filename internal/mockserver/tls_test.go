@@ -62,6 +62,35 @@ func TestTLS_ServesWithGeneratedCA(t *testing.T) {
 	}
 }
 
+// TestTLS_EveryInterface: a mock listening on every interface names its API and broker by
+// an address clients can use, not 0.0.0.0 or [::], and its certificate covers that name and
+// the machine's addresses, so that a client trusting the CA reaches it by the URL it prints.
+func TestTLS_EveryInterface(t *testing.T) {
+	s := NewForTest(t, Options{TLS: true, HTTPAddr: "0.0.0.0:0", MQTTTLSAddr: "[::]:0", AuthToken: testToken,
+		AdminToken: "adm"})
+	for _, addr := range []string{strings.TrimPrefix(s.URL(), "https://"), s.MQTTTLSAddr()} {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || host == "" || ip != nil && ip.IsUnspecified() {
+			t.Fatalf("listening on every interface, the mock names %q", addr)
+		}
+	}
+	client := tlsClient(t, s.CACertPEM())
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := do(t, client, req)
+	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
+		t.Fatalf("GET %s/healthz: %d %s", s.URL(), resp.StatusCode, body)
+	}
+	leaf := resp.TLS.PeerCertificates[0]
+	for _, h := range append(httpapi.ListenHosts("0.0.0.0:0"), "localhost", "127.0.0.1") {
+		if err := leaf.VerifyHostname(h); err != nil {
+			t.Errorf("the certificate does not cover %s: %v", h, err)
+		}
+	}
+}
+
 func TestTLS_ConnectionFaultsWork(t *testing.T) {
 	s := NewForTest(t, Options{TLS: true, Devices: []Device{{ID: "echo", Simulated: &Behavior{Kind: BehaviorEcho}}}})
 	client := tlsClient(t, s.CACertPEM())

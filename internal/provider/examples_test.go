@@ -74,15 +74,26 @@ func TestExamples_ResourceAndDataSource(t *testing.T) {
 func TestExamples_Provider(t *testing.T) {
 	// The provider example names iotdalabs/iotda (so this cannot run in parallel).
 	t.Setenv("TF_ACC_PROVIDER_NAMESPACE", "iotdalabs")
-	variables := config.Variables{
+	// The default provider is configured by the environment alone, as the README's IOTDA_*
+	// variables do (every variable of the example defaults to null); the instance by the
+	// example's variables.
+	env := map[string]map[string]string{
+		"iotda":          {"IOTDA_PROJECT_ID": "0123456789abcdef", "IOTDA_AUTH_TOKEN": "example-token"},
+		"iotda.instance": {"IOTDA_PROJECT_ID": "", "IOTDA_AUTH_TOKEN": ""},
+	}
+	variables := map[string]config.Variables{"iotda.instance": {
 		"project_id":  config.StringVariable("0123456789abcdef"),
 		"instance_id": config.StringVariable("instance-1"),
-		"auth_token":  config.StringVariable("example-token"),
 		"access_key":  config.StringVariable("example-ak"),
 		"secret_key":  config.StringVariable("example-sk"),
-	}
+	}}
 	step := func(providerRef string) resource.TestStep {
 		return resource.TestStep{
+			PreConfig: func() {
+				for name, value := range env[providerRef] {
+					t.Setenv(name, value)
+				}
+			},
 			Config: readExample(t, "provider/provider.tf") + fmt.Sprintf(`
 resource "iotda_device_command" "example" {
   provider  = %s
@@ -90,7 +101,7 @@ resource "iotda_device_command" "example" {
   paras     = { value = "ON" }
 }
 `, providerRef),
-			ConfigVariables:    variables,
+			ConfigVariables:    variables[providerRef],
 			PlanOnly:           true,
 			ExpectNonEmptyPlan: true,
 		}

@@ -94,7 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.config, "config", "", "JSON configuration `file` (see example-config.json)")
-	fs.StringVar(&f.http, "http", defaultHTTPAddr, "command API listen `address` (port 0 picks a free port)")
+	fs.StringVar(&f.http, "http", defaultHTTPAddr, "platform API and admin API listen `address` (port 0 picks a free "+
+		"port; 0.0.0.0 listens on every interface, named by the machine's name in the ready line)")
 	fs.StringVar(&f.mqtt, "mqtt", defaultMQTTAddr, "MQTT broker listen `address` (port 0 picks a free port)")
 	fs.StringVar(&f.mqtts, "mqtt-tls", "", "also serve MQTT over TLS on this `address` (IoTDA's port is 8883), "+
 		"with a certificate from the generated CA (see -ca-out)")
@@ -104,8 +105,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.DurationVar(&f.timeout, "timeout", mockserver.DefaultPlatformTimeout, "platform timeout: how long a command waits for the device")
 	fs.DurationVar(&f.latency, "latency", 0, "simulated network `delay`: every platform API answer is written no sooner "+
 		"than this after its request arrived (e.g. 100ms; IoTDA is 30-300 ms away); the admin API is not delayed")
-	fs.BoolVar(&f.tls, "tls", false, "serve the API over HTTPS with a certificate from a CA the mock generates (CA valid "+
-		"10 years, server certificate 1 year and renewed 30 days before it ends, both backdated a day for clock skew)")
+	fs.BoolVar(&f.tls, "tls", false, "serve the API over HTTPS with a certificate from a CA the mock generates, for "+
+		"localhost, 127.0.0.1, ::1, the listen address (for 0.0.0.0: the machine's name and addresses) and the config "+
+		"file's tls_hosts, where any other name clients use goes (CA valid 10 years, server certificate 1 year and "+
+		"renewed 30 days before it ends, both backdated a day for clock skew)")
 	fs.StringVar(&f.caOut, "ca-out", "", "with -tls or -mqtt-tls, write the generated CA certificate (PEM) to this `file`")
 	if err := fs.Parse(args); err != nil {
 		return flags{}, err

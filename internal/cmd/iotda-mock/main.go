@@ -18,6 +18,10 @@
 //
 //	iotda-mock: api=http://127.0.0.1:8080 mqtt=127.0.0.1:1883 mqtts=127.0.0.1:8883 project=mock-project region=cn-north-4 devices=1
 //
+// A listener bound to every interface (-http 0.0.0.0:8080) is named there by the machine's
+// name when it resolves, else by one of its addresses, never by 0.0.0.0 or [::], which no
+// client can use; a log line lists the names and addresses it can be reached by.
+//
 // Logs (one line per delivered command) go to standard error. SIGINT or SIGTERM stops it
 // gracefully with exit status 0.
 //
@@ -85,8 +89,10 @@
 // online from the start and cost a few hundred bytes each (secret default "secret-" + the
 // device id).
 //
-// With -tls or -mqtt-tls the mock generates a CA and a certificate for 127.0.0.1,
-// localhost and tls_hosts; -ca-out writes the CA for clients to trust, so a device written
+// With -tls or -mqtt-tls the mock generates a CA and a certificate for 127.0.0.1, ::1,
+// localhost, the host it listens on (for 0.0.0.0, the machine's name and addresses) and
+// tls_hosts, which must name any other name clients use (a DNS alias); -ca-out writes the CA
+// for clients to trust, so a device written
 // for IoTDA's MQTTS port 8883 connects with only its address and CA file changed. The CA is
 // valid for ten years and the server certificate for one, both from a day before the mock
 // started (a client whose clock is behind still accepts them); the server certificate is

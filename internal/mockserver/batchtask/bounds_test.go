@@ -117,3 +117,43 @@ func TestResponses_ListAndShowAreValidJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestResponses_ListAndShowAreBuiltWithinTheirReservation: RespondWithin asks for the size of
+// a list or show answer before building it, answers Refused (no status, no body) when it is
+// refused, and builds an answer no larger than what it reserved when it is granted; other
+// routes never ask.
+func TestResponses_ListAndShowAreBuiltWithinTheirReservation(t *testing.T) {
+	b, _ := newBackend(t, newFakeDevices().online(deviceIDs(300)...), nil)
+	var ids []string
+	for range 3 {
+		id := create(t, b, body(deviceIDs(300), nil))
+		wait(t, b, id)
+		ids = append(ids, id)
+	}
+	list := func(reserve Reserve) Response {
+		return b.RespondWithin(http.MethodGet, []string{"batchtasks"}, url.Values{"task_type": {TaskTypeCreateCommands}},
+			"", nil, reserve)
+	}
+	showPage := func(reserve Reserve) Response {
+		return b.RespondWithin(http.MethodGet, []string{"batchtasks", ids[0]}, url.Values{"limit": {"50"}}, "", nil, reserve)
+	}
+	for name, respond := range map[string]func(Reserve) Response{"list": list, "show": showPage} {
+		asked := 0
+		r := respond(func(size int) bool { asked = size; return false })
+		if !r.Refused || r.Status != 0 || r.Body != nil || asked < 300*3 {
+			t.Errorf("%s refused: %+v after asking %d bytes", name, r, asked)
+		}
+		r = respond(func(size int) bool { asked = size; return true })
+		if r.Refused || r.Status != http.StatusOK || len(r.Body) > asked || len(r.Body) < 300*3 {
+			t.Errorf("%s granted %d bytes: %d with %d bytes (refused %v)", name, asked, r.Status, len(r.Body), r.Refused)
+		}
+	}
+	never := func(int) bool { t.Error("a create or a delete asked for a reservation"); return false }
+	if r := b.RespondWithin(http.MethodPost, []string{"batchtasks"}, nil, "application/json", body(deviceIDs(3), nil),
+		never); r.Status != http.StatusCreated {
+		t.Errorf("create: %d %s", r.Status, r.Body)
+	}
+	if r := b.RespondWithin(http.MethodDelete, []string{"batchtasks", ids[1]}, nil, "", nil, never); r.Status != http.StatusNoContent {
+		t.Errorf("delete: %d %s", r.Status, r.Body)
+	}
+}

@@ -23,7 +23,16 @@ type Response struct {
 	Body []byte
 	// Allow is set on 405 answers.
 	Allow string
+	// Refused is set, with no Status, when the Reserve of RespondWithin refused the bytes
+	// of the answer: it was not built.
+	Refused bool
 }
+
+// Reserve is asked for the bytes of a large answer before it is built: a page of
+// ListBatchTasks or ShowBatchTask echoes every target of its tasks (a list page of 50 tasks
+// of 30,000 targets weighs 4.5 MB). It reports whether the answer may be built; the HTTP
+// side counts the bytes until the answer has been written (httpapi.Exchange.ReserveAnswer).
+type Reserve func(size int) bool
 
 // Route reports whether the path segments after /v5/iot/{project_id}/ name a batch task route:
 // batchtasks, batchtasks/{task_id} or batchtasks/{task_id}/{stop|retry|confirm}.
@@ -72,12 +81,22 @@ var (
 // Respond answers one request to a route for which Route is true. contentType and body matter
 // for POSTs only.
 func (b *Backend) Respond(method string, rest []string, query url.Values, contentType string, body []byte) Response {
+	return b.RespondWithin(method, rest, query, contentType, body, nil)
+}
+
+// RespondWithin is Respond with the list and show answers built only once reserve (nil for
+// no bound) has granted their size; otherwise it returns a Response with Refused set.
+func (b *Backend) RespondWithin(method string, rest []string, query url.Values, contentType string, body []byte,
+	reserve Reserve) Response {
+	if reserve == nil {
+		reserve = func(int) bool { return true }
+	}
 	if len(rest) == 1 {
 		switch method {
 		case http.MethodPost:
 			return b.respondCreate(contentType, body)
 		case http.MethodGet:
-			return b.respondList(query)
+			return b.respondList(query, reserve)
 		}
 		return notAllowed(Allow(rest))
 	}
@@ -93,7 +112,7 @@ func (b *Backend) Respond(method string, rest []string, query url.Values, conten
 	}
 	switch method {
 	case http.MethodGet:
-		return b.respondShow(id, query)
+		return b.respondShow(id, query, reserve)
 	case http.MethodDelete:
 		if err := b.Delete(id); err != nil {
 			return errorResponse(err)
@@ -117,7 +136,7 @@ func (b *Backend) respondCreate(contentType string, body []byte) Response {
 	return Response{Status: http.StatusCreated, Body: appendTask(make([]byte, 0, taskSize(t)), t)}
 }
 
-func (b *Backend) respondShow(id string, query url.Values) Response {
+func (b *Backend) respondShow(id string, query url.Values, reserve Reserve) Response {
 	q := DetailQuery{Status: query.Get("task_detail_status"), Target: query.Get("target"), Marker: query.Get("marker")}
 	var err *Error
 	if q.Limit, q.Offset, err = pageParams(query); err != nil {
@@ -137,6 +156,9 @@ func (b *Backend) respondShow(id string, query url.Values) Response {
 	for _, st := range subs {
 		size += detailSize(st)
 	}
+	if !reserve(size) {
+		return Response{Refused: true}
+	}
 	out := make([]byte, 0, size)
 	out = append(out, `{"batchtask":`...)
 	out = appendTask(out, t)
@@ -152,7 +174,7 @@ func (b *Backend) respondShow(id string, query url.Values) Response {
 	return Response{Status: http.StatusOK, Body: append(out, '}')}
 }
 
-func (b *Backend) respondList(query url.Values) Response {
+func (b *Backend) respondList(query url.Values, reserve Reserve) Response {
 	q := ListQuery{TaskType: query.Get("task_type"), AppID: query.Get("app_id"), Status: query.Get("status"),
 		Marker: query.Get("marker")}
 	var err *Error
@@ -171,6 +193,9 @@ func (b *Backend) respondList(query url.Values) Response {
 	size := 128
 	for _, t := range tasks {
 		size += taskSize(t) + 1
+	}
+	if !reserve(size) {
+		return Response{Refused: true}
 	}
 	out := make([]byte, 0, size)
 	out = append(out, `{"batchtasks":[`...)

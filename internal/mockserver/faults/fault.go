@@ -16,9 +16,13 @@ import (
 	"time"
 )
 
-// Fault makes the platform API misbehave for the next matching requests. Faults apply to
-// requests that reach a service's route with an allowed method, before authentication and
-// body checks, and are matched in the order they were injected; the first match is used.
+// Fault makes the platform API misbehave for the next matching requests: those of the
+// synchronous command API, the device message API and the batch task API alike (Operations).
+// Faults apply to requests that reach a service's route with an allowed method, before
+// authentication and body checks, and are matched in the order they were injected; the first
+// match is used. "The platform acts on a request" below means what the request asks: a command
+// delivered to its device, a message created (and sent, or kept for a sleeping device), a batch
+// task created and run, a task or message deleted.
 //
 // A fault acts at one or more of three moments of a request:
 //
@@ -44,7 +48,8 @@ type Fault struct {
 	// every operation.
 	Operation string `json:"operation,omitempty"`
 	// DeviceID limits the fault to requests that name this device in their path: commands
-	// and device messages. Empty matches every request.
+	// and device messages (a batch task's request names none; Validate refuses DeviceID with
+	// an Operation that names no device). Empty matches every request.
 	DeviceID string `json:"device_id,omitempty"`
 	// Times is how many matching requests the fault applies to: 0 means 1, -1 means forever.
 	Times int `json:"times,omitempty"`
@@ -57,32 +62,32 @@ type Fault struct {
 	ErrorMsg  string `json:"error_msg,omitempty"`
 	// RetryAfter is sent as the Retry-After header.
 	RetryAfter string `json:"retry_after,omitempty"`
-	// Forward makes the platform act on the request (deliver the command, create the task)
-	// before Status answers it: the client sees a failure for what was done.
+	// Forward makes the platform act on the request (deliver the command, create the message
+	// or the task) before Status answers it: the client sees a failure for what was done.
 	Forward bool `json:"forward,omitempty"`
 	// Hold keeps the request, once read, this long before the platform acts on it; the
 	// platform acts even if the client gave up meanwhile (only the mock's shutdown ends a
 	// hold early). Its answer then follows as for any request.
 	Hold time.Duration `json:"hold,omitempty"`
-	// ResetBeforeBody resets the connection before the request body is read, so nothing is
-	// delivered and the client sees a connection reset.
+	// ResetBeforeBody resets the connection before the request body is read, so the platform
+	// does not act on it and the client sees a connection reset.
 	ResetBeforeBody bool `json:"reset_before_body,omitempty"`
-	// ResetAfterDelivery processes the request normally (forwards it), then resets the
-	// connection instead of answering.
+	// ResetAfterDelivery lets the platform act on the request, then resets the connection
+	// instead of answering.
 	ResetAfterDelivery bool `json:"reset_after_delivery,omitempty"`
-	// Delay is how long to wait before answering (after delivery), cut short when the
-	// client goes away.
+	// Delay is how long to wait before answering (after the platform acted), cut short when
+	// the client goes away.
 	Delay time.Duration `json:"delay,omitempty"`
 	// Body is written as the raw response body instead of JSON, to simulate malformed
-	// answers. With Status it is the body of that status; without Status the request is
-	// processed normally and Body replaces its answer, keeping the answer's status (200 for
-	// a delivered command).
+	// answers. With Status it is the body of that status; without Status the platform acts
+	// on the request and Body replaces its answer, keeping the answer's status (200 for a
+	// delivered command, 201 for a created message or task).
 	Body string `json:"body,omitempty"`
 	// ContentType is the Content-Type of the fault's own answer (Status or Body), such as
 	// "text/html" for a gateway's error page. Default application/json.
 	ContentType string `json:"content_type,omitempty"`
-	// Truncate processes the request normally, then writes the answer with a Content-Length
-	// larger than the body and closes the connection.
+	// Truncate lets the platform act on the request, then writes the answer with a
+	// Content-Length larger than the body and closes the connection.
 	Truncate bool `json:"truncate,omitempty"`
 	// MergePatch is a JSON merge patch (RFC 7396, a JSON object) applied to the platform's
 	// answer when it is a 2xx with a JSON body: {"batchtask":{"task_id":null}} drops the
@@ -123,10 +128,34 @@ func (f Fault) Label() string {
 	return strings.Join(parts, ",")
 }
 
-// Validate rejects a fault no request could follow, or one whose parts contradict each
-// other. Its message names the field and what to give instead, without a final period.
+// Validate rejects a fault that could never act (it does nothing, or it is aimed at requests
+// that do not exist), one with a part that would never apply, and one whose parts contradict
+// each other. Its message names the field and what to give instead, without a final period.
 func (f Fault) Validate() error {
-	rewrites := len(f.MergePatch) > 0 || len(f.JSONPatch) > 0
+	if err := f.validateValues(); err != nil {
+		return err
+	}
+	if err := f.validateParts(); err != nil {
+		return err
+	}
+	if err := f.validateAim(); err != nil {
+		return err
+	}
+	if len(f.MergePatch) > 0 {
+		if err := checkMergePatch(f.MergePatch); err != nil {
+			return err
+		}
+	}
+	if len(f.JSONPatch) > 0 {
+		if _, err := decodeJSONPatch(f.JSONPatch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateValues checks each field on its own.
+func (f Fault) validateValues() error {
 	switch {
 	case f.Status != 0 && (f.Status < 100 || f.Status > 599):
 		return errors.New("status must be an HTTP status code (100-599)")
@@ -139,28 +168,53 @@ func (f Fault) Validate() error {
 	case f.Operation != "" && !knownOperation(f.Operation):
 		return fmt.Errorf("operation %q is not an operation of the mock's platform API: want one of %s",
 			f.Operation, strings.Join(Operations(), ", "))
+	}
+	return nil
+}
+
+// validateAim refuses a fault that no request would take or that would change nothing in the
+// requests it takes.
+func (f Fault) validateAim() error {
+	acts := f.Status != 0 || f.Hold > 0 || f.Delay > 0 || f.Body != "" || f.RetryAfter != "" || f.ResetBeforeBody ||
+		f.ResetAfterDelivery || f.Truncate || f.rewrites()
+	switch {
+	case f.DeviceID != "" && f.Operation != "" && !namesDevice(f.Operation):
+		return fmt.Errorf("device_id limits the fault to requests that name a device, and %s names none, so the fault "+
+			"would never apply: remove device_id, or aim it at one of %s", f.Operation, strings.Join(deviceOperations(), ", "))
+	case f.rewrites() && f.Operation != "" && !rewritable(f.Operation):
+		return fmt.Errorf("merge_patch and json_patch rewrite a successful answer's JSON, which %s never has (%s), so "+
+			"the fault would never apply: aim it at another operation", f.Operation, noJSONAnswer[f.Operation])
+	case !acts:
+		return errors.New("the fault does nothing: give it status, body, hold, delay, retry_after, reset_before_body, " +
+			"reset_after_delivery, truncate, merge_patch or json_patch")
+	}
+	return nil
+}
+
+// validateParts refuses parts that would never apply with the rest of the fault, and parts
+// that contradict each other.
+func (f Fault) validateParts() error {
+	rewrites := f.rewrites()
+	switch {
+	case (f.ErrorCode != "" || f.ErrorMsg != "") && f.Status == 0:
+		return errors.New("error_code and error_msg make the error body of status: add status, or remove them")
+	case f.ContentType != "" && f.Status == 0 && f.Body == "":
+		return errors.New("content_type is the type of the fault's own answer: add status or body, or remove it")
 	case f.Forward && f.Status == 0:
 		return errors.New("forward needs a status, the answer the client gets once the platform acted " +
 			"(for a connection reset instead, use reset_after_delivery)")
 	case f.ResetBeforeBody && (f.Forward || f.Hold > 0 || f.ResetAfterDelivery):
 		return errors.New("reset_before_body ends the request before it is read: it cannot be combined with " +
 			"forward, hold or reset_after_delivery")
+	case f.ResetBeforeBody && (f.Status != 0 || f.Body != "" || f.Delay > 0 || f.RetryAfter != "" || f.Truncate):
+		return errors.New("reset_before_body ends the request without an answer: status, body, delay, retry_after " +
+			"and truncate would never apply; remove them, or use reset_after_delivery after a delay")
 	case f.Hold > 0 && f.Status != 0 && !f.Forward:
 		return errors.New("hold makes the platform act on the request after the wait, but status without " +
 			"forward answers before the request is read: add forward, or use delay for a slow refusal")
 	case rewrites && (f.Status != 0 || f.Body != "" || f.ResetBeforeBody || f.ResetAfterDelivery):
 		return errors.New("merge_patch and json_patch rewrite the platform's own answer: they cannot be " +
 			"combined with status, body or a reset, which replace it")
-	}
-	if len(f.MergePatch) > 0 {
-		if err := checkMergePatch(f.MergePatch); err != nil {
-			return err
-		}
-	}
-	if len(f.JSONPatch) > 0 {
-		if _, err := decodeJSONPatch(f.JSONPatch); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -177,6 +177,22 @@ func TestFault_ValidateCombinations(t *testing.T) {
 		{Fault{JSONPatch: json.RawMessage(`{"op":"remove"}`)}, "json_patch must be an array"},
 		{Fault{JSONPatch: json.RawMessage(`[{"op":"drop","path":"/a"}]`)}, `unsupported operation`},
 		{Fault{JSONPatch: json.RawMessage(`[{"op":"remove"}]`)}, "missing path"},
+		// Faults that could never act, or parts of them that would never apply.
+		{Fault{}, "the fault does nothing"},
+		{Fault{Name: "n", Operation: OpCreateCommand, DeviceID: "d1", Times: -1}, "the fault does nothing"},
+		{Fault{ContentType: "text/html", ErrorMsg: "boom"}, "error_code and error_msg make the error body of status"},
+		{Fault{DeviceID: "x", Operation: OpListBatchTasks, Status: 503}, "device_id limits the fault"},
+		{Fault{DeviceID: "x", Operation: OpCreateBatchTask, Hold: time.Second}, "CreateBatchTask names none"},
+		{Fault{DeviceID: "x", Operation: OpShowBatchTask, MergePatch: json.RawMessage(`{}`)}, "aim it at one of CreateCommand"},
+		{Fault{ErrorCode: "X.1", Delay: time.Second}, "error_code and error_msg make the error body of status"},
+		{Fault{ErrorMsg: "boom", Body: "x"}, "add status"},
+		{Fault{ContentType: "text/html", Delay: time.Second}, "content_type is the type of the fault's own answer"},
+		{Fault{ResetBeforeBody: true, Status: 503}, "reset_before_body ends the request without an answer"},
+		{Fault{ResetBeforeBody: true, Delay: time.Second}, "delay"},
+		{Fault{ResetBeforeBody: true, Truncate: true}, "truncate"},
+		{Fault{Operation: OpDeleteBatchTask, MergePatch: json.RawMessage(`{"a":1}`)}, "204 with no body"},
+		{Fault{Operation: OpDeleteDeviceMessage, JSONPatch: json.RawMessage(`[]`)}, "DeleteDeviceMessage never has"},
+		{Fault{Operation: OpStopBatchTask, MergePatch: json.RawMessage(`{}`)}, "the mock refuses it"},
 	} {
 		err := tt.f.Validate()
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.HasSuffix(err.Error(), ".") {
@@ -191,6 +207,13 @@ func TestFault_ValidateCombinations(t *testing.T) {
 		{Operation: OpShowBatchTask, Times: -1, MergePatch: json.RawMessage(`{"batchtask":{"task_id":null}}`)},
 		{Operation: OpShowBatchTask, JSONPatch: json.RawMessage(`[{"op":"remove","path":"/task_details/1"}]`)},
 		{Operation: OpShowDeviceMessage, DeviceID: "d1", Status: 500},
+		{Operation: OpCreateMessage, DeviceID: "d1", Hold: time.Second},
+		{DeviceID: "d1", Status: 503, ErrorCode: "X.1", ErrorMsg: "boom", ContentType: "application/json"},
+		{Operation: OpListBatchTasks, RetryAfter: "5"},
+		{Operation: OpDeleteBatchTask, Status: 500, Forward: true},
+		{ResetBeforeBody: true, Operation: OpCreateCommand, DeviceID: "d1", Times: 2, Name: "cut"},
+		{Delay: time.Second},
+		{Body: "<html>", ContentType: "text/html"},
 	} {
 		if err := ok.Validate(); err != nil {
 			t.Errorf("Validate(%+v) = %v, want nil", ok, err)

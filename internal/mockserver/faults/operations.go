@@ -90,3 +90,37 @@ func matchPath(pattern, segs []string) bool {
 func knownOperation(op string) bool {
 	return slices.ContainsFunc(routes, func(r route) bool { return r.op == op })
 }
+
+// namesDevice reports whether op's path names a device, so that a fault's DeviceID can match
+// its requests.
+func namesDevice(op string) bool {
+	return slices.ContainsFunc(routes, func(r route) bool { return r.op == op && slices.Contains(r.path, "devices") })
+}
+
+// deviceOperations lists the operations whose path names a device.
+func deviceOperations() []string {
+	var out []string
+	for _, r := range routes {
+		if namesDevice(r.op) {
+			out = append(out, r.op)
+		}
+	}
+	return out
+}
+
+// noJSONAnswer says, for each operation whose answers a fault's patches can never rewrite, why:
+// it has no successful answer with a JSON body.
+var noJSONAnswer = map[string]string{
+	OpDeleteBatchTask:     "204 with no body",
+	OpDeleteDeviceMessage: "204 with no body",
+	OpStopBatchTask:       "the mock refuses it for every createCommands and createMessages task",
+	OpRetryBatchTask:      "the mock refuses it for every createCommands and createMessages task",
+	OpConfirmBatchTask:    "the mock refuses it for every createCommands and createMessages task",
+}
+
+// rewritable reports whether op has successful answers with a JSON body, which a fault's
+// MergePatch and JSONPatch rewrite.
+func rewritable(op string) bool {
+	_, no := noJSONAnswer[op]
+	return !no
+}

@@ -48,6 +48,7 @@ func (x *Exchange) Respond(a Answer) {
 		x.Entry.ErrorCode = ec.ErrorCode
 	}
 	x.awaitLatency()
+	defer x.journalRefusal()
 	if x.fault == nil {
 		x.write(a)
 		return
@@ -56,6 +57,14 @@ func (x *Exchange) Respond(a Answer) {
 	x.Entry.Status = sent
 	if err != nil {
 		x.hijackFailed(err)
+	}
+}
+
+// journalRefusal records what the client was sent when the Server refused the answer over
+// its MaxAnswerBytes (answers.go).
+func (x *Exchange) journalRefusal() {
+	if refusedOverBudget(x.W) {
+		x.Entry.Status, x.Entry.ErrorCode = http.StatusTooManyRequests, CodeThrottled
 	}
 }
 

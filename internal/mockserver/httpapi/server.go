@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -36,6 +37,15 @@ type ServerConfig struct {
 	ReadTimeout       time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+	// WriteTimeout bounds the writing of an answer, from its first byte, so that a client
+	// that reads slowly or not at all cannot hold its connection and its answer's memory;
+	// waiting for the device does not count. 0 leaves the writing unbounded.
+	WriteTimeout time.Duration
+	// MaxAnswerBytes bounds the bytes of answers to GET and HEAD requests being written at
+	// once (answers of up to 4 KiB do not count, and one answer alone is always written);
+	// an answer beyond it is refused with 429 APIGW.0308 and a Retry-After (answers.go).
+	// 0 leaves them unbounded.
+	MaxAnswerBytes int64
 	// Logger receives the server's own errors, at debug level.
 	Logger *slog.Logger
 }
@@ -46,10 +56,12 @@ type Server struct {
 	cfg      ServerConfig
 	admin    http.Handler
 	services []Service
+	answers  *answerBudget
 
 	mu        sync.Mutex
 	srv       *http.Server
 	ln        net.Listener
+	url       string        // the API's base URL, by a name clients can reach (ReachableAddr)
 	served    chan struct{} // closed when Serve returns
 	closeOnce sync.Once
 	closeErr  error
@@ -62,7 +74,11 @@ func NewServer(api *API, cfg ServerConfig, admin http.Handler, services ...Servi
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{api: api, cfg: cfg, admin: admin, services: services}
+	budget := &answerBudget{max: cfg.MaxAnswerBytes}
+	if budget.max <= 0 {
+		budget.max = math.MaxInt64
+	}
+	return &Server{api: api, cfg: cfg, admin: admin, services: services, answers: budget}
 }
 
 // Start listens on ServerConfig.Addr and serves in the background; it returns once the
@@ -79,7 +95,8 @@ func (s *Server) Start() error {
 		Handler: s,
 		// ReadTimeout bounds the request line, the headers and the body; net/http lifts it
 		// once the body has been read to its end, so waiting for the device does not
-		// count. There is no WriteTimeout: it would bound the platform timeout too.
+		// count. There is no WriteTimeout: it would bound the platform timeout too; each
+		// answer's writing is bounded from its first byte instead (answerWriter).
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
@@ -87,8 +104,13 @@ func (s *Server) Start() error {
 		BaseContext:       func(net.Listener) context.Context { return s.api.ctx },
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	scheme := "http"
+	if s.cfg.TLS != nil {
+		scheme = "https"
+	}
+	url := scheme + "://" + ReachableAddr(ln.Addr().String())
 	s.mu.Lock()
-	s.srv, s.ln, s.served = srv, ln, make(chan struct{})
+	s.srv, s.ln, s.url, s.served = srv, ln, url, make(chan struct{})
 	s.mu.Unlock()
 	go func() {
 		defer close(s.served)
@@ -127,22 +149,24 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// URL is the API's base URL, or "" before Start.
+// URL is the API's base URL, or "" before Start. A listener bound to every interface is
+// named by the machine's name or address (ReachableAddr), not by 0.0.0.0 or [::].
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln == nil {
-		return ""
-	}
-	scheme := "http"
-	if s.cfg.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + s.ln.Addr().String()
+	return s.url
 }
 
 // ServeHTTP stamps every response with an X-Request-Id and a JSON content type, then routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Every answer is written within the server's bounds (answerWriter).
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &answerWriter{ResponseWriter: rw, budget: s.answers, timeout: s.cfg.WriteTimeout,
+		read: r.Method == http.MethodGet || r.Method == http.MethodHead}
+	defer w.finish()
+	s.route(w, r)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderRequestID, RandomHex(16))
 	w.Header().Set("Content-Type", "application/json")
 	switch {
