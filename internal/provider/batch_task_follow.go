@@ -97,13 +97,17 @@ func ctxEnd(ctx context.Context) followEnd {
 }
 
 // The machinery logs to the subsystem "batch" of the provider's log (TF_LOG_PROVIDER=INFO
-// shows it), without the fields every RPC's log carries (request id, resource type, caller),
-// so that the progress of a long apply reads one short line at a time in a terminal.
+// shows it), without the fields every RPC's log carries (request id, resource type, RPC),
+// so that the progress of a long apply reads one short line at a time in a terminal. A
+// subsystem takes the root logger's location setting whatever its options say; main.go
+// serves the provider without locations (tf6server.WithoutLogLocation), and what is left
+// of a line besides the message is what Terraform adds: the time, the level, the
+// provider's name, @module and timestamp.
 const logBatch = "batch"
 
 // withBatchLog adds the subsystem to ctx.
 func withBatchLog(ctx context.Context) context.Context {
-	return tflog.NewSubsystem(ctx, logBatch, tflog.WithoutLocation())
+	return tflog.NewSubsystem(ctx, logBatch)
 }
 
 func logInfo(ctx context.Context, msg string) { tflog.SubsystemInfo(ctx, logBatch, msg) }
