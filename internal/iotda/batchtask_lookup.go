@@ -83,9 +83,9 @@ func (c *Client) ListBatchTasks(ctx context.Context, opts ListBatchTasksOptions)
 			return s.skip()
 		})
 		if err != nil {
-			return err
+			return malformed(err)
 		}
-		return s.end()
+		return malformed(s.end())
 	}
 	r, err := c.do(ctx, request{method: http.MethodGet, target: u.String(), effect: effectNone, decode: decode})
 	if err != nil {
@@ -185,8 +185,8 @@ func (c *Client) FindBatchTasks(ctx context.Context, taskType, name string, mark
 		}
 		for _, t := range page.Tasks {
 			if opts.Marker != "" && !markerBelow(t.TaskID, opts.Marker) {
-				return nil, fmt.Errorf("iotda: listing batch tasks: task %q is not below the marker %s, so the pages "+
-					"would go round in a cycle", sanitize(t.TaskID, c.secrets), opts.Marker)
+				return nil, malformed(fmt.Errorf("iotda: listing batch tasks: task %q is not below the marker %s, so "+
+					"the pages would go round in a cycle", sanitize(t.TaskID, c.secrets), opts.Marker))
 			}
 			if older(t) {
 				return found, nil // Newest first: the rest are older still.
@@ -205,7 +205,7 @@ func (c *Client) FindBatchTasks(ctx context.Context, taskType, name string, mark
 			return nil, fmt.Errorf("iotda: listing batch tasks: %d tasks were read without reaching those created "+
 				"before %s; the lookup gives up", read, mark.At.Format(time.RFC3339))
 		case !markerPattern(opts.Marker):
-			return nil, errors.New("iotda: listing batch tasks: a listed task has no valid task_id to page on")
+			return nil, malformed(errors.New("iotda: listing batch tasks: a listed task has no valid task_id to page on"))
 		}
 	}
 }
