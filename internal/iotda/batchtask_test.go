@@ -705,3 +705,31 @@ func TestShowBatchTask_MalformedAnswersAreTold(t *testing.T) {
 		t.Errorf("more subtasks than expected: %v", err)
 	}
 }
+
+// TestTaskMark_Older: the task the mark read is older however close its create time; other
+// tasks are older only when every clue known says so.
+func TestTaskMark_Older(t *testing.T) {
+	at := time.Date(2026, 1, 9, 0, 0, 10, 0, time.UTC)
+	m := TaskMark{NewestID: "00000000000000000000000a", At: at}
+	for _, c := range []struct {
+		id      string
+		created time.Time
+		want    bool
+	}{
+		{"00000000000000000000000a", at, true},
+		{"00000000000000000000000a", time.Time{}, true},
+		{"000000000000000000000009", at.Add(-time.Minute), true},
+		{"000000000000000000000009", at, false}, // its create time says it may be newer
+		{"000000000000000000000009", time.Time{}, true},
+		{"00000000000000000000000b", at.Add(-time.Minute), false},
+	} {
+		if got := m.Older(c.id, c.created); got != c.want {
+			t.Errorf("Older(%s, %v) = %v", c.id, c.created, got)
+		}
+	}
+	local := TaskMark{At: at, Local: true}
+	if local.Older("00000000000000000000000a", at.Add(-LocalClockSlack/2)) || !local.Older("00000000000000000000000a",
+		at.Add(-2*LocalClockSlack)) {
+		t.Error("a mark of this machine's clock allows LocalClockSlack")
+	}
+}
