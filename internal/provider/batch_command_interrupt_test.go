@@ -56,8 +56,19 @@ type cliProc struct {
 // start runs the CLI with args in the background.
 func (r *cliRun) start(args ...string) *cliProc {
 	r.t.Helper()
+	return r.startCmd(r.command(args...))
+}
+
+// command is the CLI with args, in r's directory and environment.
+func (r *cliRun) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(r.cli, args...) //nolint:gosec // The test's own CLI.
 	cmd.Dir, cmd.Env = r.dir, r.env
+	return cmd
+}
+
+// startCmd runs cmd, the CLI, in the background.
+func (r *cliRun) startCmd(cmd *exec.Cmd) *cliProc {
+	r.t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &cliProc{cmd: cmd, done: make(chan error, 1)}

@@ -279,6 +279,11 @@ func TestBatchMessageResource_LostCreateAnswer(t *testing.T) {
 		"502 page":         {Status: 502, Body: testutil.GatewayPage(502)},
 		"reset":            {Reset: true},
 		"201 without task": {Rewrite: rewriteJSON(func(v map[string]any) { delete(v, "task_id") })},
+		// The machinery's answer check (iotda_batch_command's tests try the rest): a task
+		// IoTDA does not have is resolved by the name lookup.
+		"201 naming a task IoTDA does not have": {Rewrite: rewriteJSON(func(v map[string]any) {
+			v["task_id"] = "0123456789abcdef01234567"
+		})},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

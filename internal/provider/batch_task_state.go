@@ -360,6 +360,9 @@ type fleetPrivate struct {
 	// while it was pending (replaced by 20 newer ones, or the device deleted): their last
 	// known status is kept, and refreshes do not read them again.
 	Unreadable []string `json:"unreadable,omitempty"`
+	// PendingCursor is the last device whose pending message a refresh read: the next one
+	// reads the devices after it first (pendingOrder).
+	PendingCursor string `json:"pending_cursor,omitempty"`
 }
 
 // sentTask is a create whose outcome is not known.
