@@ -3,7 +3,6 @@
 package provider
 
 import (
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,27 +23,6 @@ import (
 // launches it for a user (the in-process provider of the other tests never gets a signal).
 // The provider must live through a SIGTERM, so that Terraform's own graceful stop runs and
 // saves the task; then the user applies again, plainly, and every device is commanded once.
-
-// newBinaryCLIRun is newFleetCLIRun with Terraform launching the provider's binary through
-// dev_overrides, as for a user, instead of attaching to the provider served by the test.
-func newBinaryCLIRun(t *testing.T, cli, configuration string) *cliRun {
-	t.Helper()
-	r := newFleetCLIRun(t, cli, configuration)
-	rc := filepath.Join(r.dir, "dev.tfrc")
-	overrides := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n",
-		providerAddress, providerBinaryDir(t))
-	if err := os.WriteFile(rc, []byte(overrides), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for _, kv := range r.env {
-		if !strings.HasPrefix(kv, "TF_REATTACH_PROVIDERS=") && !strings.HasPrefix(kv, "TF_CLI_CONFIG_FILE=") {
-			env = append(env, kv)
-		}
-	}
-	r.env = append(env, "TF_CLI_CONFIG_FILE="+rc)
-	return r
-}
 
 // startInGroup runs the CLI in a process group of its own, which the provider it launches
 // joins, and kills the group when the test ends. With timeoutArgs, GNU timeout runs the CLI

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -42,4 +43,25 @@ func removeBuiltProvider() {
 	if builtProvider.dir != "" {
 		_ = os.RemoveAll(builtProvider.dir)
 	}
+}
+
+// newBinaryCLIRun is newFleetCLIRun with Terraform launching the provider's binary through
+// dev_overrides, as for a user, instead of attaching to the provider served by the test.
+func newBinaryCLIRun(t *testing.T, cli, configuration string) *cliRun {
+	t.Helper()
+	r := newFleetCLIRun(t, cli, configuration)
+	rc := filepath.Join(r.dir, "dev.tfrc")
+	overrides := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n",
+		providerAddress, providerBinaryDir(t))
+	if err := os.WriteFile(rc, []byte(overrides), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range r.env {
+		if !strings.HasPrefix(kv, "TF_REATTACH_PROVIDERS=") && !strings.HasPrefix(kv, "TF_CLI_CONFIG_FILE=") {
+			env = append(env, kv)
+		}
+	}
+	r.env = append(env, "TF_CLI_CONFIG_FILE="+rc)
+	return r
 }
