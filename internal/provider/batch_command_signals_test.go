@@ -3,10 +3,7 @@
 package provider
 
 import (
-	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,25 +76,14 @@ func TestBatchCommandResource_GroupSignals(t *testing.T) {
 			var releaseOnce sync.Once
 			releaseCreate := func() { releaseOnce.Do(func() { close(release) }) }
 			t.Cleanup(releaseCreate)
-			onItsWay := make(chan struct{})
+			var onItsWay <-chan struct{}
 			if c.duringCreate {
-				var once sync.Once
-				ft.proxy.Add(&testutil.Rule{Match: func(r *http.Request) bool {
-					if isCreate(r) {
-						once.Do(func() { close(onItsWay) })
-						return true
-					}
-					return false
-				}, Action: testutil.Action{Release: release}})
+				onItsWay = signalWhenHeld(ft.proxy, isCreate, testutil.Action{Release: release})
 			}
 			r := newBinaryCLIRun(t, cli, ft.config("  max_failed_devices = 1\n"))
 			p := r.startInGroup(c.timeout, "apply", "-auto-approve", "-no-color", "-input=false")
 			if c.duringCreate {
-				select {
-				case <-onItsWay:
-				case <-time.After(2 * time.Minute):
-					t.Fatalf("no create came:\n%s", p.output())
-				}
+				waitHeld(t, onItsWay, p)
 			} else {
 				waitTask(t, ft.Server)
 			}
@@ -113,10 +99,6 @@ func TestBatchCommandResource_GroupSignals(t *testing.T) {
 			}
 			out := p.output()
 			t.Logf("interrupted apply:\n%s", out)
-			// Signalled while the create's answer is on its way back (the mock may have created
-			// the task a moment before), the apply says the task has not been found yet.
-			found := strings.Contains(out, "Warning: Batch Task Still Running")
-			notYet := strings.Contains(out, "Warning: Batch Task Not Found Yet")
 			if strings.Contains(out, "Plugin did not respond") {
 				t.Fatalf("the provider died:\n%s", out)
 			}
@@ -124,16 +106,11 @@ func TestBatchCommandResource_GroupSignals(t *testing.T) {
 			// group), and Terraform takes the second for another Ctrl-C: it exits at once,
 			// whether or not it has saved the task yet (the documentation says so, and to use
 			// --foreground). The provider lived through it; nothing more can be promised.
-			if len(c.timeout) == 0 && c.timeout != nil && strings.Contains(out, "Two interrupts received") {
+			if c.timeout != nil && len(c.timeout) == 0 && strings.Contains(out, "Two interrupts received") {
 				t.Skip("Terraform took GNU timeout's second signal for a second interrupt and exited at once")
 			}
-			if (c.duringCreate && !notYet) || (!c.duringCreate && !found && !notYet) {
-				t.Errorf("the interrupted apply does not say what became of the task:\n%s", out)
-			}
-			state, err := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
-			if err != nil || !strings.Contains(string(state), `"iotda_batch_command"`) || strings.Contains(string(state), `"tainted"`) {
-				t.Fatalf("the state does not keep the resource untainted (%v):\n%s", err, state)
-			}
+			saysWhatBecame(t, out, c.duringCreate)
+			savedUntainted(t, r, "iotda_batch_command")
 			// The held request reaches IoTDA late and creates the task; a plain apply finds it
 			// and follows it to its end, without running it again.
 			releaseCreate()
