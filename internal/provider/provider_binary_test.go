@@ -21,21 +21,25 @@ var builtProvider struct {
 // providerBinaryDir builds the provider (as make build does) and returns its directory.
 func providerBinaryDir(t *testing.T) string {
 	t.Helper()
-	builtProvider.once.Do(func() {
-		builtProvider.dir, builtProvider.err = os.MkdirTemp("", "iotda-provider-")
-		if builtProvider.err != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(builtProvider.dir, "terraform-provider-iotda"),
-			"github.com/iotdalabs/terraform-provider-iotda")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			builtProvider.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	builtProvider.once.Do(buildProvider)
 	if builtProvider.err != nil {
 		t.Fatal(builtProvider.err)
 	}
 	return builtProvider.dir
+}
+
+// buildProvider builds the provider into a directory of its own, shared by every test of the
+// test binary (so not a test's TempDir): TestMain removes it.
+func buildProvider() {
+	builtProvider.dir, builtProvider.err = os.MkdirTemp("", "iotda-provider-")
+	if builtProvider.err != nil {
+		return
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(builtProvider.dir, "terraform-provider-iotda"),
+		"github.com/iotdalabs/terraform-provider-iotda")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		builtProvider.err = fmt.Errorf("go build: %v\n%s", err, out)
+	}
 }
 
 // removeBuiltProvider removes the binary providerBinaryDir built, if it built one.
