@@ -1,10 +1,16 @@
 package provider
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -225,5 +231,35 @@ func (ft *faultTarget) deliveredTimes(n, tasks int) resource.TestCheckFunc {
 			return fmt.Errorf("the state holds task %q, which the mock did not run", id)
 		}
 		return nil
+	}
+}
+
+// TestSettleTask_PastTheLookupWindow: an apply that looks for a lost create's task past the
+// lookup window (a long timeouts.create) stops looking without sending anything, keeps the
+// create, and says how to send it again.
+func TestSettleTask_PastTheLookupWindow(t *testing.T) {
+	t.Parallel()
+	target := batchMock(t, 2, nil)
+	client, err := iotda.NewClient(iotda.Config{Endpoint: target.Server.URL(), Region: "cn-north-4",
+		ProjectID: target.ProjectID, AuthToken: "test-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &batchCommandModel{fleetTask: fleetTask{TaskName: types.StringValue("tf_lost"),
+		DeviceIDs: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("fleet-1"), types.StringValue("fleet-2")}),
+		GroupIDs:  types.ListNull(types.StringType)}, CommandName: types.StringValue("REBOOT"),
+		Paras: types.DynamicValue(types.StringValue(`{}`))}
+	m.setUnresolved()
+	sent := sentTask{Name: "tf_lost", At: time.Now().Add(-lookupWindow - time.Minute), Derived: true}
+	fp := fleetPrivate{Sent: &sent}
+	var diags diag.Diagnostics
+	if settleTask(t.Context(), client, m, &fp, errors.New("HTTP 504"), sent.At, &diags) {
+		t.Fatal("a task was found")
+	}
+	if !fp.NeverFound || fp.Sent == nil || diags.HasError() || len(diags) != 1 || diags[0].Summary() != summaryBatchNeverFound {
+		t.Fatalf("private %+v, diagnostics %v", fp, diags)
+	}
+	if n := batchRequests(target.Server, http.MethodPost); n != 0 || len(target.Server.BatchTasks()) != 0 {
+		t.Fatalf("%d creates sent, %d tasks run", n, len(target.Server.BatchTasks()))
 	}
 }

@@ -152,3 +152,31 @@ func TestAddNotFollowed(t *testing.T) {
 		}
 	}
 }
+
+// The warnings of a create not known for certain put the way out first, and never send the
+// user to a command that runs the fleet again without saying so.
+func TestUnresolvedCreateWarnings(t *testing.T) {
+	m := &batchCommandModel{fleetTask: fleetTask{TaskName: types.StringValue("nightly"),
+		DeviceIDs: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("a")}),
+		GroupIDs:  types.ListNull(types.StringType)}, CommandName: types.StringValue("REBOOT")}
+	sent := sentTask{Name: "nightly", At: time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC), Mark: iotda.TaskMark{Local: true}}
+	lost := errors.New("HTTP 502")
+	ambiguous := ambiguousDetail(m, sent, lost, []string{"0a", "0b"})
+	for _, want := range []string{"IoTDA holds 2 tasks named \"nightly\"", "0a, 0b", "terraform import <address> <task_id>",
+		"-replace=<address> sends the request again", "leave task_name out", "HTTP 502", "in the 1h0m0s before it"} {
+		if !strings.Contains(ambiguous, want) {
+			t.Errorf("the ambiguity warning lacks %q:\n%s", want, ambiguous)
+		}
+	}
+	if strings.Index(ambiguous, "terraform import") > strings.Index(ambiguous, "got no usable answer") {
+		t.Errorf("the ambiguity warning does not start with the way out:\n%s", ambiguous)
+	}
+	never := neverFoundDetail(m, sent, nil)
+	for _, want := range []string{"2026-01-02T15:04:05Z", "in the 2m0s since", "NOT sent again", "every refresh",
+		"plans show no change", "ListBatchTasks of task_type createCommands: no task named \"nightly\"",
+		"terraform apply -replace=<address> sends the request again, once"} {
+		if !strings.Contains(never, want) {
+			t.Errorf("the never-found warning lacks %q:\n%s", want, never)
+		}
+	}
+}
