@@ -173,9 +173,9 @@ func addNeverFound(w fleetWork, sent sentTask, why error, diags *diag.Diagnostic
 // ambiguousDetail says that several tasks match a create of a name chosen in the
 // configuration, the way out first.
 func ambiguousDetail(w fleetWork, sent sentTask, why error, ids []string) string {
-	detail := fmt.Sprintf("IoTDA holds %d tasks named %q with the devices and %s this apply sent, created since "+
-		"its request: %s. Which one the request created cannot be told, so none is followed and nothing is sent "+
-		"again.\n\nImport the right one: terraform state rm <address>, then terraform import <address> "+
+	detail := fmt.Sprintf("IoTDA holds %d tasks named %q with the devices and %s this apply sent, which its "+
+		"request may have created: %s. Which one the request created cannot be told, so none is followed and "+
+		"nothing is sent again.\n\nImport the right one: terraform state rm <address>, then terraform import <address> "+
 		"<task_id>. Or, once you have checked that none of them is this create's, terraform apply "+
 		"-replace=<address> sends the request again. To avoid this, leave task_name out: the provider then "+
 		"chooses a name no other task has.\n\n", len(ids), sent.Name, w.describeWork(), strings.Join(ids, ", "))
