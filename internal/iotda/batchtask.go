@@ -150,8 +150,11 @@ type Subtask struct {
 	Status string
 	// Output is the subtask's output, a string on the wire (facts §3); for createCommands
 	// it is the device's reply or the command's answer, as text; for createMessages most
-	// likely the CreateMessage answer (MessageOutput reads it).
-	Output string
+	// likely the CreateMessage answer (MessageOutput reads it). A credential of the client
+	// that a device echoed in it is replaced by "***" (Redaction), and Redacted names the
+	// attributes whose values were (AttrAuthToken, ...; nil when none).
+	Output   string
+	Redacted []string
 	// ErrorCode and ErrorMsg are the subtask's error, when it failed.
 	ErrorCode, ErrorMsg string
 }

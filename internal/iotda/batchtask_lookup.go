@@ -83,9 +83,9 @@ func (c *Client) ListBatchTasks(ctx context.Context, opts ListBatchTasksOptions)
 			return s.skip()
 		})
 		if err != nil {
-			return err
+			return malformed(err)
 		}
-		return s.end()
+		return malformed(s.end())
 	}
 	r, err := c.do(ctx, request{method: http.MethodGet, target: u.String(), effect: effectNone, decode: decode})
 	if err != nil {
@@ -128,6 +128,35 @@ func (c *Client) MarkBatchTasks(ctx context.Context, taskType string) (TaskMark,
 	return m, nil
 }
 
+// Older reports whether the task of id taskID, created at createdAt (zero when not known),
+// was created before the mark: the task the mark read (NewestID itself), or an id not above
+// NewestID and a create time before At (less a slack for the clocks), of the two whichever
+// are known. A task of which neither is known is not older.
+func (m TaskMark) Older(taskID string, createdAt time.Time) bool {
+	if m.NewestID != "" && taskID == m.NewestID {
+		return true // Listed before the create was sent, whatever the clocks say.
+	}
+	slack := platformClockSlack
+	if m.Local {
+		slack = LocalClockSlack
+	}
+	byID := m.NewestID != "" && taskIDPattern.MatchString(taskID) && padHex(taskID) <= padHex(m.NewestID)
+	byTime := !m.At.IsZero() && !createdAt.IsZero() && createdAt.Before(m.At.Add(-slack))
+	switch {
+	case m.NewestID != "" && !createdAt.IsZero():
+		return byID && byTime
+	case m.NewestID != "":
+		return byID
+	default:
+		return byTime
+	}
+}
+
+// LocalClockSlack is platformClockSlack when only this machine's clock is known (a mark
+// read without the platform's clock, TaskMark.Local), whose skew from the platform's is not:
+// tasks created up to that long before the mark count as newer.
+const LocalClockSlack = time.Hour
+
 // TaskRef is what a lookup keeps of a listed task.
 type TaskRef struct {
 	TaskID, TaskName, TaskType, Status string
@@ -143,10 +172,8 @@ const (
 	// could not find where the tasks older than the mark begin.
 	maxLookupTasks = 1000
 	// platformClockSlack is how far a create_time may fall before the platform's own clock
-	// read just before the create (both are whole seconds); localClockSlack the same when
-	// only this machine's clock is known, whose skew from the platform's is not.
+	// read just before the create (both are whole seconds).
 	platformClockSlack = 2 * time.Second
-	localClockSlack    = time.Hour
 )
 
 // FindBatchTasks lists the tasks of taskType newest first and returns those named name that
@@ -160,22 +187,6 @@ const (
 // marker (a cycle: tasks are listed by descending id), more than maxLookupTasks tasks read
 // without reaching the mark. Errors from the list as ListBatchTasks.
 func (c *Client) FindBatchTasks(ctx context.Context, taskType, name string, mark TaskMark) ([]TaskRef, error) {
-	slack := platformClockSlack
-	if mark.Local {
-		slack = localClockSlack
-	}
-	older := func(t BatchTask) bool {
-		byID := mark.NewestID != "" && taskIDPattern.MatchString(t.TaskID) && padHex(t.TaskID) <= padHex(mark.NewestID)
-		byTime := !mark.At.IsZero() && !t.CreatedAt.IsZero() && t.CreatedAt.Before(mark.At.Add(-slack))
-		switch {
-		case mark.NewestID != "" && !t.CreatedAt.IsZero():
-			return byID && byTime
-		case mark.NewestID != "":
-			return byID
-		default:
-			return byTime
-		}
-	}
 	var found []TaskRef
 	opts := ListBatchTasksOptions{TaskType: taskType, Limit: lookupPageLimit}
 	for read := 0; ; {
@@ -185,10 +196,10 @@ func (c *Client) FindBatchTasks(ctx context.Context, taskType, name string, mark
 		}
 		for _, t := range page.Tasks {
 			if opts.Marker != "" && !markerBelow(t.TaskID, opts.Marker) {
-				return nil, fmt.Errorf("iotda: listing batch tasks: task %q is not below the marker %s, so the pages "+
-					"would go round in a cycle", sanitize(t.TaskID, c.secrets), opts.Marker)
+				return nil, malformed(fmt.Errorf("iotda: listing batch tasks: task %q is not below the marker %s, so "+
+					"the pages would go round in a cycle", sanitize(t.TaskID, c.secrets), opts.Marker))
 			}
-			if older(t) {
+			if mark.Older(t.TaskID, t.CreatedAt) {
 				return found, nil // Newest first: the rest are older still.
 			}
 			if t.TaskName == name {
@@ -205,7 +216,7 @@ func (c *Client) FindBatchTasks(ctx context.Context, taskType, name string, mark
 			return nil, fmt.Errorf("iotda: listing batch tasks: %d tasks were read without reaching those created "+
 				"before %s; the lookup gives up", read, mark.At.Format(time.RFC3339))
 		case !markerPattern(opts.Marker):
-			return nil, errors.New("iotda: listing batch tasks: a listed task has no valid task_id to page on")
+			return nil, malformed(errors.New("iotda: listing batch tasks: a listed task has no valid task_id to page on"))
 		}
 	}
 }

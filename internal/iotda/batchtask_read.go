@@ -123,25 +123,27 @@ func (c *Client) ShowBatchTask(ctx context.Context, taskID string, opts ReadOpti
 		ended := false
 		for i, p := range pages {
 			if ended && len(p.details) > 0 {
-				return nil, fmt.Errorf("iotda: reading the subtasks of batch task %s: the page at offset %d holds "+
-					"subtasks after a short page at a lower offset, so the pages do not add up", taskID, i*detailPageLimit)
+				return nil, malformed(fmt.Errorf("iotda: reading the subtasks of batch task %s: the page at offset "+
+					"%d holds subtasks after a short page at a lower offset, so the pages do not add up", taskID,
+					i*detailPageLimit))
 			}
 			out.Task, out.Count, out.RequestID = p.task, p.count, p.requestID
 			out.Subtasks = append(out.Subtasks, p.details...)
 			ended = ended || len(p.details) < detailPageLimit
 		}
 		if len(out.Subtasks) > bound {
-			return nil, fmt.Errorf("iotda: batch task %s: more than %d subtasks were read (the task has %s), so the "+
-				"pages do not end; the platform's answers are not consistent", taskID, bound, describeExpected(opts.Expected))
+			return nil, malformed(fmt.Errorf("iotda: batch task %s: more than %d subtasks were read (the task has "+
+				"%s), so the pages do not end; the platform's answers are not consistent", taskID, bound,
+				describeExpected(opts.Expected)))
 		}
 		if ended {
 			return out, nil
 		}
 		next := pages[len(pages)-1].marker
 		if !markerBelow(next, marker) {
-			return nil, fmt.Errorf("iotda: reading the subtasks of batch task %s: after %d subtasks the marker did not "+
-				"advance (%q after %q; markers go down as the platform pages by descending record id), so the pages "+
-				"would go round in a cycle", taskID, len(out.Subtasks), next, marker)
+			return nil, malformed(fmt.Errorf("iotda: reading the subtasks of batch task %s: after %d subtasks the "+
+				"marker did not advance (%q after %q; markers go down as the platform pages by descending record "+
+				"id), so the pages would go round in a cycle", taskID, len(out.Subtasks), next, marker))
 		}
 		marker = next
 	}
@@ -245,7 +247,7 @@ func (c *Client) showPage(ctx context.Context, taskID string, q pageQuery, whole
 	var p *showPage
 	decode := func(r io.Reader) error {
 		p = &showPage{}
-		return p.decode(newPageScanner(r, maxBatchPageBytes), taskID, q.limit, whole, c.secrets)
+		return malformed(p.decode(newPageScanner(r, maxBatchPageBytes), taskID, q.limit, whole, c.secrets, c.credentials))
 	}
 	r, err := c.do(ctx, request{method: http.MethodGet, target: u.String(), effect: effectNone, decode: decode})
 	if err != nil {
@@ -255,8 +257,9 @@ func (c *Client) showPage(ctx context.Context, taskID string, q pageQuery, whole
 	return p, nil
 }
 
-// decode reads a page and checks that it is taskID's and holds at most limit subtasks.
-func (p *showPage) decode(s *pageScanner, taskID string, limit int, whole bool, secrets []string) error {
+// decode reads a page and checks that it is taskID's and holds at most limit subtasks. red
+// hides the credentials a device echoed in a subtask's output.
+func (p *showPage) decode(s *pageScanner, taskID string, limit int, whole bool, secrets []string, red *Redaction) error {
 	sawTask := false
 	err := s.object(func(key string) error {
 		switch key {
@@ -269,6 +272,10 @@ func (p *showPage) decode(s *pageScanner, taskID string, limit int, whole bool, 
 					return fmt.Errorf("the page holds more than the %d subtasks asked for", limit)
 				}
 				d, err := s.subtask(secrets)
+				if d.Output != "" {
+					hidden := red.Apply([]byte(d.Output))
+					d.Output, d.Redacted = string(hidden.Text), hidden.Attributes
+				}
 				p.details = append(p.details, d)
 				return err
 			})

@@ -45,10 +45,13 @@ func (s *pageScanner) byte() (byte, error) {
 		return 0, fmt.Errorf("%w (%d bytes)", errPageTooLarge, s.limit)
 	}
 	b, err := s.r.ReadByte()
-	if err == nil {
+	switch {
+	case err == nil:
 		s.read++
-	} else if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
+	case errors.Is(err, io.EOF):
+		err = &bodyReadError{err: io.ErrUnexpectedEOF}
+	default:
+		err = &bodyReadError{err: err}
 	}
 	return b, err
 }
@@ -316,7 +319,7 @@ func (s *pageScanner) skipString(keep func([]byte)) error {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return err
+			return &bodyReadError{err: err}
 		}
 		end := -1
 		for i, b := range chunk {

@@ -344,7 +344,7 @@ func TestShowBatchTask_DecodesOutputsAndErrors(t *testing.T) {
 	ts := newTestServer(t, reply(http.StatusOK, `{"batchtask":{"task_id":"abc","task_type":"createCommands",`+
 		`"targets_filter":{"group_ids":["g1"]},"status":"PartialSuccess","status_desc":"done",`+
 		`"task_policy":{"retry_count":1,"retry_interval":3},"task_progress":{"total":3,"success":1,"fail":2}},`+
-		`"task_details":[{"target":"a","status":"Success","output":"{\"response\":{\"n\":1}}"},`+
+		`"task_details":[{"target":"a","status":"Success","output":"{\"response\":{\"n\":1,\"t\":\"`+testToken+`\"}}"},`+
 		`{"target":"b","status":"Success","output":{"unexpected":"object"}},`+
 		`{"target":"c","status":"Fail","error":{"error_code":"IOTDA.014016","error_msg":"offline `+testToken+`"}}],`+
 		`"page":{"count":3,"marker":"000000000000000000000001"}}`))
@@ -354,7 +354,9 @@ func TestShowBatchTask_DecodesOutputsAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := d.Subtasks
-	if s[0].Output != `{"response":{"n":1}}` || s[1].Output != `{"unexpected":"object"}` || s[2].Output != "" ||
+	// A device that echoes the client's token has it hidden in its output, and says so.
+	if s[0].Output != `{"response":{"n":1,"t":"***"}}` || fmt.Sprint(s[0].Redacted) != "[auth_token]" ||
+		s[1].Output != `{"unexpected":"object"}` || s[1].Redacted != nil || s[2].Output != "" ||
 		s[2].ErrorCode != "IOTDA.014016" || s[2].ErrorMsg != "offline ***" {
 		t.Fatalf("subtasks %+v", s)
 	}
@@ -659,5 +661,75 @@ func TestShowBatchTask_RoundsOfElevenPages(t *testing.T) {
 	if len(d.Subtasks) != 1200 || d.Rounds != 3 || d.Requests != 25 {
 		t.Fatalf("%d subtasks in %d requests, %d rounds; want 1200 in 25 requests, 3 rounds", len(d.Subtasks),
 			d.Requests, d.Rounds)
+	}
+}
+
+// TestShowBatchTask_MalformedAnswersAreTold: an answer that arrived whole but is not an
+// answer to the request is ErrMalformedAnswer, after the client's retries; an answer cut
+// short by the connection is not.
+func TestShowBatchTask_MalformedAnswersAreTold(t *testing.T) {
+	task := `"batchtask":{"task_id":"abc","status":"Processing","task_progress":{"total":2}}`
+	for name, c := range map[string]struct {
+		handler   http.HandlerFunc
+		malformed bool
+	}{
+		"no task_id":          {reply(http.StatusOK, `{"batchtask":{"status":"Processing"},"task_details":[]}`), true},
+		"another task":        {reply(http.StatusOK, `{"batchtask":{"task_id":"def"},"task_details":[]}`), true},
+		"no batchtask":        {reply(http.StatusOK, `{"task_details":[]}`), true},
+		"a subtask too many":  {reply(http.StatusOK, `{`+task+`,"task_details":[{"target":"d1"},{"target":"d2"}]}`), true},
+		"not JSON":            {reply(http.StatusOK, `{"batchtask":<html>`), true},
+		"data after the JSON": {reply(http.StatusOK, `{`+task+`} {}`), true},
+		"cut short": {func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "500")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, `{`+task+`,"task_details":[`)
+		}, false},
+		"connection lost": {hijackAndClose, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, c.handler)
+			client := newTestClient(t, ts.URL, nil)
+			_, err := client.ShowBatchTaskSummary(t.Context(), "abc")
+			var unknown *DeliveryUnknownError
+			if !errors.As(err, &unknown) || errors.Is(err, ErrMalformedAnswer) != c.malformed || ts.hits.Load() != 4 {
+				t.Fatalf("err %v after %d hits, want a DeliveryUnknownError, malformed %v, after 4", err,
+					ts.hits.Load(), c.malformed)
+			}
+		})
+	}
+	// Pages that do not add up are malformed too.
+	var seen []string
+	ts := detailsServer(t, 120, "Success", &seen)
+	client := newTestClient(t, ts.URL, nil)
+	if _, err := client.ShowBatchTask(t.Context(), "abc", ReadOptions{Expected: 10}); !errors.Is(err, ErrMalformedAnswer) {
+		t.Errorf("more subtasks than expected: %v", err)
+	}
+}
+
+// TestTaskMark_Older: the task the mark read is older however close its create time; other
+// tasks are older only when every clue known says so.
+func TestTaskMark_Older(t *testing.T) {
+	at := time.Date(2026, 1, 9, 0, 0, 10, 0, time.UTC)
+	m := TaskMark{NewestID: "00000000000000000000000a", At: at}
+	for _, c := range []struct {
+		id      string
+		created time.Time
+		want    bool
+	}{
+		{"00000000000000000000000a", at, true},
+		{"00000000000000000000000a", time.Time{}, true},
+		{"000000000000000000000009", at.Add(-time.Minute), true},
+		{"000000000000000000000009", at, false}, // its create time says it may be newer
+		{"000000000000000000000009", time.Time{}, true},
+		{"00000000000000000000000b", at.Add(-time.Minute), false},
+	} {
+		if got := m.Older(c.id, c.created); got != c.want {
+			t.Errorf("Older(%s, %v) = %v", c.id, c.created, got)
+		}
+	}
+	local := TaskMark{At: at, Local: true}
+	if local.Older("00000000000000000000000a", at.Add(-LocalClockSlack/2)) || !local.Older("00000000000000000000000a",
+		at.Add(-2*LocalClockSlack)) {
+		t.Error("a mark of this machine's clock allows LocalClockSlack")
 	}
 }

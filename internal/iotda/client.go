@@ -36,6 +36,8 @@ type Client struct {
 	maxRetries int
 	now        func() time.Time
 	secrets    []string
+	// credentials hides the credentials in what comes back from a device (Redaction(nil)).
+	credentials *Redaction
 
 	// backoffBase and backoffCap shape the retry waits; tests shrink them.
 	backoffBase, backoffCap time.Duration
@@ -68,6 +70,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.signer = &signer.Signer{AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, Algorithm: alg,
 			Region: cfg.Region, Service: DerivedAuthService}
 	}
+	c.credentials = c.Redaction(nil)
 	if c.httpClient, err = buildHTTPClient(cfg, c.secrets); err != nil {
 		return nil, err
 	}

@@ -43,7 +43,40 @@ var (
 	// ErrRedirect: a 3xx. The client never follows redirects: sending a command again to
 	// another address could deliver it twice. APIError.Location says where it pointed.
 	ErrRedirect = errors.New("iotda: redirect not followed")
+	// ErrMalformedAnswer matches a batch task answer that arrived whole but is not an answer
+	// to the request: JSON that does not parse, a task without its task_id or naming another
+	// task, more records than asked for, pages that do not add up or go round in a cycle. A
+	// proxy may garble one answer; an answer that stays so is the server's, not the
+	// network's. An answer cut short (the connection lost, the body ending early) is not one.
+	ErrMalformedAnswer = errors.New("iotda: the answer does not match the request")
 )
+
+// malformedError is an answer that does not match its request; see ErrMalformedAnswer.
+type malformedError struct{ err error }
+
+func (e *malformedError) Error() string { return e.err.Error() }
+
+func (e *malformedError) Unwrap() error { return e.err }
+
+func (e *malformedError) Is(target error) bool { return target == ErrMalformedAnswer }
+
+// malformed marks err as an answer that does not match its request, unless it is the
+// transport's: a body that could not be read to its end (see pageScanner.byte).
+func malformed(err error) error {
+	var cut *bodyReadError
+	if err == nil || errors.As(err, &cut) || errors.Is(err, ErrMalformedAnswer) {
+		return err
+	}
+	return &malformedError{err: err}
+}
+
+// bodyReadError is a body that could not be read to its end: the connection was lost, or the
+// body ended before its JSON did.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return e.err.Error() }
+
+func (e *bodyReadError) Unwrap() error { return e.err }
 
 // APIError is an error answer of the IoTDA API, or a 200 whose body carries an error_code.
 type APIError struct {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,7 +218,8 @@ func TestBatchCommandResource_LostCreateAnswers(t *testing.T) {
 
 // TestBatchCommandResource_CreateRefusedBeforeIoTDA: a gateway answers 500 without passing the
 // request on. The task cannot be told apart from a lost one, so the apply keeps the create in
-// state; once no task can appear any more, the next plan creates it, once.
+// state and looks for the task; once the lookup window is over, plans stop looking and say
+// how to send it again, and only the user's -replace (here a taint) sends it, once.
 func TestBatchCommandResource_CreateRefusedBeforeIoTDA(t *testing.T) {
 	t.Parallel()
 	ft := batchFaultMock(t, 4, nil)
@@ -232,11 +234,16 @@ func TestBatchCommandResource_CreateRefusedBeforeIoTDA(t *testing.T) {
 			{Config: config, Check: ft.noTaskYet(), ExpectNonEmptyPlan: true},
 			// Looked for again, still nothing, and a task could still appear: kept.
 			{Config: config, ConfigPlanChecks: followsInPlace(), Check: ft.noTaskYet(), ExpectNonEmptyPlan: true},
-			// Once a task can no longer appear (the request is two minutes old), the plan
-			// creates it.
+			// Once the request is older than the lookup window, the plan sends nothing and
+			// says how to send it again; refreshes go on looking.
 			{
 				PreConfig: func() { backdateSent(t, base, 3*time.Minute) },
-				Config:    config,
+				Config:    config, ConfigPlanChecks: emptyPlan(), Check: ft.noTaskYet(),
+			},
+			{Config: config, ConfigPlanChecks: emptyPlan(), Check: ft.noTaskYet()},
+			// The user, having checked, replaces it: the task is created, once.
+			{
+				Config: config, Taint: []string{testBatchAddr},
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(testBatchAddr, plancheck.ResourceActionReplace),
 				}},
@@ -367,7 +374,12 @@ func TestBatchCommandResource_FollowingFaults(t *testing.T) {
 		// transient faults are over before the first apply ends: it reads the results.
 		transient bool
 	}{
-		"404 mid-poll":     {rules: []*testutil.Rule{rule(isPoll, notFound, 2)}, slow: true},
+		// IoTDA may not list a task it has just created (eventual consistency): a 404 just
+		// after the create is read again, not taken as the task gone.
+		"404 on the first poll after the create": {rules: []*testutil.Rule{rule(isPoll, notFound, 2)}, slow: true,
+			transient: true},
+		"404 on the read back and the first polls": {rules: []*testutil.Rule{rule(isPoll, notFound, 1, 2, 3, 4)},
+			slow: true, transient: true},
 		"every poll fails": {rules: []*testutil.Rule{rule(isPoll, serverError)}, slow: true, extra: short},
 		"polls without task_id": {rules: []*testutil.Rule{rule(isPoll, batchtask(func(t map[string]any) { delete(t, "task_id") }))},
 			slow: true, extra: short},
@@ -377,6 +389,14 @@ func TestBatchCommandResource_FollowingFaults(t *testing.T) {
 		"polls of another, finished task": {rules: []*testutil.Rule{rule(isPoll, batchtask(func(t map[string]any) {
 			t["task_id"], t["status"] = "ffffffffffffffffffffffff", "Success"
 		}))}, slow: true, extra: short},
+		// Answers that do not match the task end the apply after a few, whatever the create
+		// timeout (30 minutes by default), with the task saved to follow.
+		"polls without task_id, default timeout": {rules: []*testutil.Rule{afterReadBack(isPoll,
+			batchtask(func(t map[string]any) { delete(t, "task_id") }))}, slow: true},
+		"polls with a subtask more than asked": {rules: []*testutil.Rule{afterReadBack(isPoll,
+			details(func(d []any) []any { return append(d, d...) }))}, slow: true},
+		"read back without task_id, default timeout": {rules: []*testutil.Rule{rule(isPoll,
+			batchtask(func(t map[string]any) { delete(t, "task_id") }))}, slow: true},
 		"a few polls without task_id": {rules: []*testutil.Rule{rule(isPoll, batchtask(func(t map[string]any) { delete(t, "task_id") }),
 			1, 2, 3, 4)}, slow: true, transient: true},
 		"a poll of another task": {rules: []*testutil.Rule{rule(isPoll, batchtask(func(t map[string]any) {
@@ -446,6 +466,13 @@ func TestBatchCommandResource_FollowingFaults(t *testing.T) {
 	}
 }
 
+// afterReadBack is a rule on the requests that match, except the first, which reads back
+// the task a create's answer named.
+func afterReadBack(match func(*http.Request) bool, act testutil.Action) *testutil.Rule {
+	var seen atomic.Int32
+	return &testutil.Rule{Match: func(r *http.Request) bool { return match(r) && seen.Add(1) > 1 }, Action: act}
+}
+
 // TestBatchCommandResource_TaskGone: IoTDA no longer has the task while it runs. The state
 // keeps it as last seen; no plan runs it again by itself.
 func TestBatchCommandResource_TaskGone(t *testing.T) {
@@ -455,8 +482,11 @@ func TestBatchCommandResource_TaskGone(t *testing.T) {
 		o.Devices = []mockserver.Device{{ID: "silent-1", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorSilent}}}
 	})
 	ft.ids = append(ft.ids, "silent-1")
-	ft.proxy.Add(rule(isShow, testutil.Action{Refuse: true, Status: 404, ContentType: "application/json",
-		Body: `{"error_code":"IOTDA.016404","error_msg":"The batch task does not exist."}`}))
+	// The task is read back after its create and polled once, then IoTDA has it no more.
+	var reads atomic.Int32
+	ft.proxy.Add(&testutil.Rule{Match: func(r *http.Request) bool { return isShow(r) && reads.Add(1) > 2 },
+		Action: testutil.Action{Refuse: true, Status: 404, ContentType: "application/json",
+			Body: `{"error_code":"IOTDA.016404","error_msg":"The batch task does not exist."}`}})
 	config := ft.config("  max_failed_devices = 1\n")
 	stillThere := []statecheck.StateCheck{
 		statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("task_id"), knownvalue.StringRegexp(taskIDRegexp)),

@@ -56,8 +56,19 @@ type cliProc struct {
 // start runs the CLI with args in the background.
 func (r *cliRun) start(args ...string) *cliProc {
 	r.t.Helper()
+	return r.startCmd(r.command(args...))
+}
+
+// command is the CLI with args, in r's directory and environment.
+func (r *cliRun) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(r.cli, args...) //nolint:gosec // The test's own CLI.
 	cmd.Dir, cmd.Env = r.dir, r.env
+	return cmd
+}
+
+// startCmd runs cmd, the CLI, in the background.
+func (r *cliRun) startCmd(cmd *exec.Cmd) *cliProc {
+	r.t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	p := &cliProc{cmd: cmd, done: make(chan error, 1)}
@@ -139,25 +150,14 @@ func TestBatchCommandResource_Interrupts(t *testing.T) {
 				o.Devices = []mockserver.Device{{ID: "silent-1", Simulated: &mockserver.Behavior{Kind: mockserver.BehaviorSilent}}}
 			})
 			ft.ids = append(ft.ids, "silent-1")
-			onItsWay := make(chan struct{})
+			var onItsWay <-chan struct{}
 			if c.duringCreate {
-				var once sync.Once
-				ft.proxy.Add(&testutil.Rule{Match: func(r *http.Request) bool {
-					if isCreate(r) {
-						once.Do(func() { close(onItsWay) })
-						return true
-					}
-					return false
-				}, Action: testutil.Action{Hold: 2 * time.Second}})
+				onItsWay = signalWhenHeld(ft.proxy, isCreate, testutil.Action{Hold: 2 * time.Second})
 			}
 			r := newFleetCLIRun(t, cli, ft.config("  max_failed_devices = 1\n"))
 			p := r.start("apply", "-auto-approve", "-no-color", "-input=false")
 			if c.duringCreate {
-				select {
-				case <-onItsWay:
-				case <-time.After(time.Minute):
-					t.Fatalf("no create came:\n%s", p.output())
-				}
+				waitHeld(t, onItsWay, p)
 			} else {
 				waitTask(t, ft.Server)
 			}
@@ -180,19 +180,11 @@ func TestBatchCommandResource_Interrupts(t *testing.T) {
 				t.Fatalf("the interrupted apply succeeded:\n%s", p.output())
 			}
 			out := p.output()
-			// Interrupted while the task runs, the apply says so; interrupted before the
-			// create's answer came back (the mock may have created the task a moment
-			// before), it says the task has not been found yet.
-			found := strings.Contains(out, "Warning: Batch Task Still Running")
-			notYet := strings.Contains(out, "Warning: Batch Task Not Found Yet")
-			if len(c.signals) == 1 && ((c.duringCreate && !notYet) || (!c.duringCreate && !found && !notYet)) {
-				t.Errorf("the interrupted apply does not say what became of the task:\n%s", out)
-			}
 			t.Logf("interrupted apply:\n%s", out)
-			state, err := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
-			if err != nil || !strings.Contains(string(state), `"iotda_batch_command"`) || strings.Contains(string(state), `"tainted"`) {
-				t.Fatalf("the state does not keep the resource untainted (%v):\n%s", err, state)
+			if len(c.signals) == 1 {
+				saysWhatBecame(t, out, c.duringCreate)
 			}
+			savedUntainted(t, r, "iotda_batch_command")
 			// A plain apply follows the task to its end, without running it again.
 			if out, ok := r.run("apply", "-auto-approve", "-no-color", "-input=false"); !ok ||
 				!strings.Contains(out, "0 added, 1 changed, 0 destroyed") {
@@ -205,6 +197,52 @@ func TestBatchCommandResource_Interrupts(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// signalWhenHeld adds a rule to the proxy that holds the requests match selects with act,
+// and returns a channel closed when the first of them comes.
+func signalWhenHeld(proxy *testutil.FaultProxy, match func(*http.Request) bool, act testutil.Action) <-chan struct{} {
+	came := make(chan struct{})
+	var once sync.Once
+	proxy.Add(&testutil.Rule{Match: func(r *http.Request) bool {
+		if match(r) {
+			once.Do(func() { close(came) })
+			return true
+		}
+		return false
+	}, Action: act})
+	return came
+}
+
+// waitHeld waits until came is closed, failing the test with the CLI's output if it is not.
+func waitHeld(t *testing.T, came <-chan struct{}, p *cliProc) {
+	t.Helper()
+	select {
+	case <-came:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no request came:\n%s", p.output())
+	}
+}
+
+// saysWhatBecame checks that an interrupted apply says what became of the task: still
+// running, or not found yet (the only one when it was interrupted during the create).
+func saysWhatBecame(t *testing.T, out string, duringCreate bool) {
+	t.Helper()
+	found := strings.Contains(out, "Warning: Batch Task Still Running")
+	notYet := strings.Contains(out, "Warning: Batch Task Not Found Yet")
+	if (duringCreate && !notYet) || (!duringCreate && !found && !notYet) {
+		t.Errorf("the interrupted apply does not say what became of the task:\n%s", out)
+	}
+}
+
+// savedUntainted checks that the state in r's directory keeps the resource of type
+// resourceType, untainted.
+func savedUntainted(t *testing.T, r *cliRun, resourceType string) {
+	t.Helper()
+	state, err := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
+	if err != nil || !strings.Contains(string(state), `"`+resourceType+`"`) || strings.Contains(string(state), `"tainted"`) {
+		t.Fatalf("the state does not keep the resource untainted (%v):\n%s", err, state)
 	}
 }
 

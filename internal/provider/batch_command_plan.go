@@ -24,11 +24,6 @@ var (
 	_ planmodifier.Dynamic = importedParasRequiresReplace{}
 )
 
-// privateImported is the private state key ImportState sets: the resource came from an
-// existing task, so arguments IoTDA does not keep (triggers) are adopted from the
-// configuration on the first plan instead of running the task again.
-const privateImported = "imported"
-
 // uniqueStringsValidator refuses a list that holds the same string twice, pointing at the
 // second one, or a null, which names no target (listStrings could not send the list).
 type uniqueStringsValidator struct{ what string }
@@ -164,16 +159,6 @@ func (importedTriggersRequiresReplace) PlanModifyMap(ctx context.Context, req pl
 		}
 	}
 	triggersRequiresReplace{}.PlanModifyMap(ctx, req, resp)
-}
-
-// imported reports whether the resource was just imported and not yet reconciled with its
-// configuration (the private key ImportState sets and the first update clears).
-func imported(ctx context.Context, p privateGetter) bool {
-	if p == nil {
-		return false
-	}
-	v, diags := p.GetKey(ctx, privateImported)
-	return !diags.HasError() && len(v) > 0
 }
 
 // importedParasRequiresReplace is parasRequiresReplace, except right after an import: paras

@@ -35,7 +35,14 @@ func (m *batchMessageModel) fillResults(ctx context.Context, client *iotda.Clien
 	for _, st := range subtasks {
 		entries[st.Target] = entryOf(st, m.MessageID.ValueString())
 	}
-	res := readEntries(ctx, client, entries, func(_ string, e messageEntry) bool { return e.needsRead() })
+	var ids []string
+	for id, e := range entries {
+		if e.needsRead() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	res := readEntries(ctx, client, entries, ids)
 	if res.asked > 0 {
 		logInfo(ctx, fmt.Sprintf("read the message of %s whose subtask output did not say what became of it: %d "+
 			"read, %d not found, %d failed", plural(res.asked, "device"), res.asked-len(res.gone)-res.failed,
@@ -50,42 +57,58 @@ type entryReads struct {
 	gone   []string // IoTDA has no such message, or no such device
 	failed int      // reads that failed otherwise
 	last   error    // the last of those failures
+	// notReached counts the reads not made, or cut, because ctx ended; lastRead is the last
+	// device of ids whose read was made.
+	notReached int
+	lastRead   string
 }
 
-// readEntries reads the messages of the entries which selects, a few at a time, and records
-// what each read shows. A message IoTDA no longer has keeps its entry as it was.
-func readEntries(ctx context.Context, client *iotda.Client, entries map[string]messageEntry,
-	which func(string, messageEntry) bool,
-) entryReads {
-	var ids []string
-	for id, e := range entries {
-		if e.MessageID != nil && which(id, e) {
-			ids = append(ids, id)
+// readEntries reads the messages of the entries of ids, in that order, a few at a time, and
+// records what each read shows. A message IoTDA no longer has keeps its entry as it was.
+func readEntries(ctx context.Context, client *iotda.Client, entries map[string]messageEntry, ids []string) entryReads {
+	var refs []iotda.MessageRef
+	for _, id := range ids {
+		if e := entries[id]; e.MessageID != nil {
+			refs = append(refs, iotda.MessageRef{DeviceID: id, MessageID: *e.MessageID})
 		}
 	}
-	slices.Sort(ids)
-	res := entryReads{asked: len(ids)}
-	if len(ids) == 0 {
-		return res
-	}
-	refs := make([]iotda.MessageRef, len(ids))
-	for i, id := range ids {
-		refs[i] = iotda.MessageRef{DeviceID: id, MessageID: *entries[id].MessageID}
-	}
+	res := entryReads{asked: len(refs)}
 	for _, r := range client.ShowDeviceMessages(ctx, refs, 0) {
 		switch {
 		case r.Err == nil:
 			e := entries[r.Ref.DeviceID]
 			e.record(r.Message)
 			entries[r.Ref.DeviceID] = e
+		case errors.Is(r.Err, context.DeadlineExceeded), errors.Is(r.Err, context.Canceled):
+			res.notReached++
+			continue
 		case errors.Is(r.Err, iotda.ErrMessageNotFound), errors.Is(r.Err, iotda.ErrNotFound):
 			res.gone = append(res.gone, r.Ref.DeviceID)
 		default:
 			res.failed++
 			res.last = r.Err
 		}
+		res.lastRead = r.Ref.DeviceID
 	}
 	return res
+}
+
+// maxPendingReads bounds how many pending devices one refresh reads, so that a plan of a
+// large sleeping fleet stays short: 10,000 reads, 8 at a time, take about two minutes when
+// IoTDA is 100 ms away. Successive refreshes go on from where the last one stopped.
+const maxPendingReads = 10000
+
+// pendingOrder lists the pending devices to read, at most limit of them: the devices after
+// cursor (the last device the previous refresh read) first, in device id order, then from the
+// first device again, so that successive refreshes read every pending device in turn however
+// few each can read.
+func pendingOrder(pending []string, cursor string, limit int) []string {
+	i, _ := slices.BinarySearch(pending, cursor)
+	if i < len(pending) && pending[i] == cursor {
+		i++
+	}
+	order := append(slices.Clone(pending[i:]), pending[:i]...)
+	return order[:min(len(order), limit)]
 }
 
 // refreshPending reads the status of the devices whose message is still pending, never
@@ -103,13 +126,29 @@ func (m *batchMessageModel) refreshPending(ctx context.Context, client *iotda.Cl
 			"%v. The pending devices' status is not refreshed.", m.TaskID.ValueString(), err))
 		return false
 	}
-	unreadable := map[string]bool{}
-	for _, id := range fp.Unreadable {
-		unreadable[id] = true
-	}
 	pendingBefore := pendingDevices(entries)
-	res := readEntries(ctx, client, entries, func(id string, e messageEntry) bool { return e.pending() && !unreadable[id] })
-	if res.asked == 0 {
+	var readable []string
+	for _, id := range pendingBefore {
+		if !slices.Contains(fp.Unreadable, id) {
+			readable = append(readable, id)
+		}
+	}
+	res := readEntries(ctx, client, entries, pendingOrder(readable, fp.PendingCursor, maxPendingReads))
+	if res.lastRead != "" {
+		fp.PendingCursor = res.lastRead
+	}
+	if res.asked < len(readable) || res.notReached > 0 {
+		logInfo(ctx, fmt.Sprintf("batch task %s: read %d of %d pending devices (at most %d a refresh, within "+
+			"timeouts.read); the next refresh goes on after %s", m.TaskID.ValueString(), res.asked-res.notReached,
+			len(readable), maxPendingReads, firstNonEmpty(fp.PendingCursor, "the first")))
+	}
+	if res.notReached > 0 {
+		diags.AddWarning(summaryMessageStatusUnread, fmt.Sprintf("timeouts.read ended before the status of every "+
+			"device with %s pending was read: %d of %d were read. The others keep their last known status; the next "+
+			"refresh reads them first, going on from where this one stopped. Nothing was sent.", m.describeWork(),
+			res.asked-res.notReached, len(readable)))
+	}
+	if res.asked == res.notReached {
 		return false
 	}
 	failures := m.setEntries(entries)
@@ -126,7 +165,8 @@ func (m *batchMessageModel) refreshPending(ctx context.Context, client *iotda.Cl
 	}
 	logInfo(ctx, fmt.Sprintf("batch task %s: read %s pending: %d delivered, %d failed, %d still pending, %d gone, "+
 		"%d not read", m.TaskID.ValueString(), plural(res.asked, "device"), len(delivered), len(ended),
-		res.asked-len(delivered)-len(ended)-len(res.gone)-res.failed, len(res.gone), res.failed))
+		res.asked-len(delivered)-len(ended)-len(res.gone)-res.failed-res.notReached, len(res.gone),
+		res.failed+res.notReached))
 	if len(res.gone) > 0 {
 		fp.Unreadable = slices.Compact(slices.Sorted(slices.Values(append(fp.Unreadable, res.gone...))))
 		diags.AddWarning(summaryFleetMessageGone, fmt.Sprintf("IoTDA no longer has %s for %s that had not received "+

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ const (
 	summaryBatchRejected       = "IoTDA Rejected the Batch Task"
 	summaryBatchNotCreated     = "Batch Task Not Created"
 	summaryBatchNotFoundYet    = "Batch Task Not Found Yet"
+	summaryBatchNeverFound     = "Batch Task Never Found"
+	summaryBatchAmbiguous      = "Several Batch Tasks Match"
+	summaryBatchAnswers        = "IoTDA Answers Do Not Match the Batch Task"
 	summaryBatchFoundByName    = "Batch Task Found by Its Name"
 	summaryBatchStillRunning   = "Batch Task Still Running"
 	summaryBatchReadFailed     = "Batch Task Could Not Be Read"
@@ -67,19 +71,6 @@ func diagnoseCreateError(ctx context.Context, pd *providerData, w fleetWork, err
 	}
 }
 
-// requestIDOf returns the X-Request-Id an error carries, if any.
-func requestIDOf(err error) string {
-	var apiErr *iotda.APIError
-	var unknown *iotda.DeliveryUnknownError
-	switch {
-	case errors.As(err, &unknown) && unknown.RequestID != "":
-		return unknown.RequestID
-	case errors.As(err, &apiErr):
-		return apiErr.RequestID
-	}
-	return ""
-}
-
 // batchAPIHint says what to do about a refused batch task request.
 func batchAPIHint(e *iotda.APIError) string {
 	switch {
@@ -104,13 +95,14 @@ func batchAPIHint(e *iotda.APIError) string {
 	return "No task was created."
 }
 
-// warnFoundByName says that a task whose creating request got no usable answer was found by
-// its name, and names any further task the same request made.
-func warnFoundByName(look lookup, createErr error, diags *diag.Diagnostics) {
+// warnFoundByName says that a task whose creating request got no usable answer (why: the
+// answer lost, or one that did not hold up) was found by its name, and names any further task
+// the same request made.
+func warnFoundByName(look lookup, why error, diags *diag.Diagnostics) {
 	t := look.task
 	detail := fmt.Sprintf("The request creating batch task %q got no usable answer", t.TaskName)
-	if createErr != nil {
-		detail += fmt.Sprintf(" (%v)", createErr)
+	if why != nil {
+		detail += fmt.Sprintf(" (%v)", why)
 	}
 	detail += fmt.Sprintf(", so the provider looked for it by its name instead of sending it again, and found task %s "+
 		"with the targets and document sent.", t.TaskID)
@@ -119,46 +111,38 @@ func warnFoundByName(look lookup, createErr error, diags *diag.Diagnostics) {
 			"request reached IoTDA more than once on its way (a proxy or gateway repeated it), and each task ran. "+
 			"The state follows the first one.", plural(len(look.others), "more task"), strings.Join(look.others, ", "))
 	}
-	diags.AddWarning(summaryBatchFoundByName, detail)
+	diags.AddWarning(summaryBatchFoundByName, withRequestID(detail, requestIDOf(why)))
 }
 
-// addNotCreated reports a create whose task did not appear within taskAppearWithin; saved says
-// whether the state keeps the resource (an update), so that the next plan replaces it.
-func addNotCreated(w fleetWork, sent sentTask, createErr error, saved bool, diags *diag.Diagnostics) {
-	f := w.fleet()
+// describeSent names a create whose outcome is not known, and why: `The request creating
+// batch task "x" (command "REBOOT" to 4 devices) at 2026-01-02T15:04:05Z got no usable answer:
+// ...`.
+func describeSent(w fleetWork, sent sentTask, why error) string {
 	detail := fmt.Sprintf("The request creating batch task %q (%s to %s) at %s got no usable answer", sent.Name,
-		w.describeWork(), f.describeTargets(), sent.At.Format(time.RFC3339))
-	if createErr != nil {
-		detail += fmt.Sprintf(": %v", createErr)
+		w.describeWork(), w.fleet().describeTargets(), sent.At.Format(time.RFC3339))
+	if why != nil {
+		detail += fmt.Sprintf(": %v", why)
 	}
-	detail += fmt.Sprintf("\n\nThe provider looked for the task by its name until %s after the request, longer than "+
-		"IoTDA takes to list a task a request created, and none appeared: the request did not create one, and no "+
-		"device received anything.", taskAppearWithin)
-	if saved {
-		detail += " The next plan replaces the resource, creating the task."
-	} else {
-		detail += " Nothing was saved; apply again to create the task."
-	}
-	diags.AddError(summaryBatchNotCreated, withRequestID(detail, requestIDOf(createErr)))
+	return detail + "."
+}
+
+// notSentAgain is what every diagnostic of a create not known for certain says of sending it
+// again.
+const notSentAgain = "The request was NOT sent again: a second task would reach every device again."
+
+// sendAgainAdvice says how the user sends a create again once they have checked that IoTDA
+// did not make its task.
+func sendAgainAdvice(w fleetWork, sent sentTask) string {
+	return fmt.Sprintf("If you have checked that IoTDA did not create it (the console, or ListBatchTasks of "+
+		"task_type %s: no task named %q), terraform apply -replace=<address> sends the request again, once.",
+		w.taskType(), sent.Name)
 }
 
 // addNotFoundYet warns that a task that may exist has not been found yet; the state keeps the
 // create (fleetPrivate.Sent), and the next plan looks for it again.
-func addNotFoundYet(ctx context.Context, w fleetWork, sent sentTask, createErr error, look lookup, diags *diag.Diagnostics) {
-	f := w.fleet()
-	detail := fmt.Sprintf("The request creating batch task %q (%s to %s) may have reached IoTDA, but no usable "+
-		"answer came back", sent.Name, w.describeWork(), f.describeTargets())
-	if createErr != nil {
-		detail += fmt.Sprintf(": %v", createErr)
-	}
-	detail += ".\n\n"
+func addNotFoundYet(ctx context.Context, w fleetWork, sent sentTask, why error, look lookup, diags *diag.Diagnostics) {
+	detail := describeSent(w, sent, why) + " It may have reached IoTDA.\n\n"
 	switch {
-	case len(look.ambiguous) > 0:
-		detail += fmt.Sprintf("IoTDA holds %d tasks named %q created since the request, with the targets and "+
-			"document sent (%s), and the name was chosen in the configuration, so which one this request created "+
-			"cannot be told. Import the right one (terraform state rm <address>, then terraform import <address> "+
-			"<task_id>), or leave task_name out so that the provider chooses a unique name.",
-			len(look.ambiguous), sent.Name, strings.Join(look.ambiguous, ", "))
 	case errors.Is(ctx.Err(), context.Canceled):
 		detail += "The apply was interrupted before the provider could look the task up by its name."
 	case look.err != nil:
@@ -166,11 +150,78 @@ func addNotFoundYet(ctx context.Context, w fleetWork, sent sentTask, createErr e
 	default:
 		detail += "No task of that name has appeared on IoTDA yet; a request held on its way may still create it."
 	}
-	detail += "\n\nThe request was NOT sent again: a second task would reach every device again. The state " +
-		"records it, and the next plan shows an update that looks for the task by its name and follows it: run " +
-		"terraform apply again. If no task appears within " + taskAppearWithin.String() + " of the request, " +
-		"the plan after that replaces the resource to create it."
-	diags.AddWarning(summaryBatchNotFoundYet, withRequestID(detail, requestIDOf(createErr)))
+	detail += "\n\n" + notSentAgain + " The state records it, and the next plan shows an update that looks for " +
+		"the task by its name and follows it: run terraform apply again. From " + lookupWindow.String() + " after " +
+		"the request on, plans stop looking by themselves and say so (every refresh still looks)."
+	diags.AddWarning(summaryBatchNotFoundYet, withRequestID(detail, requestIDOf(why)))
+}
+
+// neverFoundDetail says that no task of a create's name appeared within lookupWindow, and
+// what to do.
+func neverFoundDetail(w fleetWork, sent sentTask, why error) string {
+	return describeSent(w, sent, why) + fmt.Sprintf("\n\nNo task of that name has appeared on IoTDA in the "+
+		"%s since. %s A request held on its way may still create it: every refresh (terraform plan, terraform "+
+		"apply) keeps looking for it, and a task found is followed by the next apply. Until then, plans show no "+
+		"change.\n\n%s", lookupWindow, notSentAgain, sendAgainAdvice(w, sent))
+}
+
+// addNeverFound warns that no task of the create's name appeared within lookupWindow.
+func addNeverFound(w fleetWork, sent sentTask, why error, diags *diag.Diagnostics) {
+	diags.AddWarning(summaryBatchNeverFound, withRequestID(neverFoundDetail(w, sent, why), requestIDOf(why)))
+}
+
+// ambiguousDetail says that several tasks match a create of a name chosen in the
+// configuration, the way out first.
+func ambiguousDetail(w fleetWork, sent sentTask, why error, ids []string) string {
+	detail := fmt.Sprintf("IoTDA holds %d tasks named %q with the devices and %s this apply sent, which its "+
+		"request may have created: %s. Which one the request created cannot be told, so none is followed and "+
+		"nothing is sent again.\n\nImport the right one: terraform state rm <address>, then terraform import <address> "+
+		"<task_id>. Or, once you have checked that none of them is this create's, terraform apply "+
+		"-replace=<address> sends the request again. To avoid this, leave task_name out: the provider then "+
+		"chooses a name no other task has.\n\n", len(ids), sent.Name, w.describeWork(), strings.Join(ids, ", "))
+	detail += describeSent(w, sent, why)
+	if sent.Mark.Local {
+		detail += fmt.Sprintf(" The task list could not be read just before the request, so the tasks of that name "+
+			"created in the %s before it count as well.", iotda.LocalClockSlack)
+	}
+	return detail
+}
+
+// addAmbiguous warns that several tasks match a create of a name chosen in the configuration.
+func addAmbiguous(w fleetWork, sent sentTask, why error, ids []string, diags *diag.Diagnostics) {
+	diags.AddWarning(summaryBatchAmbiguous, withRequestID(ambiguousDetail(w, sent, why, ids), requestIDOf(why)))
+}
+
+// addNotConfirmed warns that the task the create's answer named could not be read back
+// before the apply ended; the state keeps it with the create, and the next apply reads it.
+func addNotConfirmed(w fleetWork, id string, err error, diags *diag.Diagnostics) {
+	f := w.fleet()
+	detail := fmt.Sprintf("IoTDA answered the request creating batch task %q (%s to %s) with task %s, but the "+
+		"provider could not read that task back to check it before the apply ended", f.TaskName.ValueString(),
+		w.describeWork(), f.describeTargets(), id)
+	if err != nil {
+		detail += fmt.Sprintf(": %v", err)
+	}
+	detail += ".\n\n"
+	summary := summaryBatchStillRunning
+	if errors.Is(err, iotda.ErrMalformedAnswer) {
+		summary = summaryBatchAnswers
+		detail += fmt.Sprintf("%d answers in a row did not match the task: %s ", malformedInARow, notTheNetwork)
+	}
+	detail += "The task is saved in the state with its task_id. The next plan shows an update that reads it, " +
+		"checks it is the task sent (or, if it is not, looks for that task by its name) and follows it to its " +
+		"end: run terraform apply again. It does not send the request again."
+	diags.AddWarning(summary, withRequestID(detail, requestIDOf(err)))
+}
+
+// notTheNetwork says what answers that do not match their task are.
+const notTheNetwork = "that is what IoTDA (or a proxy between this machine and IoTDA) answered, not a network " +
+	"failure: a proxy may garble one answer, not every one."
+
+// runAgainAdvice says how to run a task IoTDA no longer has again, and what that costs.
+func runAgainAdvice(w fleetWork) string {
+	return "To run it again, use terraform apply -replace=<address>: that creates a new task, sending " +
+		w.describeWork() + " to every device again, including those that received it already."
 }
 
 // addNotFollowed warns that a task could not be followed to its end: the create timeout
@@ -185,7 +236,12 @@ func addNotFollowed(w fleetWork, res followResult, elapsed time.Duration, diags 
 	case res.end == followGone:
 		diags.AddWarning(summaryBatchGone, fmt.Sprintf("%s is not on IoTDA any more: reading it answered %v\n\n"+
 			"It was last seen %s. The resource is kept as it was, so that no apply runs the task again by itself; "+
-			"its results cannot be read. Run it again with terraform apply -replace=<address>.", task, res.lastErr, seen))
+			"its results cannot be read. %s", task, res.lastErr, seen, runAgainAdvice(w)))
+	case res.end == followMalformed:
+		diags.AddWarning(summaryBatchAnswers, withRequestID(fmt.Sprintf("%s was created, but %d answers in a row "+
+			"about it did not match the task, so the provider stopped following it. The last: %v\n\nThat is %s "+
+			"The task was last seen %s, and keeps running on IoTDA. %s", task, malformedInARow, res.lastErr,
+			notTheNetwork, seen, nextApplyFollows), requestIDOf(res.lastErr)))
 	case res.end == followRefused:
 		diags.AddWarning(summaryBatchReadFailed, withRequestID(fmt.Sprintf("%s was created, but IoTDA refused to "+
 			"show it: %v\n\nIt was last seen %s. Fix the cause (credentials, permissions). %s", task, res.lastErr,
@@ -218,6 +274,30 @@ func addResultsNotRead(w fleetWork, problem string, diags *diag.Diagnostics) {
 		"failed_device_ids are null). The next plan shows an update that reads them again: run terraform apply "+
 		"again. It does not run the task again.", f.TaskID.ValueString(), f.TaskName.ValueString(), w.describeWork(),
 		f.describeTargets(), f.Status.ValueString(), problem))
+}
+
+// addResultsRedacted warns that devices echoed a credential of the provider in their
+// replies, which the client replaced by "***" (iotda.Subtask.Redacted): it names the
+// attributes and the devices, never the values.
+func addResultsRedacted(w fleetWork, subtasks []iotda.Subtask, diags *diag.Diagnostics) {
+	var devices, attrs []string
+	for _, st := range subtasks {
+		if len(st.Redacted) > 0 {
+			devices = append(devices, st.Target)
+			attrs = append(attrs, st.Redacted...)
+		}
+	}
+	if len(devices) == 0 {
+		return
+	}
+	slices.Sort(devices)
+	slices.Sort(attrs)
+	f := w.fleet()
+	diags.AddWarning(summaryReplyRedacted, fmt.Sprintf("%s of batch task %s (%q) answered %s with a reply that holds "+
+		"the provider's %s: %s. Each such value is replaced by *** in results, the provider's diagnostics and its "+
+		"logs, so that it is never stored or shown; the rest of each reply is kept.", plural(len(devices), "device"),
+		f.TaskID.ValueString(), f.TaskName.ValueString(), w.describeWork(), strings.Join(slices.Compact(attrs), " and "),
+		iotda.ListSome(devices, maxListedFailures)))
 }
 
 // reportFailures turns the failed devices of a finished task into a warning within

@@ -35,13 +35,13 @@ const (
 	followFinished followEnd = iota
 	followTimedOut
 	followInterrupted
-	followGone    // IoTDA answered 404: it no longer has the task
-	followRefused // IoTDA refused to show it (401, 403, 400): asking again will not help
+	followGone      // IoTDA answered 404 (past notFoundSettle): it no longer has the task
+	followRefused   // IoTDA refused to show it (401, 403, 400): asking again will not help
+	followMalformed // IoTDA's answers did not match the task, malformedInARow times in a row
 )
 
-// followTask polls the task until it has finished or ctx ends, logging its progress; f holds
-// what was last seen. lastErr is the last failed read, if the last read failed, and reads how
-// many reads were made and failed is how many of them failed.
+// followResult is how following a task ended. lastErr is the last failed read, if the last
+// read failed; reads is how many reads were made, failed how many of them failed.
 type followResult struct {
 	end     followEnd
 	lastErr error
@@ -49,9 +49,15 @@ type followResult struct {
 	failed  int
 }
 
-func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start time.Time) followResult {
+// followTask polls the task until it has finished or ctx ends, logging its progress; f holds
+// what was last seen. since is when the task was created, when this apply created it (zero
+// otherwise): a 404 within notFoundSettle of it is read again rather than taken as the task
+// gone. Reads whose answers do not match the task (iotda.ErrMalformedAnswer) end it after
+// malformedInARow in a row: they are the server's answers, not the network's.
+func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start, since time.Time) followResult {
 	var res followResult
 	interval := pollFirstInterval
+	malformed := 0
 	for !f.finished() {
 		if !sleepCtx(ctx, interval) {
 			res.end = ctxEnd(ctx)
@@ -63,7 +69,7 @@ func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start t
 		switch {
 		case err == nil:
 			f.setTask(task)
-			res.lastErr = nil
+			res.lastErr, malformed = nil, 0
 			logInfo(ctx, progressLine(f, start))
 			continue
 		case ctx.Err() != nil:
@@ -72,16 +78,24 @@ func followTask(ctx context.Context, client *iotda.Client, f *fleetTask, start t
 		}
 		res.failed++
 		res.lastErr = err
+		if errors.Is(err, iotda.ErrMalformedAnswer) {
+			malformed++
+		} else {
+			malformed = 0
+		}
 		switch {
-		case errors.Is(err, iotda.ErrNotFound):
+		case errors.Is(err, iotda.ErrNotFound) && time.Since(since) >= notFoundSettle:
 			res.end = followGone
 			return res
-		case permanentReadError(err):
+		case permanentReadError(err) && !errors.Is(err, iotda.ErrNotFound):
 			res.end = followRefused
 			return res
+		case malformed == malformedInARow:
+			res.end = followMalformed
+			return res
 		}
-		// A throttled, failed or lost answer (already retried by the client), or one that
-		// was not this task's: the task is still there, so keep following it.
+		// A throttled, failed or lost answer (already retried by the client), one garbled on
+		// its way, or a 404 just after the create: the task is still there, so keep following it.
 		logWarn(ctx, "reading batch task "+f.TaskID.ValueString()+" failed, trying again: "+err.Error())
 	}
 	res.end = followFinished
@@ -97,13 +111,17 @@ func ctxEnd(ctx context.Context) followEnd {
 }
 
 // The machinery logs to the subsystem "batch" of the provider's log (TF_LOG_PROVIDER=INFO
-// shows it), without the fields every RPC's log carries (request id, resource type, caller),
-// so that the progress of a long apply reads one short line at a time in a terminal.
+// shows it), without the fields every RPC's log carries (request id, resource type, RPC),
+// so that the progress of a long apply reads one short line at a time in a terminal. A
+// subsystem takes the root logger's location setting whatever its options say; main.go
+// serves the provider without locations (tf6server.WithoutLogLocation), and what is left
+// of a line besides the message is what Terraform adds: the time, the level, the
+// provider's name, @module and timestamp.
 const logBatch = "batch"
 
 // withBatchLog adds the subsystem to ctx.
 func withBatchLog(ctx context.Context) context.Context {
-	return tflog.NewSubsystem(ctx, logBatch, tflog.WithoutLocation())
+	return tflog.NewSubsystem(ctx, logBatch)
 }
 
 func logInfo(ctx context.Context, msg string) { tflog.SubsystemInfo(ctx, logBatch, msg) }
@@ -117,32 +135,14 @@ func progressLine(f *fleetTask, start time.Time) string {
 		time.Since(start).Round(time.Second))
 }
 
-// permanentReadError reports an answer that asking again will not change: the task is gone,
-// or the request is refused (authentication, permissions, a malformed request).
-func permanentReadError(err error) bool {
-	var apiErr *iotda.APIError
-	return errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
-		!errors.Is(err, iotda.ErrThrottled) // 429, and the platform's throttling 403s
-}
-
-// sleepCtx waits for d unless ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // readResults reads every device's result of a finished task into w, checks them against the
 // task's targets, and returns the failures and the number of devices; ok is false when they
 // could not be read or did not match the task, which fp.ResultsProblem then says (and the
 // state keeps the results unread). A failed read, or one that does not match, is tried again
-// up to resultReadAttempts times within ctx.
-func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fleetPrivate) (failures []deviceFailure, devices int, ok bool) {
+// up to resultReadAttempts times within ctx. A credential a device echoed is hidden in its
+// result (iotda.Subtask.Redacted), with a warning.
+func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fleetPrivate, diags *diag.Diagnostics,
+) (failures []deviceFailure, devices int, ok bool) {
 	f := w.fleet()
 	id := f.TaskID.ValueString()
 	var problem error
@@ -169,6 +169,7 @@ func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fle
 		}
 		f.setTask(&details.Task)
 		failures = w.fillResults(ctx, client, details.Subtasks)
+		addResultsRedacted(w, details.Subtasks, diags)
 		fp.ResultsProblem, fp.Gone = "", false
 		logInfo(ctx, fmt.Sprintf("batch task %s %s: %d devices, %d failed (%d requests in %d rounds)", id,
 			f.Status.ValueString(), len(details.Subtasks), len(failures), details.Requests, details.Rounds))
@@ -180,17 +181,24 @@ func readResults(ctx context.Context, client *iotda.Client, w fleetWork, fp *fle
 	return nil, 0, false
 }
 
+// run is how runTask follows a task: start is when the apply began and since when the task
+// was created, if this apply created it (followTask); readTimeout bounds reading the results;
+// update says whether this is an apply's update (whose errors do not taint the resource)
+// rather than its create.
+type run struct {
+	start, since time.Time
+	readTimeout  time.Duration
+	update       bool
+}
+
 // runTask follows a known task to its end and reads its results, within ctx (the create
-// timeout) and readTimeout for the results, and reports what happened: a warning when the
+// timeout) and r.readTimeout for the results, and reports what happened: a warning when the
 // task could not be followed to its end (the state keeps it), the failed devices once it has
-// ended. update says whether this is an apply's update (whose errors do not taint the
-// resource) rather than its create.
-func runTask(ctx context.Context, client *iotda.Client, w fleetWork, fp *fleetPrivate, start time.Time,
-	readTimeout time.Duration, update bool, diags *diag.Diagnostics,
-) {
+// ended.
+func runTask(ctx context.Context, client *iotda.Client, w fleetWork, fp *fleetPrivate, r run, diags *diag.Diagnostics) {
 	f := w.fleet()
-	fp.Sent, fp.NotCreated = nil, false
-	res := followTask(ctx, client, f, start)
+	start, readTimeout, update := r.start, r.readTimeout, r.update
+	res := followTask(ctx, client, f, start, r.since)
 	if res.end != followFinished {
 		fp.Gone = res.end == followGone
 		addNotFollowed(w, res, time.Since(start), diags)
@@ -210,7 +218,7 @@ func runTask(ctx context.Context, client *iotda.Client, w fleetWork, fp *fleetPr
 		}
 	})
 	defer stop()
-	failures, devices, ok := readResults(readCtx, client, w, fp)
+	failures, devices, ok := readResults(readCtx, client, w, fp, diags)
 	if !ok {
 		addResultsNotRead(w, fp.ResultsProblem, diags)
 		return

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -15,15 +14,18 @@ import (
 // (replacing tells whether they do). It keeps the promise that a whole fleet runs again only
 // when a plan shows why:
 //
-//   - a task not found yet, still running, or whose results were not read is followed by an
-//     in-place update (its status and results unknown in the plan), with a warning naming it;
+//   - a task not found yet, not read back yet, still running, or whose results were not read
+//     is followed by an in-place update (its status and results unknown in the plan), with a
+//     warning naming it;
 //   - a task this resource's apply reported as failed beyond max_failed_devices is replaced,
 //     with a warning naming the task, its status and the failed count;
-//   - a create that the lookup found created no task is sent again, replacing the resource;
+//   - a create whose task never appeared within the lookup window, or that several tasks
+//     of its name match, plans no change, with a warning saying how to send it again
+//     (-replace) once the user has checked: it is never sent again on a guess;
 //   - a task IoTDA no longer has is kept as it was, with a warning.
 //
-// It reads nothing but the prior state and private state, so the plan made again at apply
-// is the same.
+// It reads nothing but the prior state and private state (which Read sets), so the plan
+// made again at apply is the same.
 func planFleet(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse,
 	state fleetWork, replacing bool,
 ) {
@@ -36,13 +38,10 @@ func planFleet(ctx context.Context, req resource.ModifyPlanRequest, resp *resour
 	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("max_failed_devices"), &maxFailed)...)
 	id, name := f.TaskID.ValueString(), f.TaskName.ValueString()
 	switch {
-	case !f.resolved() && fp.NotCreated && fp.Sent != nil:
-		resp.Diagnostics.AddWarning(summaryBatchNotCreated, fmt.Sprintf("The request that created batch task %q "+
-			"(%s to %s) at %s got no usable answer, and no task of that name appeared on IoTDA within %s: the "+
-			"request did not create one. This plan creates the task, running %s.", name, state.describeWork(),
-			f.describeTargets(), fp.Sent.At.Format(time.RFC3339), taskAppearWithin, state.describeWork()))
-		planUnknown(ctx, resp, "id", "task_id")
-		resp.RequiresReplace = append(resp.RequiresReplace, path.Root("task_id"))
+	case !f.resolved() && fp.Sent != nil && len(fp.Ambiguous) > 0:
+		resp.Diagnostics.AddWarning(summaryBatchAmbiguous, ambiguousDetail(state, *fp.Sent, nil, fp.Ambiguous))
+	case !f.resolved() && fp.Sent != nil && fp.NeverFound:
+		resp.Diagnostics.AddWarning(summaryBatchNeverFound, neverFoundDetail(state, *fp.Sent, nil))
 	case !f.resolved():
 		resp.Diagnostics.AddWarning(summaryBatchNotFoundYet, fmt.Sprintf("The request that created batch task %q "+
 			"(%s to %s) got no usable answer, and the task has not been found on IoTDA yet. This apply looks for it "+
@@ -50,11 +49,18 @@ func planFleet(ctx context.Context, req resource.ModifyPlanRequest, resp *resour
 			f.describeTargets()))
 		planUnknown(ctx, resp, "id", "task_id", "status", "status_desc", "created_at", "progress",
 			"failed_device_ids", "results")
+	case fp.Sent != nil:
+		resp.Diagnostics.AddWarning(summaryBatchStillRunning, fmt.Sprintf("IoTDA answered the request creating batch "+
+			"task %q (%s to %s) with task %s, which has not been read back yet. This apply reads it, checks that it "+
+			"is the task sent (if it is not, it looks for that task by its name), and follows it to its end; it does "+
+			"not send the request again.", name, state.describeWork(), f.describeTargets(), id))
+		planUnknown(ctx, resp, "id", "task_id", "status", "status_desc", "created_at", "progress",
+			"failed_device_ids", "results")
 	case fp.Gone && (!f.finished() || !f.resultsRead()):
 		resp.Diagnostics.AddWarning(summaryBatchGone, fmt.Sprintf("Batch task %s (%q) is not on IoTDA any more, "+
 			"so it cannot be followed and its results cannot be read. The resource is kept as it was last seen "+
-			"(%s). To run the task again, use terraform apply -replace=<address>.", id, name,
-			firstNonEmpty(f.Status.ValueString(), "status unknown")))
+			"(%s), and no apply runs the task again by itself. %s", id, name,
+			firstNonEmpty(f.Status.ValueString(), "status unknown"), runAgainAdvice(state)))
 	case !f.finished():
 		resp.Diagnostics.AddWarning(summaryBatchStillRunning, fmt.Sprintf("Batch task %s (%q) had not finished "+
 			"when it was last read (%s, %s). This apply follows the same task to its end and reads its results; it "+

@@ -36,17 +36,26 @@ func createFleet(ctx context.Context, pd *providerData, client *iotda.Client, w 
 	runCtx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
 	start := time.Now()
-	var fp fleetPrivate
-	task, outcome := createTask(runCtx, pd, client, w, &fp, diags)
-	switch outcome {
-	case notCreated:
+	task, sent, lost, ok := createTask(runCtx, pd, client, w, diags)
+	if !ok {
 		return
-	case unresolved:
-		f.setUnresolved()
-	case created:
+	}
+	if task != nil {
+		if problem := taskMismatch(w, sent, task, false); problem != "" {
+			lost = fmt.Errorf("IoTDA's answer to the request named task %s, but %s", task.TaskID, problem)
+			logWarn(ctx, lost.Error()+"; looking the task up by its name")
+			task = nil
+		}
+	}
+	// From here on the task may exist: the state keeps it, whatever happens next.
+	fp := fleetPrivate{Sent: &sent}
+	f.setUnresolved()
+	if task != nil {
 		f.setTask(task)
-		f.clearResults()
-		runTask(runCtx, client, w, &fp, start, readTimeout, false, diags)
+	}
+	created := time.Now()
+	if settleTask(runCtx, client, w, &fp, lost, created, diags) {
+		runTask(runCtx, client, w, &fp, run{start: start, since: created, readTimeout: readTimeout}, diags)
 	}
 	settle(w)
 	diags.Append(state.Set(ctx, w)...)
@@ -54,9 +63,10 @@ func createFleet(ctx context.Context, pd *providerData, client *iotda.Client, w 
 }
 
 // refreshFleet is Read: it asks IoTDA only about what the state does not know yet. A task not
-// found yet is looked for once; a task still running has its status read; an imported one
-// is read whole. A finished task never changes, and its results are read by the next apply
-// (the plan says so), not by a refresh. It reports whether w changed and should be saved.
+// known for certain yet is read back or looked for once (refreshSent); a task still running
+// has its status read; an imported one is read whole. A finished task never changes, and its
+// results are read by the next apply (the plan says so), not by a refresh. It reports whether
+// w changed and should be saved.
 func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w fleetWork, fp *fleetPrivate,
 	importing bool, diags *diag.Diagnostics,
 ) bool {
@@ -65,26 +75,9 @@ func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w
 	switch {
 	case importing:
 		return adoptFleet(ctx, client, projectID, w, fp, diags)
-	case !f.resolved():
-		if fp.Sent == nil {
-			return false
-		}
-		windowOver := time.Since(fp.Sent.At) > taskAppearWithin
-		look := lookOnce(ctx, client, w, *fp.Sent)
-		switch {
-		case look.task != nil:
-			logInfo(ctx, "found batch task "+look.task.TaskID+" by its name "+fp.Sent.Name)
-			f.setTask(look.task)
-			f.clearResults()
-			fp.Sent = nil
-			return true
-		case windowOver && look.err == nil && len(look.ambiguous) == 0:
-			fp.NotCreated = true
-		case look.err != nil:
-			logWarn(ctx, "looking for batch task "+fp.Sent.Name+" failed: "+look.err.Error())
-		}
-		return false
-	case f.finished():
+	case fp.Sent != nil:
+		return refreshSent(ctx, client, w, fp)
+	case !f.resolved(), f.finished():
 		return false
 	}
 	id := f.TaskID.ValueString()
@@ -94,9 +87,8 @@ func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w
 		// Removing the resource would make the next apply run the task again.
 		fp.Gone = true
 		diags.AddWarning(summaryBatchGone, fmt.Sprintf("Batch task %s is not on IoTDA any more (deleted, or "+
-			"expired). The resource is kept as it was last seen, so that the next apply does not run the task "+
-			"again; its results cannot be read. Run it again with terraform apply -replace=<address>, or remove it "+
-			"with terraform state rm when it is no longer needed.", id))
+			"expired). The resource is kept as it was last seen, so that no apply runs the task again by itself; "+
+			"its results cannot be read. %s", id, runAgainAdvice(w)))
 		return false
 	case err != nil:
 		// The state keeps what was last seen; the plan follows the task all the same.
@@ -108,6 +100,55 @@ func refreshFleet(ctx context.Context, client *iotda.Client, projectID string, w
 	fp.Gone = false
 	f.setTask(task)
 	return true
+}
+
+// refreshSent is refreshFleet for a create whose task is not known for certain: the task its
+// answer named is read back once, and checked; a task not found yet, or one that did not
+// hold up, is looked for by its name once. What it finds is followed by the next apply; past
+// the lookup window, plans stop looking (fp.NeverFound) but refreshes go on.
+func refreshSent(ctx context.Context, client *iotda.Client, w fleetWork, fp *fleetPrivate) bool {
+	f := w.fleet()
+	sent := *fp.Sent
+	changed := false
+	if f.resolved() {
+		id := f.TaskID.ValueString()
+		task, err := client.ShowBatchTaskDefinition(ctx, id)
+		var problem string
+		switch {
+		case err == nil:
+			problem = taskMismatch(w, sent, task, true)
+		case errors.Is(err, iotda.ErrNotFound):
+			problem = fmt.Sprintf("IoTDA does not have it (%v)", err)
+		default:
+			logWarn(ctx, "reading batch task "+id+" failed: "+err.Error())
+			return false
+		}
+		if problem == "" {
+			f.setTask(task)
+			fp.Sent, fp.NeverFound, fp.Ambiguous = nil, false, nil
+			return true
+		}
+		logWarn(ctx, "IoTDA's answer to the request named task "+id+", but "+problem+"; looking the task up by its name")
+		f.setUnresolved()
+		changed = true
+	}
+	look := lookOnce(ctx, client, w, sent)
+	switch {
+	case look.task != nil:
+		logInfo(ctx, "found batch task "+look.task.TaskID+" by its name "+sent.Name)
+		f.setTask(look.task)
+		f.clearResults()
+		fp.Sent, fp.NeverFound, fp.Ambiguous = nil, false, nil
+		return true
+	case look.err != nil:
+		logWarn(ctx, "looking for batch task "+sent.Name+" failed: "+look.err.Error())
+		return changed
+	}
+	fp.Ambiguous = look.ambiguous
+	if time.Since(sent.At) > lookupWindow {
+		fp.NeverFound = true
+	}
+	return changed
 }
 
 // adoptFleet reads an imported task whole: its arguments, status and, once it has finished,
@@ -147,7 +188,7 @@ func adoptFleet(ctx context.Context, client *iotda.Client, projectID string, w f
 	if !iotda.TaskFinished(task.Status) {
 		return true
 	}
-	if _, _, ok := readResults(ctx, client, w, fp); !ok {
+	if _, _, ok := readResults(ctx, client, w, fp, diags); !ok {
 		addResultsNotRead(w, fp.ResultsProblem, diags)
 	}
 	return true
@@ -183,29 +224,19 @@ func updateFleet(ctx context.Context, client *iotda.Client, plan, state fleetWor
 	runCtx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
 	start := time.Now()
-	if !pf.resolved() {
-		if fp.Sent == nil {
-			diags.AddWarning(summaryBatchNotFoundYet, "The state records no task and no create to look for; "+
-				"replace the resource (terraform apply -replace=<address>) to run the task.")
+	r := run{start: start, readTimeout: readTimeout, update: true}
+	switch {
+	case fp.Sent != nil:
+		r.since = fp.Sent.At
+		if !settleTask(runCtx, client, plan, fp, nil, r.since, diags) {
 			return
 		}
-		sent := *fp.Sent
-		look := lookForTask(runCtx, client, plan, sent, false)
-		switch {
-		case look.task != nil:
-			warnFoundByName(look, nil, diags)
-			pf.setTask(look.task)
-			pf.clearResults()
-		case look.windowOver && look.err == nil && len(look.ambiguous) == 0:
-			fp.NotCreated = true
-			addNotCreated(plan, sent, nil, true, diags)
-			return
-		default:
-			addNotFoundYet(ctx, plan, sent, nil, look, diags)
-			return
-		}
+	case !pf.resolved():
+		diags.AddWarning(summaryBatchNotFoundYet, "The state records no task and no create to look for; "+
+			"replace the resource (terraform apply -replace=<address>) to run the task.")
+		return
 	}
-	runTask(runCtx, client, plan, fp, start, readTimeout, true, diags)
+	runTask(runCtx, client, plan, fp, r, diags)
 }
 
 // deleteFleetTask deletes a fleet resource's task from IoTDA, for delete_task_on_destroy: a

@@ -336,11 +336,15 @@ const privateFleetKey = "fleet_task"
 
 // fleetPrivate is what the machinery keeps between applies besides the attributes.
 type fleetPrivate struct {
-	// Sent records the create of a task that has not been found yet: it may exist.
+	// Sent records a create whose task is not known for certain: not found yet (no task_id;
+	// it may exist), or named by the create's answer (task_id) but not read back yet.
 	Sent *sentTask `json:"sent,omitempty"`
-	// NotCreated says the lookup found no task for Sent once a task could no longer
-	// appear: the request did not create one, and the next plan sends it again.
-	NotCreated bool `json:"not_created,omitempty"`
+	// NeverFound says no task of Sent's name appeared within lookupWindow of the request:
+	// plans stop looking for it (refreshes go on) and say how to send it again.
+	NeverFound bool `json:"never_found,omitempty"`
+	// Ambiguous lists the tasks that match Sent, of a name chosen in the configuration, as
+	// the last lookup found them: which one the create made cannot be told.
+	Ambiguous []string `json:"ambiguous,omitempty"`
 	// Gone says IoTDA answered 404 for the saved task at the last read.
 	Gone bool `json:"gone,omitempty"`
 	// Adopted says the task was imported rather than run by this resource, so a failure
@@ -356,6 +360,9 @@ type fleetPrivate struct {
 	// while it was pending (replaced by 20 newer ones, or the device deleted): their last
 	// known status is kept, and refreshes do not read them again.
 	Unreadable []string `json:"unreadable,omitempty"`
+	// PendingCursor is the last device whose pending message a refresh read: the next one
+	// reads the devices after it first (pendingOrder).
+	PendingCursor string `json:"pending_cursor,omitempty"`
 }
 
 // sentTask is a create whose outcome is not known.
@@ -366,14 +373,6 @@ type sentTask struct {
 	Mark iotda.TaskMark `json:"mark"`
 	// Derived says the name was chosen by the provider, and so is this create's alone.
 	Derived bool `json:"derived"`
-}
-
-type privateGetter interface {
-	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
-}
-
-type privateSetter interface {
-	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
 }
 
 // loadPrivate reads the machinery's private state; the zero value when there is none.

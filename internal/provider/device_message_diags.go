@@ -54,7 +54,7 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 			"reporting it while the provider followed it: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()))
 	case messageReadFailed:
 		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(fmt.Sprintf("IoTDA accepted %s (status %s), "+
-			"but reading its status failed: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()), messageRequestID(err)))
+			"but reading its status failed: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()), requestIDOf(err)))
 	}
 }
 
@@ -202,21 +202,4 @@ func messageAPIErrorHint(e *iotda.APIError) string {
 			"it, so it was most likely not accepted. Apply again to send it (with a new message_id)."
 	}
 	return "The message was not sent."
-}
-
-// messageRequestID is the X-Request-Id an error carries, or "".
-func messageRequestID(err error) string {
-	var apiErr *iotda.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.RequestID
-	}
-	var unknown *iotda.DeliveryUnknownError
-	if errors.As(err, &unknown) {
-		return unknown.RequestID
-	}
-	var gone *iotda.MessageNotFoundError
-	if errors.As(err, &gone) {
-		return gone.RequestID
-	}
-	return ""
 }

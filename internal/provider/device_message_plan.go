@@ -21,12 +21,6 @@ import (
 // a message that ended FAILED or TIMEOUT is planned for replacement, so that the next apply
 // sends it again, as Terraform does with the tainted resource a failed create leaves.
 
-// privateMessageImported is the private state key ImportState sets: the resource came from
-// a message on IoTDA, which does not return ttl, topic_full_name (as such) or anything of
-// Terraform's (triggers, message_wo_version), so the first plan adopts those from the
-// configuration instead of sending the message again.
-const privateMessageImported = "imported"
-
 // sentArgument is one argument as IoTDA receives it: known is false when the plan does not
 // know it yet, which counts as a change.
 type sentArgument struct {
@@ -160,12 +154,12 @@ func (r *deviceMessageResource) ModifyPlan(ctx context.Context, req resource.Mod
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	imported := false
-	if b, diags := req.Private.GetKey(ctx, privateMessageImported); !diags.HasError() && len(b) > 0 {
-		imported = true
-	}
-	before := sentArguments(ctx, &state, imported, types.DynamicNull())
-	after := sentArguments(ctx, &plan, imported, messageWO)
+	// An imported message: IoTDA does not return ttl, topic_full_name (as such) or anything of
+	// Terraform's (triggers, message_wo_version), so the first plan adopts those from the
+	// configuration instead of sending the message again.
+	justImported := imported(ctx, req.Private)
+	before := sentArguments(ctx, &state, justImported, types.DynamicNull())
+	after := sentArguments(ctx, &plan, justImported, messageWO)
 	var replace path.Paths
 	for name, a := range after {
 		if b := before[name]; !a.known || !b.known || a.sent != b.sent {

@@ -171,18 +171,18 @@ func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageMod
 		diags.AddAttributeError(path.Root("id"), "Message Not Found", withRequestID(fmt.Sprintf("IoTDA has no %s in "+
 			"project %q (%v), so there is nothing to import. IoTDA keeps the last 20 messages of a device, for at most "+
 			"their ttl; check the IDs (ListDeviceMessages lists them) and the provider's project_id and instance_id.",
-			who, r.data.projectID, err), messageRequestID(err)))
+			who, r.data.projectID, err), requestIDOf(err)))
 		return false
 	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
 		diags.AddWarning(summaryMessageGone, withRequestID(fmt.Sprintf("IoTDA no longer has %s: %v. It keeps the "+
 			"last 20 messages of a device, for at most their ttl, and forgets those of a deleted device.\n\nThe "+
 			"resource keeps its last known status (%s) and is not sent again because of this. Remove it with "+
 			"terraform state rm once it is no longer needed, or replace it (terraform apply -replace=...) to send "+
-			"the message again.", who, err, firstNonEmpty(m.Status.ValueString(), "unknown")), messageRequestID(err)))
+			"the message again.", who, err, firstNonEmpty(m.Status.ValueString(), "unknown")), requestIDOf(err)))
 		return false
 	case err != nil:
 		diags.AddError(summaryMessageReadFailed, withRequestID(fmt.Sprintf("Reading the status of %s failed: %v",
-			who, err), messageRequestID(err)))
+			who, err), requestIDOf(err)))
 		return false
 	}
 	if importing {
@@ -222,7 +222,7 @@ func (r *deviceMessageResource) Update(ctx context.Context, req resource.UpdateR
 	plan.messageResults = state.messageResults
 	plan.ID = state.ID
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateMessageImported, nil)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
 }
 
 // Delete only forgets the message: a sent message cannot be taken back, and IoTDA keeps its
@@ -242,5 +242,5 @@ func (r *deviceMessageResource) ImportState(ctx context.Context, req resource.Im
 	for attr, v := range map[string]any{"id": req.ID, "device_id": deviceID, "message_id": messageID} {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
 	}
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateMessageImported, []byte(`true`))...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte(`true`))...)
 }

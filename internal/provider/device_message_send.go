@@ -104,7 +104,7 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 	start, interval := time.Now(), messagePollFirst
 	nextNote := start.Add(messageNoteEvery)
 	for !iotda.MessageFinal(last.Status) {
-		if !sleepOrDone(ctx, interval) {
+		if !sleepCtx(ctx, interval) {
 			return last, messageTimedOut, ctx.Err()
 		}
 		interval = min(2*interval, messagePollMax)
@@ -116,7 +116,7 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 			return last, messageTimedOut, ctx.Err()
 		case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
 			return last, messageGone, err
-		case permanentMessageReadError(err):
+		case permanentReadError(err):
 			return last, messageReadFailed, err
 		default:
 			tflog.Warn(ctx, "reading the message's status failed; trying again", map[string]any{
@@ -155,26 +155,6 @@ func mergeMessage(older, newer *iotda.DeviceMessage) *iotda.DeviceMessage {
 		m.CreatedAt, m.CreatedTime = older.CreatedAt, older.CreatedTime
 	}
 	return &m
-}
-
-// permanentMessageReadError reports an answer that asking again will not change: the request
-// is refused (authentication, permissions, a malformed request), not throttled.
-func permanentMessageReadError(err error) bool {
-	var apiErr *iotda.APIError
-	return errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
-		!errors.Is(err, iotda.ErrThrottled)
-}
-
-// sleepOrDone waits for d unless ctx ends first, and reports whether it waited.
-func sleepOrDone(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // describeTopic names where a message goes.

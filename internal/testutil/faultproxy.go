@@ -63,6 +63,10 @@ type Action struct {
 	// Hold delays the request before it is forwarded. The forward happens even when the
 	// client has given up meanwhile, as a request held in transit reaches the server late.
 	Hold time.Duration
+	// Release, when set, holds the request (after Hold) until it is closed: a request held
+	// in transit for as long as the test wants, however busy the machine. Close it before
+	// the test ends; the proxy waits for every held request when it stops.
+	Release <-chan struct{}
 	// Refuse answers Status (and Body) without forwarding.
 	Refuse bool
 	// Status, when set, replaces the server's answer by Status with Body (ContentType
@@ -254,6 +258,9 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		defer p.forwarding.Done()
 		if hold := time.Duration(p.latency.Load()) + act.Hold; hold > 0 {
 			time.Sleep(hold) // A simulated time in transit.
+		}
+		if act.Release != nil {
+			<-act.Release
 		}
 		status, header, respBody, err := p.forward(r, body)
 		done <- result{status, header, respBody, err}

@@ -93,3 +93,30 @@ func TestFaultProxy_SequentialRequests(t *testing.T) {
 		t.Fatalf("%d sequential of %d requests (at most %d at once), want 3 of 11", got, p.Requests(), p.MaxInFlight())
 	}
 }
+
+// A request held until its release reaches the server only then, even once its client has
+// given up.
+func TestFaultProxy_Release(t *testing.T) {
+	reached := make(chan struct{}, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached <- struct{}{} }))
+	t.Cleanup(backend.Close)
+	p := NewFaultProxy(t, backend.URL)
+	release := make(chan struct{})
+	p.Add(&Rule{PathContains: "/held", Action: Action{Release: release}})
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	if resp, err := client.Get(p.URL + "/held"); err == nil { //nolint:noctx // a test's plain GET
+		_ = resp.Body.Close()
+		t.Fatal("a held request was answered")
+	}
+	select {
+	case <-reached:
+		t.Fatal("the held request reached the server before its release")
+	default:
+	}
+	close(release)
+	select {
+	case <-reached:
+	case <-time.After(time.Minute):
+		t.Fatal("the released request never reached the server")
+	}
+}
