@@ -21,9 +21,10 @@ import (
 // refresh for the devices still pending, until their status is final.
 
 const (
-	summaryFleetMessagePending = "Message Not Yet Delivered to Every Device"
-	summaryMessageStatusUnread = "Message Status Not Read"
-	summaryFleetMessageGone    = "Message No Longer on IoTDA"
+	summaryFleetMessagePending  = "Message Not Yet Delivered to Every Device"
+	summaryMessageStatusUnread  = "Message Status Not Read"
+	summaryFleetMessageGone     = "Message No Longer on IoTDA"
+	summaryFleetMessageNotFound = "Message Not Found"
 	// maxListedPending is how many pending devices a diagnostic names before it counts them.
 	maxListedPending = 10
 )
@@ -55,6 +56,7 @@ func (m *batchMessageModel) fillResults(ctx context.Context, client *iotda.Clien
 type entryReads struct {
 	asked  int
 	gone   []string // IoTDA has no such message, or no such device
+	found  []string // read, whatever their status
 	failed int      // reads that failed otherwise
 	last   error    // the last of those failures
 	// notReached counts the reads not made, or cut, because ctx ended; lastRead is the last
@@ -79,6 +81,7 @@ func readEntries(ctx context.Context, client *iotda.Client, entries map[string]m
 			e := entries[r.Ref.DeviceID]
 			e.record(r.Message)
 			entries[r.Ref.DeviceID] = e
+			res.found = append(res.found, r.Ref.DeviceID)
 		case errors.Is(r.Err, context.DeadlineExceeded), errors.Is(r.Err, context.Canceled):
 			res.notReached++
 			continue
@@ -91,6 +94,36 @@ func readEntries(ctx context.Context, client *iotda.Client, entries map[string]m
 		res.lastRead = r.Ref.DeviceID
 	}
 	return res
+}
+
+// goneAfterReads is how many reads in a row must not find a device's pending message before
+// it is taken as gone (replaced by 20 newer ones, expired, or its device deleted) and no
+// longer read: one answer without it may be a broken proxy's or a moment's.
+const goneAfterReads = 3
+
+// countNotFound records which devices' messages were found and which were not, and returns
+// the devices whose message is now taken as gone (goneAfterReads reads in a row without it)
+// and those not found this time but not yet taken as gone.
+func (fp *fleetPrivate) countNotFound(found, notFound []string) (gone, notYet []string) {
+	for _, id := range found {
+		delete(fp.NotFound, id)
+	}
+	for _, id := range notFound {
+		if fp.NotFound == nil {
+			fp.NotFound = map[string]int{}
+		}
+		fp.NotFound[id]++
+		if fp.NotFound[id] >= goneAfterReads {
+			delete(fp.NotFound, id)
+			gone = append(gone, id)
+		} else {
+			notYet = append(notYet, id)
+		}
+	}
+	if len(fp.NotFound) == 0 {
+		fp.NotFound = nil
+	}
+	return gone, notYet
 }
 
 // maxPendingReads bounds how many pending devices one refresh reads, so that a plan of a
@@ -167,15 +200,22 @@ func (m *batchMessageModel) refreshPending(ctx context.Context, client *iotda.Cl
 		"%d not read", m.TaskID.ValueString(), plural(res.asked, "device"), len(delivered), len(ended),
 		res.asked-len(delivered)-len(ended)-len(res.gone)-res.failed-res.notReached, len(res.gone),
 		res.failed+res.notReached))
-	if len(res.gone) > 0 {
-		fp.Unreadable = slices.Compact(slices.Sorted(slices.Values(append(fp.Unreadable, res.gone...))))
+	gone, notYet := fp.countNotFound(res.found, res.gone)
+	if len(notYet) > 0 {
+		diags.AddWarning(summaryFleetMessageNotFound, fmt.Sprintf("IoTDA did not find %s for %s that had not "+
+			"received it yet: %s. They keep their last known status, and the next refresh reads them again: a "+
+			"message counts as gone only when %d reads in a row do not find it. Nothing was sent.", m.describeWork(),
+			plural(len(notYet), "device"), iotda.ListSome(notYet, maxListedPending), goneAfterReads))
+	}
+	if len(gone) > 0 {
+		fp.Unreadable = slices.Compact(slices.Sorted(slices.Values(append(fp.Unreadable, gone...))))
 		diags.AddWarning(summaryFleetMessageGone, fmt.Sprintf("IoTDA no longer has %s for %s that had not received "+
-			"it yet: %s. It keeps the last 20 messages of a device, for at most their ttl, and forgets those of a "+
-			"deleted device.\n\nThose devices keep their last known status in results and stay in "+
-			"pending_device_ids; they are not read again, and nothing is sent again because of this. To send the "+
-			"message again, replace the resource (terraform apply -replace=<address>), or give pending_device_ids "+
-			"to another resource.", m.describeWork(), plural(len(res.gone), "device"), iotda.ListSome(res.gone,
-			maxListedPending)))
+			"it yet (%d reads in a row did not find it): %s. It keeps the last 20 messages of a device, for at most "+
+			"their ttl, and forgets those of a deleted device.\n\nThose devices keep their last known status in "+
+			"results and stay in pending_device_ids; they are not read again, and nothing is sent again because of "+
+			"this. To send the message again, replace the resource (terraform apply -replace=<address>), or give "+
+			"pending_device_ids to another resource.", m.describeWork(), plural(len(gone), "device"),
+			goneAfterReads, iotda.ListSome(gone, maxListedPending)))
 	}
 	if res.failed > 0 {
 		diags.AddWarning(summaryMessageStatusUnread, withRequestID(fmt.Sprintf("Reading the status of %s of "+

@@ -323,8 +323,10 @@ func TestRefreshPending(t *testing.T) {
 	if got := strings.Join(listStrings(m.FailedDeviceIDs), ","); got != "expired" {
 		t.Fatalf("failed %s", got)
 	}
-	if got := strings.Join(fp.Unreadable, ","); got != "evicted,removed" || !fp.FailedRun {
-		t.Fatalf("unreadable %s, failed run %v", got, fp.FailedRun)
+	// One read without the message is not enough to take it as gone.
+	if got := strings.Join(fp.Unreadable, ","); got != "" || !fp.FailedRun || fp.NotFound["evicted"] != 1 ||
+		fp.NotFound["removed"] != 1 {
+		t.Fatalf("unreadable %q, not found %v, failed run %v", got, fp.NotFound, fp.FailedRun)
 	}
 	back, _ := decodeMessageEntries(m.Results.ValueString())
 	if e := back["woke"]; *e.MessageStatus != "DELIVERED" || *e.FinishedAt != "2026-01-02T04:00:00Z" {
@@ -334,19 +336,58 @@ func TestRefreshPending(t *testing.T) {
 	for _, d := range diags {
 		summaries = append(summaries, d.Summary())
 	}
-	if diags.HasError() || strings.Join(summaries, "|") != summaryFleetMessageGone+"|"+summaryMessageStatusUnread+"|Batch Message Failed on Some Devices" {
+	if diags.HasError() || strings.Join(summaries, "|") != summaryFleetMessageNotFound+"|"+summaryMessageStatusUnread+"|Batch Message Failed on Some Devices" {
 		t.Fatalf("diagnostics %v", diags)
 	}
 	if d := diags[2].Detail(); !strings.Contains(d, "expired: TIMEOUT") || !strings.Contains(d, "next plan replaces") {
 		t.Fatalf("detail %s", d)
 	}
 
-	// The next refresh reads only what may still change: not the devices IoTDA no longer has.
+	// The next refreshes read them again; the third read in a row without the message takes
+	// it as gone.
+	m.MaxFailedDevices = types.Int64Value(5)
+	for refresh := 2; refresh <= 3; refresh++ {
+		*requests = 0
+		diags = nil
+		m.refreshPending(t.Context(), c, &fp, &diags)
+		if *requests != 5 || diags.HasError() {
+			t.Fatalf("refresh %d: %d reads, %v; want asleep, evicted, removed and flaky (retried once)", refresh,
+				*requests, diags)
+		}
+	}
+	if got := strings.Join(fp.Unreadable, ","); got != "evicted,removed" || fp.NotFound != nil {
+		t.Fatalf("unreadable %q, not found %v", got, fp.NotFound)
+	}
+	if diags[0].Summary() != summaryFleetMessageGone {
+		t.Fatalf("diagnostics %v", diags)
+	}
+
+	// Then a refresh reads only what may still change: not the devices IoTDA no longer has.
 	*requests = 0
 	diags = nil
-	m.MaxFailedDevices = types.Int64Value(5)
 	m.refreshPending(t.Context(), c, &fp, &diags)
 	if *requests != 3 || diags.HasError() {
 		t.Fatalf("%d reads, %v; want asleep and flaky (retried once) read again", *requests, diags)
+	}
+}
+
+// TestCountNotFound: a device whose message is found again starts counting afresh, so one
+// answer without it (a broken proxy's, a moment's) never stops following it.
+func TestCountNotFound(t *testing.T) {
+	var fp fleetPrivate
+	for i := 1; i < goneAfterReads; i++ {
+		if gone, notYet := fp.countNotFound(nil, []string{"d1"}); gone != nil || len(notYet) != 1 {
+			t.Fatalf("read %d: gone %v, not yet %v", i, gone, notYet)
+		}
+	}
+	fp.countNotFound([]string{"d1"}, nil)
+	if fp.NotFound != nil {
+		t.Fatalf("found again, yet counted: %v", fp.NotFound)
+	}
+	for i := 1; i <= goneAfterReads; i++ {
+		gone, _ := fp.countNotFound(nil, []string{"d1"})
+		if (i == goneAfterReads) != (len(gone) == 1) {
+			t.Fatalf("read %d: gone %v", i, gone)
+		}
 	}
 }

@@ -75,7 +75,8 @@ func batchMessageAttributes() map[string]schema.Attribute {
 			"offline (status `PENDING`), or whose status has not been read yet. Every refresh reads their status " +
 			"again, without sending anything, and a device leaves this list once its message is `DELIVERED` (or " +
 			"`FAILED` or `TIMEOUT`, for `failed_device_ids`). A device whose message IoTDA no longer has (20 newer " +
-			"messages replaced it) stays here with a warning: its status cannot be known. Null while the task's " +
+			"messages replaced it; three reads in a row did not find it) stays here with a warning: its status cannot " +
+			"be known. Null while the task's " +
 			"results have not been read.",
 		ElementType: types.StringType, Computed: true, PlanModifiers: keepList,
 	}

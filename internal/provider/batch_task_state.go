@@ -360,6 +360,10 @@ type fleetPrivate struct {
 	// while it was pending (replaced by 20 newer ones, or the device deleted): their last
 	// known status is kept, and refreshes do not read them again.
 	Unreadable []string `json:"unreadable,omitempty"`
+	// NotFound counts, per device of a fleet message, the reads in a row that did not find
+	// its pending message: one answer without it may be a proxy's or a moment's, so a device
+	// joins Unreadable only after goneAfterReads of them.
+	NotFound map[string]int `json:"not_found,omitempty"`
 	// PendingCursor is the last device whose pending message a refresh read: the next one
 	// reads the devices after it first (pendingOrder).
 	PendingCursor string `json:"pending_cursor,omitempty"`
