@@ -309,7 +309,9 @@ func TestCreateMessage_RetryAfterAThrottledAnswerThePlatformActedOn(t *testing.T
 		want  func(*DeviceMessage, error) bool
 	}{
 		"429 then used": {posts: []http.HandlerFunc{throttled, used}, get: shown,
-			want: func(res *DeviceMessage, err error) bool { return err == nil && res.Recovered && res.Status == MessagePending }},
+			want: func(res *DeviceMessage, err error) bool {
+				return err == nil && res.Recovered && res.Status == MessagePending
+			}},
 		"409 naming the id": {posts: []http.HandlerFunc{throttled, reply(http.StatusConflict, `{"error_msg":"duplicate m-1"}`)},
 			get: shown, want: func(res *DeviceMessage, err error) bool { return err == nil && res.Recovered }},
 		"every attempt throttled": {posts: []http.HandlerFunc{throttled, throttled, throttled, throttled}, get: shown,

@@ -107,8 +107,8 @@ func TestDeviceMessageAction_ValidateConfig(t *testing.T) {
 		args          map[string]tftypes.Value
 		attr, summary string
 	}{
-		"ttl step":        {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 7)), "ttl", "Invalid Message TTL"},
-		"ttl fraction":    {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 2.5)), "ttl", "Invalid Message TTL"},
+		"ttl step":     {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 7)), "ttl", "Invalid Message TTL"},
+		"ttl fraction": {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 2.5)), "ttl", "Invalid Message TTL"},
 		"system topic": {with(messageTo("d1"), "topic_full_name", str("$oc/devices/d1/sys/commands/request_id=x")),
 			"topic_full_name", "Invalid Topic"},
 		"bad device":      {messageTo("d 1"), "device_id", "Invalid Attribute Value Match"},
