@@ -28,10 +28,10 @@ variable "key" {
 `
 }
 
-// importMessage imports m-1 of d1 and checks that the state holds no content.
-func importMessage(t *testing.T, r *cliRun, secrets []string) {
+// importMessage imports m-1 of the device and checks that the state holds no content.
+func importMessage(t *testing.T, r *cliRun, deviceID string, secrets []string) {
 	t.Helper()
-	out, ok := r.run("import", "-no-color", "-input=false", testMessageAddr, "d1/m-1")
+	out, ok := r.run("import", "-no-color", "-input=false", testMessageAddr, deviceID+"/m-1")
 	if !ok {
 		t.Fatalf("import:\n%s", out)
 	}
@@ -69,7 +69,7 @@ func TestDeviceMessageResource_ImportUnderWriteOnlyContent(t *testing.T) {
 			cliLog := filepath.Join(logDir, name+".log")
 			r.env = append(r.env, "TF_VAR_key="+tc.key, "TF_LOG=TRACE", "TF_LOG_PATH="+cliLog)
 			secrets := []string{secret, other}
-			importMessage(t, r, secrets)
+			importMessage(t, r, "d1", secrets)
 			var outputs []string
 			out, ok := r.run("plan", "-no-color", "-input=false", "-out=tfplan")
 			if !ok {
@@ -139,14 +139,15 @@ func TestDeviceMessageResource_ImportComparesContentWithIoTDA(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			target := newMessageMock(t, mockserver.Options{}, []string{"d1"})
+			const meter = "meter-17"
+			target := newMessageMock(t, mockserver.Options{}, []string{meter})
 			s := target.Server
-			postMessage(t, target, "d1", `{"message_id":"m-1","message":{"a":"x","b":[1,2]}}`)
-			r := newFleetCLIRun(t, cli, messageConfig(target, "d1", "  "+tc.content+"\n"))
-			importMessage(t, r, nil)
+			postMessage(t, target, meter, `{"message_id":"m-1","message":{"a":"x","b":[1,2]}}`)
+			r := newFleetCLIRun(t, cli, messageConfig(target, meter, "  "+tc.content+"\n"))
+			importMessage(t, r, meter, nil)
 			if tc.evict {
 				for i := range 20 {
-					postMessage(t, target, "d1", fmt.Sprintf(`{"message":"newer %d"}`, i))
+					postMessage(t, target, meter, fmt.Sprintf(`{"message":"newer %d"}`, i))
 				}
 			}
 			out, ok := r.run("plan", "-no-color", "-input=false")
@@ -156,7 +157,7 @@ func TestDeviceMessageResource_ImportComparesContentWithIoTDA(t *testing.T) {
 			applyOK(t, r)
 			applyOK(t, r, "No changes.")
 			planEmpty(t, r)
-			if n := messageRequests(s, "d1", http.MethodPost); n != tc.creates {
+			if n := messageRequests(s, meter, http.MethodPost); n != tc.creates {
 				t.Fatalf("%d creates, want %d", n, tc.creates)
 			}
 		})

@@ -148,15 +148,7 @@ func TestDeviceMessageResource_CreateAnswerAfterTheLookup(t *testing.T) {
 			if asleep {
 				wakeAndDeliver(t, s, "d1", 1)
 			}
-			applyOK(t, r, "Warning: Message Found by Its ID", "No changes.")
-			st := readMessageState(t, r)
-			if st.Attributes["status"] != "DELIVERED" || st.Attributes["message_id"] != first.Attributes["message_id"] ||
-				st.Private[privateMessageSent] != nil {
-				t.Fatalf("after the refresh found it: %s", st.raw)
-			}
-			applyOK(t, r, "No changes.")
-			planEmpty(t, r)
-			sentOnce(t, s, "d1")
+			foundByItsID(t, r, s, first)
 		})
 	}
 }
@@ -194,11 +186,21 @@ func TestDeviceMessageResource_InterruptedWhileTheCreateIsOnItsWay(t *testing.T)
 		!strings.Contains(out, "interrupted") {
 		t.Fatalf("the interrupted apply does not say what became of the message:\n%s", out)
 	}
-	unresolvedSaved(t, r)
+	first := unresolvedSaved(t, r)
 	waitCreated(t, s, "d1") // The proxy passes the request on after its hold.
-	applyOK(t, r, "Warning: Message Found by Its ID")
-	if st := readMessageState(t, r); st.Attributes["status"] != "DELIVERED" {
-		t.Fatalf("state %s", st.raw)
+	foundByItsID(t, r, s, first)
+}
+
+// foundByItsID applies once the mock holds the message the state keeps unresolved (first):
+// the refresh finds it by its id, DELIVERED, and two more applies and a plan change nothing.
+// The device read it once.
+func foundByItsID(t *testing.T, r *cliRun, s *mockserver.Server, first messageState) {
+	t.Helper()
+	applyOK(t, r, "Warning: Message Found by Its ID", "No changes.")
+	st := readMessageState(t, r)
+	if st.Attributes["status"] != "DELIVERED" || st.Attributes["message_id"] != first.Attributes["message_id"] ||
+		st.Private[privateMessageSent] != nil {
+		t.Fatalf("after the refresh found it: %s", st.raw)
 	}
 	applyOK(t, r, "No changes.")
 	planEmpty(t, r)

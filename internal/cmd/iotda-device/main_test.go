@@ -271,23 +271,23 @@ func TestDevice_SleepsAndWakes(t *testing.T) {
 // the custom topics it subscribes to, come after its connected line, once each, and its
 // subscriptions are granted while the platform's publications are in flight.
 func TestDevice_WakesToPendingMessages(t *testing.T) {
-	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "d", Secret: "dev-secret"}}})
+	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "meter-17", Secret: "dev-secret"}}})
 	var want []string
 	for i := range 3 {
-		if st := message(t, s, "d", fmt.Sprintf(`{"message_id":"s%d","message":"sys %d"}`, i, i)); st != "PENDING" {
+		if st := message(t, s, "meter-17", fmt.Sprintf(`{"message_id":"s%d","message":"sys %d"}`, i, i)); st != "PENDING" {
 			t.Fatalf("message to an offline device: %s", st)
 		}
-		want = append(want, fmt.Sprintf("iotda-device: message id=s%d on $oc/devices/d/sys/messages/down: sys %d", i, i))
+		want = append(want, fmt.Sprintf("iotda-device: message id=s%d on $oc/devices/meter-17/sys/messages/down: sys %d", i, i))
 	}
-	if st := message(t, s, "d", `{"message_id":"c1","message":"custom","topic":"cfg"}`); st != "PENDING" {
+	if st := message(t, s, "meter-17", `{"message_id":"c1","message":"custom","topic":"cfg"}`); st != "PENDING" {
 		t.Fatalf("message to an offline device: %s", st)
 	}
-	want = append(want, "iotda-device: message id=c1 on $oc/devices/d/user/cfg: custom")
+	want = append(want, "iotda-device: message id=c1 on $oc/devices/meter-17/user/cfg: custom")
 	out := newLines()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-mqtt", s.MQTTAddr(), "-device-id", "d", "-subscribe", "$oc/devices/d/user/cfg"},
+		done <- run(ctx, []string{"-mqtt", s.MQTTAddr(), "-device-id", "meter-17", "-subscribe", "$oc/devices/meter-17/user/cfg"},
 			func(k string) string { return map[string]string{"IOTDA_DEVICE_SECRET": "dev-secret"}[k] }, out, out)
 	}()
 	defer func() {
@@ -304,11 +304,11 @@ func TestDevice_WakesToPendingMessages(t *testing.T) {
 			t.Fatalf("printed %q, want %q", line, w)
 		}
 	}
-	if n := len(s.MessageDeliveries("d")); n != len(want) {
+	if n := len(s.MessageDeliveries("meter-17")); n != len(want) {
 		t.Errorf("%d messages published, want %d", n, len(want))
 	}
 	for _, e := range s.Journal() {
-		if e.Kind == mockserver.EntryDisconnect && e.DeviceID == "d" {
+		if e.Kind == mockserver.EntryDisconnect && e.DeviceID == "meter-17" {
 			t.Errorf("the device's session ended: %+v", e)
 		}
 	}
