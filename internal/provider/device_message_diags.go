@@ -41,7 +41,7 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 		summary, detail := notDeliveredDetail(d.msg.DeviceID, d.msg.MessageID, res, ttlOf(d.msg))
 		diags.AddError(summary, withRequestID(detail+d.afterFailure(), res.RequestID))
 		return
-	case iotda.MessagePending:
+	case iotda.MessagePending, "": // An answer without a status is saved PENDING, and read again.
 	default:
 		diags.AddWarning(summaryMessageStatusUnknown, unknownStatusDetail(who, res.Status, d.use == messageForResource))
 		return
