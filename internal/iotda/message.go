@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/hashicorp/go-uuid"
+	"github.com/google/uuid"
 )
 
 // The device message API (iotda-messages-facts.md §1): POST and GET on
@@ -69,11 +69,16 @@ const (
 // MessageIDPattern is the platform's rule for message ids: letters, digits, _ and -.
 var MessageIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
-// NewMessageID returns a fresh random UUID (36 characters within MessageIDPattern), the form
-// the platform recommends for message_id. The caller keeps it: it is how a message whose
-// create answer was lost is found again.
+// NewMessageID returns a fresh random UUID, version 4 as RFC 4122 defines it (36 characters
+// within MessageIDPattern, from crypto/rand), the form the platform recommends for
+// message_id. The caller keeps it: it is how a message whose create answer was lost is found
+// again.
 func NewMessageID() (string, error) {
-	return uuid.GenerateUUID()
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
 }
 
 // Message is one message for one device: the CreateMessage request (the SDK's
@@ -179,109 +184,6 @@ func (e *MessageNotFoundError) Error() string {
 
 // Is matches ErrMessageNotFound.
 func (e *MessageNotFoundError) Is(target error) bool { return target == ErrMessageNotFound }
-
-// MessageOutcomeUnknownError: CreateMessage got no usable answer, and reading the message by
-// its id did not find it either. The platform may still have accepted it (a request it is
-// still processing). Err is the create's error (a *DeliveryUnknownError or an *APIError
-// with a 5xx); Lookup what the reads found.
-type MessageOutcomeUnknownError struct {
-	DeviceID, MessageID string
-	Err                 error
-	Lookup              error
-}
-
-// Error says what was sent and what the reads found.
-func (e *MessageOutcomeUnknownError) Error() string {
-	return fmt.Sprintf("%v; reading message %s of device %s afterwards found nothing: %v",
-		e.Err, e.MessageID, e.DeviceID, e.Lookup)
-}
-
-// Unwrap returns the create's error.
-func (e *MessageOutcomeUnknownError) Unwrap() error { return e.Err }
-
-// lookupReads is how many reads look for a message whose create answer was lost: at once,
-// then after the client's backoff waits (about 0.2, 0.4, 0.8 and 1.6 s by default). The
-// platform answers a create within milliseconds, so a message it accepted is found by the
-// first reads.
-const lookupReads = 5
-
-// lookupTimeout bounds the reads of a lost create answer. They get this time of their own,
-// since the timeout that cut the answer may have been the caller's.
-const lookupTimeout = 30 * time.Second
-
-// CreateMessage sends m once: POST {endpoint}/v5/iot/{project_id}/devices/{device_id}/messages
-// (201, facts §1.3). The answer carries the status: DELIVERED when the device was online and
-// the platform published it, PENDING when it is cached for an offline device, FAILED when it
-// could not be sent.
-//
-// It is never sent twice. When the answer is lost (the request may have reached the platform:
-// a *DeliveryUnknownError) or is a 5xx, the message is looked for by its id instead; found,
-// it is returned with Recovered set. Not found, the error is a *MessageOutcomeUnknownError
-// (for a lost answer) or the 5xx *APIError. Other errors: *APIError (400 for an invalid
-// message, errors.Is ErrNotFound for an unknown device) or *NotSentError (provably not sent).
-func (c *Client) CreateMessage(ctx context.Context, m Message) (*DeviceMessage, error) {
-	body, err := messageBody(m)
-	if err != nil {
-		return nil, err
-	}
-	sendCtx := ctx
-	if m.Secret {
-		sendCtx = withSecretBody(ctx)
-	}
-	r, err := c.do(sendCtx, request{method: http.MethodPost, target: c.apiURL("devices", m.DeviceID, "messages").String(),
-		body: body, effect: effectMessage})
-	if err == nil {
-		var res *DeviceMessage
-		if res, err = c.decodeCreated(r, m.MessageID); err == nil {
-			return res, nil
-		}
-	}
-	var unknown *DeliveryUnknownError
-	var apiErr *APIError
-	lost := errors.As(err, &unknown)
-	if !lost && (!errors.As(err, &apiErr) || !errors.Is(apiErr, ErrServer)) {
-		return nil, err // Refused or provably not sent: nothing to look for.
-	}
-	found, lookupErr := c.lookupLostMessage(ctx, m)
-	if lookupErr != nil {
-		if apiErr != nil {
-			return nil, apiErr
-		}
-		return nil, &MessageOutcomeUnknownError{DeviceID: m.DeviceID, MessageID: m.MessageID, Err: err, Lookup: lookupErr}
-	}
-	found.Recovered, found.LostAnswer = true, err.Error()
-	return found, nil
-}
-
-// lookupLostMessage reads the message m after its create answer was lost, a few times: it
-// reports the message once the platform has it, or why it was not found.
-func (c *Client) lookupLostMessage(ctx context.Context, m Message) (*DeviceMessage, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
-	defer cancel()
-	ref := MessageRef{DeviceID: m.DeviceID, MessageID: m.MessageID, Secret: m.Secret}
-	var last error
-	for read := 1; read <= lookupReads; read++ {
-		if read > 1 && !c.sleep(ctx, c.backoff(read-1)) {
-			break
-		}
-		found, err := c.ShowDeviceMessage(ctx, ref)
-		if err == nil {
-			return found, nil
-		}
-		last = err
-		if !errors.Is(err, ErrMessageNotFound) && permanent(err) {
-			break
-		}
-	}
-	return nil, last
-}
-
-// permanent reports a refusal that reading again will not change (an unknown device,
-// authentication, permissions).
-func permanent(err error) bool {
-	var apiErr *APIError
-	return errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 && !apiErr.throttled()
-}
 
 // messageBody renders the request body. The content is compacted, never decoded, so its
 // numbers keep every digit; strings are not HTML-escaped, like the SDK's encoder.

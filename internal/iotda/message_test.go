@@ -2,10 +2,12 @@ package iotda
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +61,9 @@ func dropConnection(w http.ResponseWriter, _ *http.Request) {
 		_ = conn.Close()
 	}
 }
+
+// uuidV4 matches an RFC 4122 version 4 UUID.
+var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 const created201 = `{"message_id":"m-1","result":{"status":"PENDING","created_time":"20240102T030405Z"}}`
 
@@ -162,6 +167,10 @@ func TestNewMessageID(t *testing.T) {
 		if !MessageIDPattern.MatchString(id) || len(id) > 100 || seen[id] {
 			t.Fatalf("id %q: not a fresh message id within the SDK's 100 characters", id)
 		}
+		// RFC 4122 version 4: the version nibble 4, the variant bits 10.
+		if !uuidV4.MatchString(id) {
+			t.Fatalf("id %q is not a version 4 UUID", id)
+		}
 		seen[id] = true
 	}
 }
@@ -229,8 +238,9 @@ func TestCreateMessage_LostAnswerNotFound(t *testing.T) {
 	}
 }
 
-// A 5xx whose message cannot be found stays the platform's error; a lookup that is refused
-// for good (the device is gone) stops at once.
+// A 5xx whose message cannot be found leaves the outcome unknown, with the platform's error
+// inside: a request held on its way may still create it. A lookup that is refused for good
+// (the device is gone) stops at once.
 func TestCreateMessage_ServerErrorNotFoundAndPermanentLookupError(t *testing.T) {
 	routes := &messageRoutes{post: reply(http.StatusServiceUnavailable, `{"error_code":"IOTDA.000503","error_msg":"busy"}`),
 		get: reply(http.StatusOK, `{}`)}
@@ -238,7 +248,9 @@ func TestCreateMessage_ServerErrorNotFoundAndPermanentLookupError(t *testing.T) 
 	c := newTestClient(t, ts.URL, nil)
 	_, err := c.CreateMessage(t.Context(), testMessage())
 	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable || !errors.Is(err, ErrServer) {
+	var unresolved *MessageOutcomeUnknownError
+	if !errors.As(err, &unresolved) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusServiceUnavailable ||
+		!errors.Is(err, ErrServer) || !errors.Is(unresolved.Lookup, ErrMessageNotFound) {
 		t.Fatalf("err %v", err)
 	}
 	if posts, _ := routes.counts(); posts != 1 {
@@ -279,6 +291,124 @@ func TestCreateMessage_RefusalsAreNotLookedUp(t *testing.T) {
 			}
 			if posts, gets := routes.counts(); posts != 1 || gets != 0 {
 				t.Fatalf("%d creates, %d reads", posts, gets)
+			}
+		})
+	}
+}
+
+// A create retried after a throttled answer that the platform acted on (its answer throttled
+// on the way back) is refused because its id is used: the message exists, and is read by
+// its id. The same holds when every attempt is throttled.
+func TestCreateMessage_RetryAfterAThrottledAnswerThePlatformActedOn(t *testing.T) {
+	shown := reply(http.StatusOK, `{"message_id":"m-1","message":"hello","status":"PENDING","created_time":"20240102T030405Z"}`)
+	throttled := reply(http.StatusTooManyRequests, `{"error_code":"APIGW.0308","error_msg":"The request is throttled."}`)
+	used := reply(http.StatusBadRequest, `{"error_code":"IOTDA.000006","error_msg":"message_id m-1 is already used by a message of device dev-1"}`)
+	for name, tc := range map[string]struct {
+		posts []http.HandlerFunc
+		get   http.HandlerFunc
+		want  func(*DeviceMessage, error) bool
+	}{
+		"429 then used": {posts: []http.HandlerFunc{throttled, used}, get: shown,
+			want: func(res *DeviceMessage, err error) bool {
+				return err == nil && res.Recovered && res.Status == MessagePending
+			}},
+		"409 naming the id": {posts: []http.HandlerFunc{throttled, reply(http.StatusConflict, `{"error_msg":"duplicate m-1"}`)},
+			get: shown, want: func(res *DeviceMessage, err error) bool { return err == nil && res.Recovered }},
+		"every attempt throttled": {posts: []http.HandlerFunc{throttled, throttled, throttled, throttled}, get: shown,
+			want: func(res *DeviceMessage, err error) bool { return err == nil && res.Recovered }},
+		"throttled and not there": {posts: []http.HandlerFunc{throttled, throttled, throttled, throttled},
+			get: reply(http.StatusOK, `{}`), want: func(_ *DeviceMessage, err error) bool {
+				var u *MessageOutcomeUnknownError
+				return errors.Is(err, ErrThrottled) && !errors.As(err, &u)
+			}},
+		"used and not there": {posts: []http.HandlerFunc{throttled, used}, get: reply(http.StatusOK, `{}`),
+			want: func(_ *DeviceMessage, err error) bool {
+				var u *MessageOutcomeUnknownError
+				return errors.As(err, &u) && errors.Is(err, ErrBadRequest) && errors.Is(u.Lookup, ErrMessageNotFound)
+			}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			routes := &messageRoutes{get: tc.get, post: func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				h := tc.posts[min(n, len(tc.posts)-1)]
+				n++
+				mu.Unlock()
+				h(w, r)
+			}}
+			ts := newTestServer(t, routes.handler(t))
+			c := newTestClient(t, ts.URL, nil)
+			res, err := c.CreateMessage(t.Context(), testMessage())
+			if !tc.want(res, err) {
+				t.Fatalf("res %+v, err %v", res, err)
+			}
+			if posts, gets := routes.counts(); posts != len(tc.posts) || gets == 0 {
+				t.Fatalf("%d creates, %d reads; want %d creates and the message read", posts, gets, len(tc.posts))
+			}
+		})
+	}
+}
+
+// A 400 that does not name the message's id is a refusal: nothing to look for.
+func TestCreateMessage_RefusalNamingAnotherIDIsNotLookedUp(t *testing.T) {
+	routes := &messageRoutes{post: reply(http.StatusBadRequest, `{"error_code":"IOTDA.000006","error_msg":"message_id m-2 is already used"}`)}
+	ts := newTestServer(t, routes.handler(t))
+	c := newTestClient(t, ts.URL, nil)
+	if _, err := c.CreateMessage(t.Context(), testMessage()); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("err %v", err)
+	}
+	if posts, gets := routes.counts(); posts != 1 || gets != 0 {
+		t.Fatalf("%d creates, %d reads", posts, gets)
+	}
+}
+
+// An interrupt while the create is on its way leaves its outcome unknown at once: no read.
+func TestCreateMessage_InterruptedMakesNoLookup(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	routes := &messageRoutes{post: func(_ http.ResponseWriter, r *http.Request) {
+		cancel()
+		<-r.Context().Done()
+	}}
+	ts := newTestServer(t, routes.handler(t))
+	c := newTestClient(t, ts.URL, nil)
+	_, err := c.CreateMessage(ctx, testMessage())
+	var unresolved *MessageOutcomeUnknownError
+	if !errors.As(err, &unresolved) || !unresolved.Interrupted || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err %v", err)
+	}
+	if posts, gets := routes.counts(); posts != 1 || gets != 0 {
+		t.Fatalf("%d creates, %d reads", posts, gets)
+	}
+}
+
+// A create answer that echoes write-only content, and is not usable, is quoted in no error:
+// neither the create's nor the lookup's. Errors that echo it are redacted.
+func TestCreateMessage_SecretAnswersStayOutOfErrors(t *testing.T) {
+	const secret = "S3cr3tValueXYZ"
+	for name, tc := range map[string]struct{ post, get http.HandlerFunc }{
+		"echoing answer without id": {post: reply(http.StatusCreated, `{"message":{"key":"`+secret+`"}}`),
+			get: reply(http.StatusOK, `{}`)},
+		"echoing answer not JSON": {post: reply(http.StatusCreated, `key=`+secret),
+			get: reply(http.StatusOK, `not JSON `+secret)},
+		"echoing refusal": {post: reply(http.StatusBadRequest, `{"error_code":"IOTDA.000006","error_msg":"bad key `+secret+`"}`)},
+		"echoing server error": {post: reply(http.StatusInternalServerError, `{"error_msg":"`+secret+` m-1"}`),
+			get: reply(http.StatusForbidden, `{"error_code":"IOTDA.000004","error_msg":"no `+secret+`"}`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			routes := &messageRoutes{post: tc.post, get: tc.get}
+			ts := newTestServer(t, routes.handler(t))
+			var buf bytes.Buffer
+			ctx := tflogtest.RootLogger(t.Context(), &buf)
+			c := newTestClient(t, ts.URL, nil)
+			m := testMessage()
+			m.Message, m.Secret = json.RawMessage(`{"key":"`+secret+`"}`), true
+			_, err := c.CreateMessage(ctx, m)
+			if err == nil || strings.Contains(err.Error(), secret) {
+				t.Fatalf("err %v", err)
+			}
+			if strings.Contains(buf.String(), secret) {
+				t.Errorf("the log holds the secret:\n%s", buf.String())
 			}
 		})
 	}

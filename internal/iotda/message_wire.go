@@ -61,10 +61,11 @@ func (w *wireMessage) message(secrets []string) *DeviceMessage {
 	return m
 }
 
-// decodeCreated reads a 2xx create answer. An answer that cannot be read, is not a JSON
-// object or does not name the message sent leaves the outcome unknown: the platform did
-// receive the request.
-func (c *Client) decodeCreated(r *response, messageID string) (*DeviceMessage, error) {
+// decodeCreated reads a 2xx answer to creating m. An answer that cannot be read, is not a
+// JSON object or does not name the message sent leaves the outcome unknown: the platform did
+// receive the request. The error quotes the start of the answer, unless m's content is secret:
+// the answer may echo it.
+func (c *Client) decodeCreated(r *response, m Message) (*DeviceMessage, error) {
 	unknown := func(why string) error {
 		return &DeliveryUnknownError{Err: errors.New(why), RequestID: r.requestID, host: c.host, effect: effectMessage}
 	}
@@ -74,15 +75,15 @@ func (c *Client) decodeCreated(r *response, messageID string) (*DeviceMessage, e
 	var w wireMessage
 	if err := decodeObject(r.body, &w); err != nil {
 		return nil, unknown("the HTTP " + http.StatusText(r.status) + " answer is not a valid JSON object: " +
-			excerpt(r.body, c.secrets))
+			c.answerExcerpt(r.body, m.Secret))
 	}
-	if w.MessageID == nil || *w.MessageID != messageID {
-		return nil, unknown("the HTTP " + http.StatusText(r.status) + " answer does not name message " + messageID + ": " +
-			excerpt(r.body, c.secrets))
+	if w.MessageID == nil || *w.MessageID != m.MessageID {
+		return nil, unknown("the HTTP " + http.StatusText(r.status) + " answer does not name message " + m.MessageID + ": " +
+			c.answerExcerpt(r.body, m.Secret))
 	}
-	m := w.message(c.secrets)
-	m.RequestID, m.StatusCode = r.requestID, r.status
-	return m, nil
+	msg := w.message(c.secrets)
+	msg.RequestID, msg.StatusCode = r.requestID, r.status
+	return msg, nil
 }
 
 // answerExcerpt is the start of an answer for an error, unless it may hold secret content.

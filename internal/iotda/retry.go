@@ -66,6 +66,10 @@ type request struct {
 	// decode, when set, reads a 2xx body as it arrives instead of it being read whole into
 	// response.body; its error is the response's readErr. It is called once per attempt.
 	decode func(io.Reader) error
+	// throttled, when set, is set to true when an attempt was answered with a throttling
+	// error: a platform that acted on a POST before it throttled the answer holds what the
+	// retry then repeats.
+	throttled *bool
 }
 
 func (r request) idempotent() bool {
@@ -104,6 +108,9 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		case err == nil:
 			apiErr := c.apiError(r)
 			failure, retryable, hint = apiErr, apiErr.throttled() || (req.idempotent() && apiErr.StatusCode >= 500), r.retryAfter
+			if req.throttled != nil && apiErr.throttled() {
+				*req.throttled = true
+			}
 		case errors.As(err, &ns):
 			failure, retryable = ns.err, ns.retryable
 		case req.idempotent() && errors.As(err, &unknown):

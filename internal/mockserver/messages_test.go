@@ -572,8 +572,17 @@ func TestMessages_AdminRoutes(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d", method, path, st, b, want)
 		}
 	}
-	if st, _ := admin(http.MethodPost, "devices/d/sleep", `{"for":"soon"}`); st != http.StatusBadRequest {
-		t.Errorf("a bad duration: %d", st)
+	for body, want := range map[string]string{
+		`{"for":"soon"}`:     `a positive Go duration such as \"30s\", at most 2562047h47m16.854775807s`,
+		`{"for":"9999999h"}`: `at most 2562047h47m16.854775807s, the longest a Go duration holds`,
+		`{"for":"-1s"}`:      `got \"-1s\"`,
+		`{}{}`:               `unexpected data after the JSON value`,
+		`{"for":"1s"} x`:     `unexpected data after the JSON value`,
+	} {
+		if st, b := admin(http.MethodPost, "devices/d/sleep", body); st != http.StatusBadRequest ||
+			!strings.Contains(string(b), want) {
+			t.Errorf("sleep %s: %d %s, want 400 with %s", body, st, b, want)
+		}
 	}
 	if st, _ := admin(http.MethodGet, "devices/d/sleep", ""); st != http.StatusMethodNotAllowed {
 		t.Errorf("GET sleep: %d", st)

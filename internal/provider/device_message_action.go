@@ -70,7 +70,7 @@ func (a *deviceMessageAction) Schema(_ context.Context, _ action.SchemaRequest, 
 			"topic_full_name": str(descMessageTopicFullName, topicRule("topic_full_name", false)),
 			"encoding":        str(descMessageEncoding, stringvalidator.OneOf(iotda.EncodingNone, iotda.EncodingBase64)),
 			"payload_format":  str(descMessagePayloadFormat, stringvalidator.OneOf(iotda.PayloadStandard, iotda.PayloadRaw)),
-			"ttl": schema.Int64Attribute{MarkdownDescription: descMessageTTL, Optional: true,
+			"ttl": schema.Int64Attribute{MarkdownDescription: descMessageTTL, Optional: true, CustomType: minutesType{},
 				Validators: []validator.Int64{ttlValidator{}}},
 			"properties": schema.SingleNestedAttribute{
 				MarkdownDescription: descMessageProperties, Optional: true,

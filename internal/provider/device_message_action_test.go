@@ -107,7 +107,10 @@ func TestDeviceMessageAction_ValidateConfig(t *testing.T) {
 		args          map[string]tftypes.Value
 		attr, summary string
 	}{
-		"ttl step":        {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 7)), "ttl", "Invalid Message TTL"},
+		"ttl step":     {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 7)), "ttl", "Invalid Message TTL"},
+		"ttl fraction": {with(messageTo("d1"), "ttl", tftypes.NewValue(tftypes.Number, 2.5)), "ttl", "Invalid Message TTL"},
+		"system topic": {with(messageTo("d1"), "topic_full_name", str("$oc/devices/d1/sys/commands/request_id=x")),
+			"topic_full_name", "Invalid Topic"},
 		"bad device":      {messageTo("d 1"), "device_id", "Invalid Attribute Value Match"},
 		"bad timeout":     {with(messageTo("d1"), "timeout", str("soon")), "timeout", "Invalid Timeout"},
 		"number message":  {with(messageTo("d1"), "message", tftypes.NewValue(tftypes.Number, 5)), "message", "Invalid Message Value"},
@@ -126,6 +129,17 @@ func TestDeviceMessageAction_ValidateConfig(t *testing.T) {
 	if diags := p.validateMessage(messageTo("d1")); len(diags) != 0 {
 		t.Fatalf("a valid configuration: %s", formatProtoDiags(diags))
 	}
+}
+
+// countMatches counts the progress messages that match pattern.
+func countMatches(progress []string, pattern string) int {
+	n := 0
+	for _, msg := range progress {
+		if regexp.MustCompile(pattern).MatchString(msg) {
+			n++
+		}
+	}
+	return n
 }
 
 // progressMatches checks that each pattern matches one progress message, in order.
@@ -154,7 +168,10 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 		t.Fatalf("online: %s", formatProtoDiags(diags))
 	}
 	progressMatches(t, progress, `^Sending message [0-9a-f-]{36} to device "online" on the default topic`,
-		`^IoTDA delivered message`, `^Message [0-9a-f-]{36} delivered to device "online"`)
+		`^IoTDA delivered message [0-9a-f-]{36} to device "online"`)
+	if n := countMatches(progress, `delivered`); n != 1 {
+		t.Fatalf("progress %q says delivered %d times, want once", progress, n)
+	}
 	if err := checkMessages(s, "online", 1, 1)(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +186,9 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 		t.Fatalf("sleeper: %s", formatProtoDiags(diags))
 	}
 	progressMatches(t, progress, `holds it \(PENDING\) until device "sleeper" connects`, `delivered to device "sleeper"`)
+	if n := countMatches(progress, `delivered`); n != 1 {
+		t.Fatalf("progress %q says delivered %d times, want once", progress, n)
+	}
 	if err := checkMessages(s, "sleeper", 1, 1)(nil); err != nil {
 		t.Fatal(err)
 	}

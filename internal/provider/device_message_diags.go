@@ -23,6 +23,8 @@ const (
 	summaryMessageOutcomeUnknown = "Message Send Outcome Unknown"
 	summaryMessageRefused        = "Message Refused by IoTDA"
 	summaryMessageReadFailed     = "Reading the Message Failed"
+	summaryMessageFoundByID      = "Message Found by Its ID"
+	summaryMessageNotFoundYet    = "Message Not Found on IoTDA Yet"
 )
 
 // report adds the diagnostic for how the message ended, or where the wait left it.
@@ -30,12 +32,18 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 	who := fmt.Sprintf("message %s to device %q", d.msg.MessageID, d.msg.DeviceID)
 	switch res.Status {
 	case iotda.MessageDelivered:
-		d.progress(fmt.Sprintf("Message %s delivered to device %q", d.msg.MessageID, d.msg.DeviceID))
+		if d.told != res.Status { // The create answer already said so.
+			d.progress(fmt.Sprintf("Message %s delivered to device %q", d.msg.MessageID, d.msg.DeviceID))
+		}
 		return
 	case iotda.MessageFailed, iotda.MessageTimeout:
 		d.progress(fmt.Sprintf("Message %s to device %q ended %s", d.msg.MessageID, d.msg.DeviceID, res.Status))
 		summary, detail := notDeliveredDetail(d.msg.DeviceID, d.msg.MessageID, res, ttlOf(d.msg))
 		diags.AddError(summary, withRequestID(detail+d.afterFailure(), res.RequestID))
+		return
+	case iotda.MessagePending, "": // An answer without a status is saved PENDING, and read again.
+	default:
+		diags.AddWarning(summaryMessageStatusUnknown, unknownStatusDetail(who, res.Status, d.use == messageForResource))
 		return
 	}
 	switch end {
@@ -56,6 +64,38 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(fmt.Sprintf("IoTDA accepted %s (status %s), "+
 			"but reading its status failed: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()), requestIDOf(err)))
 	}
+}
+
+// knownStatus reports whether status is one of the four the platform documents.
+func knownStatus(status string) bool {
+	return status == iotda.MessagePending || iotda.MessageFinal(status)
+}
+
+// unknownStatusDetail explains a status the platform does not document; saved says whether
+// the resource keeps it.
+func unknownStatusDetail(who, status string, saved bool) string {
+	detail := fmt.Sprintf("IoTDA reports %s with status %q, which is none of the statuses it documents (PENDING, "+
+		"DELIVERED, FAILED, TIMEOUT), so the provider cannot tell whether the device has it.", who,
+		firstNonEmpty(status, "(none)"))
+	if saved {
+		detail += " The resource is saved with this status; every refresh reads the message again, without sending " +
+			"it again, until IoTDA reports a status the provider knows."
+	}
+	return detail
+}
+
+// addMessageUnresolved warns that the request sending a message may have reached IoTDA
+// without the message being found by its id yet: the resource is saved with its message_id
+// and no status, and refreshes read it by that id. It is never sent again because of this.
+func addMessageUnresolved(m iotda.Message, e *iotda.MessageOutcomeUnknownError, diags *diag.Diagnostics) {
+	detail := fmt.Sprintf("The request sending message %s to device %q may have reached IoTDA, but its answer did "+
+		"not say what became of it: %v.\n\nThe message was NOT sent again: a second request would reach the device "+
+		"a second time. The resource is saved with message_id %s and no status, and every refresh (so the next "+
+		"plan or apply) reads the message by this ID: once IoTDA shows it, its status is recorded and followed as "+
+		"usual. If IoTDA never shows it (it did not take the request), the resource is kept as it is and the "+
+		"message is not sent again on its own: send it with terraform apply -replace=<address>, or remove it with "+
+		"terraform state rm <address>.", m.MessageID, m.DeviceID, e, m.MessageID)
+	diags.AddWarning(summaryMessageOutcomeUnknown, withRequestID(detail, requestIDOf(e.Err)))
 }
 
 // timeoutName names the setting that bounds the wait.
@@ -130,7 +170,12 @@ func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Mes
 		unknown *iotda.DeliveryUnknownError
 		apiErr  *iotda.APIError
 	)
+	var outcome *iotda.MessageOutcomeUnknownError
 	switch {
+	case errors.As(err, &outcome):
+		diags.AddError(summaryMessageOutcomeUnknown, withRequestID(fmt.Sprintf("The request sending %s may have "+
+			"reached IoTDA, but its answer did not say what became of it, and the message was not found by its ID "+
+			"(%v).\n\n%s", who, err, outcomeAdvice(m, use)), requestIDOf(outcome.Err)))
 	case errors.As(err, &notSent):
 		diags.AddError(summaryCannotReach, fmt.Sprintf("Could not connect to IoTDA at %s to send %s (%d "+
 			"attempt(s)): %v\n\nThe request never reached IoTDA, so the message was not sent. %s",
@@ -139,8 +184,7 @@ func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Mes
 				"Apply again to send the message.")))
 	case errors.As(err, &unknown):
 		diags.AddError(summaryMessageOutcomeUnknown, withRequestID(fmt.Sprintf("The request sending %s may have "+
-			"reached IoTDA, but no usable answer came, and reading the message by its ID afterwards did not find it "+
-			"(%v).\n\n%s", who, err, outcomeAdvice(m, use)), unknown.RequestID))
+			"reached IoTDA, but no usable answer came (%v).\n\n%s", who, err, outcomeAdvice(m, use)), unknown.RequestID))
 	case errors.As(err, &apiErr):
 		diagnoseMessageAPIError(pd, m, apiErr, diags)
 	default:
@@ -149,14 +193,14 @@ func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Mes
 }
 
 // outcomeAdvice says what to do about a message that may or may not have been accepted.
+// Only the action gets here: the resource saves such a message and reads it by its ID.
 func outcomeAdvice(m iotda.Message, use messageUse) string {
 	if use == messageForAction {
-		return "If IoTDA did accept it, the device receives it. Invoking the action again sends a new message, " +
-			"with a new message_id."
+		return fmt.Sprintf("If IoTDA did accept it, the device receives it; ListDeviceMessages of device %q shows it "+
+			"as %s. Invoking the action again sends a new message, with a new message_id.", m.DeviceID, m.MessageID)
 	}
-	return fmt.Sprintf("Nothing was saved. If IoTDA did accept it, the device receives it, and the next apply "+
-		"sends a second message with a new message_id. To adopt the first one instead, import it once IoTDA shows "+
-		"it: terraform import <address> %s.", messageImportID(m.DeviceID, m.MessageID))
+	return fmt.Sprintf("Nothing was saved. If IoTDA did accept it, the device receives it. To adopt it, import it "+
+		"once IoTDA shows it: terraform import <address> %s.", messageImportID(m.DeviceID, m.MessageID))
 }
 
 func diagnoseMessageAPIError(pd *providerData, m iotda.Message, e *iotda.APIError, diags *diag.Diagnostics) {
@@ -197,9 +241,6 @@ func messageAPIErrorHint(e *iotda.APIError) string {
 	case errors.Is(e, iotda.ErrRedirect):
 		return redirectHint(e, "sending the message again to another address could send it twice",
 			"the message was most likely not sent")
-	case errors.Is(e, iotda.ErrServer):
-		return "The platform reported an internal error, and reading the message by its ID afterwards did not find " +
-			"it, so it was most likely not accepted. Apply again to send it (with a new message_id)."
 	}
 	return "The message was not sent."
 }

@@ -257,9 +257,15 @@ func TestDeviceMessageResource_Import(t *testing.T) {
 				ImportStateCheck: func(states []*terraform.InstanceState) error {
 					a := states[0].Attributes
 					for k, want := range map[string]string{"id": "d1/m-imported", "device_id": "d1", "message_id": "m-imported",
-						"status": "DELIVERED", "name": "n1", "topic": "cfg", "message.interval": "900"} {
+						"status": "DELIVERED", "name": "n1", "topic": "cfg"} {
 						if a[k] != want {
 							return fmt.Errorf("imported %s = %q, want %q (%v)", k, a[k], want, a)
+						}
+					}
+					// The content stays out of the state: the configuration may send it write-only.
+					for k := range a {
+						if strings.HasPrefix(k, "message.") || k == "message" {
+							return fmt.Errorf("imported %s = %q: the state holds the content", k, a[k])
 						}
 					}
 					return nil
@@ -331,6 +337,10 @@ func TestDeviceMessageResource_PlanTimeValidation(t *testing.T) {
 		"ttl step":            {`message = "a"` + "\n" + `ttl = 7`, `(?s)Invalid Message TTL.*ttl is 7`},
 		"ttl too long":        {`message = "a"` + "\n" + `ttl = 1445`, `(?s)Invalid Message TTL.*ttl is 1445`},
 		"ttl negative":        {`message = "a"` + "\n" + `ttl = -5`, `Invalid Message TTL`},
+		"ttl fraction":        {`message = "a"` + "\n" + `ttl = 2.5`, `(?s)Invalid Message TTL.*ttl is 2.5, which is not a\s+whole number`},
+		"ttl huge":            {`message = "a"` + "\n" + `ttl = 1e30`, `(?s)Invalid Message TTL.*ttl is 1e\+30, far beyond the range`},
+		"system topic":        {`message = "a"` + "\n" + `topic_full_name = "$oc/devices/d1/sys/commands/request_id=fake"` + "\n" + `payload_format = "raw"`, `(?s)Invalid Topic.*topic_full_name.*is under \$oc/`},
+		"custom under $oc":    {`message = "a"` + "\n" + `topic_full_name = "$oc/devices/d1/user/cfg"`, `(?s)Invalid Topic.*set topic to the\s+part after\s+it`},
 		"both topics":         {`message = "a"` + "\n" + `topic = "a"` + "\n" + `topic_full_name = "b"`, `(?s)Invalid Attribute Combination.*topic_full_name`},
 		"topic wildcard":      {`message = "a"` + "\n" + `topic_full_name = "a/#"`, `(?s)Invalid Topic.*wildcard`},
 		"topic full name":     {`message = "a"` + "\n" + `topic = "$oc/devices/d1/user/x"`, `(?s)Invalid Topic.*topic_full_name`},

@@ -215,7 +215,10 @@ func parseMessageImportID(id string) (deviceID, messageID string, err error) {
 	return deviceID, messageID, nil
 }
 
-// adopt fills the arguments of an imported message from what the platform shows. The
+// adopt fills the arguments of an imported message from what the platform shows, but for
+// its content: the configuration may send it write-only (message_wo), and content kept in
+// the state would show in the first plan as the value removed from message. The first plan
+// compares the configuration's content with what IoTDA shows instead (see ModifyPlan). The
 // platform does not return ttl or topic_full_name, and one topic field stands for both
 // topic arguments (facts §1.4): a topic under $oc/devices/{device_id}/user/ becomes topic,
 // the system down topic neither, and any other topic topic_full_name. Defaults it echoes
@@ -224,9 +227,6 @@ func parseMessageImportID(id string) (deviceID, messageID string, err error) {
 func (m *deviceMessageModel) adopt(ctx context.Context, dm *iotda.DeviceMessage, diags *diag.Diagnostics) {
 	m.Name = nullIfEmpty(dm.Name)
 	m.Message = types.DynamicNull()
-	if len(dm.Message) > 0 {
-		m.Message = readReply(ctx, dm.Message).Object
-	}
 	m.Encoding = nullUnless(dm.Encoding, iotda.EncodingNone)
 	m.PayloadFormat = nullUnless(dm.PayloadFormat, iotda.PayloadStandard)
 	m.Topic, m.TopicFullName = types.StringNull(), types.StringNull()
@@ -259,10 +259,11 @@ func nullUnless(s, def string) types.String {
 	return types.StringValue(s)
 }
 
-// secret reports whether the resource sent write-only content: its state then holds no
-// message, and reads of it must not log the content the platform echoes.
+// secret reports whether the state holds no message content: the resource sent write-only
+// content, or was imported and has not adopted its configuration yet (which may be
+// write-only). Reads of it must not log the content the platform echoes.
 func (m *deviceMessageModel) secret() bool {
-	return m.Message.IsNull() && !m.MessageWOVersion.IsNull()
+	return m.Message.IsNull()
 }
 
 // contentFromConfig returns the content to send: message_wo from the configuration when it

@@ -90,8 +90,8 @@ func messageModel(mutate func(*deviceMessageModel)) *deviceMessageModel {
 }
 
 func changedArguments(before, after *deviceMessageModel, imported bool) []string {
-	b := sentArguments(context.Background(), before, imported, types.DynamicNull())
-	a := sentArguments(context.Background(), after, imported, types.DynamicNull())
+	b := sentArguments(context.Background(), before, imported)
+	a := sentArguments(context.Background(), after, imported)
 	var out []string
 	for name, v := range a {
 		if w := b[name]; !v.known || !w.known || v.sent != w.sent {
@@ -171,8 +171,8 @@ func TestAdopt(t *testing.T) {
 		if !m.Encoding.IsNull() || m.PayloadFormat.ValueString() != "raw" || !m.Name.IsNull() {
 			t.Errorf("encoding %v, payload_format %v, name %v", m.Encoding, m.PayloadFormat, m.Name)
 		}
-		if got, err := messageContent(m.Message, "message"); err != nil || string(got) != `{"a":1.5}` {
-			t.Errorf("message %s, %v", got, err)
+		if !m.Message.IsNull() {
+			t.Errorf("message %v adopted: the state must not hold the content, which may be write-only", m.Message)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -28,10 +30,9 @@ type sentArgument struct {
 	known bool
 }
 
-// sentArguments renders every argument that decides what IoTDA receives. messageWO is the
-// configuration's write-only content, which an imported resource compares with the message
-// IoTDA showed.
-func sentArguments(ctx context.Context, m *deviceMessageModel, imported bool, messageWO types.Dynamic) map[string]sentArgument {
+// sentArguments renders every argument that decides what IoTDA receives; for an imported
+// resource not yet adopted, those IoTDA shows but its content.
+func sentArguments(ctx context.Context, m *deviceMessageModel, imported bool) map[string]sentArgument {
 	out := map[string]sentArgument{
 		"device_id":       sentString(m.DeviceID, ""),
 		"message":         sentContent(m.Message, "message"),
@@ -43,12 +44,11 @@ func sentArguments(ctx context.Context, m *deviceMessageModel, imported bool, me
 		"topic_full_name": sentString(m.TopicFullName, ""),
 	}
 	if imported {
-		// One topic field stands for both on IoTDA: compare where the message goes.
+		// One topic field stands for both on IoTDA: compare where the message goes. The
+		// content is compared by ModifyPlan with what IoTDA shows.
 		topic := sentArgument{sent: effectiveTopic(m), known: !m.Topic.IsUnknown() && !m.TopicFullName.IsUnknown()}
 		out["topic"], out["topic_full_name"] = topic, topic
-		if m.Message.IsNull() && !messageWO.IsNull() {
-			out["message"] = sentContent(messageWO, "message_wo")
-		}
+		delete(out, "message")
 		return out
 	}
 	out["ttl"] = sentInt(m.TTL, iotda.DefaultMessageTTL)
@@ -154,17 +154,27 @@ func (r *deviceMessageResource) ModifyPlan(ctx context.Context, req resource.Mod
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// An imported message: IoTDA does not return ttl, topic_full_name (as such) or anything of
-	// Terraform's (triggers, message_wo_version), so the first plan adopts those from the
-	// configuration instead of sending the message again.
-	justImported := imported(ctx, req.Private)
-	before := sentArguments(ctx, &state, justImported, types.DynamicNull())
-	after := sentArguments(ctx, &plan, justImported, messageWO)
+	imported := loadMessagePrivate(ctx, req.Private).Imported
+	before := sentArguments(ctx, &state, imported)
+	after := sentArguments(ctx, &plan, imported)
 	var replace path.Paths
 	for name, a := range after {
 		if b := before[name]; !a.known || !b.known || a.sent != b.sent {
 			replace = append(replace, path.Root(name))
 		}
+	}
+	if imported && !r.sameImportedContent(ctx, &state, plan.Message, messageWO, &resp.Diagnostics) {
+		// Terraform replaces for a path whose value changes: message from null to the
+		// configuration's, or, for write-only content, message_wo_version from null (an
+		// import sets none) to the configuration's.
+		at := path.Root("message")
+		if plan.Message.IsNull() {
+			at = path.Root("message_wo_version")
+		}
+		replace = append(replace, at)
+	}
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	if len(replace) == 0 && (state.Status.ValueString() == iotda.MessageFailed ||
 		state.Status.ValueString() == iotda.MessageTimeout) {
@@ -179,4 +189,45 @@ func (r *deviceMessageResource) ModifyPlan(ctx context.Context, req resource.Mod
 		plan.ID = state.ID
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// sameImportedContent reports whether the configuration's content (message, or the
+// write-only message_wo) is what IoTDA shows for the imported message in state, compared as
+// JSON values. The state does not hold the content (see adopt), so the plan reads it: only
+// until the first apply adopts the configuration. The content is never logged or shown.
+// When IoTDA no longer has the message, the configuration is adopted with a warning: nothing
+// can be compared, and sending it again is the user's choice (-replace). A read that fails
+// otherwise is an error: the plan cannot tell whether the apply would send the message.
+func (r *deviceMessageResource) sameImportedContent(ctx context.Context, state *deviceMessageModel, message,
+	messageWO types.Dynamic, diags *diag.Diagnostics,
+) bool {
+	attrName, v := "message", message
+	if message.IsNull() && !messageWO.IsNull() {
+		attrName, v = "message_wo", messageWO
+	}
+	want := sentContent(v, attrName)
+	if !want.known {
+		return false // Not known until the apply: a new message.
+	}
+	who := fmt.Sprintf("imported message %s of device %q", state.MessageID.ValueString(), state.DeviceID.ValueString())
+	if r.data == nil || r.data.client == nil {
+		diags.AddError("Provider Not Configured", notConfiguredDetail(r.data,
+			"The content of the "+who+" cannot be compared with "+attrName))
+		return true
+	}
+	got, err := r.data.client.ShowDeviceMessage(ctx, iotda.MessageRef{DeviceID: state.DeviceID.ValueString(),
+		MessageID: state.MessageID.ValueString(), Secret: true})
+	switch {
+	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+		diags.AddWarning(summaryMessageGone, withRequestID(fmt.Sprintf("IoTDA no longer has the %s (%v), so its "+
+			"content cannot be compared with %s. The configuration is adopted as it is, and nothing is sent; to send "+
+			"the message, run terraform apply -replace=<address>.", who, err, attrName), requestIDOf(err)))
+		return true
+	case err != nil:
+		diags.AddError(summaryMessageReadFailed, withRequestID(fmt.Sprintf("Reading the %s to compare its content "+
+			"with %s failed: %v\n\nNothing was sent. Plan again once IoTDA can be read.", who, attrName, err),
+			requestIDOf(err)))
+		return true
+	}
+	return len(got.Message) > 0 && sameJSONValue([]byte(want.sent), got.Message)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -73,15 +74,21 @@ func (r *deviceMessageResource) Create(ctx context.Context, req resource.CreateR
 	defer cancel()
 	d := messageDelivery{pd: r.data, msg: msg, wait: plan.WaitForDelivery.ValueBool(), use: messageForResource,
 		timeout: timeout, progress: func(s string) { tflog.Info(ctx, s) }}
-	res, accepted := d.run(runCtx, &resp.Diagnostics)
-	if !accepted {
+	res, outcome := d.run(runCtx, &resp.Diagnostics)
+	if outcome == messageNotSent {
 		return
 	}
 	plan.clearResults()
 	plan.MessageID = types.StringValue(msg.MessageID)
+	plan.ID = types.StringValue(messageImportID(msg.DeviceID, msg.MessageID))
+	if outcome == messageUnresolved {
+		// No status: refreshes read the message by its id until IoTDA shows it.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		setMessagePrivate(ctx, resp.Private, messagePrivate{Sent: &sentMessage{At: time.Now().UTC()}}, &resp.Diagnostics)
+		return
+	}
 	plan.Status = types.StringValue(iotda.MessagePending)
 	plan.setResult(res)
-	plan.ID = types.StringValue(messageImportID(msg.DeviceID, msg.MessageID))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -125,9 +132,11 @@ func (r *deviceMessageResource) ValidateConfig(ctx context.Context, req resource
 	}
 }
 
-// Read asks IoTDA only about a message that is not final yet (or is being imported): a final
-// status never changes. It never sends anything, and a message or a device IoTDA no longer
-// has keeps its last known state, since removing it would send the message again.
+// Read asks IoTDA only about a message that is not final yet (or is being imported, or was
+// sent without a usable answer): a final status never changes. It never sends anything, and a
+// message or a device IoTDA no longer has keeps its last known state, since removing it would
+// send the message again. A read that fails is a warning: the state is kept, so that plans
+// still work while IoTDA cannot be read.
 func (r *deviceMessageResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var status types.String
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("status"), &status)...)
@@ -139,8 +148,7 @@ func (r *deviceMessageResource) Read(ctx context.Context, req resource.ReadReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	// ImportState sets no status: the first read fills the resource from IoTDA.
-	importing := state.Status.IsNull()
+	mp := loadMessagePrivate(ctx, req.Private)
 	timeout, diags := state.Timeouts.Read(ctx, defaultMessageReadTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
@@ -153,26 +161,61 @@ func (r *deviceMessageResource) Read(ctx context.Context, req resource.ReadReque
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if !r.refresh(ctx, &state, importing, &resp.Diagnostics) {
+	var changed bool
+	switch {
+	case mp.Imported && state.Status.IsNull():
+		changed = r.adopt(ctx, &state, &resp.Diagnostics)
+	case state.Status.IsNull():
+		changed = r.resolve(ctx, &state, &mp, &resp.Diagnostics)
+	default:
+		changed = r.refresh(ctx, &state, &resp.Diagnostics)
+	}
+	if !changed || resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	setMessagePrivate(ctx, resp.Private, mp, &resp.Diagnostics)
 }
 
-// refresh reads the message in m and records its status; for an import also its arguments.
-// It reports whether m should be saved.
-func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageModel, importing bool, diags *diag.Diagnostics) bool {
-	deviceID, messageID := m.DeviceID.ValueString(), m.MessageID.ValueString()
-	who := fmt.Sprintf("message %s of device %q", messageID, deviceID)
-	got, err := r.data.client.ShowDeviceMessage(ctx, iotda.MessageRef{DeviceID: deviceID, MessageID: messageID,
-		Secret: m.secret()})
+// show reads the message in m.
+func (r *deviceMessageResource) show(ctx context.Context, m *deviceMessageModel) (*iotda.DeviceMessage, error) {
+	return r.data.client.ShowDeviceMessage(ctx, iotda.MessageRef{DeviceID: m.DeviceID.ValueString(),
+		MessageID: m.MessageID.ValueString(), Secret: m.secret()})
+}
+
+// adopt reads an imported message: its status and its arguments. It reports whether m
+// should be saved.
+func (r *deviceMessageResource) adopt(ctx context.Context, m *deviceMessageModel, diags *diag.Diagnostics) bool {
+	got, err := r.show(ctx, m)
+	who := fmt.Sprintf("message %s of device %q", m.MessageID.ValueString(), m.DeviceID.ValueString())
 	switch {
-	case err != nil && importing && (errors.Is(err, iotda.ErrMessageNotFound) || errors.Is(err, iotda.ErrNotFound)):
+	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
 		diags.AddAttributeError(path.Root("id"), "Message Not Found", withRequestID(fmt.Sprintf("IoTDA has no %s in "+
 			"project %q (%v), so there is nothing to import. IoTDA keeps the last 20 messages of a device, for at most "+
 			"their ttl; check the IDs (ListDeviceMessages lists them) and the provider's project_id and instance_id.",
 			who, r.data.projectID, err), requestIDOf(err)))
 		return false
+	case err != nil:
+		diags.AddError(summaryMessageReadFailed, withRequestID(fmt.Sprintf("Reading %s to import it failed: %v",
+			who, err), requestIDOf(err)))
+		return false
+	}
+	m.adopt(ctx, got, diags)
+	m.WaitForDelivery = types.BoolValue(true)
+	m.setResult(got)
+	if !knownStatus(m.Status.ValueString()) {
+		diags.AddWarning(summaryMessageStatusUnknown, unknownStatusDetail(who, m.Status.ValueString(), true))
+	}
+	return !diags.HasError()
+}
+
+// refresh reads the message in m and records its status. It reports whether m should be
+// saved.
+func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageModel, diags *diag.Diagnostics) bool {
+	deviceID, messageID := m.DeviceID.ValueString(), m.MessageID.ValueString()
+	who := fmt.Sprintf("message %s of device %q", messageID, deviceID)
+	got, err := r.show(ctx, m)
+	switch {
 	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
 		diags.AddWarning(summaryMessageGone, withRequestID(fmt.Sprintf("IoTDA no longer has %s: %v. It keeps the "+
 			"last 20 messages of a device, for at most their ttl, and forgets those of a deleted device.\n\nThe "+
@@ -181,24 +224,80 @@ func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageMod
 			"the message again.", who, err, firstNonEmpty(m.Status.ValueString(), "unknown")), requestIDOf(err)))
 		return false
 	case err != nil:
-		diags.AddError(summaryMessageReadFailed, withRequestID(fmt.Sprintf("Reading the status of %s failed: %v",
-			who, err), requestIDOf(err)))
+		diags.AddWarning(summaryMessageReadFailed, withRequestID(fmt.Sprintf("Reading the status of %s failed: %v"+
+			"\n\nThe state keeps the status last seen (%s), so that plans go on; the next refresh reads it again. "+
+			"Nothing is sent because of this.", who, err, m.Status.ValueString()), requestIDOf(err)))
 		return false
-	}
-	if importing {
-		m.adopt(ctx, got, diags)
-		m.WaitForDelivery = types.BoolValue(true)
 	}
 	before := m.Status.ValueString()
 	m.setResult(got)
-	if now := m.Status.ValueString(); now != before && (now == iotda.MessageFailed || now == iotda.MessageTimeout) && !importing {
+	now := m.Status.ValueString()
+	switch {
+	case !knownStatus(now):
+		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(unknownStatusDetail(who, now, true), got.RequestID))
+	case now != before && (now == iotda.MessageFailed || now == iotda.MessageTimeout):
 		summary, detail := notDeliveredDetail(deviceID, messageID, got, int(sentInt64(m.TTL, iotda.DefaultMessageTTL)))
 		diags.AddWarning(summary, withRequestID(detail+"\n\nThe next apply sends the message again (the plan shows a "+
 			"replacement).", got.RequestID))
 	}
 	tflog.Debug(ctx, "read the message's status", map[string]any{"device_id": deviceID, "message_id": messageID,
-		"status": m.Status.ValueString()})
-	return !diags.HasError()
+		"status": now})
+	return true
+}
+
+// messageAppearWithin is how long after its send a message whose create got no usable answer
+// may first be shown by IoTDA. How long its gateway may hold a request before passing it on
+// is not documented (UNCONFIRMED); two minutes is well beyond an API gateway's usual time
+// limit for a backend (60 s), as for a batch task. Past it, a message still not found is
+// most likely not on IoTDA: the warning then says how to send it.
+const messageAppearWithin = 2 * time.Minute
+
+// resolve looks for a message whose create got no usable answer, by its id: found, its
+// status is recorded from then on; not found, the resource is kept as it is, and never sent
+// again because of this. It reports whether m should be saved.
+func (r *deviceMessageResource) resolve(ctx context.Context, m *deviceMessageModel, mp *messagePrivate,
+	diags *diag.Diagnostics,
+) bool {
+	deviceID, messageID := m.DeviceID.ValueString(), m.MessageID.ValueString()
+	who := fmt.Sprintf("message %s to device %q", messageID, deviceID)
+	got, err := r.show(ctx, m)
+	if err == nil {
+		m.setResult(got)
+		if m.Status.IsNull() {
+			m.Status = types.StringValue(iotda.MessagePending) // Shown without a status: it is there.
+		}
+		mp.Sent = nil
+		diags.AddWarning(summaryMessageFoundByID, withRequestID(fmt.Sprintf("The request sending %s got no usable "+
+			"answer, so the message was saved without a status. IoTDA now shows it by its ID, with status %s: it "+
+			"was sent once, and is followed from now on like any other.", who, m.Status.ValueString()), got.RequestID))
+		if !knownStatus(m.Status.ValueString()) {
+			diags.AddWarning(summaryMessageStatusUnknown, unknownStatusDetail(who, m.Status.ValueString(), true))
+		}
+		return true
+	}
+	sent := "at an unknown time"
+	late := true
+	if mp.Sent != nil {
+		sent = "at " + mp.Sent.At.Format(time.RFC3339)
+		late = time.Since(mp.Sent.At) > messageAppearWithin
+	}
+	detail := fmt.Sprintf("The request sending %s %s got no usable answer, and the message is saved without a "+
+		"status. ", who, sent)
+	switch {
+	case err != nil && !errors.Is(err, iotda.ErrMessageNotFound) && !errors.Is(err, iotda.ErrNotFound):
+		detail += fmt.Sprintf("Reading it by its ID failed: %v. The next refresh reads it again.", err)
+	case late:
+		detail += fmt.Sprintf("IoTDA still does not show it (%v), %s after the request: most likely IoTDA did not "+
+			"take the request (or has already dropped the message: it keeps the last 20 messages of a device, for "+
+			"at most their ttl).", err, messageAppearWithin)
+	default:
+		detail += fmt.Sprintf("IoTDA does not show it yet (%v); a request held on its way may still deliver it. The "+
+			"next refresh reads it again.", err)
+	}
+	detail += "\n\nThe message is not sent again on its own: a second request could reach the device twice. To " +
+		"send it, run terraform apply -replace=<address>; to forget it, terraform state rm <address>."
+	diags.AddWarning(summaryMessageNotFoundYet, withRequestID(detail, requestIDOf(err)))
+	return false
 }
 
 // sentInt64 is v, or def when it is null or unknown.
@@ -222,7 +321,9 @@ func (r *deviceMessageResource) Update(ctx context.Context, req resource.UpdateR
 	plan.messageResults = state.messageResults
 	plan.ID = state.ID
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, nil)...)
+	mp := loadMessagePrivate(ctx, req.Private)
+	mp.Imported = false // The configuration is adopted.
+	setMessagePrivate(ctx, resp.Private, mp, &resp.Diagnostics)
 }
 
 // Delete only forgets the message: a sent message cannot be taken back, and IoTDA keeps its
@@ -242,5 +343,5 @@ func (r *deviceMessageResource) ImportState(ctx context.Context, req resource.Im
 	for attr, v := range map[string]any{"id": req.ID, "device_id": deviceID, "message_id": messageID} {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
 	}
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateImported, []byte(`true`))...)
+	setMessagePrivate(ctx, resp.Private, messagePrivate{Imported: true}, &resp.Diagnostics)
 }

@@ -45,7 +45,9 @@ const (
 		"with `topic_full_name`."
 	descMessageTopicFullName = "A full topic name to send the message on, such as `\"/factory/config\"`; IoTDA does " +
 		"not check that the product defines it, and the device must have subscribed to it. At most 128 characters. " +
-		"Conflicts with `topic`."
+		"Nothing under `$oc/`, IoTDA's system topics, where a device would take the message for the platform's own " +
+		"traffic (a command, for one): use `topic` for a custom topic under `$oc/devices/{device_id}/user/`. That " +
+		"rule is the provider's own; what IoTDA does with such a topic is not documented. Conflicts with `topic`."
 	descMessageEncoding = "`\"none\"` (the platform's default) or `\"base64\"`: the message is then a string holding " +
 		"standard base64, such as `filebase64(\"blob.bin\")`, and the device receives the bytes it encodes, as the " +
 		"whole payload."
@@ -62,11 +64,12 @@ const (
 		"up to the create timeout. Defaults to `true`. With `false`, the apply ends as soon as IoTDA has accepted " +
 		"the message, `PENDING` while the device is offline; later plans and refreshes read its status. Changing it " +
 		"does not send the message again."
-	descMessageID = "The message's ID: a random UUID the provider generates and sends, so that a create whose " +
-		"answer is lost is resolved by reading this ID rather than by sending the message again."
+	descMessageID = "The message's ID: a random UUID (version 4) the provider generates and sends, so that a create " +
+		"whose answer is lost is resolved by reading this ID rather than by sending the message again."
 	descMessageStatus = "The message's status on IoTDA: `PENDING` (held for an offline device), `DELIVERED`, " +
 		"`FAILED` or `TIMEOUT` (its `ttl` ran out before the device connected). Only `PENDING` changes, and a " +
-		"refresh reads it again; the others are final."
+		"refresh reads it again; the others are final. Null while the outcome of sending it is not known (the " +
+		"answer was lost and IoTDA does not show the message yet): every refresh then reads it by `message_id`."
 	descMessageErrorCode = "Why the message `FAILED`, as IoTDA reports it: `IOTDA.014016` (the device is offline and " +
 		"`ttl` is 0) or `IOTDA.014112` (the device has not subscribed to the topic). Null otherwise."
 	descMessageErrorMsg   = "IoTDA's description of `error_code`; null when there is none."
@@ -79,7 +82,7 @@ const messageResourceDescription = "Sends a message to an IoTDA device through t
 	"for devices that sleep, sit behind poor links or are offline for a while: IoTDA accepts the message at once, " +
 	"keeps it for up to `ttl` minutes (one day by default) while the device is offline, delivers it when the device " +
 	"connects, and reports its status. The device sends no reply. For a command with a reply within 20 seconds use " +
-	"`iotda_device_command`; for a fleet, `iotda_batch_command` (see [Commands, messages or batch tasks]" +
+	"`iotda_device_command`; for a fleet, `iotda_batch_message` (see [Commands, messages or batch tasks]" +
 	"(../guides/choosing.md)).\n\n" +
 	"The message is sent when the resource is created: on the first apply; whenever what IoTDA would receive " +
 	"changes (`device_id`, the `message` sent, `name`, the topic, `encoding`, `payload_format`, `ttl`, " +
@@ -90,6 +93,8 @@ const messageResourceDescription = "Sends a message to an IoTDA device through t
 	"device still offline then is not an error: the message is saved `PENDING` with a warning, and every later " +
 	"plan or refresh reads its status again, without sending it again, until it is final. A message that ends " +
 	"`FAILED` or `TIMEOUT` is an error, with the state saved, and the next plan sends it again (a replacement). A " +
+	"request whose answer is lost is never sent again: the message is found by its `message_id`, at once or by a " +
+	"later refresh, and until then it is saved without a status, with a warning. A " +
 	"message IoTDA no longer has (20 newer messages replaced it, or its cache time passed) keeps its last known " +
 	"status; it is never sent again because of that. Destroying the resource only forgets the message.\n\n" +
 	"For content that must stay out of the plan and the state, such as a key, use `message_wo` with " +
@@ -189,7 +194,7 @@ func messageArgumentAttributes() map[string]schema.Attribute {
 			Validators: []validator.String{stringvalidator.OneOf(iotda.PayloadStandard, iotda.PayloadRaw)},
 		},
 		"ttl": schema.Int64Attribute{
-			MarkdownDescription: descMessageTTL, Optional: true,
+			MarkdownDescription: descMessageTTL, Optional: true, CustomType: minutesType{},
 			Validators: []validator.Int64{ttlValidator{}},
 		},
 		"properties": schema.SingleNestedAttribute{

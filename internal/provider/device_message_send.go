@@ -55,30 +55,58 @@ type messageDelivery struct {
 	progress func(string)
 	// timeout is the time the caller gave, for the diagnostics.
 	timeout time.Duration
+	// told is the status progress last reported, so that a status is told once.
+	told string
 }
 
-// run sends the message and, when asked, follows it. It reports whether IoTDA accepted it:
-// then the result is what is known of it (to be saved by the resource), and diags hold an
-// error when it ended FAILED or TIMEOUT, a warning when it is still PENDING past the wait.
-func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*iotda.DeviceMessage, bool) {
+// sendOutcome is what became of the one create of a delivery.
+type sendOutcome int
+
+const (
+	// messageNotSent: IoTDA did not take the message (refused, or never reached); the error
+	// is in the diagnostics.
+	messageNotSent sendOutcome = iota
+	// messageAccepted: IoTDA holds the message; the result says what is known of it.
+	messageAccepted
+	// messageUnresolved: the request may have reached IoTDA, but the message has not been
+	// found by its id yet. The resource saves it without a status, with a warning, and
+	// refreshes read it by its id; it is never sent again because of this.
+	messageUnresolved
+)
+
+// run sends the message and, when asked, follows it. It reports what became of it: when
+// accepted, the result is what is known of it (to be saved by the resource), and diags hold
+// an error when it ended FAILED or TIMEOUT, a warning when it is still PENDING past the wait.
+// When the outcome is unresolved, the resource's diags hold a warning (the action's an
+// error: it keeps nothing to look again with).
+func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*iotda.DeviceMessage, sendOutcome) {
 	if d.pd == nil || d.pd.client == nil {
 		diags.AddError("Provider Not Configured", notConfiguredDetail(d.pd,
 			fmt.Sprintf("The message to device %q cannot be sent", d.msg.DeviceID)))
-		return nil, false
+		return nil, messageNotSent
 	}
 	client := d.pd.client
 	d.progress(fmt.Sprintf("Sending message %s to device %q on %s", d.msg.MessageID, d.msg.DeviceID, describeTopic(d.msg)))
 	res, err := client.CreateMessage(ctx, d.msg)
-	if err != nil {
+	var unresolved *iotda.MessageOutcomeUnknownError
+	switch {
+	case errors.As(err, &unresolved) && d.use == messageForResource:
+		d.progress(fmt.Sprintf("The outcome of sending message %s to device %q is not known yet", d.msg.MessageID,
+			d.msg.DeviceID))
+		addMessageUnresolved(d.msg, unresolved, diags)
+		return nil, messageUnresolved
+	case err != nil:
 		diagnoseMessageSendError(ctx, d.pd, d.msg, err, d.use, diags)
 		d.progress(fmt.Sprintf("Sending message %s to device %q failed", d.msg.MessageID, d.msg.DeviceID))
-		return nil, false
+		return nil, messageNotSent
 	}
 	if res.Recovered {
-		tflog.Warn(ctx, "the answer to sending the message was lost; found the message by its id", map[string]any{
-			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "status": res.Status, "lost_answer": res.LostAnswer})
+		tflog.Warn(ctx, "the answer to sending the message did not say what became of it; found the message by its id",
+			map[string]any{"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "status": res.Status,
+				"lost_answer": res.LostAnswer})
 	}
 	d.progress(acceptedMessage(d.msg, res))
+	d.told = res.Status
 	end := messageNoWait
 	var followErr error
 	switch {
@@ -91,20 +119,35 @@ func (d *messageDelivery) run(ctx context.Context, diags *diag.Diagnostics) (*io
 		res = d.failureReason(ctx, client, res)
 	}
 	d.report(ctx, res, end, followErr, diags)
-	return res, true
+	return res, messageAccepted
 }
 
-// follow reads the message until its status is final or ctx ends. A read that fails for a
-// moment (throttled, a lost answer, already retried by the client) is tried again; one that
-// cannot succeed ends the wait, keeping what was last seen.
+// finalReadMargin is how long before the caller's deadline following a message makes its
+// last read, so that a device that connects in the last seconds is seen DELIVERED: the polls
+// back off to messagePollMax, and without it the last read could come up to that long
+// before the deadline. It is at most a tenth of the time given.
+const finalReadMargin = time.Second
+
+// follow reads the message until its status is final or ctx ends, with one last read just
+// before ctx's deadline. A read that fails for a moment (throttled, a lost answer, already
+// retried by the client) is tried again; one that cannot succeed ends the wait, keeping what
+// was last seen.
 func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last *iotda.DeviceMessage) (
 	*iotda.DeviceMessage, messageEnd, error,
 ) {
 	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
 	start, interval := time.Now(), messagePollFirst
 	nextNote := start.Add(messageNoteEvery)
+	lastReadAt, hasDeadline := ctx.Deadline()
+	if hasDeadline {
+		lastReadAt = lastReadAt.Add(-min(finalReadMargin, time.Until(lastReadAt)/10))
+	}
 	for !iotda.MessageFinal(last.Status) {
-		if !sleepCtx(ctx, interval) {
+		wait, final := interval, false
+		if until := time.Until(lastReadAt); hasDeadline && wait >= until {
+			wait, final = max(until, 0), true
+		}
+		if !sleepCtx(ctx, wait) {
 			return last, messageTimedOut, ctx.Err()
 		}
 		interval = min(2*interval, messagePollMax)
@@ -121,6 +164,9 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 		default:
 			tflog.Warn(ctx, "reading the message's status failed; trying again", map[string]any{
 				"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
+		}
+		if final && !iotda.MessageFinal(last.Status) {
+			return last, messageTimedOut, context.DeadlineExceeded
 		}
 		if now := time.Now(); !iotda.MessageFinal(last.Status) && now.After(nextNote) {
 			nextNote = now.Add(messageNoteEvery)

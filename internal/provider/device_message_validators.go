@@ -5,14 +5,18 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/iotdalabs/terraform-provider-iotda/internal/iotda"
 )
@@ -65,7 +69,8 @@ func (messageValidator) ValidateDynamic(_ context.Context, req validator.Dynamic
 	}
 }
 
-// ttlValidator requires a multiple of 5 minutes from 0 to 1440.
+// ttlValidator requires a multiple of 5 minutes from 0 to 1440. A number that is not whole
+// comes to it unknown (see minutesType), so it reads the configuration itself for that.
 type ttlValidator struct{}
 
 func (ttlValidator) Description(context.Context) string {
@@ -75,16 +80,103 @@ func (ttlValidator) Description(context.Context) string {
 func (v ttlValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
 func (ttlValidator) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+	advice := fmt.Sprintf("IoTDA caches a message for 0 to %d minutes in steps of 5 (0 caches nothing: the message "+
+		"fails at once when the device is offline). Use a multiple of 5 such as 60, or remove ttl for the platform's "+
+		"default of %d minutes (one day).", iotda.MaxMessageTTL, iotda.DefaultMessageTTL)
+	if req.ConfigValue.IsUnknown() {
+		if n, ok := configNumber(req.Config.Raw, req.Path); ok {
+			what := "which is not a whole number of minutes"
+			if n.IsInt() {
+				what = "far beyond the range"
+			}
+			resp.Diagnostics.AddAttributeError(req.Path, "Invalid Message TTL", fmt.Sprintf("ttl is %s, %s. %s",
+				n.Text('g', -1), what, advice))
+		}
+		return
+	}
+	if req.ConfigValue.IsNull() {
 		return
 	}
 	n := req.ConfigValue.ValueInt64()
 	if n < 0 || n > iotda.MaxMessageTTL || n%5 != 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Message TTL", fmt.Sprintf("ttl is %d: IoTDA caches a "+
-			"message for 0 to %d minutes in steps of 5 (0 caches nothing: the message fails at once when the device "+
-			"is offline). Use a multiple of 5 such as 60, or remove ttl for the platform's default of %d minutes "+
-			"(one day).", n, iotda.MaxMessageTTL, iotda.DefaultMessageTTL))
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Message TTL", fmt.Sprintf("ttl is %d: %s", n, advice))
 	}
+}
+
+// minutesType is the type of ttl: an Int64 whose configuration may hold a number that is not
+// whole, such as 2.5. The framework's Int64 type fails to read one with an error that blames
+// the provider; this one reads it as unknown, so that ttlValidator can say what is wrong.
+type minutesType struct {
+	basetypes.Int64Type
+}
+
+var _ basetypes.Int64Typable = minutesType{}
+
+// ValueFromTerraform reads a whole number as Int64Type does, and any other known number as
+// unknown.
+func (t minutesType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
+	if in.IsKnown() && !in.IsNull() && in.Type().Is(tftypes.Number) {
+		var n *big.Float
+		if err := in.As(&n); err == nil && n != nil {
+			if _, acc := n.Int64(); !n.IsInt() || acc != big.Exact {
+				return basetypes.NewInt64Unknown(), nil
+			}
+		}
+	}
+	return t.Int64Type.ValueFromTerraform(ctx, in)
+}
+
+// Validate leaves a number that is not whole to ttlValidator, which names the argument and
+// its rule; Int64Type's own check would report it as the provider's error.
+func (t minutesType) Validate(ctx context.Context, in tftypes.Value, p path.Path) diag.Diagnostics {
+	if in.IsKnown() && !in.IsNull() && in.Type().Is(tftypes.Number) {
+		var n *big.Float
+		if err := in.As(&n); err == nil && n != nil {
+			if _, acc := n.Int64(); !n.IsInt() || acc != big.Exact {
+				return nil
+			}
+		}
+	}
+	return t.Int64Type.Validate(ctx, in, p)
+}
+
+// Equal reports whether o is a minutesType, or the Int64Type of the values it makes: the
+// models hold ttl as a types.Int64.
+func (t minutesType) Equal(o attr.Type) bool {
+	switch o.(type) {
+	case minutesType, basetypes.Int64Type:
+		return true
+	}
+	return false
+}
+
+// String names the type.
+func (t minutesType) String() string { return "provider.minutesType" }
+
+// configNumber returns the known number a configuration holds at a root attribute's path
+// when it is not a whole int64; ok is false otherwise.
+func configNumber(raw tftypes.Value, p path.Path) (*big.Float, bool) {
+	steps := p.Steps()
+	if len(steps) != 1 {
+		return nil, false
+	}
+	name, isAttr := steps[0].(path.PathStepAttributeName)
+	if !isAttr {
+		return nil, false
+	}
+	v, _, err := tftypes.WalkAttributePath(raw, tftypes.NewAttributePath().WithAttributeName(string(name)))
+	tv, isValue := v.(tftypes.Value)
+	if err != nil || !isValue || !tv.IsKnown() || tv.IsNull() || !tv.Type().Is(tftypes.Number) {
+		return nil, false
+	}
+	var n *big.Float
+	if err := tv.As(&n); err != nil || n == nil {
+		return nil, false
+	}
+	if _, acc := n.Int64(); n.IsInt() && acc == big.Exact {
+		return nil, false
+	}
+	return n, true
 }
 
 // textRule checks a string's length in characters (at most 128, as the platform counts
@@ -106,9 +198,16 @@ func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.Str
 	}
 }
 
+// systemTopicPrefix starts IoTDA's system topics: $oc/devices/{device_id}/sys/... (commands,
+// properties, messages down) and the custom topics under .../user/, which topic reaches.
+const systemTopicPrefix = "$oc/"
+
 // topicRule checks a topic: at most 128 characters, a name a device can receive on (no
-// MQTT wildcards), and for the suffix no leading "/" (the platform puts it after
-// $oc/devices/{device_id}/user/).
+// MQTT wildcards); for the suffix no leading "/" (the platform puts it after
+// $oc/devices/{device_id}/user/), and for a full name nothing under $oc/. That last rule is
+// the provider's own: a message published on a device's command topic is run by the device
+// as a command. Whether IoTDA refuses such a topic_full_name is not documented
+// (UNCONFIRMED: it passes topic_full_name "through without checking", facts §1.2).
 func topicRule(attr string, suffix bool) validator.String {
 	return stringCheck{
 		description: "value must be an MQTT topic name of at most 128 characters",
@@ -127,6 +226,11 @@ func topicRule(attr string, suffix bool) validator.String {
 			case suffix && strings.HasPrefix(s, "$oc/"):
 				return fmt.Errorf("topic %q is a full topic name, but IoTDA puts topic after $oc/devices/{device_id}/user/; "+
 					"write only the part after it, or use topic_full_name", s)
+			case !suffix && strings.HasPrefix(s, systemTopicPrefix):
+				return fmt.Errorf("topic_full_name %q is under %s, IoTDA's system topics, where a device takes what it "+
+					"receives for the platform's own traffic (a command, a property request, a message): the provider "+
+					"refuses them. For a custom topic under $oc/devices/{device_id}/user/, set topic to the part after "+
+					"it; for the default message topic, set neither topic nor topic_full_name", s, systemTopicPrefix)
 			}
 			return nil
 		},

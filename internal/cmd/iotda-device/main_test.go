@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -257,10 +258,60 @@ func TestDevice_SleepsAndWakes(t *testing.T) {
 	if st := message(t, s, "d", `{"message_id":"m1","message":"while you slept"}`); st != "PENDING" {
 		t.Fatalf("a message to the sleeping device: %s", st)
 	}
-	// The message may come before the device has printed that it is connected: the
-	// platform sends it as soon as the CONNACK is out.
-	out.next(t, "iotda-device: message id=m1 on $oc/devices/d/sys/messages/down: while you slept")
+	// The device prints that it is connected before the message, which the platform sends
+	// as soon as the CONNACK is out.
+	out.next(t, "iotda-device: connected to ")
+	if line := out.next(t, "iotda-device: "); line != "iotda-device: message id=m1 on $oc/devices/d/sys/messages/down: while you slept" {
+		t.Errorf("after connecting the device printed %q, want the message", line)
+	}
 	out.next(t, "iotda-device: asleep")
+}
+
+// TestDevice_WakesToPendingMessages: messages kept for a device, on the system topic and on
+// the custom topics it subscribes to, come after its connected line, once each, and its
+// subscriptions are granted while the platform's publications are in flight.
+func TestDevice_WakesToPendingMessages(t *testing.T) {
+	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "meter-17", Secret: "dev-secret"}}})
+	var want []string
+	for i := range 3 {
+		if st := message(t, s, "meter-17", fmt.Sprintf(`{"message_id":"s%d","message":"sys %d"}`, i, i)); st != "PENDING" {
+			t.Fatalf("message to an offline device: %s", st)
+		}
+		want = append(want, fmt.Sprintf("iotda-device: message id=s%d on $oc/devices/meter-17/sys/messages/down: sys %d", i, i))
+	}
+	if st := message(t, s, "meter-17", `{"message_id":"c1","message":"custom","topic":"cfg"}`); st != "PENDING" {
+		t.Fatalf("message to an offline device: %s", st)
+	}
+	want = append(want, "iotda-device: message id=c1 on $oc/devices/meter-17/user/cfg: custom")
+	out := newLines()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-mqtt", s.MQTTAddr(), "-device-id", "meter-17", "-subscribe", "$oc/devices/meter-17/user/cfg"},
+			func(k string) string { return map[string]string{"IOTDA_DEVICE_SECRET": "dev-secret"}[k] }, out, out)
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit status %d", code)
+		}
+	}()
+	if line := out.next(t, "iotda-device: "); !strings.HasPrefix(line, "iotda-device: connected to ") {
+		t.Fatalf("first line %q, want the connected line", line)
+	}
+	for _, w := range want {
+		if line := out.next(t, "iotda-device: "); line != w {
+			t.Fatalf("printed %q, want %q", line, w)
+		}
+	}
+	if n := len(s.MessageDeliveries("meter-17")); n != len(want) {
+		t.Errorf("%d messages published, want %d", n, len(want))
+	}
+	for _, e := range s.Journal() {
+		if e.Kind == mockserver.EntryDisconnect && e.DeviceID == "meter-17" {
+			t.Errorf("the device's session ended: %+v", e)
+		}
+	}
 }
 
 func TestDevice_RefusedCredentials(t *testing.T) {

@@ -3,7 +3,9 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,7 +117,9 @@ func (h *Handler) adminSleep(w http.ResponseWriter, r *http.Request, id string) 
 	if err == nil && len(strings.TrimSpace(string(body))) > 0 {
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
-		err = dec.Decode(&req)
+		if err = dec.Decode(&req); err == nil && dec.More() {
+			err = errors.New("unexpected data after the JSON value")
+		}
 	}
 	if err != nil {
 		adminError(w, http.StatusBadRequest, "MOCK.000400", "Invalid JSON body: "+err.Error()+`; want {"for":"30s"} or none.`)
@@ -124,8 +128,9 @@ func (h *Handler) adminSleep(w http.ResponseWriter, r *http.Request, id string) 
 	var d time.Duration
 	if req.For != "" {
 		if d, err = time.ParseDuration(req.For); err != nil || d <= 0 {
-			adminError(w, http.StatusBadRequest, "MOCK.000400",
-				`"for" must be a positive Go duration such as "30s" (leave it out to sleep until woken).`)
+			adminError(w, http.StatusBadRequest, "MOCK.000400", fmt.Sprintf(`"for" must be a positive Go duration `+
+				`such as "30s", at most %s, the longest a Go duration holds (leave it out to sleep until woken); `+
+				`got %q.`, time.Duration(math.MaxInt64), req.For))
 			return
 		}
 	}

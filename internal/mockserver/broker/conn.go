@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,10 @@ type Conn struct {
 	// writeMu serializes the publications written to the session, each under its own
 	// write deadline (see Publish).
 	writeMu sync.Mutex
+	// idMu guards lastID, the packet id of the platform's last publication (see
+	// takePacketID).
+	idMu   sync.Mutex
+	lastID uint16
 }
 
 func newConn(b *Broker, cl *mqtt.Client) *Conn {
@@ -133,21 +138,17 @@ func (c *Conn) publish(topic string, payload []byte, rec *journal.Entry) error {
 	if cl.State.Inflight.Len() >= int(m.Options.Capabilities.MaximumInflight) {
 		return errInflightFull
 	}
-	id, err := cl.NextPacketID()
-	if err != nil {
-		return errInflightFull
-	}
 	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1},
 		TopicName:   topic,
 		Payload:     payload,
-		PacketID:    uint16(id),
 		Created:     time.Now().Unix(),
 	}
-	if cl.State.Inflight.Set(pk) {
-		atomic.AddInt64(&m.Info.Inflight, 1)
-		cl.State.Inflight.DecreaseSendQuota()
+	if !c.takePacketID(&pk) {
+		return errInflightFull
 	}
+	atomic.AddInt64(&m.Info.Inflight, 1)
+	cl.State.Inflight.DecreaseSendQuota()
 	if err := cl.WritePacket(pk); err != nil {
 		if cl.State.Inflight.Delete(pk.PacketID) {
 			atomic.AddInt64(&m.Info.Inflight, -1)
@@ -160,4 +161,40 @@ func (c *Conn) publish(topic string, payload []byte, rec *journal.Entry) error {
 	}
 	c.b.scheduleRedelivery(cl, pk, rec)
 	return nil
+}
+
+// takePacketID gives pk a packet id that no in-flight packet of the session holds, and puts
+// pk in flight under it; it reports false when every id is taken.
+//
+// The ids are taken from the top of the range down (65535, 65534, ...), where a device's own
+// ids rarely are: clients count theirs up from 1. MQTT 3.1.1 §2.3.1 has client and server
+// assign packet ids independently, but mochi (v2.7.9, processSubscribe and
+// processUnsubscribe) keeps both in one in-flight store and refuses a SUBSCRIBE whose id one
+// of the server's own in-flight PUBLISHes holds (SUBACK 0x91, packet identifier in use). The
+// platform publishes a device's cached messages as soon as it connects, so taking ids from
+// the bottom, as mochi's NextPacketID does, made a device's first SUBSCRIBE (id 1) collide
+// with the first message. Mochi's own publications (to subscribers of a device's topics)
+// still count up from the bottom.
+func (c *Conn) takePacketID(pk *packets.Packet) bool {
+	c.idMu.Lock()
+	defer c.idMu.Unlock()
+	id := c.lastID
+	for range math.MaxUint16 {
+		if id <= 1 {
+			id = math.MaxUint16
+		} else {
+			id--
+		}
+		if _, used := c.cl.State.Inflight.Get(id); used {
+			continue
+		}
+		// idMu orders the session's own publications. Between the Get and the Set only mochi
+		// could take the id, counting up from the bottom: it would need some 32,000 packets
+		// in flight to meet these.
+		pk.PacketID = id
+		c.cl.State.Inflight.Set(*pk)
+		c.lastID = id
+		return true
+	}
+	return false
 }

@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -217,27 +217,45 @@ func (r *request) checkTopics() *Error {
 	if strings.HasPrefix(r.Topic, "/") {
 		return invalid("topic is the part after $oc/devices/{device_id}/user/ and must not start with /.")
 	}
+	if strings.HasPrefix(r.TopicFullName, systemTopicPrefix) {
+		return invalid("topic_full_name must not be a system topic under %s; use topic for a custom topic under "+
+			"$oc/devices/{device_id}/user/.", systemTopicPrefix)
+	}
 	return nil
 }
 
+// systemTopicPrefix starts the platform's system topics. The mock refuses a topic_full_name
+// under it, as the provider does: a message published on a device's command topic would be
+// taken by the device for a command. The platform passes topic_full_name "through without
+// checking" (facts §1.2); whether it refuses system topics, and how, is UNCONFIRMED.
+const systemTopicPrefix = "$oc/"
+
 // checkTTL: an integer of minutes, 0 to 1440 in steps of 5; DefaultTTL when absent (the SDK's
-// DeviceMessageRequest.Ttl godoc). A negative ttl is refused (UNCONFIRMED).
+// DeviceMessageRequest.Ttl godoc). Any JSON number with an integral value counts, 5.0 and
+// 5e1 as well as 5: JSON has one number type, and the SDK's int32 reads them all. A negative
+// ttl is refused (UNCONFIRMED).
 func (r *request) checkTTL(raw json.RawMessage) *Error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		r.TTL = DefaultTTL
 		return nil
 	}
-	n, err := strconv.Atoi(string(raw))
-	switch {
-	case err != nil:
+	var num json.Number
+	if len(raw) == 0 || raw[0] == '"' || json.Unmarshal(raw, &num) != nil {
 		return invalid("ttl must be an integer number of minutes.")
-	case n < 0 || n > MaxTTL:
+	}
+	f, ok := new(big.Float).SetString(num.String())
+	if !ok || !f.IsInt() {
+		return invalid("ttl must be an integer number of minutes.")
+	}
+	n, acc := f.Int64()
+	switch {
+	case acc != big.Exact || n < 0 || n > MaxTTL:
 		return invalid("ttl must be from 0 to %d minutes.", MaxTTL)
 	case n%5 != 0:
 		return invalid("ttl must be a multiple of 5 minutes.")
 	}
-	r.TTL = n
+	r.TTL = int(n)
 	return nil
 }
 

@@ -38,7 +38,9 @@ type EventKind string
 
 // Device events.
 const (
-	// EventConnected: the broker accepted the CONNECT and the SUBACK came.
+	// EventConnected: the broker accepted the CONNECT. It comes before anything the
+	// session receives (a platform sends what it kept for the device at once), and before
+	// the subscriptions, whose refusal ends the session with EventDisconnected.
 	EventConnected EventKind = "connected"
 	// EventCommand: a command arrived (and, if Replied, was answered with Reply).
 	EventCommand EventKind = "command"
@@ -148,6 +150,8 @@ func runSession(ctx context.Context, o Options, emit func(Event)) (string, error
 	if err != nil {
 		return "", err
 	}
+	// Told before the session is read, so that what the platform sends at once comes after.
+	emit(Event{Kind: EventConnected, ClientID: clientID})
 	sim := runSimDevice(conn, o.DeviceID, o.Behavior, 1, func(ev Event) {
 		ev.ClientID = clientID
 		emit(ev)
@@ -155,10 +159,9 @@ func runSession(ctx context.Context, o Options, emit func(Event)) (string, error
 	defer sim.Stop()
 	for _, filter := range append([]string{broker.CommandsFilter(o.DeviceID)}, o.Behavior.Subscribe...) {
 		if err := conn.subscribe(filter, o.ConnectTimeout); err != nil {
-			return "", fmt.Errorf("subscribe to %s: %w", filter, err)
+			return clientID, fmt.Errorf("subscribe to %s: %w", filter, err)
 		}
 	}
-	emit(Event{Kind: EventConnected, ClientID: clientID})
 	var awake <-chan time.Time // nil, never ready, for a device that does not sleep
 	if o.Behavior.Sleep > 0 {
 		t := time.NewTimer(o.Behavior.Awake)
