@@ -25,7 +25,7 @@ func MessageOutput(output string) (m *DeviceMessage, ok bool) {
 	if err := decodeObject(raw, &w); err != nil {
 		return nil, false
 	}
-	m = w.message(nil)
+	m = w.message(nil, false)
 	if m.MessageID == "" && m.Status == "" {
 		return nil, false
 	}

@@ -24,6 +24,9 @@ const (
 	MessageDelivered = "DELIVERED"
 	MessageFailed    = "FAILED"
 	MessageTimeout   = "TIMEOUT"
+	// MessageUndocumented stands for a status none of the above in answers about a message
+	// sent with secret content: the provider's own word, never the platform's.
+	MessageUndocumented = "UNDOCUMENTED"
 )
 
 // MessageFinal reports whether a message status is final: DELIVERED, FAILED or TIMEOUT never
@@ -275,7 +278,7 @@ func (c *Client) ShowDeviceMessage(ctx context.Context, ref MessageRef) (*Device
 		return nil, bad("the answer to reading message " + ref.MessageID + " is about message " +
 			sanitize(*w.MessageID, c.secrets))
 	}
-	m := w.message(c.secrets)
+	m := w.message(c.secrets, ref.Secret)
 	m.RequestID, m.StatusCode = r.requestID, r.status
 	return m, nil
 }
@@ -315,7 +318,7 @@ func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret
 	}
 	out := &DeviceMessageList{DeviceID: w.DeviceID, RequestID: r.requestID, Messages: make([]DeviceMessage, 0, len(w.Messages))}
 	for i := range w.Messages {
-		m := w.Messages[i].message(c.secrets)
+		m := w.Messages[i].message(c.secrets, secret)
 		m.RequestID, m.StatusCode = r.requestID, r.status
 		out.Messages = append(out.Messages, *m)
 	}

@@ -495,6 +495,49 @@ func TestShowDeviceMessage_NotFoundAndErrors(t *testing.T) {
 	}
 }
 
+// TestShowDeviceMessage_SecretAnswersStayOutOfErrors: a read has no value to mask the content
+// with, so for a message sent with secret content the platform's error_msg and a status it
+// does not document never reach the caller, and the answer is not logged.
+func TestShowDeviceMessage_SecretAnswersStayOutOfErrors(t *testing.T) {
+	const secret = "S3cr3tValueXYZ"
+	ref := MessageRef{DeviceID: "dev-1", MessageID: "m-1", Secret: true}
+	for name, h := range map[string]http.HandlerFunc{
+		"server error": reply(http.StatusInternalServerError, `{"error_code":"IOTDA.000500","error_msg":"failed to render message {\"key\":\"`+secret+`\"}"}`),
+		"forbidden":    reply(http.StatusForbidden, `{"error_code":"IOTDA.000004","error_msg":"`+secret+`"}`),
+		"code/message": reply(http.StatusBadRequest, `{"code":"X","message":{"echo":"`+secret+`"}}`),
+		"not JSON":     reply(http.StatusBadGateway, `<html>`+secret+`</html>`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t, h)
+			var buf bytes.Buffer
+			ctx := tflogtest.RootLogger(t.Context(), &buf)
+			_, err := newTestClient(t, ts.URL, nil).ShowDeviceMessage(ctx, ref)
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || strings.Contains(err.Error(), secret) || apiErr.ErrorMsg != secretErrorMsg {
+				t.Fatalf("err %v", err)
+			}
+			if strings.Contains(buf.String(), secret) {
+				t.Errorf("the log holds the secret:\n%s", buf.String())
+			}
+		})
+	}
+	ts := newTestServer(t, reply(http.StatusOK, `{"message_id":"m-1","status":"`+secret+`"}`))
+	c := newTestClient(t, ts.URL, nil)
+	m, err := c.ShowDeviceMessage(t.Context(), ref)
+	if err != nil || m.Status != MessageUndocumented {
+		t.Fatalf("m %+v, err %v", m, err)
+	}
+	lts := newTestServer(t, reply(http.StatusOK, `{"device_id":"dev-1","messages":[{"message_id":"m-1","status":"`+secret+`"}]}`))
+	list, err := newTestClient(t, lts.URL, nil).ListDeviceMessages(t.Context(), "dev-1", true)
+	if err != nil || list.Messages[0].Status != MessageUndocumented {
+		t.Fatalf("list %+v, err %v", list, err)
+	}
+	ref.Secret = false // Without secret content the platform's word is kept, to be reported.
+	if m, err := c.ShowDeviceMessage(t.Context(), ref); err != nil || m.Status != secret {
+		t.Fatalf("m %+v, err %v", m, err)
+	}
+}
+
 func TestListDeviceMessages(t *testing.T) {
 	ts := newTestServer(t, reply(http.StatusOK, `{"device_id":"dev-1","messages":[`+
 		`{"message_id":"a","message":"x","status":"DELIVERED","created_time":"20240102T030405Z","finished_time":"20240102T030405Z"},`+

@@ -35,7 +35,10 @@ type wireMessage struct {
 	} `json:"result"`
 }
 
-func (w *wireMessage) message(secrets []string) *DeviceMessage {
+// message converts an answer's message, masking secrets in the platform's texts. With secret,
+// the answer is about a message sent with secret content, which the platform's own
+// text could quote: a status it does not document is given as MessageUndocumented instead.
+func (w *wireMessage) message(secrets []string, secret bool) *DeviceMessage {
 	m := &DeviceMessage{Name: w.Name, Encoding: w.Encoding, PayloadFormat: w.PayloadFormat, Topic: w.Topic,
 		Properties: w.Properties, Status: w.Status, CreatedTime: w.CreatedTime, FinishedTime: w.FinishedTime}
 	if w.MessageID != nil {
@@ -52,6 +55,9 @@ func (w *wireMessage) message(secrets []string) *DeviceMessage {
 		m.ErrorMsg = sanitize(renderJSONText(w.ErrorInfo.ErrorMsg), secrets)
 	}
 	m.Status = sanitize(m.Status, secrets)
+	if secret && m.Status != "" && m.Status != MessagePending && !MessageFinal(m.Status) {
+		m.Status = MessageUndocumented
+	}
 	if at, err := time.Parse(createTimeLayout, m.CreatedTime); err == nil {
 		m.CreatedAt = at
 	}
@@ -81,7 +87,7 @@ func (c *Client) decodeCreated(r *response, m Message) (*DeviceMessage, error) {
 		return nil, unknown("the HTTP " + http.StatusText(r.status) + " answer does not name message " + m.MessageID + ": " +
 			c.answerExcerpt(r.body, m.Secret))
 	}
-	msg := w.message(c.secrets)
+	msg := w.message(c.secrets, m.Secret)
 	msg.RequestID, msg.StatusCode = r.requestID, r.status
 	return msg, nil
 }

@@ -58,7 +58,7 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	fields["status"] = resp.StatusCode
 	fields["request_id"] = resp.Header.Get("X-Request-Id")
 	fields["headers"] = formatHeaders(resp.Header)
-	if secret, _ := req.Context().Value(secretAnswerKey{}).(bool); secret {
+	if secretAnswer(req.Context()) {
 		fields["body"] = secretAnswerLogged
 	} else {
 		fields["body"] = peekBody(resp, red)
@@ -118,9 +118,20 @@ type secretAnswerKey struct{}
 // secretAnswerLogged stands in the log for an answer that may hold secret content.
 const secretAnswerLogged = "(not logged: the answer may hold secret content)"
 
-// withSecretAnswer marks ctx so that the logging transport leaves the response body out.
+// secretErrorMsg stands for the error_msg of an error answer that may hold secret content:
+// the platform may quote what it was sent, and a read has no value to mask it with.
+const secretErrorMsg = "(error_msg not shown: it may quote write-only content)"
+
+// withSecretAnswer marks ctx so that the logging transport leaves the response body out,
+// and error answers keep only their status, error_code and request id.
 func withSecretAnswer(ctx context.Context) context.Context {
 	return context.WithValue(ctx, secretAnswerKey{}, true)
+}
+
+// secretAnswer reports whether ctx was marked by withSecretAnswer.
+func secretAnswer(ctx context.Context) bool {
+	secret, _ := ctx.Value(secretAnswerKey{}).(bool)
+	return secret
 }
 
 // requestBody reads a copy of the body through GetBody, leaving the request untouched.

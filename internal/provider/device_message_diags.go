@@ -74,9 +74,13 @@ func knownStatus(status string) bool {
 // unknownStatusDetail explains a status the platform does not document; saved says whether
 // the resource keeps it.
 func unknownStatusDetail(who, status string, saved bool) string {
-	detail := fmt.Sprintf("IoTDA reports %s with status %q, which is none of the statuses it documents (PENDING, "+
-		"DELIVERED, FAILED, TIMEOUT), so the provider cannot tell whether the device has it.", who,
-		firstNonEmpty(status, "(none)"))
+	shown := fmt.Sprintf("%q", firstNonEmpty(status, "(none)"))
+	if status == iotda.MessageUndocumented {
+		shown = iotda.MessageUndocumented + " (the provider's word: IoTDA's is not shown, as the message's content is " +
+			"write-only and the platform's text could quote it)"
+	}
+	detail := fmt.Sprintf("IoTDA reports %s with status %s, which is none of the statuses it documents (PENDING, "+
+		"DELIVERED, FAILED, TIMEOUT), so the provider cannot tell whether the device has it.", who, shown)
 	if saved {
 		detail += " The resource is saved with this status; every refresh reads the message again, without sending " +
 			"it again, until IoTDA reports a status the provider knows."

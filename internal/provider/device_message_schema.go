@@ -45,9 +45,10 @@ const (
 		"with `topic_full_name`."
 	descMessageTopicFullName = "A full topic name to send the message on, such as `\"/factory/config\"`; IoTDA does " +
 		"not check that the product defines it, and the device must have subscribed to it. At most 128 characters. " +
-		"Nothing under `$oc/`, IoTDA's system topics, where a device would take the message for the platform's own " +
-		"traffic (a command, for one): use `topic` for a custom topic under `$oc/devices/{device_id}/user/`. That " +
-		"rule is the provider's own; what IoTDA does with such a topic is not documented. Conflicts with `topic`."
+		"Nothing that starts with `$`: `$oc/` holds IoTDA's system topics, where a device would take the message for " +
+		"the platform's own traffic (a command, for one), and MQTT keeps the other `$` topics for the server; use " +
+		"`topic` for a custom topic under `$oc/devices/{device_id}/user/`. That rule is the provider's own; what " +
+		"IoTDA does with such a topic is not documented. No white space around the name. Conflicts with `topic`."
 	descMessageEncoding = "`\"none\"` (the platform's default) or `\"base64\"`: the message is then a string holding " +
 		"standard base64, such as `filebase64(\"blob.bin\")`, and the device receives the bytes it encodes, as the " +
 		"whole payload."

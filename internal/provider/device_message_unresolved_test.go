@@ -376,3 +376,65 @@ variable "key" {
 		checkNoSecrets(t, filepath.Base(path), string(b), []string{secret})
 	}
 }
+
+// Reads of a pending message sent with write-only content, whose answers quote the content
+// (an error_msg, a status IoTDA does not document): the refresh warns and keeps the state, and
+// the content shows in no diagnostic, log or state. A read has no value to mask it with, so
+// those texts are left out whole. Nothing is sent again.
+func TestDeviceMessageResource_WriteOnlyContentQuotedByFailingReads(t *testing.T) {
+	const secret = "S3cr3tValueXYZ"
+	cli := requireCLI(t, tfversion.SkipBelow(tfversion.Version1_11_0))
+	logDir := t.TempDir()
+	providerLog := filepath.Join(logDir, "provider.log")
+	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_ACC_LOG_PATH", providerLog)
+	target := newMessageMock(t, mockserver.Options{}, []string{"d1"}, "d1")
+	s := target.Server
+	r := newFleetCLIRun(t, cli, messageConfig(target, "d1", `
+  message_wo         = { key = var.key }
+  message_wo_version = 1
+  wait_for_delivery  = false
+`)+`
+variable "key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+`)
+	cliLog := filepath.Join(logDir, "cli.log")
+	r.env = append(r.env, "TF_VAR_key="+secret, "TF_LOG=TRACE", "TF_LOG_PATH="+cliLog)
+	outputs := []string{applyOK(t, r)}
+	if st := readMessageState(t, r); st.Attributes["status"] != "PENDING" {
+		t.Fatalf("state %s", st.raw)
+	}
+	quoted := `failed to render message {"key":"` + secret + `"}`
+	s.InjectFault(mockserver.Fault{Operation: "ShowDeviceMessage", Times: -1, Status: 500,
+		ErrorCode: "IOTDA.000500", ErrorMsg: quoted})
+	outputs = append(outputs, applyOK(t, r, "Warning: Reading the Message Failed", "(error_msg", "No changes."))
+	s.ClearFaults()
+	s.InjectFault(mockserver.Fault{Operation: "ShowDeviceMessage", Times: -1, Status: 403,
+		ErrorCode: "IOTDA.000004", ErrorMsg: secret})
+	outputs = append(outputs, applyOK(t, r, "Warning: Reading the Message Failed", "No changes."))
+	s.ClearFaults()
+	s.InjectFault(mockserver.Fault{Operation: "ShowDeviceMessage", Times: -1,
+		MergePatch: json.RawMessage(`{"status":"` + secret + `","result":{"status":"` + secret + `"}}`)})
+	outputs = append(outputs, applyOK(t, r, "Warning: Message Status Unknown", "UNDOCUMENTED"))
+	s.ClearFaults()
+	for i, o := range outputs {
+		checkNoSecrets(t, fmt.Sprintf("CLI output %d", i), o, []string{secret})
+	}
+	checkNoSecrets(t, "the state file", string(readMessageState(t, r).raw), []string{secret})
+	for _, path := range []string{providerLog, cliLog} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path == providerLog && !strings.Contains(string(b), "Reading the Message Failed") {
+			t.Errorf("the provider's TRACE log does not hold the diagnostic, so it proves nothing")
+		}
+		checkNoSecrets(t, filepath.Base(path), string(b), []string{secret})
+	}
+	if n := journalCount(s, mockserver.EntryMessage, "d1"); n != 1 {
+		t.Fatalf("%d messages created, want 1", n)
+	}
+}

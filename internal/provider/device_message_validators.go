@@ -203,10 +203,11 @@ func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.Str
 const systemTopicPrefix = "$oc/"
 
 // topicRule checks a topic: at most 128 characters, a name a device can receive on (no
-// MQTT wildcards); for the suffix no leading "/" (the platform puts it after
-// $oc/devices/{device_id}/user/), and for a full name nothing under $oc/. That last rule is
-// the provider's own: a message published on a device's command topic is run by the device
-// as a command. Whether IoTDA refuses such a topic_full_name is not documented
+// MQTT wildcards, no white space around it); for the suffix no leading "/" (the platform
+// puts it after $oc/devices/{device_id}/user/), and for a full name nothing that starts with
+// $ (MQTT keeps those topics for the server, and $oc/ holds IoTDA's system topics). That last
+// rule is the provider's own: a message published on a device's command topic is run by the
+// device as a command. Whether IoTDA refuses such a topic_full_name is not documented
 // (UNCONFIRMED: it passes topic_full_name "through without checking", facts §1.2).
 func topicRule(attr string, suffix bool) validator.String {
 	return stringCheck{
@@ -226,11 +227,19 @@ func topicRule(attr string, suffix bool) validator.String {
 			case suffix && strings.HasPrefix(s, "$oc/"):
 				return fmt.Errorf("topic %q is a full topic name, but IoTDA puts topic after $oc/devices/{device_id}/user/; "+
 					"write only the part after it, or use topic_full_name", s)
+			case strings.TrimSpace(s) != s:
+				return fmt.Errorf("%s %q starts or ends with white space, which MQTT keeps as part of the topic name, so "+
+					"no device subscribed to the name without it would receive the message; remove the spaces", attr, s)
 			case !suffix && strings.HasPrefix(s, systemTopicPrefix):
 				return fmt.Errorf("topic_full_name %q is under %s, IoTDA's system topics, where a device takes what it "+
 					"receives for the platform's own traffic (a command, a property request, a message): the provider "+
 					"refuses them. For a custom topic under $oc/devices/{device_id}/user/, set topic to the part after "+
 					"it; for the default message topic, set neither topic nor topic_full_name", s, systemTopicPrefix)
+			case !suffix && strings.HasPrefix(s, "$"):
+				return fmt.Errorf("topic_full_name %q starts with $: MQTT keeps such topics for the server's own use "+
+					"(MQTT 3.1.1 section 4.7.2), so a device can receive nothing there but IoTDA's own topics. Use a "+
+					"name without $ (such as /device/message/down), or topic for a custom topic under "+
+					"$oc/devices/{device_id}/user/", s)
 			}
 			return nil
 		},

@@ -183,3 +183,47 @@ func TestPositiveDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicRule covers the topic names a device could never receive on, or would take for
+// the platform's own traffic, in both topic attributes.
+func TestTopicRule(t *testing.T) {
+	t.Parallel()
+	full, suffix := topicRule("topic_full_name", false).(stringCheck), topicRule("topic", true).(stringCheck)
+	for _, tc := range []struct {
+		rule stringCheck
+		in   string
+		want string // "" when the name is taken
+	}{
+		{full, "/device/message/down", ""},
+		{full, "factory/line-1/cfg", ""},
+		{suffix, "cfg", ""},
+		{suffix, "a/b", ""},
+		{full, "$oc/devices/d1/sys/commands/request_id=x", "is under $oc/"},
+		{full, "$oc/", "is under $oc/"},
+		{full, "$oc/devices/d1/user/cfg", "set topic to the part after it"},
+		{full, "$OC/devices/d1/sys/commands/request_id=x", "starts with $"},
+		{full, "$Oc/devices/d1/sys/properties/set/request_id=1", "starts with $"},
+		{full, "$oc", "starts with $"},
+		{full, "$SYS/broker", "starts with $"},
+		{full, "  $oc/devices/d1/sys/commands/request_id=x", "white space"},
+		{full, "\t$oc/devices/d1/sys/commands", "white space"},
+		{full, "   ", "white space"},
+		{full, "/a/b ", "white space"},
+		{suffix, " cfg", "white space"},
+		{suffix, "cfg\n", "white space"},
+		{full, "", "is empty"},
+		{full, "a/#", "wildcard"},
+		{suffix, "a/+/b", "wildcard"},
+		{suffix, "/cfg", "starts with /"},
+		{suffix, "$oc/devices/d1/user/cfg", "full topic name"},
+		{full, strings.Repeat("a", 129), "at most 128"},
+	} {
+		err := tc.rule.check(tc.in)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: refused: %v", tc.in, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: got %v, want an error with %q", tc.in, err, tc.want)
+		}
+	}
+}

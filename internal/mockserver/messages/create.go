@@ -217,15 +217,15 @@ func (r *request) checkTopics() *Error {
 	if strings.HasPrefix(r.Topic, "/") {
 		return invalid("topic is the part after $oc/devices/{device_id}/user/ and must not start with /.")
 	}
-	if strings.HasPrefix(r.TopicFullName, systemTopicPrefix) {
-		return invalid("topic_full_name must not be a system topic under %s; use topic for a custom topic under "+
-			"$oc/devices/{device_id}/user/.", systemTopicPrefix)
+	if strings.HasPrefix(r.TopicFullName, "$") {
+		return invalid("topic_full_name must not start with $ (the system topics under %s and MQTT's server "+
+			"topics); use topic for a custom topic under $oc/devices/{device_id}/user/.", systemTopicPrefix)
 	}
 	return nil
 }
 
 // systemTopicPrefix starts the platform's system topics. The mock refuses a topic_full_name
-// under it, as the provider does: a message published on a device's command topic would be
+// under it, or under any other $ topic (MQTT keeps them for the server), as the provider does: a message published on a device's command topic would be
 // taken by the device for a command. The platform passes topic_full_name "through without
 // checking" (facts §1.2); whether it refuses system topics, and how, is UNCONFIRMED.
 const systemTopicPrefix = "$oc/"
