@@ -224,15 +224,34 @@ func (f *Fault) UnmarshalJSON(data []byte) error {
 	type plain Fault
 	aux := struct {
 		*plain
-		Delay jsonDuration `json:"delay,omitempty"`
-		Hold  jsonDuration `json:"hold,omitempty"`
+		Delay      jsonDuration `json:"delay,omitempty"`
+		Hold       jsonDuration `json:"hold,omitempty"`
+		RetryAfter headerValue  `json:"retry_after,omitempty"`
 	}{plain: (*plain)(f)}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields() // a misspelt fault field would otherwise inject the wrong fault
 	if err := dec.Decode(&aux); err != nil {
 		return err
 	}
-	f.Delay, f.Hold = time.Duration(aux.Delay), time.Duration(aux.Hold)
+	f.Delay, f.Hold, f.RetryAfter = time.Duration(aux.Delay), time.Duration(aux.Hold), string(aux.RetryAfter)
+	return nil
+}
+
+// headerValue is a header's value given as a JSON string, or as a number (retry_after: 1 is
+// Retry-After: 1, as "1" is).
+type headerValue string
+
+func (h *headerValue) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		*h = headerValue(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(data, &n); err != nil {
+		return fmt.Errorf("want a string or a number of seconds, got %s", data)
+	}
+	*h = headerValue(n.String())
 	return nil
 }
 

@@ -32,7 +32,17 @@ func TestFault_JSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"delay":2000000}`), &f); err != nil || f.Delay != 2*time.Millisecond {
 		t.Errorf("numeric delay = %v, %v", f.Delay, err)
 	}
-	for _, bad := range []string{`{"delay":"soon"}`, `{"delay":true}`, `{"stauts":500}`} {
+	for in, want := range map[string]string{`{"status":429,"retry_after":1}`: "1", `{"status":429,"retry_after":"2"}`: "2",
+		`{"status":429,"retry_after":"Wed, 21 Oct 2026 07:28:00 GMT"}`: "Wed, 21 Oct 2026 07:28:00 GMT"} {
+		var f Fault
+		if err := json.Unmarshal([]byte(in), &f); err != nil || f.RetryAfter != want {
+			t.Errorf("%s: retry_after %q, %v; want %q", in, f.RetryAfter, err, want)
+		}
+		if b, err := json.Marshal(f); err != nil || !strings.Contains(string(b), `"retry_after":"`+want+`"`) {
+			t.Errorf("%s: encoded %s, %v", in, b, err)
+		}
+	}
+	for _, bad := range []string{`{"delay":"soon"}`, `{"delay":true}`, `{"stauts":500}`, `{"retry_after":true}`, `{"retry_after":[1]}`} {
 		if err := json.Unmarshal([]byte(bad), &f); err == nil {
 			t.Errorf("%s decoded without error", bad)
 		}
