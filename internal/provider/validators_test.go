@@ -188,7 +188,11 @@ func TestPositiveDuration(t *testing.T) {
 // the platform's own traffic, in both topic attributes.
 func TestTopicRule(t *testing.T) {
 	t.Parallel()
-	full, suffix := topicRule("topic_full_name", false).(stringCheck), topicRule("topic", true).(stringCheck)
+	full, ok1 := topicRule("topic_full_name", false).(stringCheck)
+	suffix, ok2 := topicRule("topic", true).(stringCheck)
+	if !ok1 || !ok2 {
+		t.Fatal("topicRule is not a stringCheck")
+	}
 	for _, tc := range []struct {
 		rule stringCheck
 		in   string
