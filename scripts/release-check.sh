@@ -11,8 +11,9 @@
 #      filesystem_mirror, and checks the lock file's hashes against the zips (h1: the dirhash of
 #      a zip's contents, zh: its SHA-256 in the SHA256SUMS);
 #   4. starts the mock server released in dist (unpacked from its archive) with the demo's
-#      devices, applies the demo, checks the device's reply and the mock's journal (one
-#      command, sent by the released provider's version), destroys, and stops the mock;
+#      devices (the archive's demo-config.json), applies the demo, checks the device's reply and
+#      the mock's journal (one command, sent by the released provider's version), destroys, and
+#      stops the mock;
 #   5. installs the release again through a network mirror (internal/cmd/release-check serves
 #      the zips over HTTPS with a certificate of its own), whose index gives each zip's zh: hash
 #      from the SHA256SUMS: the CLI checks the download against it (OpenTofu 1.12.6 records it in
@@ -107,6 +108,9 @@ echo "==> Unpacking the released mock server ($(basename "$mock_archive"))"
 mkdir -p "$work/mock-release"
 tar -xzf "$mock_archive" -C "$work/mock-release"
 mv "$work/mock-release/iotda-mock" "$work/iotda-mock"
+for f in example-config.json demo-config.json; do
+	[ -f "$work/mock-release/$f" ] || fail "the mock's archive lacks $f"
+done
 
 # The CLIs see only this configuration: nothing of the caller's TF_* settings.
 unset TF_PLUGIN_CACHE_DIR TF_CLI_ARGS TF_CLI_ARGS_init TF_DATA_DIR TF_LOG TF_LOG_PATH
@@ -140,7 +144,7 @@ $(cat "$work/$name-init.txt")"
 	"$work/release-check" lock "$root/dist" .terraform.lock.hcl "$host"
 
 	echo "==> $name: apply the demo against the released mock"
-	start_mock "$root/examples/demo/mock-config.json" 60
+	start_mock "$work/mock-release/demo-config.json" 60 # the archive's copy of examples/demo/mock-config.json
 	export IOTDA_ENDPOINT="$api" IOTDA_PROJECT_ID=demo-project IOTDA_AUTH_TOKEN=demo-token
 	"$cli" apply -auto-approve -input=false -no-color >"$work/$name-apply.txt" 2>&1 || fail "$name apply failed:
 $(cat "$work/$name-apply.txt")

@@ -32,7 +32,7 @@ if [ ${#test_files[@]} -eq 0 ]; then
 	echo "run-tests.sh: $here/tests holds no .tftest.hcl file: there is nothing to test" >&2
 	exit 1
 fi
-want=$(cat "${test_files[@]}" | grep -c '^run "' || true)
+want=$(cat "${test_files[@]}" | grep -cE '^[[:space:]]*run[[:space:]]+"' || true)
 if [ "$want" -eq 0 ]; then
 	echo "run-tests.sh: the .tftest.hcl files of $here/tests declare no run block: there is nothing to test" >&2
 	exit 1

@@ -245,7 +245,8 @@ func checkDeviceID(id string) error {
 //
 // GETs are retried on more failures than POSTs (see do). Errors: *MessageNotFoundError
 // (errors.Is ErrMessageNotFound) when the device has no such message, *APIError (errors.Is
-// ErrNotFound for an unknown device), *NotSentError, or *DeliveryUnknownError (no usable
+// ErrNotFound for an unknown device; with ref.Secret its ErrorMsg is secretErrorMsg, since the
+// platform's could quote the content), *NotSentError, or *DeliveryUnknownError (no usable
 // answer, or an answer about another message).
 func (c *Client) ShowDeviceMessage(ctx context.Context, ref MessageRef) (*DeviceMessage, error) {
 	if err := checkDeviceID(ref.DeviceID); err != nil {
@@ -261,6 +262,9 @@ func (c *Client) ShowDeviceMessage(ctx context.Context, ref MessageRef) (*Device
 		target: c.apiURL("devices", ref.DeviceID, "messages", ref.MessageID).String(), maxBody: maxMessageBytes,
 		effect: effectNone})
 	if err != nil {
+		if ref.Secret {
+			hideErrorMsg(err)
+		}
 		return nil, err
 	}
 	bad := func(why string) error {
@@ -274,6 +278,8 @@ func (c *Client) ShowDeviceMessage(ctx context.Context, ref MessageRef) (*Device
 	switch {
 	case w.MessageID == nil || *w.MessageID == "":
 		return nil, &MessageNotFoundError{DeviceID: ref.DeviceID, MessageID: ref.MessageID, RequestID: r.requestID}
+	case *w.MessageID != ref.MessageID && ref.Secret: // The other id is not shown: it could be an echo.
+		return nil, bad("the answer to reading message " + ref.MessageID + " is about another message")
 	case *w.MessageID != ref.MessageID:
 		return nil, bad("the answer to reading message " + ref.MessageID + " is about message " +
 			sanitize(*w.MessageID, c.secrets))
@@ -306,6 +312,9 @@ func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret
 	r, err := c.do(ctx, request{method: http.MethodGet, target: c.apiURL("devices", deviceID, "messages").String(),
 		maxBody: maxMessageListBytes, effect: effectNone})
 	if err != nil {
+		if secret {
+			hideErrorMsg(err)
+		}
 		return nil, err
 	}
 	var w struct {

@@ -41,6 +41,19 @@ func (e *MessageOutcomeUnknownError) Error() string {
 // Unwrap returns the create's error.
 func (e *MessageOutcomeUnknownError) Unwrap() error { return e.Err }
 
+// secretErrorMsg stands for the error_msg of an error answer about a message sent with
+// secret content: the platform may quote what it was sent, in forms no mask can be sure to
+// catch, and a read has no value to mask it with at all.
+const secretErrorMsg = "(error_msg not shown: it may quote write-only content)"
+
+// hideErrorMsg replaces the error_msg of an *APIError in err by secretErrorMsg.
+func hideErrorMsg(err error) {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorMsg != "" {
+		apiErr.ErrorMsg = secretErrorMsg
+	}
+}
+
 // lookupReads is how many reads look for a message whose create's outcome is unknown: at
 // once, then after the client's backoff waits (about 0.2, 0.4, 0.8 and 1.6 s by default). The
 // platform answers a create within milliseconds, so a message it accepted is found by the
@@ -67,8 +80,9 @@ const lookupTimeout = 30 * time.Second
 // When ctx is cancelled (an interrupt), no read is made.
 //
 // With m.Secret, neither the request body nor the platform's answers (which echo the
-// content) are logged, and the errors hold no excerpt of an answer: the content is hidden
-// wherever it could show.
+// content) are logged, and the errors hold no excerpt of an answer and no error_msg
+// (secretErrorMsg stands for it): the content is hidden wherever it could show, numbers and
+// short strings too, which a Redaction does not mask.
 func (c *Client) CreateMessage(ctx context.Context, m Message) (*DeviceMessage, error) {
 	body, err := messageBody(m)
 	if err != nil {
@@ -92,6 +106,9 @@ func (c *Client) CreateMessage(ctx context.Context, m Message) (*DeviceMessage, 
 	}
 	red.hideInError(err)
 	mayExist := messageMayExist(err, m.MessageID)
+	if m.Secret {
+		hideErrorMsg(err) // Only once it was read for the message's id.
+	}
 	if !mayExist && !throttled {
 		return nil, err // Refused or provably not sent: nothing to look for.
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"regexp"
@@ -327,26 +328,35 @@ func TestCreateMessage_RetryAfterAThrottledAnswerThePlatformActedOn(t *testing.T
 				return errors.As(err, &u) && errors.Is(err, ErrBadRequest) && errors.Is(u.Lookup, ErrMessageNotFound)
 			}},
 	} {
-		t.Run(name, func(t *testing.T) {
-			var mu sync.Mutex
-			n := 0
-			routes := &messageRoutes{get: tc.get, post: func(w http.ResponseWriter, r *http.Request) {
-				mu.Lock()
-				h := tc.posts[min(n, len(tc.posts)-1)]
-				n++
-				mu.Unlock()
-				h(w, r)
-			}}
-			ts := newTestServer(t, routes.handler(t))
-			c := newTestClient(t, ts.URL, nil)
-			res, err := c.CreateMessage(t.Context(), testMessage())
-			if !tc.want(res, err) {
-				t.Fatalf("res %+v, err %v", res, err)
-			}
-			if posts, gets := routes.counts(); posts != len(tc.posts) || gets == 0 {
-				t.Fatalf("%d creates, %d reads; want %d creates and the message read", posts, gets, len(tc.posts))
-			}
-		})
+		// With secret content the refusal's error_msg is hidden, but only once it was read
+		// for the message's id.
+		for _, secret := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, secret %t", name, secret), func(t *testing.T) {
+				var mu sync.Mutex
+				n := 0
+				routes := &messageRoutes{get: tc.get, post: func(w http.ResponseWriter, r *http.Request) {
+					mu.Lock()
+					h := tc.posts[min(n, len(tc.posts)-1)]
+					n++
+					mu.Unlock()
+					h(w, r)
+				}}
+				ts := newTestServer(t, routes.handler(t))
+				c := newTestClient(t, ts.URL, nil)
+				m := testMessage()
+				m.Secret = secret
+				res, err := c.CreateMessage(t.Context(), m)
+				if !tc.want(res, err) {
+					t.Fatalf("res %+v, err %v", res, err)
+				}
+				if posts, gets := routes.counts(); posts != len(tc.posts) || gets == 0 {
+					t.Fatalf("%d creates, %d reads; want %d creates and the message read", posts, gets, len(tc.posts))
+				}
+				if secret && err != nil && (strings.Contains(err.Error(), "already used") || strings.Contains(err.Error(), "throttled.")) {
+					t.Fatalf("err %v shows the platform's error_msg", err)
+				}
+			})
+		}
 	}
 }
 
@@ -520,6 +530,12 @@ func TestShowDeviceMessage_SecretAnswersStayOutOfErrors(t *testing.T) {
 				t.Errorf("the log holds the secret:\n%s", buf.String())
 			}
 		})
+	}
+	echo := newTestServer(t, reply(http.StatusOK, `{"message_id":"`+secret+`","message":"`+secret+`"}`))
+	var u *DeliveryUnknownError
+	if _, err := newTestClient(t, echo.URL, nil).ShowDeviceMessage(t.Context(), ref); !errors.As(err, &u) ||
+		strings.Contains(err.Error(), secret) {
+		t.Fatalf("an answer about another message: err %v", err)
 	}
 	ts := newTestServer(t, reply(http.StatusOK, `{"message_id":"m-1","status":"`+secret+`"}`))
 	c := newTestClient(t, ts.URL, nil)

@@ -107,9 +107,6 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 			retryable = ctx.Err() == nil
 		case err == nil:
 			apiErr := c.apiError(r)
-			if secretAnswer(ctx) {
-				apiErr.ErrorMsg = secretErrorMsg // It may quote the write-only content.
-			}
 			failure, retryable, hint = apiErr, apiErr.throttled() || (req.idempotent() && apiErr.StatusCode >= 500), r.retryAfter
 			if req.throttled != nil && apiErr.throttled() {
 				*req.throttled = true

@@ -118,12 +118,7 @@ type secretAnswerKey struct{}
 // secretAnswerLogged stands in the log for an answer that may hold secret content.
 const secretAnswerLogged = "(not logged: the answer may hold secret content)"
 
-// secretErrorMsg stands for the error_msg of an error answer that may hold secret content:
-// the platform may quote what it was sent, and a read has no value to mask it with.
-const secretErrorMsg = "(error_msg not shown: it may quote write-only content)"
-
-// withSecretAnswer marks ctx so that the logging transport leaves the response body out,
-// and error answers keep only their status, error_code and request id.
+// withSecretAnswer marks ctx so that the logging transport leaves the response body out.
 func withSecretAnswer(ctx context.Context) context.Context {
 	return context.WithValue(ctx, secretAnswerKey{}, true)
 }

@@ -147,8 +147,7 @@ func pendingOrder(pending []string, cursor string, limit int) []string {
 // refreshPending reads the status of the devices whose message is still pending, never
 // sending anything, and records what changed: a final status is never read again. A message
 // IoTDA no longer has keeps its last known status and joins fp.Unreadable. Devices whose
-// message ended FAILED or TIMEOUT join failed_device_ids; beyond max_failed_devices, the
-// next plan replaces the resource (fp.FailedRun), as after an apply that saw them fail. It
+// message ended FAILED or TIMEOUT join failed_device_ids, with a warning (reportEnded). It
 // reports whether m changed.
 func (m *batchMessageModel) refreshPending(ctx context.Context, client *iotda.Client, fp *fleetPrivate,
 	diags *diag.Diagnostics,
@@ -223,15 +222,18 @@ func (m *batchMessageModel) refreshPending(ctx context.Context, client *iotda.Cl
 			"Nothing was sent.", plural(res.failed, "device"), m.describeWork(), res.last), requestIDOf(res.last)))
 	}
 	if len(ended) > 0 {
-		m.reportEnded(ended, failures, entries, fp, diags)
+		m.reportEnded(ended, failures, entries, diags)
 	}
 	return true
 }
 
-// reportEnded reports devices whose pending message a refresh found FAILED or TIMEOUT: a
-// warning within max_failed_devices; beyond it, the next plan replaces the resource.
+// reportEnded warns of devices whose pending message a refresh found FAILED or TIMEOUT. It
+// never makes a plan replace the resource, whatever max_failed_devices says: that judges the
+// failures the apply saw. A message that ends later (a device asleep past ttl) sent to the
+// fleet again would reach every device that has it a second time, and a device that stays
+// asleep would make every apply send it once more. failed_device_ids lists them to retry.
 func (m *batchMessageModel) reportEnded(ended []string, failures []deviceFailure, entries map[string]messageEntry,
-	fp *fleetPrivate, diags *diag.Diagnostics,
+	diags *diag.Diagnostics,
 ) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Batch task %s (%q): %s did not reach %s after all:\n", m.TaskID.ValueString(),
@@ -244,20 +246,12 @@ func (m *batchMessageModel) reportEnded(ended []string, failures []deviceFailure
 		e := entries[id]
 		b.WriteString("  - " + describeFailure(*e.failure(id)) + "\n")
 	}
-	limit := m.MaxFailedDevices.ValueInt64()
-	fmt.Fprintf(&b, "\n%s failed in all.", plural(len(failures), "device"))
-	summary := m.kindTitle() + " Failed on Some Devices"
-	if int64(len(failures)) <= limit || fp.Adopted {
-		fmt.Fprintf(&b, " That is within max_failed_devices (%d), or the task was imported, so this is only a "+
-			"warning; failed_device_ids lists the devices to retry.", limit)
-		diags.AddWarning(summary, b.String())
-		return
-	}
-	fp.FailedRun = true
-	fmt.Fprintf(&b, " That is more than max_failed_devices (%d): the next plan replaces the resource, sending the "+
-		"message again to every device as a new task. To keep this task instead, raise max_failed_devices; to "+
-		"retry only the failed devices, give failed_device_ids to another resource.", limit)
-	diags.AddWarning(summary, b.String())
+	fmt.Fprintf(&b, "\n%s failed in all (failed_device_ids). The apply had left these devices pending, and a "+
+		"message that ends after the apply is not sent to the fleet again on its own, whatever max_failed_devices "+
+		"(%d) says: every device that has it would get it a second time. To retry only the failed devices, give "+
+		"failed_device_ids to another resource; to send the message again to every device, run terraform apply "+
+		"-replace=<address>.", plural(len(failures), "device"), m.MaxFailedDevices.ValueInt64())
+	diags.AddWarning(m.kindTitle()+" Failed on Some Devices", b.String())
 }
 
 // addPendingWarning says, after an apply that read the task's results, which devices have
@@ -272,9 +266,9 @@ func (m *batchMessageModel) addPendingWarning(diags *diag.Diagnostics) {
 		ttl = plural(int(m.TTL.ValueInt64()), "minute")
 	}
 	diags.AddWarning(summaryFleetMessagePending, fmt.Sprintf("IoTDA accepted %s for every device of batch task %s, but "+
-		"%s have not received it yet: %s (pending_device_ids). They are asleep or offline: IoTDA keeps the message "+
+		"%s not received it yet: %s (pending_device_ids). They are asleep or offline: IoTDA keeps the message "+
 		"for up to ttl (%s) and delivers it when they connect.\n\nThis is not an error. Every refresh (terraform "+
 		"plan, terraform refresh) reads their status again without sending anything; devices whose message ends "+
 		"FAILED or TIMEOUT move to failed_device_ids.", m.describeWork(), m.TaskID.ValueString(),
-		plural(len(ids), "device"), iotda.ListSome(ids, maxListedPending), ttl))
+		havePlural(len(ids), "device"), iotda.ListSome(ids, maxListedPending), ttl))
 }

@@ -284,8 +284,8 @@ func messageReadServer(t *testing.T, answers map[string]string) (*iotda.Client, 
 }
 
 // A refresh reads the pending devices only, records what became of their messages, and
-// keeps what it cannot know; devices that ended FAILED or TIMEOUT beyond max_failed_devices
-// make the next plan replace the resource.
+// keeps what it cannot know; devices that ended FAILED or TIMEOUT are listed with a warning,
+// and never make the next plan replace the resource, even beyond max_failed_devices.
 func TestRefreshPending(t *testing.T) {
 	c, requests := messageReadServer(t, map[string]string{
 		"asleep":    `{"message_id":"m-1","status":"PENDING"}`,
@@ -324,7 +324,7 @@ func TestRefreshPending(t *testing.T) {
 		t.Fatalf("failed %s", got)
 	}
 	// One read without the message is not enough to take it as gone.
-	if got := strings.Join(fp.Unreadable, ","); got != "" || !fp.FailedRun || fp.NotFound["evicted"] != 1 ||
+	if got := strings.Join(fp.Unreadable, ","); got != "" || fp.FailedRun || fp.NotFound["evicted"] != 1 ||
 		fp.NotFound["removed"] != 1 {
 		t.Fatalf("unreadable %q, not found %v, failed run %v", got, fp.NotFound, fp.FailedRun)
 	}
@@ -339,7 +339,8 @@ func TestRefreshPending(t *testing.T) {
 	if diags.HasError() || strings.Join(summaries, "|") != summaryFleetMessageNotFound+"|"+summaryMessageStatusUnread+"|Batch Message Failed on Some Devices" {
 		t.Fatalf("diagnostics %v", diags)
 	}
-	if d := diags[2].Detail(); !strings.Contains(d, "expired: TIMEOUT") || !strings.Contains(d, "next plan replaces") {
+	if d := diags[2].Detail(); !strings.Contains(d, "expired: TIMEOUT") || !strings.Contains(d, "not sent to the fleet again") ||
+		!strings.Contains(d, "-replace=<address>") {
 		t.Fatalf("detail %s", d)
 	}
 

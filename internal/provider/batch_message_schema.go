@@ -31,7 +31,9 @@ const batchMessageDescription = "Sends one message to a fleet of IoTDA devices t
 	"only forgets it unless `delete_task_on_destroy` is set.\n\n" +
 	"Devices that fail (unknown to IoTDA, the message refused, or a message that ends `FAILED` or `TIMEOUT`) are " +
 	"listed in `failed_device_ids`. Up to `max_failed_devices` of them are a warning; more are an error, with the " +
-	"results saved, and the next plan sends the message again to the whole fleet (a replacement that says why).\n\n" +
+	"results saved, and the next plan sends the message again to the whole fleet (a replacement that says why). " +
+	"That threshold judges what the apply saw: a message the apply left pending that a later refresh finds " +
+	"`TIMEOUT` or `FAILED` is a warning, and never sends the message to the fleet again on its own.\n\n" +
 	"What IoTDA does with a `createMessages` task is documented only in outline (UNCONFIRMED in the platform's " +
 	"documentation, and how this provider reads it): that one `message_id` may serve every target, since message " +
 	"ids are unique per device; that a subtask `Success` means IoTDA accepted the message for the device (`PENDING` " +

@@ -76,7 +76,7 @@ func planFleet(ctx context.Context, req resource.ModifyPlanRequest, resp *resour
 			"the task again.")
 		planUnknown(ctx, resp, "status", "status_desc", "progress", "failed_device_ids", "results")
 	case fp.FailedRun && !fp.Adopted && (f.failedAsAWhole() || int64(f.failedCount()) > maxFailed.ValueInt64()):
-		what := fmt.Sprintf("%s of its devices failed, more than max_failed_devices (%d)", plural(f.failedCount(), "device"),
+		what := fmt.Sprintf("%s failed, more than max_failed_devices (%d)", plural(f.failedCount(), "device"),
 			maxFailed.ValueInt64())
 		if f.failedAsAWhole() {
 			what = "it failed as a whole: " + firstNonEmpty(f.StatusDesc.ValueString(), "IoTDA gave no reason")

@@ -219,8 +219,10 @@ func topicRule(attr string, suffix bool) validator.String {
 				return fmt.Errorf("%s is empty: remove it to send on the default topic $oc/devices/{device_id}/sys/messages/down", attr)
 			case utf8.RuneCountInString(s) > maxTopicRunes:
 				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, utf8.RuneCountInString(s), maxTopicRunes)
-			case strings.ContainsAny(s, "+#\x00"):
+			case strings.ContainsAny(s, "+#"):
 				return fmt.Errorf("%s %q holds an MQTT wildcard (+ or #); a message is published on one topic name", attr, s)
+			case strings.ContainsRune(s, 0):
+				return fmt.Errorf("%s %q holds a NUL character, which MQTT does not allow in a topic name", attr, s)
 			case suffix && strings.HasPrefix(s, "/"):
 				return fmt.Errorf("topic %q starts with /: topic is the part after $oc/devices/{device_id}/user/, such as "+
 					"\"config\"; for a full topic name use topic_full_name", s)

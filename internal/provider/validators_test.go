@@ -217,6 +217,7 @@ func TestTopicRule(t *testing.T) {
 		{suffix, "cfg\n", "white space"},
 		{full, "", "is empty"},
 		{full, "a/#", "wildcard"},
+		{full, "/a\x00b", "NUL"},
 		{suffix, "a/+/b", "wildcard"},
 		{suffix, "/cfg", "starts with /"},
 		{suffix, "$oc/devices/d1/user/cfg", "full topic name"},
