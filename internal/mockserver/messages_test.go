@@ -555,6 +555,7 @@ func TestMessages_AdminRoutes(t *testing.T) {
 		t.Fatalf("wake: %d %s", st, b)
 	}
 	waitEntry(t, s, EntryDeviceMessage, "d", "a1")
+	waitEntry(t, s, EntryMessageDelivered, "d", "a1") // Recorded apart from what the device read.
 	st, b = admin(http.MethodGet, "journal?message_id=a1&kind=message_delivered", "")
 	var entries []Entry
 	if st != http.StatusOK || json.Unmarshal(b, &entries) != nil || len(entries) != 1 || entries[0].MessageStatus != "DELIVERED" {
