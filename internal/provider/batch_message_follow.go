@@ -266,9 +266,9 @@ func (m *batchMessageModel) addPendingWarning(diags *diag.Diagnostics) {
 		ttl = plural(int(m.TTL.ValueInt64()), "minute")
 	}
 	diags.AddWarning(summaryFleetMessagePending, fmt.Sprintf("IoTDA accepted %s for every device of batch task %s, but "+
-		"%s not received it yet: %s (pending_device_ids). They are asleep or offline: IoTDA keeps the message "+
+		"the message was still pending for %s when the task ran: %s (pending_device_ids). They are asleep or offline: IoTDA keeps the message "+
 		"for up to ttl (%s) and delivers it when they connect.\n\nThis is not an error. Every refresh (terraform "+
 		"plan, terraform refresh) reads their status again without sending anything; devices whose message ends "+
 		"FAILED or TIMEOUT move to failed_device_ids.", m.describeWork(), m.TaskID.ValueString(),
-		havePlural(len(ids), "device"), iotda.ListSome(ids, maxListedPending), ttl))
+		plural(len(ids), "device"), iotda.ListSome(ids, maxListedPending), ttl))
 }

@@ -294,14 +294,6 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// havePlural is plural with its verb: "1 device has", "3 devices have".
-func havePlural(n int, noun string) string {
-	if n == 1 {
-		return plural(n, noun) + " has"
-	}
-	return plural(n, noun) + " have"
-}
-
 // progressText renders the progress counters in a few words: "120/1000 done: 20 failed,
 // 880 running", naming only the counters that are not zero (waiting counts the subtasks
 // waiting to run and to be retried; stopped the stopped and removed ones).
