@@ -166,6 +166,11 @@ type MessageRef struct {
 	Secret              bool
 }
 
+// Ref names m, to read it back: its device, its id, and whether its content is secret.
+func (m Message) Ref() MessageRef {
+	return MessageRef{DeviceID: m.DeviceID, MessageID: m.MessageID, Secret: m.Secret}
+}
+
 // ErrMessageNotFound: the device exists but the platform has no message with that id. It
 // answers 200 without a message_id then (facts §1.4): the message was never created, was
 // replaced by 20 newer ones, or has left the cache.

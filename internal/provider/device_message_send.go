@@ -135,7 +135,6 @@ const finalReadMargin = time.Second
 func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last *iotda.DeviceMessage) (
 	*iotda.DeviceMessage, messageEnd, error,
 ) {
-	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
 	start, interval := time.Now(), messagePollFirst
 	nextNote := start.Add(messageNoteEvery)
 	lastReadAt, hasDeadline := ctx.Deadline()
@@ -151,7 +150,7 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 			return last, messageTimedOut, ctx.Err()
 		}
 		interval = min(2*interval, messagePollMax)
-		got, err := client.ShowDeviceMessage(ctx, ref)
+		got, err := client.ShowDeviceMessage(ctx, d.msg.Ref())
 		switch {
 		case err == nil:
 			last = mergeMessage(last, got)
@@ -180,8 +179,7 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 // failureReason reads a FAILED message once for its error_info, which the create answer
 // does not carry (facts §1.3). Without it the message is reported all the same.
 func (d *messageDelivery) failureReason(ctx context.Context, client *iotda.Client, res *iotda.DeviceMessage) *iotda.DeviceMessage {
-	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
-	got, err := client.ShowDeviceMessage(ctx, ref)
+	got, err := client.ShowDeviceMessage(ctx, d.msg.Ref())
 	if err != nil {
 		tflog.Warn(ctx, "reading why the message failed did not succeed", map[string]any{
 			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
