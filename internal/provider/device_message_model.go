@@ -167,6 +167,15 @@ func (a *messageArgs) request(ctx context.Context, content json.RawMessage, secr
 	return m, !diags.HasError()
 }
 
+// ttlMinutes is the message's cache time in minutes: ttl, or the platform's default when it
+// is null or not known.
+func (a *messageArgs) ttlMinutes() int {
+	if a.TTL.IsNull() || a.TTL.IsUnknown() {
+		return iotda.DefaultMessageTTL
+	}
+	return int(a.TTL.ValueInt64())
+}
+
 // setResult records what the platform reports about a message. A field it left out keeps
 // its value (a read of a message shows what its create answer did, and more).
 func (r *messageResults) setResult(m *iotda.DeviceMessage) {

@@ -236,7 +236,7 @@ func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageMod
 	case !knownStatus(now):
 		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(unknownStatusDetail(who, now, true), got.RequestID))
 	case now != before && (now == iotda.MessageFailed || now == iotda.MessageTimeout):
-		summary, detail := notDeliveredDetail(deviceID, messageID, got, int(sentInt64(m.TTL, iotda.DefaultMessageTTL)))
+		summary, detail := notDeliveredDetail(deviceID, messageID, got, m.ttlMinutes())
 		diags.AddWarning(summary, withRequestID(detail+"\n\nThe next apply sends the message again (the plan shows a "+
 			"replacement).", got.RequestID))
 	}
@@ -298,14 +298,6 @@ func (r *deviceMessageResource) resolve(ctx context.Context, m *deviceMessageMod
 		"send it, run terraform apply -replace=<address>; to forget it, terraform state rm <address>."
 	diags.AddWarning(summaryMessageNotFoundYet, withRequestID(detail, requestIDOf(err)))
 	return false
-}
-
-// sentInt64 is v, or def when it is null or unknown.
-func sentInt64(v types.Int64, def int64) int64 {
-	if v.IsNull() || v.IsUnknown() {
-		return def
-	}
-	return v.ValueInt64()
 }
 
 // Update happens for wait_for_delivery and timeouts, which send nothing, for changes of form
