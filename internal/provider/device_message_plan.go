@@ -46,7 +46,8 @@ func sentArguments(ctx context.Context, m *deviceMessageModel, imported bool) ma
 	if imported {
 		// One topic field stands for both on IoTDA: compare where the message goes. The
 		// content is compared by ModifyPlan with what IoTDA shows.
-		topic := sentArgument{sent: effectiveTopic(m), known: !m.Topic.IsUnknown() && !m.TopicFullName.IsUnknown()}
+		where := messageTopic(m.DeviceID.ValueString(), m.Topic.ValueString(), m.TopicFullName.ValueString())
+		topic := sentArgument{sent: where, known: !m.Topic.IsUnknown() && !m.TopicFullName.IsUnknown()}
 		out["topic"], out["topic_full_name"] = topic, topic
 		delete(out, "message")
 		return out
@@ -127,17 +128,6 @@ func sentTriggers(v types.Map) sentArgument {
 		return sentArgument{}
 	}
 	return sentArgument{sent: string(b), known: true}
-}
-
-// effectiveTopic is the topic a message goes to.
-func effectiveTopic(m *deviceMessageModel) string {
-	switch {
-	case m.TopicFullName.ValueString() != "":
-		return m.TopicFullName.ValueString()
-	case m.Topic.ValueString() != "":
-		return "$oc/devices/" + m.DeviceID.ValueString() + "/user/" + m.Topic.ValueString()
-	}
-	return "$oc/devices/" + m.DeviceID.ValueString() + "/sys/messages/down"
 }
 
 // ModifyPlan replaces the resource when what IoTDA would receive changes or the message

@@ -203,13 +203,10 @@ func mergeMessage(older, newer *iotda.DeviceMessage) *iotda.DeviceMessage {
 
 // describeTopic names where a message goes.
 func describeTopic(m iotda.Message) string {
-	switch {
-	case m.TopicFullName != "":
-		return "topic " + m.TopicFullName
-	case m.Topic != "":
-		return "topic $oc/devices/" + m.DeviceID + "/user/" + m.Topic
+	if m.Topic == "" && m.TopicFullName == "" {
+		return "the default topic " + defaultMessageTopic(m.DeviceID)
 	}
-	return "the default topic $oc/devices/" + m.DeviceID + "/sys/messages/down"
+	return "topic " + messageTopic(m.DeviceID, m.Topic, m.TopicFullName)
 }
 
 // acceptedMessage says what IoTDA answered to the message.
