@@ -108,8 +108,9 @@ type Message struct {
 	TTL *int32
 	// Properties are the MQTT 5 publish properties; nil sends none.
 	Properties *MessageProperties
-	// Secret keeps the request body, and the answers of reads made for it, out of the logs:
-	// for content that must not be recorded anywhere (a write-only argument).
+	// Secret keeps the request body, and the answers of reads made for it, out of the logs
+	// and the errors (see CreateMessage): for content that must not be recorded anywhere (a
+	// write-only argument).
 	Secret bool
 }
 
@@ -130,7 +131,9 @@ type UserProperty struct {
 // and result) or ShowDeviceMessage's (every field).
 type DeviceMessage struct {
 	MessageID string
-	// Status is PENDING, DELIVERED, FAILED or TIMEOUT, as the platform sent it.
+	// Status is PENDING, DELIVERED, FAILED or TIMEOUT, as the platform sent it, or a status
+	// it does not document; for a message with secret content, MessageUndocumented stands
+	// for the latter.
 	Status string
 	// CreatedTime and FinishedTime are as sent (yyyyMMdd'T'HHmmss'Z', UTC); CreatedAt and
 	// FinishedAt the same parsed, zero when absent or not in that format. FinishedTime is
@@ -160,7 +163,8 @@ type DeviceMessage struct {
 }
 
 // MessageRef names one message of one device. Secret keeps the answer, which holds the
-// message's content, out of the logs.
+// message's content, out of the logs, the platform's error_msg out of the errors
+// (secretErrorMsg), and gives a status it does not document as MessageUndocumented.
 type MessageRef struct {
 	DeviceID, MessageID string
 	Secret              bool
@@ -305,8 +309,8 @@ type DeviceMessageList struct {
 
 // ListDeviceMessages reads every message the platform keeps for a device: GET
 // {endpoint}/v5/iot/{project_id}/devices/{device_id}/messages (no paging; at most 20 messages,
-// facts §1.4). With secret set, the answer is left out of the logs. Errors as
-// ShowDeviceMessage, without ErrMessageNotFound.
+// facts §1.4). secret is as MessageRef.Secret: for a device sent secret content.
+// Errors as ShowDeviceMessage, without ErrMessageNotFound.
 func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret bool) (*DeviceMessageList, error) {
 	if err := checkDeviceID(deviceID); err != nil {
 		return nil, err
