@@ -170,11 +170,11 @@ const (
 func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Message, err error, use messageUse, diags *diag.Diagnostics) {
 	who := fmt.Sprintf("message %s to device %q", m.MessageID, m.DeviceID)
 	var (
+		outcome *iotda.MessageOutcomeUnknownError
 		notSent *iotda.NotSentError
 		unknown *iotda.DeliveryUnknownError
 		apiErr  *iotda.APIError
 	)
-	var outcome *iotda.MessageOutcomeUnknownError
 	switch {
 	case errors.As(err, &outcome):
 		diags.AddError(summaryMessageOutcomeUnknown, withRequestID(fmt.Sprintf("The request sending %s may have "+

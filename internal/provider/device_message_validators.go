@@ -181,13 +181,12 @@ func notWholeNumber(v tftypes.Value) (*big.Float, bool) {
 // textRule checks a string's length in characters (at most 128, as the platform counts
 // them: a Chinese character is one) and its characters.
 func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.String {
-	const maxRunes = maxTextRunes
 	return stringCheck{
-		description: fmt.Sprintf("value must be at most %d characters: %s", maxRunes, allowed),
+		description: fmt.Sprintf("value must be at most %d characters: %s", maxTextRunes, allowed),
 		summary:     "Invalid Attribute Value",
 		check: func(s string) error {
-			if n := utf8.RuneCountInString(s); n > maxRunes {
-				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, n, maxRunes)
+			if n := utf8.RuneCountInString(s); n > maxTextRunes {
+				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, n, maxTextRunes)
 			}
 			if pattern != nil && !pattern.MatchString(s) {
 				return fmt.Errorf("%s %q has a character IoTDA does not take: it may contain only %s", attr, s, allowed)
@@ -225,7 +224,7 @@ func topicRule(attr string, suffix bool) validator.String {
 			case suffix && strings.HasPrefix(s, "/"):
 				return fmt.Errorf("topic %q starts with /: topic is the part after $oc/devices/{device_id}/user/, such as "+
 					"\"config\"; for a full topic name use topic_full_name", s)
-			case suffix && strings.HasPrefix(s, "$oc/"):
+			case suffix && strings.HasPrefix(s, systemTopicPrefix):
 				return fmt.Errorf("topic %q is a full topic name, but IoTDA puts topic after $oc/devices/{device_id}/user/; "+
 					"write only the part after it, or use topic_full_name", s)
 			case strings.TrimSpace(s) != s:
