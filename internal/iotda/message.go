@@ -264,16 +264,9 @@ func (c *Client) ShowDeviceMessage(ctx context.Context, ref MessageRef) (*Device
 	if !MessageIDPattern.MatchString(ref.MessageID) {
 		return nil, fmt.Errorf("iotda: %q is not a message id", ref.MessageID)
 	}
-	if ref.Secret {
-		ctx = withSecretAnswer(ctx)
-	}
-	r, err := c.do(ctx, request{method: http.MethodGet,
-		target: c.apiURL("devices", ref.DeviceID, "messages", ref.MessageID).String(), maxBody: maxMessageBytes,
-		effect: effectNone})
+	r, err := c.readMessages(ctx, ref.Secret, c.apiURL("devices", ref.DeviceID, "messages", ref.MessageID).String(),
+		maxMessageBytes)
 	if err != nil {
-		if ref.Secret {
-			hideErrorMsg(err)
-		}
 		return nil, err
 	}
 	bad := func(why string) error {
@@ -315,15 +308,8 @@ func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret
 	if err := checkDeviceID(deviceID); err != nil {
 		return nil, err
 	}
-	if secret {
-		ctx = withSecretAnswer(ctx)
-	}
-	r, err := c.do(ctx, request{method: http.MethodGet, target: c.apiURL("devices", deviceID, "messages").String(),
-		maxBody: maxMessageListBytes, effect: effectNone})
+	r, err := c.readMessages(ctx, secret, c.apiURL("devices", deviceID, "messages").String(), maxMessageListBytes)
 	if err != nil {
-		if secret {
-			hideErrorMsg(err)
-		}
 		return nil, err
 	}
 	var w struct {
@@ -341,4 +327,18 @@ func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret
 		out.Messages = append(out.Messages, *m)
 	}
 	return out, nil
+}
+
+// readMessages GETs target, an answer of up to maxBody bytes about messages. With secret,
+// the answer stays out of the logs and an error answer's error_msg out of the error
+// (secretErrorMsg stands for it).
+func (c *Client) readMessages(ctx context.Context, secret bool, target string, maxBody int64) (*response, error) {
+	if secret {
+		ctx = withSecretAnswer(ctx)
+	}
+	r, err := c.do(ctx, request{method: http.MethodGet, target: target, maxBody: maxBody, effect: effectNone})
+	if err != nil && secret {
+		hideErrorMsg(err)
+	}
+	return r, err
 }
