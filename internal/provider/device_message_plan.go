@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -208,7 +207,7 @@ func (r *deviceMessageResource) sameImportedContent(ctx context.Context, state *
 	got, err := r.data.client.ShowDeviceMessage(ctx, iotda.MessageRef{DeviceID: state.DeviceID.ValueString(),
 		MessageID: state.MessageID.ValueString(), Secret: true})
 	switch {
-	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+	case noSuchMessage(err):
 		diags.AddWarning(summaryMessageGone, withRequestID(fmt.Sprintf("IoTDA no longer has the %s (%v), so its "+
 			"content cannot be compared with %s. The configuration is adopted as it is, and nothing is sent; to send "+
 			"the message, run terraform apply -replace=<address>.", who, err, attrName), requestIDOf(err)))

@@ -156,7 +156,7 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 			last = mergeMessage(last, got)
 		case ctx.Err() != nil:
 			return last, messageTimedOut, ctx.Err()
-		case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+		case noSuchMessage(err):
 			return last, messageGone, err
 		case permanentReadError(err):
 			return last, messageReadFailed, err
@@ -174,6 +174,12 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 		}
 	}
 	return last, messageFinal, nil
+}
+
+// noSuchMessage reports an error that says IoTDA has no such message, or no such device
+// (whose messages it forgets with it).
+func noSuchMessage(err error) bool {
+	return errors.Is(err, iotda.ErrMessageNotFound) || errors.Is(err, iotda.ErrNotFound)
 }
 
 // failureReason reads a FAILED message once for its error_info, which the create answer
