@@ -108,8 +108,9 @@ type Message struct {
 	TTL *int32
 	// Properties are the MQTT 5 publish properties; nil sends none.
 	Properties *MessageProperties
-	// Secret keeps the request body, and the answers of reads made for it, out of the logs:
-	// for content that must not be recorded anywhere (a write-only argument).
+	// Secret keeps the request body, and the answers of reads made for it, out of the logs
+	// and the errors (see CreateMessage): for content that must not be recorded anywhere (a
+	// write-only argument).
 	Secret bool
 }
 
@@ -130,7 +131,9 @@ type UserProperty struct {
 // and result) or ShowDeviceMessage's (every field).
 type DeviceMessage struct {
 	MessageID string
-	// Status is PENDING, DELIVERED, FAILED or TIMEOUT, as the platform sent it.
+	// Status is PENDING, DELIVERED, FAILED or TIMEOUT, as the platform sent it, or a status
+	// it does not document; for a message with secret content, MessageUndocumented stands
+	// for the latter.
 	Status string
 	// CreatedTime and FinishedTime are as sent (yyyyMMdd'T'HHmmss'Z', UTC); CreatedAt and
 	// FinishedAt the same parsed, zero when absent or not in that format. FinishedTime is
@@ -160,10 +163,16 @@ type DeviceMessage struct {
 }
 
 // MessageRef names one message of one device. Secret keeps the answer, which holds the
-// message's content, out of the logs.
+// message's content, out of the logs, the platform's error_msg out of the errors
+// (secretErrorMsg), and gives a status it does not document as MessageUndocumented.
 type MessageRef struct {
 	DeviceID, MessageID string
 	Secret              bool
+}
+
+// Ref names m, to read it back: its device, its id, and whether its content is secret.
+func (m Message) Ref() MessageRef {
+	return MessageRef{DeviceID: m.DeviceID, MessageID: m.MessageID, Secret: m.Secret}
 }
 
 // ErrMessageNotFound: the device exists but the platform has no message with that id. It
@@ -255,16 +264,9 @@ func (c *Client) ShowDeviceMessage(ctx context.Context, ref MessageRef) (*Device
 	if !MessageIDPattern.MatchString(ref.MessageID) {
 		return nil, fmt.Errorf("iotda: %q is not a message id", ref.MessageID)
 	}
-	if ref.Secret {
-		ctx = withSecretAnswer(ctx)
-	}
-	r, err := c.do(ctx, request{method: http.MethodGet,
-		target: c.apiURL("devices", ref.DeviceID, "messages", ref.MessageID).String(), maxBody: maxMessageBytes,
-		effect: effectNone})
+	r, err := c.readMessages(ctx, ref.Secret, c.apiURL("devices", ref.DeviceID, "messages", ref.MessageID).String(),
+		maxMessageBytes)
 	if err != nil {
-		if ref.Secret {
-			hideErrorMsg(err)
-		}
 		return nil, err
 	}
 	bad := func(why string) error {
@@ -300,21 +302,14 @@ type DeviceMessageList struct {
 
 // ListDeviceMessages reads every message the platform keeps for a device: GET
 // {endpoint}/v5/iot/{project_id}/devices/{device_id}/messages (no paging; at most 20 messages,
-// facts §1.4). With secret set, the answer is left out of the logs. Errors as
-// ShowDeviceMessage, without ErrMessageNotFound.
+// facts §1.4). secret is as MessageRef.Secret: for a device sent secret content.
+// Errors as ShowDeviceMessage, without ErrMessageNotFound.
 func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret bool) (*DeviceMessageList, error) {
 	if err := checkDeviceID(deviceID); err != nil {
 		return nil, err
 	}
-	if secret {
-		ctx = withSecretAnswer(ctx)
-	}
-	r, err := c.do(ctx, request{method: http.MethodGet, target: c.apiURL("devices", deviceID, "messages").String(),
-		maxBody: maxMessageListBytes, effect: effectNone})
+	r, err := c.readMessages(ctx, secret, c.apiURL("devices", deviceID, "messages").String(), maxMessageListBytes)
 	if err != nil {
-		if secret {
-			hideErrorMsg(err)
-		}
 		return nil, err
 	}
 	var w struct {
@@ -332,4 +327,18 @@ func (c *Client) ListDeviceMessages(ctx context.Context, deviceID string, secret
 		out.Messages = append(out.Messages, *m)
 	}
 	return out, nil
+}
+
+// readMessages GETs target, an answer of up to maxBody bytes about messages. With secret,
+// the answer stays out of the logs and an error answer's error_msg out of the error
+// (secretErrorMsg stands for it).
+func (c *Client) readMessages(ctx context.Context, secret bool, target string, maxBody int64) (*response, error) {
+	if secret {
+		ctx = withSecretAnswer(ctx)
+	}
+	r, err := c.do(ctx, request{method: http.MethodGet, target: target, maxBody: maxBody, effect: effectNone})
+	if err != nil && secret {
+		hideErrorMsg(err)
+	}
+	return r, err
 }

@@ -163,13 +163,12 @@ func idAlreadyUsed(e *APIError, messageID string) bool {
 func (c *Client) lookupLostMessage(ctx context.Context, m Message) (*DeviceMessage, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
 	defer cancel()
-	ref := MessageRef{DeviceID: m.DeviceID, MessageID: m.MessageID, Secret: m.Secret}
 	var last error
 	for read := 1; read <= lookupReads; read++ {
 		if read > 1 && !c.sleep(ctx, c.backoff(read-1)) {
 			break
 		}
-		found, err := c.ShowDeviceMessage(ctx, ref)
+		found, err := c.ShowDeviceMessage(ctx, m.Ref())
 		if err == nil {
 			return found, nil
 		}

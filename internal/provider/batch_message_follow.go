@@ -85,7 +85,7 @@ func readEntries(ctx context.Context, client *iotda.Client, entries map[string]m
 		case errors.Is(r.Err, context.DeadlineExceeded), errors.Is(r.Err, context.Canceled):
 			res.notReached++
 			continue
-		case errors.Is(r.Err, iotda.ErrMessageNotFound), errors.Is(r.Err, iotda.ErrNotFound):
+		case noSuchMessage(r.Err):
 			res.gone = append(res.gone, r.Ref.DeviceID)
 		default:
 			res.failed++

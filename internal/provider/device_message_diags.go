@@ -170,11 +170,11 @@ const (
 func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Message, err error, use messageUse, diags *diag.Diagnostics) {
 	who := fmt.Sprintf("message %s to device %q", m.MessageID, m.DeviceID)
 	var (
+		outcome *iotda.MessageOutcomeUnknownError
 		notSent *iotda.NotSentError
 		unknown *iotda.DeliveryUnknownError
 		apiErr  *iotda.APIError
 	)
-	var outcome *iotda.MessageOutcomeUnknownError
 	switch {
 	case errors.As(err, &outcome):
 		diags.AddError(summaryMessageOutcomeUnknown, withRequestID(fmt.Sprintf("The request sending %s may have "+
@@ -197,7 +197,9 @@ func diagnoseMessageSendError(ctx context.Context, pd *providerData, m iotda.Mes
 }
 
 // outcomeAdvice says what to do about a message that may or may not have been accepted.
-// Only the action gets here: the resource saves such a message and reads it by its ID.
+// In practice only the action gets here: CreateMessage reports an unknown outcome as a
+// MessageOutcomeUnknownError, which the resource saves and reads by its ID (see run); the
+// resource's words are a fallback.
 func outcomeAdvice(m iotda.Message, use messageUse) string {
 	if use == messageForAction {
 		return fmt.Sprintf("If IoTDA did accept it, the device receives it; ListDeviceMessages of device %q shows it "+

@@ -167,6 +167,15 @@ func (a *messageArgs) request(ctx context.Context, content json.RawMessage, secr
 	return m, !diags.HasError()
 }
 
+// ttlMinutes is the message's cache time in minutes: ttl, or the platform's default when it
+// is null or not known.
+func (a *messageArgs) ttlMinutes() int {
+	if a.TTL.IsNull() || a.TTL.IsUnknown() {
+		return iotda.DefaultMessageTTL
+	}
+	return int(a.TTL.ValueInt64())
+}
+
 // setResult records what the platform reports about a message. A field it left out keeps
 // its value (a read of a message shows what its create answer did, and more).
 func (r *messageResults) setResult(m *iotda.DeviceMessage) {
@@ -230,9 +239,9 @@ func (m *deviceMessageModel) adopt(ctx context.Context, dm *iotda.DeviceMessage,
 	m.Encoding = nullUnless(dm.Encoding, iotda.EncodingNone)
 	m.PayloadFormat = nullUnless(dm.PayloadFormat, iotda.PayloadStandard)
 	m.Topic, m.TopicFullName = types.StringNull(), types.StringNull()
-	userPrefix := "$oc/devices/" + m.DeviceID.ValueString() + "/user/"
+	userPrefix := userTopicPrefix(m.DeviceID.ValueString())
 	switch t := dm.Topic; {
-	case t == "" || t == "$oc/devices/"+m.DeviceID.ValueString()+"/sys/messages/down":
+	case t == "" || t == defaultMessageTopic(m.DeviceID.ValueString()):
 	case strings.HasPrefix(t, userPrefix):
 		m.Topic = types.StringValue(strings.TrimPrefix(t, userPrefix))
 	default:
@@ -249,6 +258,27 @@ func (m *deviceMessageModel) adopt(ctx context.Context, dm *iotda.DeviceMessage,
 		diags.Append(d...)
 		m.Properties = obj
 	}
+}
+
+// messageTopic is the topic a message goes to (facts §1.2): topicFullName as it is, topic
+// after the device's custom topic prefix, or else the default topic.
+func messageTopic(deviceID, topic, topicFullName string) string {
+	switch {
+	case topicFullName != "":
+		return topicFullName
+	case topic != "":
+		return userTopicPrefix(deviceID) + topic
+	}
+	return defaultMessageTopic(deviceID)
+}
+
+// userTopicPrefix is what the platform puts before a message's topic.
+func userTopicPrefix(deviceID string) string { return "$oc/devices/" + deviceID + "/user/" }
+
+// defaultMessageTopic is the topic of a message with neither topic nor topic_full_name, to
+// which IoTDA subscribes every device itself.
+func defaultMessageTopic(deviceID string) string {
+	return "$oc/devices/" + deviceID + "/sys/messages/down"
 }
 
 // nullUnless is null for "" and for the platform's default value def, s otherwise.

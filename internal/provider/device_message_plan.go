@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -46,7 +45,8 @@ func sentArguments(ctx context.Context, m *deviceMessageModel, imported bool) ma
 	if imported {
 		// One topic field stands for both on IoTDA: compare where the message goes. The
 		// content is compared by ModifyPlan with what IoTDA shows.
-		topic := sentArgument{sent: effectiveTopic(m), known: !m.Topic.IsUnknown() && !m.TopicFullName.IsUnknown()}
+		where := messageTopic(m.DeviceID.ValueString(), m.Topic.ValueString(), m.TopicFullName.ValueString())
+		topic := sentArgument{sent: where, known: !m.Topic.IsUnknown() && !m.TopicFullName.IsUnknown()}
 		out["topic"], out["topic_full_name"] = topic, topic
 		delete(out, "message")
 		return out
@@ -129,17 +129,6 @@ func sentTriggers(v types.Map) sentArgument {
 	return sentArgument{sent: string(b), known: true}
 }
 
-// effectiveTopic is the topic a message goes to.
-func effectiveTopic(m *deviceMessageModel) string {
-	switch {
-	case m.TopicFullName.ValueString() != "":
-		return m.TopicFullName.ValueString()
-	case m.Topic.ValueString() != "":
-		return "$oc/devices/" + m.DeviceID.ValueString() + "/user/" + m.Topic.ValueString()
-	}
-	return "$oc/devices/" + m.DeviceID.ValueString() + "/sys/messages/down"
-}
-
 // ModifyPlan replaces the resource when what IoTDA would receive changes or the message
 // ended FAILED or TIMEOUT, and otherwise keeps the results of the message already sent.
 func (r *deviceMessageResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -218,7 +207,7 @@ func (r *deviceMessageResource) sameImportedContent(ctx context.Context, state *
 	got, err := r.data.client.ShowDeviceMessage(ctx, iotda.MessageRef{DeviceID: state.DeviceID.ValueString(),
 		MessageID: state.MessageID.ValueString(), Secret: true})
 	switch {
-	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+	case noSuchMessage(err):
 		diags.AddWarning(summaryMessageGone, withRequestID(fmt.Sprintf("IoTDA no longer has the %s (%v), so its "+
 			"content cannot be compared with %s. The configuration is adopted as it is, and nothing is sent; to send "+
 			"the message, run terraform apply -replace=<address>.", who, err, attrName), requestIDOf(err)))

@@ -36,9 +36,7 @@ func loadMessagePrivate(ctx context.Context, p privateGetter) messagePrivate {
 	if p == nil {
 		return mp
 	}
-	if b, diags := p.GetKey(ctx, privateImported); !diags.HasError() && len(b) > 0 {
-		mp.Imported = string(b) == "true"
-	}
+	mp.Imported = imported(ctx, p)
 	if b, diags := p.GetKey(ctx, privateMessageSent); !diags.HasError() && len(b) > 0 {
 		var sent sentMessage
 		if json.Unmarshal(b, &sent) == nil { // A value this provider did not write holds nothing.

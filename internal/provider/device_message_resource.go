@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -189,7 +188,7 @@ func (r *deviceMessageResource) adopt(ctx context.Context, m *deviceMessageModel
 	got, err := r.show(ctx, m)
 	who := fmt.Sprintf("message %s of device %q", m.MessageID.ValueString(), m.DeviceID.ValueString())
 	switch {
-	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+	case noSuchMessage(err):
 		diags.AddAttributeError(path.Root("id"), "Message Not Found", withRequestID(fmt.Sprintf("IoTDA has no %s in "+
 			"project %q (%v), so there is nothing to import. IoTDA keeps the last 20 messages of a device, for at most "+
 			"their ttl; check the IDs (ListDeviceMessages lists them) and the provider's project_id and instance_id.",
@@ -216,7 +215,7 @@ func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageMod
 	who := fmt.Sprintf("message %s of device %q", messageID, deviceID)
 	got, err := r.show(ctx, m)
 	switch {
-	case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+	case noSuchMessage(err):
 		diags.AddWarning(summaryMessageGone, withRequestID(fmt.Sprintf("IoTDA no longer has %s: %v. It keeps the "+
 			"last 20 messages of a device, for at most their ttl, and forgets those of a deleted device.\n\nThe "+
 			"resource keeps its last known status (%s) and is not sent again because of this. Remove it with "+
@@ -236,7 +235,7 @@ func (r *deviceMessageResource) refresh(ctx context.Context, m *deviceMessageMod
 	case !knownStatus(now):
 		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(unknownStatusDetail(who, now, true), got.RequestID))
 	case now != before && (now == iotda.MessageFailed || now == iotda.MessageTimeout):
-		summary, detail := notDeliveredDetail(deviceID, messageID, got, int(sentInt64(m.TTL, iotda.DefaultMessageTTL)))
+		summary, detail := notDeliveredDetail(deviceID, messageID, got, m.ttlMinutes())
 		diags.AddWarning(summary, withRequestID(detail+"\n\nThe next apply sends the message again (the plan shows a "+
 			"replacement).", got.RequestID))
 	}
@@ -284,7 +283,7 @@ func (r *deviceMessageResource) resolve(ctx context.Context, m *deviceMessageMod
 	detail := fmt.Sprintf("The request sending %s %s got no usable answer, and the message is saved without a "+
 		"status. ", who, sent)
 	switch {
-	case err != nil && !errors.Is(err, iotda.ErrMessageNotFound) && !errors.Is(err, iotda.ErrNotFound):
+	case err != nil && !noSuchMessage(err):
 		detail += fmt.Sprintf("Reading it by its ID failed: %v. The next refresh reads it again.", err)
 	case late:
 		detail += fmt.Sprintf("IoTDA still does not show it (%v), %s after the request: most likely IoTDA did not "+
@@ -298,14 +297,6 @@ func (r *deviceMessageResource) resolve(ctx context.Context, m *deviceMessageMod
 		"send it, run terraform apply -replace=<address>; to forget it, terraform state rm <address>."
 	diags.AddWarning(summaryMessageNotFoundYet, withRequestID(detail, requestIDOf(err)))
 	return false
-}
-
-// sentInt64 is v, or def when it is null or unknown.
-func sentInt64(v types.Int64, def int64) int64 {
-	if v.IsNull() || v.IsUnknown() {
-		return def
-	}
-	return v.ValueInt64()
 }
 
 // Update happens for wait_for_delivery and timeouts, which send nothing, for changes of form

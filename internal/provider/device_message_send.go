@@ -135,7 +135,6 @@ const finalReadMargin = time.Second
 func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last *iotda.DeviceMessage) (
 	*iotda.DeviceMessage, messageEnd, error,
 ) {
-	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
 	start, interval := time.Now(), messagePollFirst
 	nextNote := start.Add(messageNoteEvery)
 	lastReadAt, hasDeadline := ctx.Deadline()
@@ -151,13 +150,13 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 			return last, messageTimedOut, ctx.Err()
 		}
 		interval = min(2*interval, messagePollMax)
-		got, err := client.ShowDeviceMessage(ctx, ref)
+		got, err := client.ShowDeviceMessage(ctx, d.msg.Ref())
 		switch {
 		case err == nil:
 			last = mergeMessage(last, got)
 		case ctx.Err() != nil:
 			return last, messageTimedOut, ctx.Err()
-		case errors.Is(err, iotda.ErrMessageNotFound), errors.Is(err, iotda.ErrNotFound):
+		case noSuchMessage(err):
 			return last, messageGone, err
 		case permanentReadError(err):
 			return last, messageReadFailed, err
@@ -177,11 +176,16 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 	return last, messageFinal, nil
 }
 
+// noSuchMessage reports an error that says IoTDA has no such message, or no such device
+// (whose messages it forgets with it).
+func noSuchMessage(err error) bool {
+	return errors.Is(err, iotda.ErrMessageNotFound) || errors.Is(err, iotda.ErrNotFound)
+}
+
 // failureReason reads a FAILED message once for its error_info, which the create answer
 // does not carry (facts §1.3). Without it the message is reported all the same.
 func (d *messageDelivery) failureReason(ctx context.Context, client *iotda.Client, res *iotda.DeviceMessage) *iotda.DeviceMessage {
-	ref := iotda.MessageRef{DeviceID: d.msg.DeviceID, MessageID: d.msg.MessageID, Secret: d.msg.Secret}
-	got, err := client.ShowDeviceMessage(ctx, ref)
+	got, err := client.ShowDeviceMessage(ctx, d.msg.Ref())
 	if err != nil {
 		tflog.Warn(ctx, "reading why the message failed did not succeed", map[string]any{
 			"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
@@ -205,13 +209,10 @@ func mergeMessage(older, newer *iotda.DeviceMessage) *iotda.DeviceMessage {
 
 // describeTopic names where a message goes.
 func describeTopic(m iotda.Message) string {
-	switch {
-	case m.TopicFullName != "":
-		return "topic " + m.TopicFullName
-	case m.Topic != "":
-		return "topic $oc/devices/" + m.DeviceID + "/user/" + m.Topic
+	if m.Topic == "" && m.TopicFullName == "" {
+		return "the default topic " + defaultMessageTopic(m.DeviceID)
 	}
-	return "the default topic $oc/devices/" + m.DeviceID + "/sys/messages/down"
+	return "topic " + messageTopic(m.DeviceID, m.Topic, m.TopicFullName)
 }
 
 // acceptedMessage says what IoTDA answered to the message.

@@ -115,13 +115,8 @@ var _ basetypes.Int64Typable = minutesType{}
 // ValueFromTerraform reads a whole number as Int64Type does, and any other known number as
 // unknown.
 func (t minutesType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
-	if in.IsKnown() && !in.IsNull() && in.Type().Is(tftypes.Number) {
-		var n *big.Float
-		if err := in.As(&n); err == nil && n != nil {
-			if _, acc := n.Int64(); !n.IsInt() || acc != big.Exact {
-				return basetypes.NewInt64Unknown(), nil
-			}
-		}
+	if _, ok := notWholeNumber(in); ok {
+		return basetypes.NewInt64Unknown(), nil
 	}
 	return t.Int64Type.ValueFromTerraform(ctx, in)
 }
@@ -129,13 +124,8 @@ func (t minutesType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (
 // Validate leaves a number that is not whole to ttlValidator, which names the argument and
 // its rule; Int64Type's own check would report it as the provider's error.
 func (t minutesType) Validate(ctx context.Context, in tftypes.Value, p path.Path) diag.Diagnostics {
-	if in.IsKnown() && !in.IsNull() && in.Type().Is(tftypes.Number) {
-		var n *big.Float
-		if err := in.As(&n); err == nil && n != nil {
-			if _, acc := n.Int64(); !n.IsInt() || acc != big.Exact {
-				return nil
-			}
-		}
+	if _, ok := notWholeNumber(in); ok {
+		return nil
 	}
 	return t.Int64Type.Validate(ctx, in, p)
 }
@@ -166,11 +156,20 @@ func configNumber(raw tftypes.Value, p path.Path) (*big.Float, bool) {
 	}
 	v, _, err := tftypes.WalkAttributePath(raw, tftypes.NewAttributePath().WithAttributeName(string(name)))
 	tv, isValue := v.(tftypes.Value)
-	if err != nil || !isValue || !tv.IsKnown() || tv.IsNull() || !tv.Type().Is(tftypes.Number) {
+	if err != nil || !isValue {
+		return nil, false
+	}
+	return notWholeNumber(tv)
+}
+
+// notWholeNumber returns the number v holds when it is known and not a whole int64 (a
+// fraction such as 2.5, or beyond int64's range); ok is false for any other value.
+func notWholeNumber(v tftypes.Value) (*big.Float, bool) {
+	if !v.IsKnown() || v.IsNull() || !v.Type().Is(tftypes.Number) {
 		return nil, false
 	}
 	var n *big.Float
-	if err := tv.As(&n); err != nil || n == nil {
+	if err := v.As(&n); err != nil || n == nil {
 		return nil, false
 	}
 	if _, acc := n.Int64(); n.IsInt() && acc == big.Exact {
@@ -182,13 +181,12 @@ func configNumber(raw tftypes.Value, p path.Path) (*big.Float, bool) {
 // textRule checks a string's length in characters (at most 128, as the platform counts
 // them: a Chinese character is one) and its characters.
 func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.String {
-	const maxRunes = maxTextRunes
 	return stringCheck{
-		description: fmt.Sprintf("value must be at most %d characters: %s", maxRunes, allowed),
+		description: fmt.Sprintf("value must be at most %d characters: %s", maxTextRunes, allowed),
 		summary:     "Invalid Attribute Value",
 		check: func(s string) error {
-			if n := utf8.RuneCountInString(s); n > maxRunes {
-				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, n, maxRunes)
+			if n := utf8.RuneCountInString(s); n > maxTextRunes {
+				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, n, maxTextRunes)
 			}
 			if pattern != nil && !pattern.MatchString(s) {
 				return fmt.Errorf("%s %q has a character IoTDA does not take: it may contain only %s", attr, s, allowed)
@@ -226,7 +224,7 @@ func topicRule(attr string, suffix bool) validator.String {
 			case suffix && strings.HasPrefix(s, "/"):
 				return fmt.Errorf("topic %q starts with /: topic is the part after $oc/devices/{device_id}/user/, such as "+
 					"\"config\"; for a full topic name use topic_full_name", s)
-			case suffix && strings.HasPrefix(s, "$oc/"):
+			case suffix && strings.HasPrefix(s, systemTopicPrefix):
 				return fmt.Errorf("topic %q is a full topic name, but IoTDA puts topic after $oc/devices/{device_id}/user/; "+
 					"write only the part after it, or use topic_full_name", s)
 			case strings.TrimSpace(s) != s:
