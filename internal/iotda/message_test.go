@@ -537,6 +537,12 @@ func TestShowDeviceMessage_SecretAnswersStayOutOfErrors(t *testing.T) {
 		strings.Contains(err.Error(), secret) {
 		t.Fatalf("an answer about another message: err %v", err)
 	}
+	failed := newTestServer(t, reply(http.StatusOK, `{"message_id":"m-1","status":"FAILED",`+
+		`"error_info":{"error_code":"IOTDA.014112","error_msg":"cannot send `+secret+`"}}`))
+	if m, err := newTestClient(t, failed.URL, nil).ShowDeviceMessage(t.Context(), ref); err != nil ||
+		m.ErrorCode != "IOTDA.014112" || m.ErrorMsg != secretErrorMsg {
+		t.Fatalf("a FAILED message: m %+v, err %v", m, err)
+	}
 	ts := newTestServer(t, reply(http.StatusOK, `{"message_id":"m-1","status":"`+secret+`"}`))
 	c := newTestClient(t, ts.URL, nil)
 	m, err := c.ShowDeviceMessage(t.Context(), ref)

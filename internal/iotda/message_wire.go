@@ -37,7 +37,8 @@ type wireMessage struct {
 
 // message converts an answer's message, masking secrets in the platform's texts. With secret,
 // the answer is about a message sent with secret content, which the platform's own
-// text could quote: a status it does not document is given as MessageUndocumented instead.
+// text could quote: a status it does not document is given as MessageUndocumented, and
+// error_info's error_msg as secretErrorMsg (its error_code is kept).
 func (w *wireMessage) message(secrets []string, secret bool) *DeviceMessage {
 	m := &DeviceMessage{Name: w.Name, Encoding: w.Encoding, PayloadFormat: w.PayloadFormat, Topic: w.Topic,
 		Properties: w.Properties, Status: w.Status, CreatedTime: w.CreatedTime, FinishedTime: w.FinishedTime}
@@ -57,6 +58,9 @@ func (w *wireMessage) message(secrets []string, secret bool) *DeviceMessage {
 	m.Status = sanitize(m.Status, secrets)
 	if secret && m.Status != "" && m.Status != MessagePending && !MessageFinal(m.Status) {
 		m.Status = MessageUndocumented
+	}
+	if secret && m.ErrorMsg != "" {
+		m.ErrorMsg = secretErrorMsg // error_info's text, like an error answer's, could quote the content.
 	}
 	if at, err := time.Parse(createTimeLayout, m.CreatedTime); err == nil {
 		m.CreatedAt = at
