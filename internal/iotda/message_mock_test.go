@@ -36,13 +36,27 @@ func messageMock(t *testing.T) *mockserver.Server {
 	return s
 }
 
-// readBy waits until a device has read n messages and returns what it read.
+// readBy waits until a device has read n messages, and the mock has marked n of its messages
+// delivered, and returns what the device read.
 func readBy(t *testing.T, s *mockserver.Server, deviceID string, n int) []mockserver.Entry {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	if _, err := s.WaitJournal(ctx, func(mockserver.Entry) bool { return len(s.ReceivedMessages(deviceID)) >= n }); err != nil {
-		t.Fatalf("%s read %d messages, want %d", deviceID, len(s.ReceivedMessages(deviceID)), n)
+	// The status moves to DELIVERED once the message is published, which the device may read
+	// first: wait for both.
+	delivered := func() int {
+		k := 0
+		for _, e := range s.Journal() {
+			if e.Kind == mockserver.EntryMessageDelivered && e.DeviceID == deviceID {
+				k++
+			}
+		}
+		return k
+	}
+	if _, err := s.WaitJournal(ctx, func(mockserver.Entry) bool {
+		return len(s.ReceivedMessages(deviceID)) >= n && delivered() >= n
+	}); err != nil {
+		t.Fatalf("%s read %d messages (%d delivered), want %d", deviceID, len(s.ReceivedMessages(deviceID)), delivered(), n)
 	}
 	return s.ReceivedMessages(deviceID)
 }
