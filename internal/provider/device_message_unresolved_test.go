@@ -315,26 +315,12 @@ func TestDeviceMessageResource_ThrottledAnswerToACreateThePlatformActedOn(t *tes
 func TestDeviceMessageResource_WriteOnlyContentEchoedByAnUnusableAnswer(t *testing.T) {
 	const secret = "S3cr3tValueXYZ"
 	cli := requireCLI(t, tfversion.SkipBelow(tfversion.Version1_11_0))
-	logDir := t.TempDir()
-	providerLog := filepath.Join(logDir, "provider.log")
-	t.Setenv("TF_LOG", "TRACE")
-	t.Setenv("TF_ACC_LOG_PATH", providerLog)
 	target := newMessageMock(t, mockserver.Options{}, []string{"d1"})
 	s := target.Server
 	s.InjectFault(mockserver.Fault{Operation: "CreateMessage", Body: `{"message":{"key":"` + secret + `"}}`})
 	s.InjectFault(mockserver.Fault{Operation: "ShowDeviceMessage", Times: -1, MergePatch: json.RawMessage(`{"message_id":null}`)})
-	r := newFleetCLIRun(t, cli, messageConfig(target, "d1", `
-  message_wo         = { key = var.key }
-  message_wo_version = 1
-`)+`
-variable "key" {
-  type      = string
-  sensitive = true
-  ephemeral = true
-}
-`)
-	cliLog := filepath.Join(logDir, "cli.log")
-	r.env = append(r.env, "TF_VAR_key="+secret, "TF_LOG=TRACE", "TF_LOG_PATH="+cliLog)
+	w := newWriteOnlyMessageRun(t, cli, target, secret, "")
+	r := w.cliRun
 	var outputs []string
 	outputs = append(outputs, applyOK(t, r, "Warning: Message Send Outcome Unknown"))
 	unresolvedSaved(t, r)
@@ -360,21 +346,7 @@ variable "key" {
 	if got := received(s, "d1"); len(got) != 1 || got[0] != `{"key":"`+secret+`"}` {
 		t.Fatalf("the device read %q", got)
 	}
-	for i, o := range outputs {
-		checkNoSecrets(t, fmt.Sprintf("CLI output %d", i), o, []string{secret})
-	}
-	st := readMessageState(t, r)
-	checkNoSecrets(t, "the state file", string(st.raw), []string{secret})
-	for _, path := range []string{providerLog, cliLog} {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(b), "Message Send Outcome Unknown") && path == providerLog {
-			t.Errorf("the provider's TRACE log does not hold the diagnostic, so it proves nothing")
-		}
-		checkNoSecrets(t, filepath.Base(path), string(b), []string{secret})
-	}
+	w.checkNoSecret(t, outputs, "Message Send Outcome Unknown")
 }
 
 // Reads of a pending message sent with write-only content, whose answers quote the content
@@ -384,25 +356,10 @@ variable "key" {
 func TestDeviceMessageResource_WriteOnlyContentQuotedByFailingReads(t *testing.T) {
 	const secret = "S3cr3tValueXYZ"
 	cli := requireCLI(t, tfversion.SkipBelow(tfversion.Version1_11_0))
-	logDir := t.TempDir()
-	providerLog := filepath.Join(logDir, "provider.log")
-	t.Setenv("TF_LOG", "TRACE")
-	t.Setenv("TF_ACC_LOG_PATH", providerLog)
 	target := newMessageMock(t, mockserver.Options{}, []string{"d1"}, "d1")
 	s := target.Server
-	r := newFleetCLIRun(t, cli, messageConfig(target, "d1", `
-  message_wo         = { key = var.key }
-  message_wo_version = 1
-  wait_for_delivery  = false
-`)+`
-variable "key" {
-  type      = string
-  sensitive = true
-  ephemeral = true
-}
-`)
-	cliLog := filepath.Join(logDir, "cli.log")
-	r.env = append(r.env, "TF_VAR_key="+secret, "TF_LOG=TRACE", "TF_LOG_PATH="+cliLog)
+	w := newWriteOnlyMessageRun(t, cli, target, secret, "  wait_for_delivery = false\n")
+	r := w.cliRun
 	outputs := []string{applyOK(t, r)}
 	if st := readMessageState(t, r); st.Attributes["status"] != "PENDING" {
 		t.Fatalf("state %s", st.raw)
@@ -420,21 +377,60 @@ variable "key" {
 		MergePatch: json.RawMessage(`{"status":"` + secret + `","result":{"status":"` + secret + `"}}`)})
 	outputs = append(outputs, applyOK(t, r, "Warning: Message Status Unknown", "UNDOCUMENTED"))
 	s.ClearFaults()
-	for i, o := range outputs {
-		checkNoSecrets(t, fmt.Sprintf("CLI output %d", i), o, []string{secret})
+	w.checkNoSecret(t, outputs, "Reading the Message Failed")
+	if n := journalCount(s, mockserver.EntryMessage, "d1"); n != 1 {
+		t.Fatalf("%d messages created, want 1", n)
 	}
-	checkNoSecrets(t, "the state file", string(readMessageState(t, r).raw), []string{secret})
-	for _, path := range []string{providerLog, cliLog} {
+}
+
+// writeOnlyMessageRun is a CLI run of one iotda_device_message with message_wo fed from an
+// ephemeral variable holding secret, with TRACE logs of the CLI and of the provider.
+type writeOnlyMessageRun struct {
+	*cliRun
+	secret              string
+	providerLog, cliLog string
+}
+
+// newWriteOnlyMessageRun writes the configuration for device d1 of target, with extra
+// arguments (each line ending in a newline).
+func newWriteOnlyMessageRun(t *testing.T, cli string, target *testTarget, secret, extra string) *writeOnlyMessageRun {
+	t.Helper()
+	logDir := t.TempDir()
+	w := &writeOnlyMessageRun{secret: secret, providerLog: filepath.Join(logDir, "provider.log"),
+		cliLog: filepath.Join(logDir, "cli.log")}
+	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_ACC_LOG_PATH", w.providerLog)
+	w.cliRun = newFleetCLIRun(t, cli, messageConfig(target, "d1", `
+  message_wo         = { key = var.key }
+  message_wo_version = 1
+`+extra)+`
+variable "key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+`)
+	w.env = append(w.env, "TF_VAR_key="+secret, "TF_LOG=TRACE", "TF_LOG_PATH="+w.cliLog)
+	return w
+}
+
+// checkNoSecret checks that the secret is in none of the CLI outputs, the state file and the
+// two TRACE logs, and that the provider's log holds the diagnostic summary (else it proves
+// nothing).
+func (w *writeOnlyMessageRun) checkNoSecret(t *testing.T, outputs []string, summary string) {
+	t.Helper()
+	for i, o := range outputs {
+		checkNoSecrets(t, fmt.Sprintf("CLI output %d", i), o, []string{w.secret})
+	}
+	checkNoSecrets(t, "the state file", string(readMessageState(t, w.cliRun).raw), []string{w.secret})
+	for _, path := range []string{w.providerLog, w.cliLog} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if path == providerLog && !strings.Contains(string(b), "Reading the Message Failed") {
-			t.Errorf("the provider's TRACE log does not hold the diagnostic, so it proves nothing")
+		if path == w.providerLog && !strings.Contains(string(b), summary) {
+			t.Errorf("the provider's TRACE log does not hold %q, so it proves nothing", summary)
 		}
-		checkNoSecrets(t, filepath.Base(path), string(b), []string{secret})
-	}
-	if n := journalCount(s, mockserver.EntryMessage, "d1"); n != 1 {
-		t.Fatalf("%d messages created, want 1", n)
+		checkNoSecrets(t, filepath.Base(path), string(b), []string{w.secret})
 	}
 }
