@@ -50,7 +50,9 @@ const messageActionDescription = "Sends a message to an IoTDA device through the
 	"`ttl` minutes while the device is offline. The action follows it until it is delivered, showing its progress, " +
 	"for up to `timeout` (5 minutes by default): a device still offline then is a warning, and IoTDA still delivers " +
 	"the message when the device connects. `FAILED` and `TIMEOUT` are errors. The sending, its retries and its errors " +
-	"are those of the `iotda_device_message` resource; use the resource when the message's status must be kept."
+	"are those of the `iotda_device_message` resource; use the resource when the message's status must be kept, " +
+	"or for content that carries a secret (its write-only `message_wo`: the action's `message` shows in the " +
+	"provider's debug log)."
 
 func (a *deviceMessageAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	str := func(desc string, v ...validator.String) schema.StringAttribute {

@@ -207,14 +207,28 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 	if got := messageStatuses(t, s, "late"); !slices.Equal(got, []string{"PENDING"}) {
 		t.Fatalf("late: the mock holds %v", got)
 	}
+	if strings.Contains(diags[0].Detail, "read of its status") {
+		t.Fatalf("late: the warning speaks of failed reads: %s", diags[0].Detail)
+	}
+
+	// The same when every read of the status fails: the warning says so, and why.
+	s.InjectFault(mockserver.Fault{Operation: "ShowDeviceMessage", Times: -1, Status: http.StatusInternalServerError,
+		ErrorCode: "IOTDA.000500", ErrorMsg: "internal"})
+	_, diags = p.invokeMessage(with(messageTo("late"), "timeout", str("2s")))
+	if len(diags) != 1 || diags[0].Summary != summaryMessagePending ||
+		!regexp.MustCompile(`Every read of its status while waiting failed \([1-9][0-9]* of [1-9][0-9]*\).*HTTP 500`).
+			MatchString(diags[0].Detail) {
+		t.Fatalf("late, reads failing: %s", formatProtoDiags(diags))
+	}
+	s.ClearFaults()
 
 	// wait_for_delivery = false: accepted is enough, no warning.
 	if _, diags = p.invokeMessage(with(messageTo("late"), "wait_for_delivery", tftypes.NewValue(tftypes.Bool, false))); len(diags) != 0 {
 		t.Fatalf("no wait: %s", formatProtoDiags(diags))
 	}
-	// Both reach the device when it wakes, in order.
-	wakeAndDeliver(t, s, "late", 2)
-	if err := checkMessages(s, "late", 2, 2)(nil); err != nil {
+	// All three reach the device when it wakes, in order.
+	wakeAndDeliver(t, s, "late", 3)
+	if err := checkMessages(s, "late", 3, 3)(nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -233,8 +247,8 @@ func TestDeviceMessageAction_Invoke(t *testing.T) {
 	for _, id := range []string{"online", "sleeper", "late", "never", "ghost"} {
 		posts += messageRequests(s, id, http.MethodPost)
 	}
-	if posts != 6 {
-		t.Fatalf("%d creates, want 6 (one per invocation)", posts)
+	if posts != 7 {
+		t.Fatalf("%d creates, want 7 (one per invocation)", posts)
 	}
 	if n := len(s.MessageDeliveries("never")); n != 0 {
 		t.Errorf("%d messages published to a device that did not subscribe", n)

@@ -54,15 +54,31 @@ func (d *messageDelivery) report(ctx context.Context, res *iotda.DeviceMessage, 
 		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled) {
 			why = "the operation was interrupted"
 		}
-		diags.AddWarning(summaryMessagePending, fmt.Sprintf("IoTDA accepted %s and holds it (PENDING) until the "+
-			"device connects, for up to %d minutes, but %s before it was delivered.\n\n%s", who, ttlOf(d.msg), why,
-			d.pendingAdvice()))
+		diags.AddWarning(summaryMessagePending, withRequestID(fmt.Sprintf("IoTDA accepted %s and holds it (PENDING) "+
+			"until the device connects, for up to %d minutes, but %s before it was delivered.%s\n\n%s", who,
+			ttlOf(d.msg), why, d.failedReadsNote(), d.pendingAdvice()), requestIDOf(d.readErr)))
 	case messageGone:
 		diags.AddWarning(summaryMessageStatusUnknown, fmt.Sprintf("IoTDA accepted %s (status %s), but stopped "+
 			"reporting it while the provider followed it: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()))
 	case messageReadFailed:
 		diags.AddWarning(summaryMessageStatusUnknown, withRequestID(fmt.Sprintf("IoTDA accepted %s (status %s), "+
 			"but reading its status failed: %v.\n\n%s", who, res.Status, err, d.pendingAdvice()), requestIDOf(err)))
+	}
+}
+
+// failedReadsNote says, after a wait that ended with the message still pending, that reads of
+// its status failed: all of them, or the last, so that "still pending" is not taken for what
+// IoTDA said when the provider could not ask. "" when the last read worked.
+func (d *messageDelivery) failedReadsNote() string {
+	switch {
+	case d.readErr == nil:
+		return ""
+	case d.readsFailed == d.reads:
+		return fmt.Sprintf(" Every read of its status while waiting failed (%d of %d), so PENDING is only what "+
+			"IoTDA said when it accepted it; the last read: %v.", d.readsFailed, d.reads, d.readErr)
+	default:
+		return fmt.Sprintf(" The last read of its status failed (%d of %d reads did): %v.", d.readsFailed, d.reads,
+			d.readErr)
 	}
 }
 

@@ -40,11 +40,11 @@ const (
 		"characters: Chinese characters, letters, digits and `_?'#().,&%@!-`."
 	descMessageTopic = "A custom topic to send the message on, as the part after `$oc/devices/{device_id}/user/` " +
 		"(for example `\"config\"`): it must be a topic defined in the device's product, and the device must have " +
-		"subscribed to it. At most 128 characters. Without `topic` and `topic_full_name`, the message goes to " +
+		"subscribed to it. At most 128 bytes. Without `topic` and `topic_full_name`, the message goes to " +
 		"`$oc/devices/{device_id}/sys/messages/down`, to which IoTDA subscribes every device itself. Conflicts " +
 		"with `topic_full_name`."
 	descMessageTopicFullName = "A full topic name to send the message on, such as `\"/factory/config\"`; IoTDA does " +
-		"not check that the product defines it, and the device must have subscribed to it. At most 128 characters. " +
+		"not check that the product defines it, and the device must have subscribed to it. At most 128 bytes. " +
 		"Nothing that starts with `$`: `$oc/` holds IoTDA's system topics, where a device would take the message for " +
 		"the platform's own traffic (a command, for one), and MQTT keeps the other `$` topics for the server; use " +
 		"`topic` for a custom topic under `$oc/devices/{device_id}/user/`. That rule is the provider's own; what " +
@@ -70,10 +70,13 @@ const (
 	descMessageStatus = "The message's status on IoTDA: `PENDING` (held for an offline device), `DELIVERED`, " +
 		"`FAILED` or `TIMEOUT` (its `ttl` ran out before the device connected). Only `PENDING` changes, and a " +
 		"refresh reads it again; the others are final. Null while the outcome of sending it is not known (the " +
-		"answer was lost and IoTDA does not show the message yet): every refresh then reads it by `message_id`."
+		"answer was lost and IoTDA does not show the message yet): every refresh then reads it by `message_id`. " +
+		"A status IoTDA does not document is kept as IoTDA gives it, with a warning (as `UNDOCUMENTED` with " +
+		"`message_wo`, since IoTDA's text could quote the content)."
 	descMessageErrorCode = "Why the message `FAILED`, as IoTDA reports it: `IOTDA.014016` (the device is offline and " +
 		"`ttl` is 0) or `IOTDA.014112` (the device has not subscribed to the topic). Null otherwise."
-	descMessageErrorMsg   = "IoTDA's description of `error_code`; null when there is none."
+	descMessageErrorMsg = "IoTDA's description of `error_code`; null when there is none. With `message_wo`, " +
+		"`(error_msg not shown: it may quote write-only content)` stands for it."
 	descMessageCreatedAt  = "When IoTDA accepted the message, in RFC 3339 format (UTC)."
 	descMessageFinishedAt = "When the message reached its final status (`DELIVERED`, `FAILED` or `TIMEOUT`), in " +
 		"RFC 3339 format (UTC); null while it is `PENDING`."

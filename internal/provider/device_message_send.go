@@ -57,6 +57,10 @@ type messageDelivery struct {
 	timeout time.Duration
 	// told is the status progress last reported, so that a status is told once.
 	told string
+	// reads and readsFailed count follow's reads of the status, and readErr is the error of
+	// the last one when it failed, for a wait that ends with the message still pending.
+	reads, readsFailed int
+	readErr            error
 }
 
 // sendOutcome is what became of the one create of a delivery.
@@ -151,6 +155,8 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 		}
 		interval = min(2*interval, messagePollMax)
 		got, err := client.ShowDeviceMessage(ctx, d.msg.Ref())
+		d.reads++
+		d.readErr = nil
 		switch {
 		case err == nil:
 			last = mergeMessage(last, got)
@@ -161,6 +167,8 @@ func (d *messageDelivery) follow(ctx context.Context, client *iotda.Client, last
 		case permanentReadError(err):
 			return last, messageReadFailed, err
 		default:
+			d.readsFailed++
+			d.readErr = err
 			tflog.Warn(ctx, "reading the message's status failed; trying again", map[string]any{
 				"device_id": d.msg.DeviceID, "message_id": d.msg.MessageID, "error": err.Error()})
 		}

@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -34,8 +35,10 @@ var (
 // Limits of a message's arguments (facts §1.2).
 const (
 	// maxTextRunes bounds name, correlation_data, response_topic, prop_key and prop_value.
-	maxTextRunes      = 128
-	maxTopicRunes     = 128
+	maxTextRunes = 128
+	// maxTopicBytes bounds topic and topic_full_name: a custom topic is at most 128 bytes
+	// (facts §3, iot_01_0331); the API page's "最大长度:128" does not say in what unit.
+	maxTopicBytes     = 128
 	maxUserProperties = iotda.MaxUserProperties
 )
 
@@ -200,8 +203,8 @@ func textRule(attr string, pattern *regexp.Regexp, allowed string) validator.Str
 // properties, messages down) and the custom topics under .../user/, which topic reaches.
 const systemTopicPrefix = "$oc/"
 
-// topicRule checks a topic: at most 128 characters, a name a device can receive on (no
-// MQTT wildcards, no white space around it); for the suffix no leading "/" (the platform
+// topicRule checks a topic: at most 128 bytes, a name a device can receive on (no MQTT
+// wildcards, NUL or control characters, no white space around it); for the suffix no leading "/" (the platform
 // puts it after $oc/devices/{device_id}/user/), and for a full name nothing that starts with
 // $ (MQTT keeps those topics for the server, and $oc/ holds IoTDA's system topics). That last
 // rule is the provider's own: a message published on a device's command topic is run by the
@@ -209,14 +212,15 @@ const systemTopicPrefix = "$oc/"
 // (UNCONFIRMED: it passes topic_full_name "through without checking", facts §1.2).
 func topicRule(attr string, suffix bool) validator.String {
 	return stringCheck{
-		description: "value must be an MQTT topic name of at most 128 characters",
+		description: "value must be an MQTT topic name of at most 128 bytes",
 		summary:     "Invalid Topic",
 		check: func(s string) error {
 			switch {
 			case s == "":
 				return fmt.Errorf("%s is empty: remove it to send on the default topic $oc/devices/{device_id}/sys/messages/down", attr)
-			case utf8.RuneCountInString(s) > maxTopicRunes:
-				return fmt.Errorf("%s is %d characters long; IoTDA takes at most %d", attr, utf8.RuneCountInString(s), maxTopicRunes)
+			case len(s) > maxTopicBytes:
+				return fmt.Errorf("%s is %d bytes long (UTF-8); IoTDA takes a topic of at most %d bytes", attr, len(s),
+					maxTopicBytes)
 			case strings.ContainsAny(s, "+#"):
 				return fmt.Errorf("%s %q holds an MQTT wildcard (+ or #); a message is published on one topic name", attr, s)
 			case strings.ContainsRune(s, 0):
@@ -230,6 +234,9 @@ func topicRule(attr string, suffix bool) validator.String {
 			case strings.TrimSpace(s) != s:
 				return fmt.Errorf("%s %q starts or ends with white space, which MQTT keeps as part of the topic name, so "+
 					"no device subscribed to the name without it would receive the message; remove the spaces", attr, s)
+			case strings.IndexFunc(s, unicode.IsControl) >= 0:
+				return fmt.Errorf("%s %q holds a control character, which MQTT topic names should not hold (MQTT "+
+					"3.1.1 section 1.5.3: a device may close its connection on one)", attr, s)
 			case !suffix && strings.HasPrefix(s, systemTopicPrefix):
 				return fmt.Errorf("topic_full_name %q is under %s, IoTDA's system topics, where a device takes what it "+
 					"receives for the platform's own traffic (a command, a property request, a message): the provider "+

@@ -218,10 +218,18 @@ func TestTopicRule(t *testing.T) {
 		{full, "", "is empty"},
 		{full, "a/#", "wildcard"},
 		{full, "/a\x00b", "NUL"},
+		{full, "a\tb", "control character"},
+		{suffix, "a\nb", "control character"},
+		{full, "a\u0085b", "control character"},
+		{full, "a\x7fb", "control character"},
+		{full, "a b/c", ""},
 		{suffix, "a/+/b", "wildcard"},
 		{suffix, "/cfg", "starts with /"},
 		{suffix, "$oc/devices/d1/user/cfg", "full topic name"},
-		{full, strings.Repeat("a", 129), "at most 128"},
+		{full, strings.Repeat("a", 129), "at most 128 bytes"},
+		{full, strings.Repeat("a", 128), ""},
+		{suffix, strings.Repeat("é", 64), ""},
+		{suffix, strings.Repeat("é", 65), "130 bytes long"},
 	} {
 		err := tc.rule.check(tc.in)
 		switch {

@@ -18,7 +18,7 @@ const (
 	// the larger (facts §7, open question 2).
 	maxMessageID      = 128
 	maxName           = 128
-	maxTopic          = 128
+	maxTopic          = 128 // bytes: a custom topic is at most 128 bytes (facts §3, iot_01_0331)
 	maxProperty       = 128
 	maxUserProperties = 20
 )
@@ -208,8 +208,8 @@ func (r *request) checkTopics() *Error {
 	}
 	for name, v := range map[string]string{"topic": r.Topic, "topic_full_name": r.TopicFullName} {
 		switch {
-		case utf8.RuneCountInString(v) > maxTopic:
-			return invalid("%s is longer than %d characters.", name, maxTopic)
+		case len(v) > maxTopic:
+			return invalid("%s is longer than %d bytes.", name, maxTopic)
 		case strings.ContainsAny(v, "+#\x00"):
 			return invalid("%s must be a topic name without the wildcards + and #.", name)
 		}

@@ -158,6 +158,7 @@ func TestCreate_Validation(t *testing.T) {
 		"both topics":         {`{"message":"x","topic":"a","topic_full_name":"b"}`, "cannot both be set"},
 		"topic too long":      {`{"message":"x","topic":"` + long + `"}`, "topic is longer"},
 		"topic wildcard":      {`{"message":"x","topic_full_name":"a/#"}`, "wildcards"},
+		"topic bytes":         {`{"message":"x","topic":"` + strings.Repeat("é", 65) + `"}`, "longer than 128 bytes"},
 		"topic leading slash": {`{"message":"x","topic":"/a"}`, "must not start with /"},
 		"ttl step":            {`{"message":"x","ttl":7}`, "multiple of 5"},
 		"ttl above":           {`{"message":"x","ttl":1445}`, "from 0 to 1440"},
