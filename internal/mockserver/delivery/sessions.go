@@ -27,26 +27,25 @@ func (p *Path) Up(deviceID string, c *broker.Conn) {
 // Ready tells the watchers that the device is online, once its session may be written to
 // (broker.Sessions).
 func (p *Path) Ready(deviceID string, c *broker.Conn) {
-	p.mu.Lock()
-	s := p.sessions[deviceID]
-	current := s != nil && s.conn == c
-	watchers := p.watchers
-	p.mu.Unlock()
-	if current {
-		tell(watchers, Change{DeviceID: deviceID, Online: true, ClientID: c.ClientID()})
-	}
+	p.tellIfCurrent(deviceID, c, Change{DeviceID: deviceID, Online: true, ClientID: c.ClientID()})
 }
 
 // Subscribe tells the watchers that the device's current session subscribed
 // (broker.Sessions).
 func (p *Path) Subscribe(deviceID string, c *broker.Conn) {
+	p.tellIfCurrent(deviceID, c, Change{DeviceID: deviceID, Online: true, Subscribed: true, ClientID: c.ClientID()})
+}
+
+// tellIfCurrent tells the watchers ch when c is still the device's session (a replaced one
+// has nothing to say).
+func (p *Path) tellIfCurrent(deviceID string, c *broker.Conn, ch Change) {
 	p.mu.Lock()
 	s := p.sessions[deviceID]
 	current := s != nil && s.conn == c
 	watchers := p.watchers
 	p.mu.Unlock()
 	if current {
-		tell(watchers, Change{DeviceID: deviceID, Online: true, Subscribed: true, ClientID: c.ClientID()})
+		tell(watchers, ch)
 	}
 }
 
@@ -183,41 +182,28 @@ func (p *Path) onlineLocked(deviceID string) bool {
 // ErrDeviceNotFound if the device is not (or no longer) registered: whoever unregisters a
 // device calls Drop, which wakes the wait.
 func (p *Path) WaitOnline(ctx context.Context, deviceID string) error {
-	for {
-		p.mu.Lock()
-		registered := p.reg.Registered(deviceID)
-		online := p.onlineLocked(deviceID)
-		changed := p.changed
-		p.mu.Unlock()
-		switch {
-		case !registered:
-			return ErrDeviceNotFound
-		case online:
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.closed:
-			return ErrClosed
-		}
-	}
+	return p.waitSession(ctx, deviceID, true)
 }
 
 // WaitOffline blocks until the device has no live session, or ctx ends. It returns
 // ErrDeviceNotFound once the device is not registered.
 func (p *Path) WaitOffline(ctx context.Context, deviceID string) error {
+	return p.waitSession(ctx, deviceID, false)
+}
+
+// waitSession blocks until the device is online (or offline, with online false), the device
+// is not registered (ErrDeviceNotFound), ctx ends or the path closes (ErrClosed).
+func (p *Path) waitSession(ctx context.Context, deviceID string, online bool) error {
 	for {
 		p.mu.Lock()
 		registered := p.reg.Registered(deviceID)
-		online := p.onlineLocked(deviceID)
+		now := p.onlineLocked(deviceID)
 		changed := p.changed
 		p.mu.Unlock()
 		switch {
 		case !registered:
 			return ErrDeviceNotFound
-		case !online:
+		case now == online:
 			return nil
 		}
 		select {
