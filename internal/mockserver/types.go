@@ -73,6 +73,7 @@ type DeviceEventKind = simdevice.EventKind
 // Device events; see package simdevice.
 const (
 	DeviceEventConnected    = simdevice.EventConnected
+	DeviceEventSubscribed   = simdevice.EventSubscribed
 	DeviceEventCommand      = simdevice.EventCommand
 	DeviceEventMessage      = simdevice.EventMessage
 	DeviceEventAsleep       = simdevice.EventAsleep

@@ -86,6 +86,8 @@ func printEvent(w io.Writer, addr, deviceID string, ev mockserver.DeviceEvent) {
 	switch ev.Kind {
 	case mockserver.DeviceEventConnected:
 		_, _ = fmt.Fprintf(w, "iotda-device: connected to %s as %s (client id %s)\n", addr, deviceID, ev.ClientID)
+	case mockserver.DeviceEventSubscribed:
+		_, _ = fmt.Fprintf(w, "iotda-device: subscribed to %s\n", strings.Join(ev.Topics, ", "))
 	case mockserver.DeviceEventCommand:
 		dup := ""
 		if ev.Dup {

@@ -222,6 +222,10 @@ func message(t *testing.T, s *mockserver.Server, deviceID, body string) string {
 func TestDevice_PrintsMessages(t *testing.T) {
 	s := mockserver.NewForTest(t, mockserver.Options{Devices: []mockserver.Device{{ID: "d", Secret: "dev-secret"}}})
 	out := device(t, s, "-device-id", "d", "-subscribe", "/device/message/down", "-subscribe", "$oc/devices/d/user/cfg")
+	// Messages on those topics need the subscriptions, which come after the connected line.
+	if line := out.next(t, "iotda-device: subscribed to "); !strings.HasSuffix(line, "/device/message/down, $oc/devices/d/user/cfg") {
+		t.Fatalf("printed %q", line)
+	}
 	for _, tt := range []struct{ body, want string }{
 		{`{"message_id":"m1","name":"set_interval","message":{"interval":900}}`,
 			`iotda-device: message id=m1 name=set_interval on $oc/devices/d/sys/messages/down: {"interval":900}`},
@@ -299,9 +303,20 @@ func TestDevice_WakesToPendingMessages(t *testing.T) {
 	if line := out.next(t, "iotda-device: "); !strings.HasPrefix(line, "iotda-device: connected to ") {
 		t.Fatalf("first line %q, want the connected line", line)
 	}
+	subscribed := false
 	for _, w := range want {
-		if line := out.next(t, "iotda-device: "); line != w {
+		line := out.next(t, "iotda-device: ")
+		if strings.HasPrefix(line, "iotda-device: subscribed to ") { // Told once, among the messages.
+			subscribed = true
+			line = out.next(t, "iotda-device: ")
+		}
+		if line != w {
 			t.Fatalf("printed %q, want %q", line, w)
+		}
+	}
+	if !subscribed {
+		if line := out.next(t, "iotda-device: "); line != "iotda-device: subscribed to $oc/devices/meter-17/sys/commands/#, $oc/devices/meter-17/user/cfg" {
+			t.Fatalf("printed %q, want the subscribed line", line)
 		}
 	}
 	if n := len(s.MessageDeliveries("meter-17")); n != len(want) {

@@ -42,6 +42,9 @@ const (
 	// session receives (a platform sends what it kept for the device at once), and before
 	// the subscriptions, whose refusal ends the session with EventDisconnected.
 	EventConnected EventKind = "connected"
+	// EventSubscribed: the broker granted every subscription of the session (Topics): from
+	// now on, messages on those topics reach the device.
+	EventSubscribed EventKind = "subscribed"
 	// EventCommand: a command arrived (and, if Replied, was answered with Reply).
 	EventCommand EventKind = "command"
 	// EventMessage: a device message (Message) arrived; the device answers none.
@@ -72,6 +75,8 @@ type Event struct {
 	// Err and Retry explain a disconnection.
 	Err   error
 	Retry time.Duration
+	// Topics are the filters of an EventSubscribed, in the order subscribed.
+	Topics []string
 }
 
 // Backoff between connection attempts of Run.
@@ -157,11 +162,13 @@ func runSession(ctx context.Context, o Options, emit func(Event)) (string, error
 		emit(ev)
 	})
 	defer sim.Stop()
-	for _, filter := range append([]string{broker.CommandsFilter(o.DeviceID)}, o.Behavior.Subscribe...) {
+	filters := append([]string{broker.CommandsFilter(o.DeviceID)}, o.Behavior.Subscribe...)
+	for _, filter := range filters {
 		if err := conn.subscribe(filter, o.ConnectTimeout); err != nil {
 			return clientID, fmt.Errorf("subscribe to %s: %w", filter, err)
 		}
 	}
+	emit(Event{Kind: EventSubscribed, ClientID: clientID, Topics: filters})
 	var awake <-chan time.Time // nil, never ready, for a device that does not sleep
 	if o.Behavior.Sleep > 0 {
 		t := time.NewTimer(o.Behavior.Awake)
