@@ -192,7 +192,9 @@ func TestBatchTaskMock_Errors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.InjectFault(mockserver.Fault{ResetAfterDelivery: true})
+	// Aimed at the create: the reads of the unknown task above fan out over several pages,
+	// and one the client gave up on may reach the mock only now.
+	s.InjectFault(mockserver.Fault{Operation: "CreateBatchTask", ResetAfterDelivery: true})
 	_, err = c.CreateBatchTask(t.Context(), commandTask(t, "lost_answer", []string{"fleet-2"}))
 	var unknown *iotda.DeliveryUnknownError
 	if !errors.As(err, &unknown) {
@@ -212,7 +214,7 @@ func TestBatchTaskMock_Errors(t *testing.T) {
 		t.Fatalf("%d tasks created, want 2 (slow, lost_answer)", created)
 	}
 	// A reset before the body is read: the GET is retried and succeeds.
-	s.InjectFault(mockserver.Fault{ResetBeforeBody: true})
+	s.InjectFault(mockserver.Fault{Operation: "ShowBatchTask", ResetBeforeBody: true})
 	if _, err := c.ShowBatchTaskSummary(t.Context(), found[0].TaskID); err != nil {
 		t.Fatalf("a GET cut by a reset is retried: %v", err)
 	}

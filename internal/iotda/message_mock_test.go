@@ -161,7 +161,7 @@ func TestMessageMock_ClientCreatesOnce(t *testing.T) {
 	// The answer is lost after the mock took the message: the client finds it by its id.
 	lost := map[string]string{}
 	for _, device := range []string{"awake", "sleeper"} {
-		s.InjectFault(mockserver.Fault{DeviceID: device, ResetAfterDelivery: true})
+		s.InjectFault(mockserver.Fault{DeviceID: device, Operation: "CreateMessage", ResetAfterDelivery: true})
 		id, err := iotda.NewMessageID()
 		if err != nil {
 			t.Fatal(err)

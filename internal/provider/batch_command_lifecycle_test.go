@@ -109,7 +109,8 @@ func TestBatchCommandResource_LostCreateAnswerFindsTheTask(t *testing.T) {
 	t.Parallel()
 	target := batchMock(t, 2, nil)
 	// The platform creates the task, then the connection drops before the answer.
-	target.Server.InjectFault(mockserver.Fault{ResetAfterDelivery: true})
+	lostAnswer := mockserver.Fault{Operation: "CreateBatchTask", ResetAfterDelivery: true}
+	target.Server.InjectFault(lostAnswer)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviderFactories,
 		Steps: []resource.TestStep{{
@@ -120,7 +121,8 @@ func TestBatchCommandResource_LostCreateAnswerFindsTheTask(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(testBatchAddr, tfjsonpath.New("status"), knownvalue.StringExact("Success")),
 			},
-			Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 1), checkDeliveries(target.Server, "fleet-1", 1)),
+			Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 1), checkDeliveries(target.Server, "fleet-1", 1),
+				checkCreateFaulted(target.Server, lostAnswer)),
 		}},
 	})
 }
@@ -133,7 +135,8 @@ func TestBatchCommandResource_LostAnswerWithAChosenName(t *testing.T) {
 	target := batchMock(t, 2, nil)
 	// An older task of the same name, and one of that name to other devices.
 	createTaskOutside(t, target, []string{"fleet-1"}, `{"a":1}`, "nightly_reboot")
-	target.Server.InjectFault(mockserver.Fault{ResetAfterDelivery: true})
+	lostAnswer := mockserver.Fault{Operation: "CreateBatchTask", ResetAfterDelivery: true}
+	target.Server.InjectFault(lostAnswer)
 	config := batchConfig(target, `
   device_ids   = ["fleet-1", "fleet-2"]
   service_id   = "Maintenance"
@@ -151,7 +154,7 @@ func TestBatchCommandResource_LostAnswerWithAChosenName(t *testing.T) {
 					expectResults(testBatchAddr, resultKeys("fleet-1", "fleet-2")),
 				},
 				Check: resource.ComposeTestCheckFunc(checkTasks(target.Server, 2), checkDeliveries(target.Server, "fleet-2", 1),
-					checkDeliveries(target.Server, "fleet-1", 2), func(st *terraform.State) error {
+					checkDeliveries(target.Server, "fleet-1", 2), checkCreateFaulted(target.Server, lostAnswer), func(st *terraform.State) error {
 						if got, want := st.RootModule().Resources[testBatchAddr].Primary.ID, target.Server.BatchTasks()[1].TaskID; got != want {
 							return fmt.Errorf("the state holds task %s, want the one this apply created, %s", got, want)
 						}

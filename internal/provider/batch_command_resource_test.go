@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math/big"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -86,6 +87,21 @@ func checkTasks(s *mockserver.Server, want int) resource.TestCheckFunc {
 			return fmt.Errorf("the mock created %d batch task(s), want %d", got, want)
 		}
 		return nil
+	}
+}
+
+// checkCreateFaulted checks that fault f took a create of a batch task, so that a test of a
+// lost answer cannot pass on a fault some other request used up.
+func checkCreateFaulted(s *mockserver.Server, f mockserver.Fault) resource.TestCheckFunc {
+	label := f.Label()
+	return func(*terraform.State) error {
+		for _, e := range s.Journal() {
+			if e.Kind == mockserver.EntryRequest && e.Method == http.MethodPost &&
+				strings.HasSuffix(e.Path, "/batchtasks") && e.Fault == label {
+				return nil
+			}
+		}
+		return fmt.Errorf("no create of a batch task met the fault %s", label)
 	}
 }
 

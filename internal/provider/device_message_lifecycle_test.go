@@ -201,7 +201,7 @@ func TestDeviceMessageResource_LostCreateAnswerResolvedByID(t *testing.T) {
 			}
 			target := newMessageMock(t, mockserver.Options{}, []string{"d1"}, asleep...)
 			s := target.Server
-			s.InjectFault(mockserver.Fault{DeviceID: "d1", ResetAfterDelivery: true})
+			s.InjectFault(mockserver.Fault{DeviceID: "d1", Operation: "CreateMessage", ResetAfterDelivery: true})
 			config := messageConfig(target, "d1", `message = "once"`+"\n"+`wait_for_delivery = false`)
 			once := resource.ComposeTestCheckFunc(checkMessages(s, "d1", 1, delivered), func(*terraform.State) error {
 				if n := journalCount(s, mockserver.EntryMessage, "d1"); n != 1 {
