@@ -106,16 +106,18 @@ func received(s *mockserver.Server, deviceID string) []string {
 	return out
 }
 
-// wakeWhenCreated wakes a sleeping device as soon as a message for it has been created: a
-// device that wakes while an apply or an action follows its message. It waits on the
-// journal, never on a timer.
+// wakeWhenCreated wakes a sleeping device as soon as the create of a message for it has
+// been answered (PENDING): a device that wakes while an apply or an action follows its
+// message. Waking it once the message exists but before the answer was written would let
+// the answer say DELIVERED. It waits on the journal, never on a timer.
 func wakeWhenCreated(t *testing.T, s *mockserver.Server, deviceID string) {
 	t.Helper()
 	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), messageWait)
 		defer cancel()
 		if _, err := s.WaitJournal(ctx, func(e mockserver.Entry) bool {
-			return e.Kind == mockserver.EntryMessage && e.DeviceID == deviceID
+			return e.Kind == mockserver.EntryRequest && e.Method == http.MethodPost && e.DeviceID == deviceID &&
+				e.Status == http.StatusCreated && strings.HasSuffix(e.Path, "/messages")
 		}); err != nil {
 			return // the test ended first
 		}
