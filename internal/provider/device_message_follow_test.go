@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -23,18 +22,9 @@ import (
 // that connects after the polls have backed off.
 func wakeAfterReads(t *testing.T, s *mockserver.Server, deviceID string, n int) {
 	t.Helper()
-	go func() {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
-		if _, err := s.WaitJournal(ctx, func(mockserver.Entry) bool {
-			return messageRequests(s, deviceID, http.MethodGet) >= n
-		}); err != nil {
-			return // the test ended first
-		}
-		if err := s.WakeDevice(deviceID); err != nil {
-			t.Errorf("wake %s: %v", deviceID, err)
-		}
-	}()
+	wakeWhen(t, s, deviceID, time.Minute, func(mockserver.Entry) bool {
+		return messageRequests(s, deviceID, http.MethodGet) >= n
+	})
 }
 
 // With a 10 s wait the polls read at about 0.5, 1.5, 3.5 and 7.5 s, and the next would come

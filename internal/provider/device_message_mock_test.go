@@ -109,16 +109,24 @@ func received(s *mockserver.Server, deviceID string) []string {
 // wakeWhenCreated wakes a sleeping device as soon as the create of a message for it has
 // been answered (PENDING): a device that wakes while an apply or an action follows its
 // message. Waking it once the message exists but before the answer was written would let
-// the answer say DELIVERED. It waits on the journal, never on a timer.
+// the answer say DELIVERED.
 func wakeWhenCreated(t *testing.T, s *mockserver.Server, deviceID string) {
 	t.Helper()
+	wakeWhen(t, s, deviceID, messageWait, func(e mockserver.Entry) bool {
+		return e.Kind == mockserver.EntryRequest && e.Method == http.MethodPost && e.DeviceID == deviceID &&
+			e.Status == http.StatusCreated && strings.HasSuffix(e.Path, "/messages")
+	})
+}
+
+// wakeWhen wakes a sleeping device, in the background, once the journal has an entry that
+// ready accepts (mockserver.Server.WaitJournal; never on a timer). It gives up quietly after
+// within, or when the test ends first.
+func wakeWhen(t *testing.T, s *mockserver.Server, deviceID string, within time.Duration, ready func(mockserver.Entry) bool) {
+	t.Helper()
 	go func() {
-		ctx, cancel := context.WithTimeout(t.Context(), messageWait)
+		ctx, cancel := context.WithTimeout(t.Context(), within)
 		defer cancel()
-		if _, err := s.WaitJournal(ctx, func(e mockserver.Entry) bool {
-			return e.Kind == mockserver.EntryRequest && e.Method == http.MethodPost && e.DeviceID == deviceID &&
-				e.Status == http.StatusCreated && strings.HasSuffix(e.Path, "/messages")
-		}); err != nil {
+		if _, err := s.WaitJournal(ctx, ready); err != nil {
 			return // the test ended first
 		}
 		if err := s.WakeDevice(deviceID); err != nil {
