@@ -278,21 +278,12 @@ func waitTask(t *testing.T, s *mockserver.Server) {
 // stateTaskID is the task_id the state in r's directory holds.
 func stateTaskID(t *testing.T, r *cliRun) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
-	if err != nil {
-		t.Fatal(err)
+	in, _ := r.stateInstance("iotda_batch_command")
+	var a struct {
+		TaskID string `json:"task_id"`
 	}
-	var state struct {
-		Resources []struct {
-			Instances []struct {
-				Attributes struct {
-					TaskID string `json:"task_id"`
-				} `json:"attributes"`
-			} `json:"instances"`
-		} `json:"resources"`
+	if err := json.Unmarshal(in.Attributes, &a); err != nil {
+		t.Fatalf("attributes %s: %v", in.Attributes, err)
 	}
-	if err := json.Unmarshal(raw, &state); err != nil || len(state.Resources) != 1 || len(state.Resources[0].Instances) != 1 {
-		t.Fatalf("state %s: %v", raw, err)
-	}
-	return state.Resources[0].Instances[0].Attributes.TaskID
+	return a.TaskID
 }

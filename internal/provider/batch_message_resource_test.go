@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -524,22 +523,15 @@ func TestBatchMessageResource_Interrupts(t *testing.T) {
 			if out, ok := r.run("plan", "-no-color", "-input=false", "-detailed-exitcode"); !ok {
 				t.Fatalf("the plan after is not empty:\n%s", out)
 			}
-			var st struct {
-				Resources []struct {
-					Instances []struct {
-						Attributes struct {
-							TaskID           string   `json:"task_id"`
-							MessageID        string   `json:"message_id"`
-							PendingDeviceIDs []string `json:"pending_device_ids"`
-						} `json:"attributes"`
-					} `json:"instances"`
-				} `json:"resources"`
+			in, _ := r.stateInstance("iotda_batch_message")
+			var a struct {
+				TaskID           string   `json:"task_id"`
+				MessageID        string   `json:"message_id"`
+				PendingDeviceIDs []string `json:"pending_device_ids"`
 			}
-			raw, _ := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
-			if err := json.Unmarshal(raw, &st); err != nil || len(st.Resources) != 1 {
-				t.Fatalf("state %s: %v", raw, err)
+			if err := json.Unmarshal(in.Attributes, &a); err != nil {
+				t.Fatalf("attributes %s: %v", in.Attributes, err)
 			}
-			a := st.Resources[0].Instances[0].Attributes
 			if err := m.sentOnceTo(a.TaskID, a.MessageID, 3); err != nil {
 				t.Fatal(err)
 			}

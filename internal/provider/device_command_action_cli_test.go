@@ -158,6 +158,34 @@ func (r *cliRun) run(args ...string) (string, bool) {
 	return out.String(), err == nil
 }
 
+// stateInstance is the one resource instance of the state file in a cliRun's directory.
+type stateInstance struct {
+	Status     string          `json:"status"` // "tainted" when tainted
+	Attributes json.RawMessage `json:"attributes"`
+	Private    string          `json:"private"` // base64, as the state file holds it
+}
+
+// stateInstance reads the state file in r's directory, which must hold one resource, of type
+// resourceType, with one instance, and returns that instance and the file's bytes.
+func (r *cliRun) stateInstance(resourceType string) (stateInstance, []byte) {
+	r.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var state struct {
+		Resources []struct {
+			Type      string          `json:"type"`
+			Instances []stateInstance `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(raw, &state); err != nil || len(state.Resources) != 1 || len(state.Resources[0].Instances) != 1 ||
+		state.Resources[0].Type != resourceType {
+		r.t.Fatalf("state %s: %v", raw, err)
+	}
+	return state.Resources[0].Instances[0], raw
+}
+
 // TestDeviceCommandAction_Invoke runs `terraform apply -invoke` on the documentation's
 // example: Terraform shows the progress messages, the device receives the command once, and
 // planning an invocation delivers nothing.

@@ -37,26 +37,11 @@ type messageState struct {
 // readMessageState reads the state file of r's directory.
 func readMessageState(t *testing.T, r *cliRun) messageState {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(r.dir, "terraform.tfstate"))
-	if err != nil {
-		t.Fatal(err)
+	in, raw := r.stateInstance("iotda_device_message")
+	ms := messageState{Tainted: in.Status == "tainted", raw: raw}
+	if err := json.Unmarshal(in.Attributes, &ms.Attributes); err != nil {
+		t.Fatalf("attributes %s: %v", in.Attributes, err)
 	}
-	var state struct {
-		Resources []struct {
-			Type      string `json:"type"`
-			Instances []struct {
-				Status     string         `json:"status"`
-				Attributes map[string]any `json:"attributes"`
-				Private    string         `json:"private"`
-			} `json:"instances"`
-		} `json:"resources"`
-	}
-	if err := json.Unmarshal(raw, &state); err != nil || len(state.Resources) != 1 || len(state.Resources[0].Instances) != 1 ||
-		state.Resources[0].Type != "iotda_device_message" {
-		t.Fatalf("state %s: %v", raw, err)
-	}
-	in := state.Resources[0].Instances[0]
-	ms := messageState{Attributes: in.Attributes, Tainted: in.Status == "tainted", raw: raw}
 	if in.Private != "" {
 		b, err := base64.StdEncoding.DecodeString(in.Private)
 		if err != nil || json.Unmarshal(b, &ms.Private) != nil {
